@@ -1,0 +1,1 @@
+"""huddle's engine: runs a team of agents under a pattern and emits events. No UI here."""

@@ -1,0 +1,176 @@
+"""Escalations: decisions that wait for a human (or a rule) while the rest of the team works.
+
+A branch that escalates awaits its own future, so only that branch pauses.
+Whoever plays the human (the terminal UI, the headless prompt) watches for
+`escalation.requested` events with `human=True` and answers through
+`ApprovalGate.resolve`, which validates edits before accepting them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from engine.events import DecisionAction, EscalationRequested, EscalationResolved
+from engine.policy import ApprovalPolicy
+
+if TYPE_CHECKING:
+    from engine.context import RunContext
+
+
+class DecisionError(ValueError):
+    """A decision the escalation cannot take: an option it does not offer, an invalid edit."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: DecisionAction
+    reason: str | None = None
+    edited: Any = None
+    """The edited payload, for `edit`."""
+    by: str = "human"
+    rule: str | None = None
+    """Set when the decision comes from a standing rule rather than a one-off choice."""
+
+
+@dataclass
+class Escalation:
+    id: str
+    trigger: str
+    reason: str
+    payload: Any
+    options: list[DecisionAction]
+    validate: Callable[[Any], Any] | None
+    future: asyncio.Future[Decision] = field(repr=False)
+
+
+class ApprovalGate:
+    """Routes escalations by policy and holds the ones waiting for a human."""
+
+    def __init__(self, policy: ApprovalPolicy | None = None) -> None:
+        self.policy = policy or ApprovalPolicy()
+        self.pending: dict[str, Escalation] = {}
+        self._allowed: set[str] = set()
+        self._count = 0
+
+    def route(self, trigger: str) -> tuple[str, str]:
+        """The mode ("ask", "approve", "reject") for a trigger and the rule that says so."""
+        if trigger in self._allowed:
+            return "approve", f"human: always allow {trigger}"
+        return self.policy.mode_for(trigger)
+
+    async def request(
+        self,
+        ctx: RunContext,
+        trigger: str,
+        reason: str,
+        payload: Any = None,
+        *,
+        agent: str | None = None,
+        options: tuple[DecisionAction, ...] = ("approve", "reject"),
+        validate: Callable[[Any], Any] | None = None,
+    ) -> Decision:
+        """Raise an escalation and wait for its decision (only this branch waits)."""
+        self._count += 1
+        escalation_id = f"e{self._count}"
+        mode, rule = self.route(trigger)
+        human = mode == "ask"
+        timeout = self.policy.timeout_s if human else None
+        default = self.policy.timeout_default if timeout else None
+        escalation = Escalation(
+            escalation_id, trigger, reason, payload, list(options), validate,
+            asyncio.get_running_loop().create_future(),
+        )
+        if human:  # waiting before anyone hears of it, so a listener can answer at once
+            self.pending[escalation_id] = escalation
+        try:
+            await ctx.emit(
+                EscalationRequested,
+                agent=agent,
+                escalation_id=escalation_id,
+                trigger=trigger,
+                reason=reason,
+                payload=payload,
+                options=list(options),
+                rule=rule,
+                human=human,
+                timeout_s=timeout,
+                default=default,
+            )
+            if mode == "approve":
+                decision = Decision("approve", by="policy")
+            elif mode == "reject":
+                decision = Decision("reject", reason=f"rejected by {rule}", by="policy")
+            else:
+                decision = await self._wait_for_human(escalation, timeout)
+                rule = decision.rule or rule
+        finally:
+            self.pending.pop(escalation_id, None)
+        await ctx.emit(
+            EscalationResolved,
+            agent=agent,
+            escalation_id=escalation_id,
+            trigger=trigger,
+            action=decision.action,
+            by=decision.by,
+            rule=rule,
+            reason=decision.reason,
+            edited=decision.edited,
+        )
+        return decision
+
+    async def _wait_for_human(self, escalation: Escalation, timeout: float | None) -> Decision:
+        try:
+            return await asyncio.wait_for(asyncio.shield(escalation.future), timeout)
+        except TimeoutError:
+            action = self.policy.timeout_default
+            return Decision(action, reason=f"no decision within {timeout:g}s", by="timeout")
+
+    def resolve(self, escalation_id: str, decision: Decision) -> None:
+        """Answer a pending escalation. Raises `DecisionError` (and changes nothing)
+        for an unknown id, an option it does not offer, or an edit that does not validate."""
+        escalation = self.pending.get(escalation_id)
+        if escalation is None or escalation.future.done():
+            raise DecisionError(f"escalation {escalation_id} is not waiting for a decision")
+        if decision.action not in escalation.options:
+            raise DecisionError(
+                f"{decision.action} is not an option here ({', '.join(escalation.options)})"
+            )
+        if decision.action == "edit" and escalation.validate is not None:
+            try:
+                edited = escalation.validate(decision.edited)
+            except (ValueError, TypeError) as error:
+                raise DecisionError(one_line(error)) from None
+            decision = Decision("edit", decision.reason, edited, decision.by, decision.rule)
+        escalation.future.set_result(decision)
+
+    def allow_always(self, trigger: str) -> None:
+        """Approve this trigger for the rest of the session, including what is pending now."""
+        self._allowed.add(trigger)
+        for escalation in list(self.pending.values()):
+            if escalation.trigger == trigger and not escalation.future.done():
+                escalation.future.set_result(
+                    Decision("approve", by="human", rule=f"human: always allow {trigger}")
+                )
+
+    def cancel_all(self) -> None:
+        for escalation in self.pending.values():
+            if not escalation.future.done():
+                escalation.future.cancel()
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one readable line (pydantic's multi-line reports included)."""
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        try:
+            parts = []
+            for item in errors()[:3]:
+                where = ".".join(str(p) for p in item.get("loc", ())) or "value"
+                parts.append(f"{where}: {item.get('msg', '')}")
+            return "; ".join(parts)
+        except Exception:  # noqa: BLE001 - fall back to the plain message
+            pass
+    return " ".join(str(error).split())

@@ -1,0 +1,523 @@
+"""RunContext: what a pattern sees. Model calls, escalations, spans, budgets, events.
+
+A pattern holds the coordination logic and nothing else; every guard lives
+here, so every pattern gets timeouts, retries, budgets, the breaker and the
+audit trail for free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, overload
+
+from pydantic import BaseModel, ValidationError
+
+from engine.agents import AgentSpec, TeamSpec
+from engine.approvals import ApprovalGate, Decision, one_line
+from engine.budgets import RESOURCES, Limits, Resource, Spent, crossed
+from engine.bus import EventBus
+from engine.events import (
+    BudgetUpdated,
+    CallDelta,
+    CallFailed,
+    CallFinished,
+    CallStarted,
+    DecisionAction,
+    ErrorEvent,
+    ErrorType,
+    EventBase,
+    Retry,
+    Usage,
+)
+from engine.guards import CallFailedError, CircuitBreaker, RetryPolicy, StopSession
+from engine.pricing import PriceTable
+from engine.providers.base import Message, Provider, ProviderError, ProviderRequest, ToolSpec
+from engine.trust import AgentOutput, compose
+
+CALL_RESOURCES: tuple[Resource, ...] = ("tokens", "cost", "seconds")
+
+M = TypeVar("M", bound=BaseModel)
+E = TypeVar("E", bound=EventBase)
+
+
+@dataclass
+class AgentTally:
+    """One agent's spending, for its panel and the session row."""
+
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    calls: int = 0
+
+
+class Run:
+    """State shared by every context of one session."""
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        task: str,
+        team: TeamSpec,
+        provider: Provider,
+        bus: EventBus,
+        gate: ApprovalGate,
+        limits: Limits,
+        seed: int,
+        retry: RetryPolicy,
+        call_timeout: float | None,
+        breaker: CircuitBreaker,
+        prices: PriceTable,
+        recorded: dict[str, CallFinished] | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.task = task
+        self.team = team
+        self.provider = provider
+        self.bus = bus
+        self.gate = gate
+        self.limits = limits
+        self.retry = retry
+        self.call_timeout = call_timeout
+        self.breaker = breaker
+        self.prices = prices
+        self.recorded = recorded or {}
+        self.rng = random.Random(seed)
+        self.seq = 0
+        self.started = time.monotonic()
+        self.spent = Spent()
+        self.calls = 0
+        self.tallies: dict[str, AgentTally] = {}
+        self.agent_failures: dict[str, int] = {}
+        self.partials: list[tuple[str, str]] = []
+        self._budget_decision: asyncio.Task[bool] | None = None
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def account(self, agent: str, model: str, usage: Usage) -> float:
+        cost = self.prices.cost(model, usage)
+        tally = self.tallies.setdefault(agent, AgentTally())
+        tally.usage = tally.usage + usage
+        tally.cost += cost
+        self.spent.tokens += usage.total
+        self.spent.cost += cost
+        return cost
+
+    def cancel_background(self) -> None:
+        if self._budget_decision is not None and not self._budget_decision.done():
+            self._budget_decision.cancel()
+
+
+class RunContext:
+    """A pattern's handle on the session, positioned at one span of the call tree."""
+
+    def __init__(self, run: Run, span_id: str = "root", parent_span_id: str | None = None) -> None:
+        self._run = run
+        self.span_id = span_id
+        self.parent_span_id = parent_span_id
+        self._ordinals: dict[str, int] = {}
+
+    # -- where we are -------------------------------------------------------
+
+    @property
+    def session_id(self) -> str:
+        return self._run.session_id
+
+    @property
+    def team(self) -> TeamSpec:
+        return self._run.team
+
+    @property
+    def task(self) -> str:
+        return self._run.task
+
+    @property
+    def gate(self) -> ApprovalGate:
+        return self._run.gate
+
+    @property
+    def run(self) -> Run:
+        return self._run
+
+    def span(self, name: str) -> RunContext:
+        """A child context: calls made through it are keyed under `name`.
+
+        Spans are paths ("root/step:s1"), so call keys stay the same from run to
+        run whatever order concurrent branches happen to start in.
+        """
+        return RunContext(self._run, f"{self.span_id}/{name}", self.span_id)
+
+    def lead(self) -> AgentSpec:
+        """The team's lead, or its first agent when none is named."""
+        team = self.team
+        return team.get(team.lead) if team.lead else team.agents[0]  # type: ignore[return-value]
+
+    # -- events -------------------------------------------------------------
+
+    def build(self, cls: type[E], *, agent: str | None = None, **fields: Any) -> E:
+        """The next event of the session, stamped with its seq, time and span."""
+        run = self._run
+        return cls(
+            session_id=run.session_id,
+            seq=run.next_seq(),
+            ts=time.time(),
+            span_id=self.span_id,
+            parent_span_id=self.parent_span_id,
+            agent=agent,
+            **fields,
+        )
+
+    async def emit(self, cls: type[E], *, agent: str | None = None, **fields: Any) -> E:
+        """Build and publish the next event (waits while a bounded reader is behind)."""
+        event = self.build(cls, agent=agent, **fields)
+        self._run.bus.publish(event)
+        await self._run.bus.wait_for_room()
+        return event
+
+    def record_partial(self, label: str, text: str) -> None:
+        """Keep a finished piece of work, for the result if the session stops early."""
+        self._run.partials.append((label, text))
+
+    async def budget_update(self, reason: str = "usage") -> None:
+        run = self._run
+        run.spent.seconds = run.elapsed()
+        await self.emit(
+            BudgetUpdated,
+            limits=run.limits,
+            tokens=run.spent.tokens,
+            cost=round(run.spent.cost, 6),
+            turns=run.spent.turns,
+            seconds=round(run.spent.seconds, 3),
+            calls=run.calls,
+            reason=reason,
+        )
+
+    # -- budgets ------------------------------------------------------------
+
+    async def turn(self, agent: str) -> None:
+        """Count one delegation to `agent` against the turn budget."""
+        await self.ensure_budget(RESOURCES)
+        self._run.spent.turns += 1
+        await self.budget_update()
+
+    async def ensure_budget(self, resources: tuple[Resource, ...] = CALL_RESOURCES) -> None:
+        """Return while the budgets have room; when one is used up, ask once for the
+        whole session whether to extend it, and raise `StopSession` if not.
+
+        Model calls check tokens, cost and time; delegations check turns too.
+        """
+        run = self._run
+        while True:
+            run.spent.seconds = run.elapsed()
+            resource = crossed(run.limits, run.spent, resources)
+            if resource is None:
+                return
+            if run._budget_decision is None or run._budget_decision.done() and run._budget_decision.result():
+                run._budget_decision = asyncio.ensure_future(self._ask_budget(resource))
+            extended = await asyncio.shield(run._budget_decision)
+            if not extended:
+                raise StopSession("stopped", f"{resource} budget used up")
+
+    async def _ask_budget(self, resource: str) -> bool:
+        run = self._run
+        limit = run.limits.get(resource)  # type: ignore[arg-type]
+        used = run.spent.get(resource)  # type: ignore[arg-type]
+        suggested = run.limits.extended(resource).get(resource)  # type: ignore[arg-type]
+        payload = {"resource": resource, "limit": limit, "used": round(used, 6), "new_limit": suggested}
+
+        def validate(edited: Any) -> dict[str, Any]:
+            value = edited.get("new_limit") if isinstance(edited, dict) else edited
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ValueError("new_limit must be a number")
+            if value <= used:
+                raise ValueError(f"new_limit must be more than what is used ({used:g})")
+            return {**payload, "new_limit": value}
+
+        decision = await self.escalate(
+            "budget",
+            f"the {resource} budget is used up ({_fmt(resource, used)} of {_fmt(resource, limit)}); "
+            f"approve to raise it to {_fmt(resource, suggested)}, or reject to stop with what is done",
+            payload,
+            options=("approve", "edit", "reject"),
+            validate=validate,
+        )
+        if decision.action == "reject":
+            return False
+        new_limit = decision.edited["new_limit"] if decision.action == "edit" else suggested
+        run.limits = run.limits.extended(resource, new_limit)  # type: ignore[arg-type]
+        await self.budget_update("extended")
+        return True
+
+    # -- escalations ----------------------------------------------------------
+
+    async def escalate(
+        self,
+        trigger: str,
+        reason: str,
+        payload: Any = None,
+        *,
+        agent: str | None = None,
+        options: tuple[DecisionAction, ...] = ("approve", "reject"),
+        validate: Callable[[Any], Any] | None = None,
+    ) -> Decision:
+        """Pause this branch for a decision (a human's or the policy's)."""
+        return await self._run.gate.request(
+            self, trigger, reason, payload, agent=agent, options=options, validate=validate
+        )
+
+    # -- model calls --------------------------------------------------------------
+
+    def _call_key(self, agent: str) -> str:
+        n = self._ordinals.get(agent, 0) + 1
+        self._ordinals[agent] = n
+        return f"{self.span_id}#{agent}#{n}"
+
+    @overload
+    async def call(
+        self, agent: str, prompt: str, *, context: Sequence[AgentOutput] | None = ...,
+        schema: None = ..., step_id: str | None = ...,
+    ) -> str: ...
+
+    @overload
+    async def call(
+        self, agent: str, prompt: str, *, context: Sequence[AgentOutput] | None = ...,
+        schema: type[M], step_id: str | None = ...,
+    ) -> M: ...
+
+    async def call(
+        self,
+        agent: str,
+        prompt: str,
+        *,
+        context: Sequence[AgentOutput] | None = None,
+        schema: type[M] | None = None,
+        step_id: str | None = None,
+    ) -> str | M:
+        """One model call by `agent`: streamed, accounted, guarded.
+
+        Returns the reply text, or with `schema` a validated instance of it.
+        Raises `CallFailedError` when the call fails for good and `StopSession`
+        when a budget stop or the breaker ends the session.
+        """
+        run = self._run
+        spec = run.team.get(agent)
+        key = self._call_key(agent)
+        if spec is None:
+            message = f"no agent named {agent!r} on the team"
+            await self.emit(ErrorEvent, agent=agent, error_type="unknown_agent", message=message, step_id=step_id)
+            raise CallFailedError(agent, "unknown_agent", message)
+
+        user = compose(prompt, context)
+        if key in run.recorded:
+            replayed = await self._replay(spec, key, user, schema, step_id)
+            if replayed is not None:
+                return replayed
+
+        messages = [Message("user", user)]
+        tool = None
+        if schema is not None:
+            tool = ToolSpec(
+                name="respond",
+                description=f"Give your reply as {schema.__name__}. {(schema.__doc__ or '').strip()}",
+                input_schema=schema.model_json_schema(),
+            )
+        attempt = 0
+        transport_failures = 0
+        invalid_replies = 0
+        while True:
+            attempt += 1
+            await self.ensure_budget()
+            if run.breaker.open:
+                await self._trip_breaker(agent)
+            request = ProviderRequest(
+                model=spec.model,
+                system=spec.system(),
+                messages=tuple(messages),
+                max_tokens=spec.max_tokens,
+                temperature=spec.temperature,
+                tool=tool,
+                agent=agent,
+                role=spec.role,
+                task=run.task,
+                team=run.team.names,
+                call_key=key,
+                attempt=attempt,
+            )
+            await self.emit(
+                CallStarted, agent=agent, call_key=key, attempt=attempt, model=spec.model,
+                prompt=messages[-1].content, structured=schema is not None, step_id=step_id,
+            )
+            started = time.monotonic()
+            try:
+                text, usage, stop = await self._stream(request, agent, key, attempt)
+            except _AttemptFailed as failed:
+                transport_failures += 1
+                final = not failed.retryable or transport_failures >= run.retry.max_attempts
+                await self.emit(
+                    CallFailed, agent=agent, call_key=key, attempt=attempt,
+                    error_type=failed.error_type, error=failed.message, final=final,
+                )
+                if final:
+                    run.breaker.failure()
+                    if run.breaker.open:
+                        await self._trip_breaker(agent)
+                    if await self._retry_after_repeated_failure(agent, failed.message):
+                        transport_failures = 0
+                        continue
+                    raise CallFailedError(agent, failed.error_type, failed.message) from None
+                delay = run.retry.delay(transport_failures, failed.retry_after, run.rng)
+                await self.emit(
+                    Retry, agent=agent, call_key=key, attempt=attempt + 1, delay_s=delay,
+                    reason=failed.message, retry_after_s=failed.retry_after,
+                )
+                await asyncio.sleep(delay)
+                continue
+
+            run.breaker.success()
+            run.agent_failures[agent] = 0
+            cost = run.account(agent, spec.model, usage)
+            run.calls += 1
+            run.tallies[agent].calls += 1
+            latency = round(time.monotonic() - started, 3)
+            parsed: M | None = None
+            error = None
+            if schema is not None:
+                parsed, error = _validate(schema, text)
+            await self.emit(
+                CallFinished, agent=agent, call_key=key, attempt=attempt, model=spec.model,
+                text=text, structured=parsed.model_dump(mode="json") if parsed is not None else None,
+                usage=usage, cost=round(cost, 8), latency_s=latency, stop_reason=stop,
+            )
+            await self.budget_update()
+            if error is None:
+                return parsed if schema is not None else text  # type: ignore[return-value]
+
+            invalid_replies += 1
+            final = invalid_replies > run.retry.schema_retries
+            await self.emit(
+                CallFailed, agent=agent, call_key=key, attempt=attempt,
+                error_type="invalid_output", error=f"reply is not a valid {schema.__name__}: {error}",  # type: ignore[union-attr]
+                final=final,
+            )
+            if final:
+                raise CallFailedError(
+                    agent, "invalid_output",
+                    f"no valid {schema.__name__} after {invalid_replies} replies: {error}",  # type: ignore[union-attr]
+                )
+            messages += [
+                Message("assistant", text),
+                Message(
+                    "user",
+                    f"That reply did not validate: {error}. Call the `respond` tool again "
+                    "with input that matches its schema exactly.",
+                ),
+            ]
+            await self.emit(
+                Retry, agent=agent, call_key=key, attempt=attempt + 1, delay_s=0.0,
+                reason=f"invalid output: {error}",
+            )
+
+    async def _stream(self, request: ProviderRequest, agent: str, key: str, attempt: int) -> tuple[str, Usage, str | None]:
+        run = self._run
+        parts: list[str] = []
+        usage = Usage()
+        stop = None
+        try:
+            async with asyncio.timeout(run.call_timeout):
+                async for event in run.provider.stream(request):
+                    if event.type == "text" or event.type == "tool_input":
+                        piece = event.text if event.type == "text" else event.partial_json
+                        parts.append(piece)
+                        await self.emit(CallDelta, agent=agent, call_key=key, attempt=attempt, text=piece)
+                    elif event.type == "usage":
+                        usage = event.usage
+                    elif event.type == "stop":
+                        stop = event.reason
+        except ProviderError as error:
+            run.account(agent, request.model, error.usage)
+            raise _AttemptFailed(error.error_type, error.message, error.retryable, error.retry_after) from None
+        except TimeoutError:
+            raise _AttemptFailed(
+                "timeout", f"no complete reply within {run.call_timeout:g}s", True, None
+            ) from None
+        return "".join(parts), usage, stop
+
+    async def _replay(
+        self, spec: AgentSpec, key: str, user: str, schema: type[M] | None, step_id: str | None
+    ) -> str | M | None:
+        """Answer from a recorded session instead of the model, when it recorded this call."""
+        recorded = self._run.recorded[key]
+        parsed = None
+        if schema is not None:
+            parsed, error = _validate(schema, recorded.text)
+            if error is not None:
+                return None
+        await self.emit(
+            CallStarted, agent=spec.name, call_key=key, attempt=1, model=recorded.model,
+            prompt=user, structured=schema is not None, step_id=step_id,
+        )
+        self._run.account(spec.name, recorded.model, recorded.usage)
+        self._run.calls += 1
+        await self.emit(
+            CallFinished, agent=spec.name, call_key=key, attempt=1, model=recorded.model,
+            text=recorded.text, structured=recorded.structured, usage=recorded.usage,
+            cost=recorded.cost, latency_s=0.0, stop_reason=recorded.stop_reason, recorded=True,
+        )
+        return parsed if schema is not None else recorded.text
+
+    async def _retry_after_repeated_failure(self, agent: str, message: str) -> bool:
+        """Escalate when one agent fails twice in a row; True means try it again."""
+        run = self._run
+        run.agent_failures[agent] = run.agent_failures.get(agent, 0) + 1
+        if run.agent_failures[agent] < 2:
+            return False
+        decision = await self.escalate(
+            "repeated_failure",
+            f"{agent} has failed {run.agent_failures[agent]} calls in a row (last: {message}); "
+            "approve to try again, reject to give up on this call",
+            {"agent": agent, "failures": run.agent_failures[agent], "last_error": message},
+            agent=agent,
+        )
+        return decision.action == "approve"
+
+    async def _trip_breaker(self, agent: str) -> None:
+        run = self._run
+        reason = f"circuit breaker open after {run.breaker.consecutive} failed calls in a row"
+        await self.emit(ErrorEvent, agent=agent, error_type="internal", message=reason, fatal=True)
+        raise StopSession("failed", reason)
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, error_type: ErrorType, message: str, retryable: bool, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+def _validate(schema: type[M], text: str) -> tuple[M | None, str | None]:
+    try:
+        return schema.model_validate_json(text), None
+    except ValidationError as error:
+        if any(item.get("type") == "json_invalid" for item in error.errors()):
+            return None, "not valid JSON"
+        return None, one_line(error)
+
+
+def _fmt(resource: str, value: float | None) -> str:
+    if value is None:
+        return "unlimited"
+    if resource == "cost":
+        return f"${value:.4f}"
+    if resource == "seconds":
+        return f"{value:.0f}s"
+    return f"{int(value):,}"

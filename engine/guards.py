@@ -1,0 +1,71 @@
+"""Guards around model calls: retries with backoff, the circuit breaker, and the exceptions
+that tell a pattern a call or the whole session has ended."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from engine.events import ErrorType
+
+
+class StopSession(Exception):
+    """Ends the session early: a budget stop, an open breaker, a rejected plan.
+
+    The session still finishes with a result, built from the work done so far.
+    """
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class CallFailedError(Exception):
+    """One model call failed for good (its error event has been emitted)."""
+
+    def __init__(self, agent: str, error_type: ErrorType, message: str) -> None:
+        super().__init__(f"{agent}: {message}")
+        self.agent = agent
+        self.error_type = error_type
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter; a provider's retry-after is a floor."""
+
+    max_attempts: int = 4
+    """Attempts per call for transport errors (rate limits, overload, timeouts...)."""
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    jitter: float = 0.5
+    """Up to this share of each delay is random, so parallel retries spread out."""
+    schema_retries: int = 2
+    """Extra attempts for a structured reply that does not validate."""
+
+    def delay(self, failures: int, retry_after: float | None, rng: random.Random) -> float:
+        backoff = min(self.max_delay, self.base_delay * 2 ** (failures - 1))
+        backoff = backoff * (1 - self.jitter) + backoff * self.jitter * rng.random()
+        if retry_after is not None:
+            backoff = max(backoff, retry_after)
+        return round(backoff, 3)
+
+
+class CircuitBreaker:
+    """Opens after `threshold` failed calls in a row (each after its retries), across
+    the whole session: a provider that keeps failing stops the session, not the user."""
+
+    def __init__(self, threshold: int = 4) -> None:
+        self.threshold = threshold
+        self.consecutive = 0
+
+    def failure(self) -> None:
+        self.consecutive += 1
+
+    def success(self) -> None:
+        self.consecutive = 0
+
+    @property
+    def open(self) -> bool:
+        return self.threshold > 0 and self.consecutive >= self.threshold

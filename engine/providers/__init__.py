@@ -1,0 +1,1 @@
+"""Model providers: the simulated default, and Anthropic (imported only when used)."""

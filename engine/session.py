@@ -1,0 +1,177 @@
+"""Run one session: a team, a task and a pattern, from `session.started` to `session.finished`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from engine.agents import TeamSpec, default_team
+from engine.approvals import ApprovalGate, one_line
+from engine.budgets import Limits
+from engine.bus import EventBus
+from engine.context import Run, RunContext
+from engine.events import CallFinished, ErrorEvent, SessionFinished, SessionStarted, Usage
+from engine.guards import CallFailedError, CircuitBreaker, RetryPolicy, StopSession
+from engine.patterns import get_pattern
+from engine.policy import ApprovalPolicy
+from engine.pricing import PriceTable
+from engine.providers.base import Provider
+
+
+class SessionSpec(BaseModel):
+    """What to run: everything a session needs that is not machinery."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task: str
+    pattern: str = "orchestrator"
+    team: TeamSpec = Field(default_factory=default_team)
+    limits: Limits = Field(default_factory=Limits)
+    policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    seed: int = 0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("task")
+    @classmethod
+    def _task_given(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("the task is empty: say what the team should do")
+        return value
+
+
+@dataclass
+class EngineConfig:
+    """Machinery settings: how hard to retry, how long to wait, what things cost."""
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    call_timeout: float | None = 120.0
+    breaker_threshold: int = 4
+    prices: PriceTable = field(default_factory=PriceTable)
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def title_for(task: str, width: int = 60) -> str:
+    """A one-line title: the task's first line, shortened on a word boundary."""
+    line = " ".join(task.strip().splitlines()[0].split()) if task.strip() else "untitled"
+    if len(line) <= width:
+        return line
+    cut = line[: width - 1].rsplit(" ", 1)[0]
+    return (cut or line[: width - 1]) + "…"
+
+
+def partial_result(partials: list[tuple[str, str]], reason: str) -> str:
+    if not partials:
+        return f"No result: {reason}, before any work was finished."
+    body = "\n\n".join(f"### {label}\n\n{text}" for label, text in partials)
+    return f"Partial result ({reason}). What was finished:\n\n{body}"
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
+
+
+async def run_session(
+    spec: SessionSpec,
+    provider: Provider,
+    *,
+    bus: EventBus | None = None,
+    gate: ApprovalGate | None = None,
+    config: EngineConfig | None = None,
+    session_id: str | None = None,
+    recorded: dict[str, CallFinished] | None = None,
+) -> SessionFinished:
+    """Run the session to its end and return its `session.finished` event.
+
+    Failures inside the session (a failed call, a budget stop, an open breaker,
+    a bug in a pattern) end it with a status and a result, never an exception.
+    Cancelling the task records the session as cancelled, then re-raises.
+    """
+    pattern = get_pattern(spec.pattern)
+    config = config or EngineConfig()
+    bus = bus or EventBus()
+    gate = gate or ApprovalGate(spec.policy)
+    run = Run(
+        session_id=session_id or new_session_id(),
+        task=spec.task,
+        team=spec.team,
+        provider=provider,
+        bus=bus,
+        gate=gate,
+        limits=spec.limits,
+        seed=spec.seed,
+        retry=config.retry,
+        call_timeout=config.call_timeout,
+        breaker=CircuitBreaker(config.breaker_threshold),
+        prices=config.prices,
+        recorded=recorded,
+    )
+    ctx = RunContext(run)
+    await ctx.emit(
+        SessionStarted,
+        task=spec.task,
+        title=title_for(spec.task),
+        pattern=spec.pattern,
+        team=spec.team,
+        provider=provider.name,
+        seed=spec.seed,
+        limits=spec.limits,
+        policy=spec.policy,
+        options=spec.options,
+        pid=os.getpid(),
+    )
+    await ctx.budget_update()
+
+    status, partial, reason = "completed", False, None
+    try:
+        result = await pattern.run(ctx, spec.task)
+    except asyncio.CancelledError:
+        _finish(ctx, "cancelled", partial_result(run.partials, "cancelled"), True, "cancelled by the user")
+        raise
+    except Exception as error:  # noqa: BLE001 - every ending becomes a status
+        leaves = _leaves(error)
+        stop = next((e for e in leaves if isinstance(e, StopSession)), None)
+        failed = next((e for e in leaves if isinstance(e, CallFailedError)), None)
+        if stop is not None:
+            status, reason = stop.status, stop.reason
+        elif failed is not None:
+            status, reason = "failed", str(failed)
+        else:
+            bug = leaves[0]
+            status, reason = "failed", f"internal error: {type(bug).__name__}: {one_line(bug)}"
+            await ctx.emit(ErrorEvent, error_type="internal", message=reason, fatal=True)
+        result = partial_result(run.partials, reason)
+        partial = True
+    finally:
+        gate.cancel_all()
+        run.cancel_background()
+    return _finish(ctx, status, result, partial, reason)
+
+
+def _finish(ctx: RunContext, status: str, result: str, partial: bool, reason: str | None) -> SessionFinished:
+    run = ctx.run
+    usage = sum((tally.usage for tally in run.tallies.values()), Usage())
+    event = ctx.build(
+        SessionFinished,
+        status=status,
+        result=result,
+        partial=partial,
+        reason=reason,
+        usage=usage,
+        cost=round(run.spent.cost, 8),
+        calls=run.calls,
+        turns=run.spent.turns,
+        duration_s=round(run.elapsed(), 3),
+    )
+    run.bus.publish(event)
+    return event

@@ -1,0 +1,1 @@
+"""huddle's session store: every session recorded in one SQLite file."""

@@ -1,0 +1,27 @@
+"""Imports point one way: the engine never loads the UI or the store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _loaded_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return {name.split(".")[0] for name in out.split()}
+
+
+def test_engine_loads_without_textual_rich_sessions_or_anthropic():
+    loaded = _loaded_after(
+        "import engine.session, engine.patterns, engine.providers.simulated, engine.events, engine.context"
+    )
+    assert "engine" in loaded
+    for forbidden in ("textual", "rich", "sessions", "tui", "anthropic"):
+        assert forbidden not in loaded, forbidden
+
+
+def test_cli_help_does_not_import_heavy_packages():
+    loaded = _loaded_after("import tui.cli")
+    for heavy in ("textual", "anthropic", "rich", "pydantic", "engine"):
+        assert heavy not in loaded, heavy

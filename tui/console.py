@@ -1,0 +1,192 @@
+"""Terminal plumbing for headless runs: output that can be held while a question is
+open, and answering escalations at a prompt."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shlex
+import sys
+import tempfile
+from typing import IO, Any
+
+from engine.approvals import ApprovalGate, Decision, DecisionError
+from engine.events import EscalationRequested, EventBase
+from tui.safe import clean
+
+
+class Output:
+    """Writes to a stream, or holds what is written while a prompt is open."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._held: list[str] | None = None
+
+    def write(self, text: str) -> None:
+        if self._held is not None:
+            self._held.append(text)
+        else:
+            self._stream.write(text)
+            self._stream.flush()
+
+    def say(self, text: str) -> None:
+        """Write now, even while holding (the prompt's own lines)."""
+        self._stream.write(text)
+        self._stream.flush()
+
+    def hold(self) -> None:
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        if held:
+            self._stream.write("".join(held))
+            self._stream.flush()
+
+
+class LineReader:
+    """Reads lines from a terminal without blocking the event loop (or a thread)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = b""
+
+    async def readline(self) -> str | None:
+        """The next line, without its newline; None at end of input."""
+        loop = asyncio.get_running_loop()
+        while b"\n" not in self._buffer:
+            ready: asyncio.Future[bytes] = loop.create_future()
+
+            def on_readable() -> None:
+                if not ready.done():
+                    ready.set_result(os.read(self._fd, 4096))
+
+            loop.add_reader(self._fd, on_readable)
+            try:
+                chunk = await ready
+            finally:
+                loop.remove_reader(self._fd)
+            if not chunk:
+                if self._buffer:
+                    line, self._buffer = self._buffer, b""
+                    return line.decode(errors="replace")
+                return None
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode(errors="replace").rstrip("\r")
+
+
+_LABELS = {"approve": "[a]pprove", "reject": "[r]eject", "edit": "[e]dit"}
+
+
+class ConsolePrompter:
+    """Asks the person at the terminal about each escalation that needs a human, one at a time."""
+
+    def __init__(self, gate: ApprovalGate, output: Output, reader: LineReader) -> None:
+        self._gate = gate
+        self._out = output
+        self._reader = reader
+        self._queue: asyncio.Queue[EscalationRequested] = asyncio.Queue()
+
+    def feed(self, event: EventBase) -> None:
+        if isinstance(event, EscalationRequested) and event.human:
+            self._queue.put_nowait(event)
+
+    async def run(self) -> None:
+        while True:
+            event = await self._queue.get()
+            escalation = self._gate.pending.get(event.escalation_id)
+            if escalation is None:
+                continue  # decided already (a timeout, or "always allow")
+            self._out.hold()
+            try:
+                await self._ask(event, escalation.future)
+            finally:
+                self._out.release()
+
+    async def _line(self, prompt: str, decided: asyncio.Future[Any]) -> str | None:
+        """A line of input, or None if the escalation was decided some other way first."""
+        self._out.say(prompt)
+        read = asyncio.ensure_future(self._reader.readline())
+        done, _ = await asyncio.wait({read, decided}, return_when=asyncio.FIRST_COMPLETED)
+        if read not in done:
+            read.cancel()
+            self._out.say("\n(decided meanwhile)\n")
+            return None
+        line = read.result()
+        if line is None:
+            raise EOFError
+        return line.strip()
+
+    async def _ask(self, event: EscalationRequested, decided: asyncio.Future[Any]) -> None:
+        if event.trigger != "plan" and event.payload is not None:
+            body = clean(json.dumps(event.payload, indent=2, ensure_ascii=False))
+            self._out.say("".join(f"    {line}\n" for line in body.splitlines()))
+        choices = " ".join(_LABELS[o] for o in event.options)
+        prompt = f"  {choices} [A]lways allow {event.trigger} (enter approves) > "
+        while True:
+            try:
+                answer = await self._line(prompt, decided)
+            except EOFError:
+                self._out.say("\n(no more input: rejecting)\n")
+                self._resolve(event, Decision("reject", reason="no answer: input closed"))
+                return
+            if answer is None:
+                return
+            if answer == "A":
+                self._gate.allow_always(event.trigger)
+                return
+            action = {"": "approve", "a": "approve", "r": "reject", "e": "edit"}.get(answer.lower())
+            if action is None or action not in event.options:
+                self._out.say(f"  please answer one of: {choices}, or A\n")
+                continue
+            if action == "approve":
+                self._resolve(event, Decision("approve"))
+                return
+            if action == "reject":
+                reason = await self._line("  reason (sent back to the agent) > ", decided)
+                if reason is not None:
+                    self._resolve(event, Decision("reject", reason=reason or "rejected without a reason"))
+                return
+            if await self._edit(event, decided):
+                return
+
+    async def _edit(self, event: EscalationRequested, decided: asyncio.Future[Any]) -> bool:
+        """Edit the payload in $EDITOR until it validates (or the user gives up)."""
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        fd, path = tempfile.mkstemp(prefix=f"huddle-{event.escalation_id}-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(event.payload, handle, indent=2, ensure_ascii=False)
+            while True:
+                process = await asyncio.create_subprocess_exec(*shlex.split(editor), path)
+                await process.wait()
+                with open(path) as handle:
+                    text = handle.read()
+                try:
+                    edited = json.loads(text)
+                    self._gate.resolve(event.escalation_id, Decision("edit", edited=edited))
+                    return True
+                except json.JSONDecodeError as error:
+                    problem = f"not valid JSON: {error.msg} (line {error.lineno})"
+                except DecisionError as error:
+                    problem = str(error)
+                self._out.say(f"  edit rejected: {clean(problem)}\n")
+                again = await self._line("  edit again? [Y/n] (your text is kept) > ", decided)
+                if again is None or again.lower().startswith("n"):
+                    return again is None
+        finally:
+            os.unlink(path)
+
+    def _resolve(self, event: EscalationRequested, decision: Decision) -> None:
+        try:
+            self._gate.resolve(event.escalation_id, decision)
+        except DecisionError as error:
+            self._out.say(f"  {clean(str(error))}\n")
+
+
+def stdin_reader() -> LineReader | None:
+    """A reader for standard input when it is a terminal."""
+    return LineReader(sys.stdin.fileno()) if sys.stdin.isatty() else None

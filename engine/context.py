@@ -72,8 +72,10 @@ class Run:
         breaker: CircuitBreaker,
         prices: PriceTable,
         recorded: dict[str, CallFinished] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.session_id = session_id
+        self.clock = clock
         self.task = task
         self.team = team
         self.provider = provider
@@ -168,7 +170,7 @@ class RunContext:
         return cls(
             session_id=run.session_id,
             seq=run.next_seq(),
-            ts=time.time(),
+            ts=run.clock(),
             span_id=self.span_id,
             parent_span_id=self.parent_span_id,
             agent=agent,

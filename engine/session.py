@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +55,8 @@ class EngineConfig:
     call_timeout: float | None = 120.0
     breaker_threshold: int = 4
     prices: PriceTable = field(default_factory=PriceTable)
+    clock: Callable[[], float] = time.time
+    """Wall-clock time stamped on events (tests pass a fake one for stable screens)."""
 
 
 def new_session_id() -> str:
@@ -115,6 +119,7 @@ async def run_session(
         breaker=CircuitBreaker(config.breaker_threshold),
         prices=config.prices,
         recorded=recorded,
+        clock=config.clock,
     )
     ctx = RunContext(run)
     await ctx.emit(

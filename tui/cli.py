@@ -102,7 +102,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
 
     task = _task_text(args.task) or DEMO_TASK
-    ask = args.approve == "ask" or (args.approve is None and sys.stdin.isatty())
+    # In the app the person at the screen answers; headless, only a terminal can ask.
+    ask = args.approve == "ask" or (args.approve is None and (not args.headless or sys.stdin.isatty()))
     mode = "ask" if ask else (args.approve or "reject")
     seed = args.seed if args.seed is not None else random.randrange(10_000)
     try:
@@ -118,10 +119,22 @@ def _run(args: argparse.Namespace) -> int:
     except ValidationError as error:
         raise UsageError(one_line(error)) from None
     provider = SimulatedProvider(seed=seed, speed=args.speed, faults=faults)
-    job = HeadlessRun(spec, provider, EngineConfig(call_timeout=args.call_timeout), ask=ask)
-    if not args.headless:
-        raise UsageError("the terminal app is not part of this build yet; add --headless")
-    return asyncio.run(run_headless(job))
+    config = EngineConfig(call_timeout=args.call_timeout)
+    if args.headless:
+        return asyncio.run(run_headless(HeadlessRun(spec, provider, config, ask=ask)))
+    return _run_app(spec, provider, config)
+
+
+def _run_app(spec: object, provider: object, config: object) -> int:
+    from tui.app import make_app
+    from tui.bridge import LiveSession
+
+    live = LiveSession(spec, provider, config)  # type: ignore[arg-type]
+    make_app(live).run()
+    finished = live.finished
+    if finished is None or finished.status == "cancelled":
+        return 130 if finished is not None else 1
+    return 0 if finished.status == "completed" else 1
 
 
 def _patterns(args: argparse.Namespace) -> int:
@@ -139,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handlers = {"run": _run, "patterns": _patterns}
     if args.command is None:
-        args = parser.parse_args(["run", "--headless"])
+        args = parser.parse_args(["run"])
     try:
         return handlers[args.command](args)
     except UsageError as error:

@@ -23,3 +23,14 @@ def clean(text: str) -> str:
     carriage returns become newlines so nothing can overwrite a line."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROLS.sub("", _ESCAPES.sub("", text))
+
+
+def clean_data(value: object) -> object:
+    """`value` with every string inside it cleaned (for JSON-like payloads)."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {clean(str(k)): clean_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_data(v) for v in value]
+    return value

@@ -1,0 +1,299 @@
+"""The live session screen, driven by keys the way a person uses it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from engine.policy import ApprovalPolicy
+from tests.tui.helpers import app_for, live, screen_of, until
+from tui.screens.approval import ApprovalScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.reading import ReadingScreen
+from tui.widgets.agent_grid import AgentGrid
+from tui.widgets.agent_panel import AgentPanel
+from tui.widgets.details import DetailsPane
+from tui.widgets.timeline import Timeline
+
+SIZE = (200, 50)
+
+
+def approval_open(app) -> bool:
+    return isinstance(app.screen, ApprovalScreen) and app.screen.current is not None
+
+
+async def test_panels_for_every_agent_stream_and_finish():
+    session = live(policy=ApprovalPolicy(default="approve"))
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: screen.view.finished, what="session end")
+        await pilot.pause(0.1)
+        assert set(screen.panels) == {"lead", "researcher", "coder", "reviewer"}
+        coder = screen.panels["coder"]
+        assert coder.has_class("-status-done")
+        assert any("```python" in line for line in coder.stream.text_lines)
+        assert "s3 · Implement" in str(coder.query_one("#step").render())
+        assert screen.view.status == "completed"
+        assert "completed" in str(app.screen.query_one("#state").render())
+
+
+async def test_approve_with_enter_unblocks_the_plan():
+    session = live()
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: approval_open(app), what="approval dialog")
+        assert "plan" in str(app.screen.query_one("#dialog").border_title)
+        assert "Why:" in str(app.screen.query_one("#why").render())
+        assert "s1" in str(app.screen.query_one("#payload").render())
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.view.finished, what="session end")
+        decision = next(iter(screen.view.decisions.values()))
+        assert (decision["action"], decision["by"]) == ("approve", "human")
+        assert not approval_open(app)
+
+
+async def test_reject_with_a_reason_goes_back_to_the_lead():
+    session = live()
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: approval_open(app), what="approval dialog")
+        await pilot.press("r")
+        assert app.screen.query_one("#reason").display
+        await pilot.press(*"add a load test")
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.view.plan_revision == 1, what="revised plan")
+        first = screen.view.decisions["e1"]
+        assert (first["action"], first["reason"]) == ("reject", "add a load test")
+        await until(pilot, lambda: approval_open(app), what="second approval")
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.view.finished)
+
+
+async def test_invalid_edit_shows_the_error_and_keeps_the_text_then_a_valid_edit_is_taken():
+    session = live()
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: approval_open(app), what="approval dialog")
+        await pilot.press("e")
+        dialog = app.screen
+        editor = dialog.query_one("#editor")
+        assert editor.display and '"steps"' in editor.text
+        editor.text = '{"steps": [], "confidence": 0.9}'
+        await pilot.press("ctrl+s")
+        error = str(dialog.query_one("#error").render())
+        assert "steps" in error and "at least 1" in error
+        assert approval_open(app) and editor.text == '{"steps": [], "confidence": 0.9}'
+        editor.text = '{"steps": [ broken'
+        await pilot.press("ctrl+s")
+        assert "not valid JSON" in str(dialog.query_one("#error").render())
+        assert editor.text == '{"steps": [ broken'
+        editor.text = (
+            '{"steps": [{"id": "only", "title": "Do it all", "instructions": "everything",'
+            ' "assigned_to": "coder", "depends_on": []}], "confidence": 1}'
+        )
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: screen.view.finished, what="session end")
+        assert screen.view.decisions["e1"]["action"] == "edit"
+        assert screen.view.steps["only"]["status"] == "done"
+        assert screen.view.steps["s1"]["status"] == "planned"  # the lead's own plan never ran
+
+
+async def test_escape_from_edit_keeps_the_draft():
+    session = live()
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: approval_open(app), what="approval dialog")
+        await pilot.press("e")
+        app.screen.query_one("#editor").text = '{"draft": true}'
+        await pilot.press("escape")
+        assert app.screen.mode == "choose"
+        await pilot.press("e")
+        assert app.screen.query_one("#editor").text == '{"draft": true}'
+
+
+async def test_allow_always_approves_this_trigger_for_the_session():
+    session = live(faults="low_confidence@lead")
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: approval_open(app), what="approval dialog")
+        assert "low_confidence" in str(app.screen.query_one("#dialog").border_title)
+        await pilot.press("a")
+        await until(pilot, lambda: screen.view.finished)
+        assert screen.view.decisions["e1"]["rule"] == "human: always allow low_confidence"
+        assert "low_confidence" in session.gate.route("low_confidence")[1]
+
+
+async def test_several_pending_escalations_queue_with_a_count(monkeypatch):
+    from engine import patterns
+
+    async def three_questions(ctx, task):
+        async def ask(n):
+            return await ctx.span(f"q{n}").escalate("tool_use", f"question {n}", {"n": n}, agent="coder")
+
+        decisions = await asyncio.gather(*(ask(n) for n in range(3)))
+        return ", ".join(d.action for d in decisions)
+
+    monkeypatch.setitem(
+        patterns.PATTERNS, "three", patterns.PatternInfo("three", "Three", "asks three", "tests", three_questions)
+    )
+    session = live(pattern="three")
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: approval_open(app) and len(screen.view.pending) == 3, what="three pending")
+        assert "2 more waiting" in str(app.screen.query_one("#dialog").border_title)
+        assert "3 pending" in str(screen.query_one("#state").render())
+        await pilot.press("enter")
+        await until(pilot, lambda: "1 more waiting" in str(app.screen.query_one("#dialog").border_title))
+        await pilot.press("r", *"no", "enter")
+        await pilot.pause(0.05)
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.view.finished)
+        assert screen.view.result == "approve, reject, approve"
+        assert not approval_open(app)
+
+
+async def test_pending_escalation_times_out_to_its_default_with_a_countdown():
+    session = live(policy=ApprovalPolicy(default="ask", timeout_s=1.0, timeout_default="reject"))
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: approval_open(app), what="approval dialog")
+        countdown = app.screen.query_one("#countdown")
+        assert countdown.display and "Decides reject by itself in" in str(countdown.render())
+        await until(pilot, lambda: "e1" in screen.view.decisions, timeout=5, what="timeout")
+        assert screen.view.decisions["e1"]["by"] == "timeout"
+        assert screen.view.decisions["e1"]["action"] == "reject"
+
+
+async def test_other_agents_keep_streaming_while_a_dialog_is_open(monkeypatch):
+    from engine import patterns
+
+    async def ask_while_working(ctx, task):
+        async def worker():
+            return await ctx.span("work").call("researcher", "Research rate limiter")
+
+        async def asker():
+            return await ctx.span("ask").escalate("tool_use", "may I?", {"cmd": "ls"}, agent="coder")
+
+        text, decision = await asyncio.gather(worker(), asker())
+        return decision.action
+
+    monkeypatch.setitem(patterns.PATTERNS, "mixed", patterns.PatternInfo("mixed", "Mixed", "", "", ask_while_working))
+    from engine.providers.simulated import SimulatedProvider
+
+    session = live(pattern="mixed", provider=SimulatedProvider(seed=1, speed=20))
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: approval_open(app), what="dialog")
+        researcher = screen.panels["researcher"]
+        await until(pilot, lambda: screen.view.agents["researcher"].status == "done", what="researcher done")
+        assert approval_open(app)
+        assert any("rate limiter" in line.lower() for line in researcher.stream.text_lines)
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.view.finished)
+
+
+async def test_tab_cycles_panels_and_zoom_shows_one():
+    session = live(policy=ApprovalPolicy(default="approve"))
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: screen.view.finished)
+        await pilot.pause(0.1)
+        order = []
+        for _ in range(5):
+            await pilot.press("tab")
+            order.append(screen.focused_panel().agent_name)
+        assert order == ["researcher", "coder", "reviewer", "lead", "researcher"]
+        await pilot.press("z")
+        grid = screen.query_one(AgentGrid)
+        assert grid.zoomed is screen.panels["researcher"]
+        assert [p.agent_name for p in screen.query(AgentPanel) if p.display] == ["researcher"]
+        assert not screen.query_one("#side").display
+        assert screen.panels["researcher"].size.width > 150
+        await pilot.press("tab")
+        assert grid.zoomed is screen.panels["coder"]
+        await pilot.press("z")
+        assert grid.zoomed is None
+        assert all(p.display for p in screen.query(AgentPanel))
+
+
+async def test_timeline_selection_focuses_the_agent_and_shows_details():
+    session = live(policy=ApprovalPolicy(default="approve"))
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: screen.view.finished)
+        await pilot.pause(0.1)
+        timeline = screen.query_one(Timeline)
+        await pilot.press("t")
+        assert timeline.has_focus
+        plan_index = next(i for i in range(timeline.option_count) if "plan:" in timeline.entry_at(i).text)
+        timeline.highlighted = plan_index
+        await pilot.pause()
+        details = str(screen.query_one(DetailsPane).query_one("Static").render())
+        assert "Plan" in details and "✓ s1" in details and "researcher" in details
+        step = next(i for i in range(timeline.option_count) if timeline.entry_at(i).text.startswith("s3 →"))
+        timeline.highlighted = step
+        await pilot.press("enter")
+        assert screen.focused_panel() is screen.panels["coder"]
+        escalation = next(i for i in range(timeline.option_count) if timeline.entry_at(i).icon == "?")
+        timeline.highlighted = escalation
+        await pilot.pause()
+        assert "s4" in str(screen.query_one(DetailsPane).query_one("Static").render())
+
+
+async def test_finished_reply_as_markdown_and_full_task():
+    session = live(policy=ApprovalPolicy(default="approve"))
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: screen.view.finished)
+        await pilot.press("tab")
+        await pilot.press("m")
+        assert isinstance(app.screen, ReadingScreen)
+        assert app.screen.query("Markdown")
+        await pilot.press("escape")
+        await pilot.press("i")
+        assert isinstance(app.screen, ReadingScreen)
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+async def test_quitting_while_running_asks_then_cancels_and_keeps_partial_work():
+    from engine.providers.simulated import SimulatedProvider
+
+    session = live(policy=ApprovalPolicy(default="approve"), provider=SimulatedProvider(seed=1, speed=5))
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: any(s.get("status") == "done" for s in screen.view.steps.values()), what="a finished step")
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app.screen is screen and session.running
+        await pilot.press("q")
+        await pilot.press("y")
+        await until(pilot, lambda: session.finished is not None, what="cancel")
+    assert session.finished.status == "cancelled"
+    assert session.finished.partial and "Partial result" in session.finished.result
+    assert app.return_code in (0, None)
+
+
+async def test_a_finished_session_stays_on_screen_until_the_user_leaves():
+    session = live(policy=ApprovalPolicy(default="approve"))
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: screen.view.finished)
+        await pilot.pause(0.3)
+        assert app.is_running and app.screen is screen
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running

@@ -1,0 +1,285 @@
+"""SessionScreen: a team at work — a panel per agent, the timeline, budgets, approvals."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import OptionList
+
+from engine.approvals import Decision
+from engine.events import EscalationRequested, EventBase
+from tui.bridge import EventsArrived, LiveSession, pump
+from tui.screens.approval import ApprovalScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.reading import ReadingScreen
+from tui.view import SessionView
+from tui.widgets.agent_grid import AgentGrid
+from tui.widgets.agent_panel import AgentPanel
+from tui.widgets.budget_bar import BudgetBar
+from tui.widgets.details import DetailsPane
+from tui.widgets.key_hints import KeyHints
+from tui.widgets.session_header import SessionHeader
+from tui.widgets.timeline import Timeline
+
+
+class SessionScreen(Screen[None]):
+    """Watch a live session (or, fed stored events, a past one)."""
+
+    CSS_PATH = "session.tcss"
+    AUTO_FOCUS = ""  # no auto focus: the first agent's panel takes it once it exists
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+
+    BINDINGS = [
+        Binding("tab", "next_panel", "Next panel", id="session.next_panel", tooltip="Focus the next agent's panel"),
+        Binding("shift+tab", "previous_panel", "Previous panel", show=False, id="session.previous_panel"),
+        Binding("z", "zoom", "Zoom", id="session.zoom", tooltip="Show the focused agent's panel alone, or all panels again"),
+        Binding("m", "reply", "Reply", id="session.reply", tooltip="Read the focused agent's last finished reply as Markdown"),
+        Binding("t", "timeline", "Timeline", id="session.timeline", tooltip="Move to the timeline (enter on an entry focuses its agent)"),
+        Binding("a", "approvals", "Approvals", id="session.approvals", tooltip="Answer the escalations waiting for you"),
+        Binding("i", "task", "Task", id="session.task", tooltip="Read the whole task"),
+        Binding("q", "leave", "Quit", id="session.quit", tooltip="Leave (asks first while the session runs)"),
+    ]
+
+    def __init__(
+        self,
+        live: LiveSession | None = None,
+        *,
+        events: list[EventBase] | None = None,
+        name: str | None = None,
+    ) -> None:
+        """Watch `live` as it runs, or show the state after `events` (a past session)."""
+        super().__init__(name=name)
+        self.live = live
+        self._initial = events or []
+        self.view = SessionView()
+        self.panels: dict[str, AgentPanel] = {}
+        self._approvals: ApprovalScreen | None = None
+
+    # -- layout ---------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield SessionHeader()
+        with Horizontal(id="body"):
+            yield AgentGrid(id="agents")
+            with Vertical(id="side"):
+                yield Timeline(id="timeline")
+                yield DetailsPane(id="details")
+        yield BudgetBar(id="budget")
+        yield KeyHints(self.BINDINGS)
+
+    def on_mount(self) -> None:
+        if self.live is not None:
+            self._engine = self.run_worker(self.live.run(), name="engine", group="session")
+            self._bridge = self.run_worker(pump(self.live.events, self), name="bridge", group="session")
+        if self._initial:
+            self.post_message(EventsArrived(self._initial))
+        self.set_interval(1.0, self._tick)
+        self._tick()
+
+    # -- events in ------------------------------------------------------------
+
+    @on(EventsArrived)
+    async def _events_arrived(self, message: EventsArrived) -> None:
+        self.view.apply_all(message.events)
+        await self.show_view()
+
+    async def show_view(self, *, full: bool = False) -> None:
+        """Bring every widget that changed up to date with `self.view`."""
+        view = self.view
+        areas, changed_agents = view.take_changes()
+        if full:
+            areas |= {"agents", "timeline", "budget", "header", "pending", "plan"}
+            changed_agents = set(view.agents)
+        grid = self.query_one(AgentGrid)
+        new = [agent for name, agent in view.agents.items() if name not in self.panels]
+        if new:
+            panels = [AgentPanel(agent) for agent in new]
+            for panel in panels:
+                self.panels[panel.agent_name] = panel
+            await grid.mount_all(panels)
+            grid.fit()
+            if self.focused is None:
+                panels[0].stream.focus()
+        for name in changed_agents:
+            panel = self.panels.get(name)
+            if panel is not None:
+                if full:
+                    panel.reset()
+                panel.sync(view.agents[name])
+        if "timeline" in areas:
+            self.query_one(Timeline).sync(view)
+        if areas & {"plan", "timeline"}:
+            self.query_one(DetailsPane).refresh_plan(view)
+        if areas & {"budget", "header"}:
+            self._tick()
+        if "pending" in areas:
+            self._pending_changed()
+
+    def elapsed(self) -> float:
+        view = self.view
+        if view.started_ts is None:
+            return 0.0
+        end = view.finished_ts if view.finished else self.now()
+        return max(0.0, (end or view.started_ts) - view.started_ts)
+
+    def _tick(self) -> None:
+        seconds = self.elapsed()
+        self.query_one(SessionHeader).show(self.view, elapsed=seconds, mode=self.mode)
+        self.query_one(BudgetBar).show(self.view.budget, seconds)
+
+    @property
+    def mode(self) -> str:
+        return "live"
+
+    # -- approvals --------------------------------------------------------------
+
+    def pending_escalations(self) -> list[EscalationRequested]:
+        return list(self.view.pending.values())
+
+    def decide(self, escalation_id: str, decision: Decision) -> None:
+        """Answer an escalation; raises `DecisionError` if the gate refuses it."""
+        assert self.live is not None
+        self.live.gate.resolve(escalation_id, decision)
+
+    def allow_always(self, trigger: str) -> None:
+        assert self.live is not None
+        self.live.gate.allow_always(trigger)
+
+    def now(self) -> float:
+        """The session's wall clock (the engine's, so countdowns match event times)."""
+        return self.live.config.clock() if self.live else (self.view.last_ts or 0.0)
+
+    def _pending_changed(self) -> None:
+        if self._approvals is not None:
+            self._approvals.sync()
+        elif self.view.pending and self.live is not None and self.live.running:
+            self.action_approvals()
+
+    def action_approvals(self) -> None:
+        if self._approvals is not None or not self.view.pending or self.live is None:
+            if not self.view.pending:
+                self.notify("Nothing is waiting for a decision.", timeout=2)
+            return
+        self._approvals = ApprovalScreen(self)
+        self.app.push_screen(self._approvals, callback=self._approvals_closed)
+
+    def _approvals_closed(self, _result: None) -> None:
+        self._approvals = None
+
+    # -- panels, zoom, reading ---------------------------------------------------
+
+    def focused_panel(self) -> AgentPanel | None:
+        node = self.focused
+        while node is not None and not isinstance(node, AgentPanel):
+            node = node.parent  # type: ignore[assignment]
+        return node
+
+    def _cycle(self, step: int) -> None:
+        panels = list(self.panels.values())
+        if not panels:
+            return
+        grid = self.query_one(AgentGrid)
+        current = self.focused_panel()
+        index = panels.index(current) if current in panels else -step
+        target = panels[(index + step) % len(panels)]
+        if grid.zoomed is not None:
+            grid.zoom(target)
+            target.sync(self.view.agents[target.agent_name], force=True)
+        target.stream.focus()
+
+    def action_next_panel(self) -> None:
+        self._cycle(1)
+
+    def action_previous_panel(self) -> None:
+        self._cycle(-1)
+
+    def focus_agent(self, name: str | None) -> None:
+        panel = self.panels.get(name or "")
+        if panel is None:
+            return
+        grid = self.query_one(AgentGrid)
+        if grid.zoomed is not None and grid.zoomed is not panel:
+            grid.zoom(panel)
+            panel.sync(self.view.agents[panel.agent_name], force=True)
+        panel.stream.focus()
+        panel.scroll_visible()
+
+    def action_zoom(self) -> None:
+        grid = self.query_one(AgentGrid)
+        if grid.zoomed is not None:
+            grid.zoom(None)
+            self.query_one("#side").display = True
+            for panel in self.panels.values():
+                panel.sync(self.view.agents[panel.agent_name], force=True)
+            return
+        panel = self.focused_panel() or next(iter(self.panels.values()), None)
+        if panel is None:
+            return
+        grid.zoom(panel)
+        self.query_one("#side").display = False
+        panel.stream.focus()
+
+    def action_reply(self) -> None:
+        panel = self.focused_panel()
+        if panel is None:
+            self.notify("Focus an agent's panel first (tab).", timeout=2)
+            return
+        agent = self.view.agents[panel.agent_name]
+        if not agent.last_reply:
+            self.notify(f"{agent.name} has no finished reply yet.", timeout=2, markup=False)
+            return
+        self.app.push_screen(ReadingScreen(f"{agent.name} · last reply", agent.last_reply, markdown=True))
+
+    def action_task(self) -> None:
+        self.app.push_screen(ReadingScreen("Task", self.view.task, markdown=False))
+
+    def action_timeline(self) -> None:
+        timeline = self.query_one(Timeline)
+        timeline.focus()
+        if timeline.highlighted is None and timeline.option_count:
+            timeline.highlighted = timeline.option_count - 1
+
+    @on(OptionList.OptionHighlighted, "#timeline")
+    def _entry_highlighted(self, message: OptionList.OptionHighlighted) -> None:
+        entry = self.query_one(Timeline).entry_at(message.option_index)
+        self.query_one(DetailsPane).show(entry, self.view)
+
+    @on(OptionList.OptionSelected, "#timeline")
+    def _entry_selected(self, message: OptionList.OptionSelected) -> None:
+        entry = self.query_one(Timeline).entry_at(message.option_index)
+        self.query_one(DetailsPane).show(entry, self.view)
+        if entry is not None and entry.agent:
+            self.focus_agent(entry.agent)
+
+    # -- leaving ------------------------------------------------------------------
+
+    def action_leave(self) -> None:
+        if self.live is not None and self.live.running:
+            self.app.push_screen(
+                ConfirmScreen(
+                    "Stop the session and leave?",
+                    "The session is cancelled: finished work is kept and it is recorded as cancelled.",
+                    confirm="Stop and leave",
+                ),
+                callback=self._leave_confirmed,
+            )
+        else:
+            self.leave()
+
+    def _leave_confirmed(self, confirmed: bool | None) -> None:
+        if confirmed:
+            self._stop_and_leave()
+
+    @work(group="leaving", exclusive=True)
+    async def _stop_and_leave(self) -> None:
+        assert self.live is not None
+        self.live.cancel()
+        await self._engine.wait()
+        await self._bridge.wait()
+        self.leave()
+
+    def leave(self) -> None:
+        self.app.exit()

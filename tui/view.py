@@ -1,0 +1,354 @@
+"""What a session looks like at one moment: the events so far, folded into plain data.
+
+The live screen and replay both fold the same events through `SessionView.apply`,
+so the screen after event N shows the same thing whether N arrived live or was
+read back from the database. Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.events import EscalationRequested, EventBase
+from tui.safe import clean, clean_data
+
+MAX_LINES = 400
+"""Scroll-back per agent panel, in lines; older lines are dropped."""
+MAX_TIMELINE = 2_000
+
+STATUS_GLYPHS = {
+    "idle": "○",
+    "thinking": "◔",
+    "streaming": "●",
+    "waiting": "◆",
+    "retrying": "↻",
+    "done": "✓",
+    "failed": "✗",
+}
+
+
+@dataclass
+class AgentView:
+    """One agent's panel: who, what it is doing, what it has written, what it cost."""
+
+    name: str
+    role: str
+    model: str
+    status: str = "idle"
+    step: str | None = None
+    """The subtask it is on ("s2 · Implement rate limiter"), or its current call's purpose."""
+    lines: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=MAX_LINES))
+    """Finished lines as (style, text): style "" for the model's text, "rule", "dim" or "error" for ours."""
+    partial: str = ""
+    """The line being streamed, not yet ended."""
+    line_total: int = 0
+    """Lines ever appended, so a panel can tell which ones it has not shown yet."""
+    last_reply: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    latency: float | None = None
+    calls: int = 0
+    _before_wait: str = "idle"
+
+    def add_line(self, text: str, style: str = "") -> None:
+        self.lines.append((style, text))
+        self.line_total += 1
+
+    def end_partial(self) -> None:
+        if self.partial:
+            self.add_line(self.partial)
+            self.partial = ""
+
+    def write(self, text: str) -> None:
+        *complete, self.partial = (self.partial + text).split("\n")
+        for line in complete:
+            self.add_line(line)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the orchestrator timeline."""
+
+    seq: int
+    offset: float
+    agent: str | None
+    icon: str
+    text: str
+    style: str = ""
+    """"", "accent", "success", "warning" or "error"."""
+    detail: dict[str, Any] | None = None
+    """What selecting it shows: {"plan": True} or {"title": ..., "data": ...}."""
+
+
+@dataclass
+class Budget:
+    tokens: int = 0
+    cost: float = 0.0
+    turns: int = 0
+    seconds: float = 0.0
+    calls: int = 0
+    limits: dict[str, float | None] = field(default_factory=dict)
+
+
+class SessionView:
+    """The state of a session's screen, built by applying its events in order."""
+
+    def __init__(self) -> None:
+        self.session_id = ""
+        self.task = ""
+        self.title = ""
+        self.pattern = ""
+        self.provider = ""
+        self.seed: int | None = None
+        self.status = "running"
+        self.result: str | None = None
+        self.reason: str | None = None
+        self.partial = False
+        self.started_ts: float | None = None
+        self.last_ts: float | None = None
+        self.finished_ts: float | None = None
+        self.seq = 0
+        self.agents: dict[str, AgentView] = {}
+        self.timeline: deque[Entry] = deque(maxlen=MAX_TIMELINE)
+        self.plan: dict[str, Any] | None = None
+        self.plan_revision = 0
+        self.steps: dict[str, dict[str, Any]] = {}
+        """Every step seen: id -> {"title", "assigned_to", "status", "error"}."""
+        self.pending: dict[str, EscalationRequested] = {}
+        """Escalations waiting for a human, oldest first."""
+        self.decisions: dict[str, dict[str, Any]] = {}
+        """How each escalation ended: id -> {"action", "by", "rule", "reason", "ts"}."""
+        self.budget = Budget()
+        self._call_purpose: dict[str, str] = {}
+        self._changed_agents: set[str] = set()
+        self.changed: set[str] = set()
+        """What changed since `take_changes`: "agents", "timeline", "budget", "header", "pending", "plan"."""
+
+    # -- reading ------------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_ts is not None
+
+    def offset(self, ts: float) -> float:
+        return ts - (self.started_ts or ts)
+
+    def take_changes(self) -> tuple[set[str], set[str]]:
+        """What changed (areas, agent names) since the last call, and forget it."""
+        areas, agents = self.changed, self._changed_agents
+        self.changed, self._changed_agents = set(), set()
+        return areas, agents
+
+    # -- folding ---------------------------------------------------------------
+
+    def apply(self, event: EventBase) -> None:
+        self.seq = event.seq
+        self.last_ts = event.ts
+        handler = getattr(self, "_on_" + event.kind.replace(".", "_"), None)
+        if handler is not None:
+            handler(event)
+
+    def apply_all(self, events: list[EventBase]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def _agent(self, name: str | None) -> AgentView | None:
+        if name is None:
+            return None
+        agent = self.agents.get(name)
+        if agent is not None:
+            self._changed_agents.add(name)
+            self.changed.add("agents")
+        return agent
+
+    def _entry(self, event: EventBase, icon: str, text: str, style: str = "", detail: dict[str, Any] | None = None, agent: str | None = None) -> None:
+        self.timeline.append(
+            Entry(event.seq, self.offset(event.ts), agent or event.agent, icon, clean(text), style, detail)
+        )
+        self.changed.add("timeline")
+
+    def _on_session_started(self, e: Any) -> None:
+        self.session_id, self.task, self.title = e.session_id, e.task, e.title
+        self.pattern, self.provider, self.seed = e.pattern, e.provider, e.seed
+        self.started_ts = e.ts
+        for spec in e.team.agents:
+            self.agents[spec.name] = AgentView(spec.name, spec.role, spec.model)
+        self.budget.limits = e.limits.model_dump()
+        self._entry(e, "◆", f"session started: {e.pattern}, {len(e.team.agents)} agents", "accent")
+        self.changed |= {"header", "agents", "budget"}
+
+    def _on_session_finished(self, e: Any) -> None:
+        self.status, self.result, self.reason, self.partial = e.status, e.result, e.reason, e.partial
+        self.finished_ts = e.ts
+        self.pending.clear()
+        for agent in self.agents.values():
+            agent.end_partial()
+            if agent.status in ("thinking", "streaming", "retrying", "waiting"):
+                agent.status = "idle"
+            self._agent(agent.name)
+        style = "success" if e.status == "completed" else "error"
+        text = f"session {e.status}" + (f": {e.reason}" if e.reason else "")
+        self._entry(e, "◆", text, style, {"title": "Result", "text": e.result})
+        self.changed |= {"header", "pending"}
+
+    def _on_plan_made(self, e: Any) -> None:
+        self.plan, self.plan_revision = clean_data(e.plan), e.revision
+        for step in self.plan.get("steps", []):
+            self.steps.setdefault(str(step.get("id")), {
+                "title": step.get("title", ""), "assigned_to": step.get("assigned_to", ""),
+                "status": "planned", "error": None,
+            })
+        count = len(self.plan.get("steps", []))
+        label = "plan" if e.revision == 0 else f"plan revision {e.revision}"
+        self._entry(e, "▤", f"{label}: {count} steps", "accent", {"plan": True})
+        self.changed.add("plan")
+
+    def _on_step_started(self, e: Any) -> None:
+        step = self.steps.setdefault(e.step_id, {"error": None})
+        step.update(status="running", title=clean(e.title), assigned_to=e.assigned_to)
+        agent = self._agent(e.assigned_to)
+        if agent is not None:
+            agent.step = f"{e.step_id} · {clean(e.title)}"
+        self._entry(e, "▶", f"{e.step_id} → {e.assigned_to}: {e.title}", agent=e.assigned_to)
+        self.changed.add("plan")
+
+    def _on_step_finished(self, e: Any) -> None:
+        step = self.steps.setdefault(e.step_id, {"title": e.step_id, "assigned_to": e.agent or "", "error": None})
+        step.update(status=e.status, error=clean(e.error) if e.error else None)
+        if e.status == "done":
+            self._entry(e, "■", f"{e.step_id} done", "success")
+        else:
+            agent = self._agent(e.agent)
+            if agent is not None and e.status == "error":
+                agent.status = "failed"
+                agent.add_line(f"✗ {e.step_id} {e.status}: {clean(e.error or '')}", "error")
+            icon, style = ("✗", "error") if e.status == "error" else ("–", "warning")
+            self._entry(e, icon, f"{e.step_id} {e.status}: {e.error}", style)
+        self.changed.add("plan")
+
+    def _on_call_started(self, e: Any) -> None:
+        agent = self._agent(e.agent)
+        if agent is None:
+            return
+        purpose = _purpose(e.span_id)
+        if e.step_id and e.step_id in self.steps:
+            purpose = f"{e.step_id} · {self.steps[e.step_id]['title']}"
+        self._call_purpose[e.call_key] = purpose
+        agent.end_partial()
+        attempt = f" (attempt {e.attempt})" if e.attempt > 1 else ""
+        agent.add_line(f"── {clean(purpose)}{attempt} ", "rule")
+        agent.status = "thinking"
+        if not e.step_id:
+            agent.step = clean(purpose)
+
+    def _on_call_delta(self, e: Any) -> None:
+        agent = self._agent(e.agent)
+        if agent is None:
+            return
+        agent.write(clean(e.text))
+        agent.status = "streaming"
+
+    def _on_call_finished(self, e: Any) -> None:
+        agent = self._agent(e.agent)
+        if agent is None:
+            return
+        agent.end_partial()
+        agent.status = "done"
+        agent.tokens_in += e.usage.input_tokens + e.usage.cache_read_tokens + e.usage.cache_write_tokens
+        agent.tokens_out += e.usage.output_tokens
+        agent.cost += e.cost
+        agent.latency = e.latency_s
+        agent.calls += 1
+        if e.structured is None:
+            agent.last_reply = e.text
+
+    def _on_call_failed(self, e: Any) -> None:
+        agent = self._agent(e.agent)
+        if agent is not None:
+            agent.end_partial()
+            agent.add_line(f"✗ {clean(e.error)}", "error")
+            agent.status = "failed" if e.final else "retrying"
+        what = "call failed" if e.final else f"attempt {e.attempt} failed"
+        self._entry(e, "✗", f"{what}: {e.error}", "error" if e.final else "warning")
+
+    def _on_retry(self, e: Any) -> None:
+        agent = self._agent(e.agent)
+        if agent is not None:
+            agent.status = "retrying"
+            agent.add_line(f"↻ retrying in {e.delay_s:.1f}s", "dim")
+        after = f" (retry-after {e.retry_after_s:g}s)" if e.retry_after_s else ""
+        self._entry(e, "↻", f"retry #{e.attempt} in {e.delay_s:.1f}s{after}: {e.reason}", "warning")
+
+    def _on_escalation_requested(self, e: Any) -> None:
+        if e.human:
+            self.pending[e.escalation_id] = e
+            agent = self._agent(e.agent)
+            if agent is not None and agent.status != "waiting":
+                agent._before_wait, agent.status = agent.status, "waiting"
+            self.changed.add("pending")
+            self.changed.add("header")
+        detail = {"plan": True} if e.trigger in ("plan", "low_confidence") and isinstance(e.payload, dict) and "steps" in e.payload else {"title": f"{e.trigger} payload", "data": e.payload}
+        self._entry(e, "?", f"[{e.trigger}] {e.reason}", "warning", detail)
+
+    def _on_escalation_resolved(self, e: Any) -> None:
+        self.decisions[e.escalation_id] = {
+            "action": e.action, "by": e.by, "rule": e.rule, "reason": e.reason, "offset": self.offset(e.ts),
+        }
+        if self.pending.pop(e.escalation_id, None) is not None:
+            self.changed |= {"pending", "header"}
+            agent = self._agent(e.agent)
+            if agent is not None and agent.status == "waiting" and not any(p.agent == e.agent for p in self.pending.values()):
+                agent.status = agent._before_wait
+        word = {"approve": "approved", "reject": "rejected", "edit": "edited"}[e.action]
+        style = {"approve": "success", "reject": "error", "edit": "accent"}[e.action]
+        reason = f": {e.reason}" if e.reason else ""
+        detail = {"title": "edited payload", "data": e.edited} if e.action == "edit" else None
+        self._entry(e, "✓" if e.action != "reject" else "✗", f"{word} by {e.by} ({e.rule}){reason}", style, detail)
+
+    def _on_budget_updated(self, e: Any) -> None:
+        b = self.budget
+        b.tokens, b.cost, b.turns, b.seconds, b.calls = e.tokens, e.cost, e.turns, e.seconds, e.calls
+        b.limits = e.limits.model_dump()
+        self.changed.add("budget")
+        if e.reason == "extended":
+            limits = ", ".join(f"{k} {v:g}" for k, v in b.limits.items() if v is not None)
+            self._entry(e, "$", f"budget raised: {limits}", "accent")
+
+    def _on_handoff(self, e: Any) -> None:
+        confidence = f" ({e.confidence:.0%})" if e.confidence is not None else ""
+        style = {"accepted": "", "invalid": "error", "low_confidence": "warning"}[e.verdict]
+        error = f": {e.error}" if e.error else ""
+        self._entry(e, "⇢", f"handoff {e.from_agent} → {e.to_agent} [{e.contract}] {e.verdict}{confidence}{error}",
+                    style, {"title": f"handoff payload ({e.contract})", "data": e.payload}, agent=e.to_agent)
+
+    def _on_message(self, e: Any) -> None:
+        to = e.to_agent or "everyone"
+        self._entry(e, "✉", f"{e.from_agent} → {to}: {e.text}", detail={"title": "message", "text": e.text}, agent=e.from_agent)
+
+    def _on_pattern_note(self, e: Any) -> None:
+        self._entry(e, "·", f"{e.topic}: {e.text}", "accent", {"title": e.topic, "data": e.data} if e.data else None)
+
+    def _on_tool_call(self, e: Any) -> None:
+        self._entry(e, "⚙", f"{e.tool} {json.dumps(e.input)[:80]}", detail={"title": f"{e.tool} input", "data": e.input})
+
+    def _on_tool_result(self, e: Any) -> None:
+        self._entry(e, "⚙", f"{e.tool} → {e.output[:80]}", "error" if e.is_error else "", {"title": f"{e.tool} output", "text": e.output})
+
+    def _on_error(self, e: Any) -> None:
+        self._entry(e, "!", e.message, "error")
+
+
+def _purpose(span_id: str) -> str:
+    """What a call is for, from its span: "root/plan" -> "plan"."""
+    last = span_id.rsplit("/", 1)[-1]
+    return "session" if last == "root" else last.replace(":", " ")
+
+
+def fold(events: list[EventBase]) -> SessionView:
+    view = SessionView()
+    view.apply_all(events)
+    return view

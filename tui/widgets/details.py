@@ -1,0 +1,98 @@
+"""DetailsPane: what the selected timeline entry concerns — the plan as a tree, a payload as JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from tui.safe import clean
+from tui.view import Entry, SessionView
+
+STEP_GLYPHS = {
+    "planned": ("○", "$text-muted"),
+    "running": ("●", "$text-warning"),
+    "done": ("✓", "$text-success"),
+    "error": ("✗", "$text-error"),
+    "skipped": ("–", "$text-muted"),
+}
+
+
+def plan_tree(view: SessionView) -> Content:
+    """The plan with each step's live status, as a tree."""
+    plan = view.plan or {}
+    steps = plan.get("steps", [])
+    confidence = plan.get("confidence")
+    head = f"Plan (revision {view.plan_revision})" if view.plan_revision else "Plan"
+    if isinstance(confidence, int | float):
+        head += f" · confidence {confidence:.0%}"
+    parts: list[Content | tuple[str, str] | str] = [(head, "bold"), "\n"]
+    for index, step in enumerate(steps):
+        last = index == len(steps) - 1
+        step_id = str(step.get("id", "?"))
+        state = view.steps.get(step_id, {})
+        glyph, style = STEP_GLYPHS.get(state.get("status", "planned"), STEP_GLYPHS["planned"])
+        parts += [
+            "└─ " if last else "├─ ", (glyph + " ", style), (step_id, "bold"), " ",
+            (str(step.get("assigned_to", "?")), "$text-accent"), "  ", str(step.get("title", "")), "\n",
+        ]
+        rail = "   " if last else "│  "
+        deps = step.get("depends_on") or []
+        if deps:
+            parts += [rail, ("   after " + ", ".join(map(str, deps)), "dim"), "\n"]
+        if state.get("error"):
+            parts += [rail, ("   " + str(state["error"]), "$text-error"), "\n"]
+    return Content.assemble(*parts)
+
+
+def pretty(data: Any) -> str:
+    return clean(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+class DetailsPane(VerticalScroll):
+    """Shows one timeline entry's details."""
+
+    DEFAULT_CSS = """
+    DetailsPane {
+        height: 1fr;
+        border: round $panel-lighten-2;
+        padding: 0 1;
+        & > Static { width: 1fr; }
+    }
+    """
+
+    entry: Entry | None = None
+
+    def compose(self):
+        yield Static(Content("Select a timeline entry to see its details."), markup=False)
+
+    def on_mount(self) -> None:
+        self.border_title = "Details"
+
+    def show(self, entry: Entry | None, view: SessionView) -> None:
+        self.entry = entry
+        body = self.query_one(Static)
+        detail = entry.detail if entry is not None else None
+        if entry is None:
+            body.update(Content("Select a timeline entry to see its details."))
+            return
+        if detail and detail.get("plan"):
+            self.border_title = "Details · plan"
+            body.update(plan_tree(view))
+        elif detail and "data" in detail:
+            self.border_title = Content(clean(f"Details · {detail.get('title', '')}"))
+            body.update(Content(pretty(detail["data"])))
+        elif detail and "text" in detail:
+            self.border_title = Content(clean(f"Details · {detail.get('title', '')}"))
+            body.update(Content(clean(str(detail["text"]))))
+        else:
+            self.border_title = "Details"
+            body.update(Content(entry.text))
+
+    def refresh_plan(self, view: SessionView) -> None:
+        """Redraw if showing the plan (step statuses change as the run goes)."""
+        if self.entry is not None and self.entry.detail and self.entry.detail.get("plan"):
+            self.query_one(Static).update(plan_tree(view))

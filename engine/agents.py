@@ -29,6 +29,11 @@ class AgentSpec(BaseModel):
     max_tokens: int = Field(default=2048, ge=1, le=128_000)
     capabilities: tuple[str, ...] = ()
     """Skills peers and routers can match on ("python", "sql", "writing")."""
+    team: TeamSpec | None = None
+    """Set when this member is itself a team (hierarchical teams): it calls no model;
+    its team runs `pattern` on whatever it is given."""
+    pattern: str | None = None
+    """The pattern a member team runs (default orchestrator)."""
 
     @field_validator("name")
     @classmethod
@@ -66,19 +71,42 @@ class TeamSpec(BaseModel):
         if not self.agents:
             raise ValueError("a team needs at least one agent")
         seen: set[str] = set()
-        for agent in self.agents:
+        for agent in self.members():
             if agent.name in seen:
                 raise ValueError(f"agent name {agent.name!r} is used twice")
             seen.add(agent.name)
-        if self.lead is not None and self.lead not in seen:
+        if self.lead is not None and self.lead not in {a.name for a in self.agents}:
             raise ValueError(f"lead {self.lead!r} is not one of the agents")
         return self
 
+    def members(self) -> list[AgentSpec]:
+        """Every member at every level: agents, member teams and their agents."""
+        found: list[AgentSpec] = []
+        for agent in self.agents:
+            found.append(agent)
+            if agent.team is not None:
+                found.extend(agent.team.members())
+        return found
+
+    def callers(self) -> list[AgentSpec]:
+        """The agents that call a model, at every level (member teams are not)."""
+        return [agent for agent in self.members() if agent.team is None]
+
+    def path_of(self, name: str) -> list[str]:
+        """The member teams above an agent, outermost first ([] at the top level)."""
+        for agent in self.agents:
+            if agent.name == name:
+                return []
+            if agent.team is not None and name in {m.name for m in agent.team.members()}:
+                return [agent.name, *agent.team.path_of(name)]
+        return []
+
     @cached_property
     def _by_name(self) -> dict[str, AgentSpec]:
-        return {agent.name: agent for agent in self.agents}
+        return {agent.name: agent for agent in self.members()}
 
     def get(self, name: str) -> AgentSpec | None:
+        """The member called `name`, at any level."""
         return self._by_name.get(name)
 
     @cached_property
@@ -92,7 +120,10 @@ class TeamSpec(BaseModel):
 
     @property
     def models(self) -> list[str]:
-        return sorted({agent.model for agent in self.agents})
+        return sorted({agent.model for agent in self.callers()})
+
+
+AgentSpec.model_rebuild()
 
 
 def default_team() -> TeamSpec:

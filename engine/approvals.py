@@ -71,6 +71,7 @@ class ApprovalGate:
         agent: str | None = None,
         options: tuple[DecisionAction, ...] = ("approve", "reject"),
         validate: Callable[[Any], Any] | None = None,
+        labels: dict[str, str] | None = None,
     ) -> Decision:
         """Raise an escalation and wait for its decision (only this branch waits)."""
         self._count += 1
@@ -94,6 +95,7 @@ class ApprovalGate:
                 reason=reason,
                 payload=payload,
                 options=list(options),
+                labels=labels or {},
                 rule=rule,
                 human=human,
                 timeout_s=timeout,

@@ -8,6 +8,7 @@ audit trail for free.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -30,9 +31,11 @@ from engine.events import (
     ErrorEvent,
     ErrorType,
     EventBase,
+    Handoff,
     Retry,
     Usage,
 )
+from engine.handoffs import HandoffContract, HandoffError, HandoffRejected, as_data, check_json_schema
 from engine.guards import CallFailedError, CircuitBreaker, RetryPolicy, StopSession
 from engine.pricing import PriceTable
 from engine.providers.base import Message, Provider, ProviderError, ProviderRequest, ToolSpec
@@ -121,10 +124,14 @@ class Run:
 class RunContext:
     """A pattern's handle on the session, positioned at one span of the call tree."""
 
-    def __init__(self, run: Run, span_id: str = "root", parent_span_id: str | None = None) -> None:
+    def __init__(
+        self, run: Run, span_id: str = "root", parent_span_id: str | None = None, team: TeamSpec | None = None
+    ) -> None:
         self._run = run
         self.span_id = span_id
         self.parent_span_id = parent_span_id
+        self.team = team or run.team
+        """The team this part of the session works with (a member team, when nested)."""
         self._ordinals: dict[str, int] = {}
 
     # -- where we are -------------------------------------------------------
@@ -132,10 +139,6 @@ class RunContext:
     @property
     def session_id(self) -> str:
         return self._run.session_id
-
-    @property
-    def team(self) -> TeamSpec:
-        return self._run.team
 
     @property
     def task(self) -> str:
@@ -155,7 +158,13 @@ class RunContext:
         Spans are paths ("root/step:s1"), so call keys stay the same from run to
         run whatever order concurrent branches happen to start in.
         """
-        return RunContext(self._run, f"{self.span_id}/{name}", self.span_id)
+        return RunContext(self._run, f"{self.span_id}/{name}", self.span_id, self.team)
+
+    def with_team(self, member: AgentSpec) -> RunContext:
+        """A child context in which `member`'s own team does the work (hierarchical teams)."""
+        if member.team is None:
+            raise ValueError(f"{member.name} is an agent, not a team")
+        return RunContext(self._run, f"{self.span_id}/team:{member.name}", self.span_id, member.team)
 
     def lead(self) -> AgentSpec:
         """The team's lead, or its first agent when none is named."""
@@ -269,11 +278,62 @@ class RunContext:
         agent: str | None = None,
         options: tuple[DecisionAction, ...] = ("approve", "reject"),
         validate: Callable[[Any], Any] | None = None,
+        labels: dict[str, str] | None = None,
     ) -> Decision:
-        """Pause this branch for a decision (a human's or the policy's)."""
+        """Pause this branch for a decision (a human's or the policy's).
+
+        `labels` names what each option means here ({"edit": "One more revision"}).
+        """
         return await self._run.gate.request(
-            self, trigger, reason, payload, agent=agent, options=options, validate=validate
+            self, trigger, reason, payload, agent=agent, options=options, validate=validate, labels=labels
         )
+
+    async def handoff(
+        self, contract: HandoffContract, payload: Any, *, from_agent: str, to_agent: str
+    ) -> Any:
+        """Pass `payload` from one agent to another under `contract`.
+
+        Returns the validated payload (edited, if a person edited it). Raises
+        `HandoffError` when it breaks the contract (after an error event) and
+        `HandoffRejected` when a low-confidence handoff is refused.
+        """
+        data = as_data(payload)
+        try:
+            value = contract.validate(data)
+        except ValueError as error:
+            await self.emit(
+                Handoff, agent=from_agent, from_agent=from_agent, to_agent=to_agent,
+                contract=contract.name, payload=data, verdict="invalid", error=str(error),
+            )
+            await self.emit(
+                ErrorEvent, agent=from_agent, error_type="invalid_output",
+                message=f"handoff {from_agent} → {to_agent} broke contract {contract.name}: {error}",
+            )
+            raise HandoffError(contract.name, str(error)) from None
+        confidence = contract.confidence_of(value)
+        threshold = contract.min_confidence
+        if threshold is None:
+            threshold = self._run.gate.policy.low_confidence_threshold
+        if confidence is not None and confidence < threshold:
+            await self.emit(
+                Handoff, agent=from_agent, from_agent=from_agent, to_agent=to_agent,
+                contract=contract.name, payload=data, confidence=confidence, verdict="low_confidence",
+            )
+            decision = await self.escalate(
+                "low_confidence",
+                f"{from_agent} hands {to_agent} work it is only {confidence:.0%} confident in "
+                f"(contract {contract.name} asks for {threshold:.0%})",
+                data, agent=from_agent, options=("approve", "edit", "reject"), validate=contract.validate,
+            )
+            if decision.action == "reject":
+                raise HandoffRejected(contract.name, decision.reason or "rejected")
+            if decision.action == "edit":
+                value = decision.edited
+        await self.emit(
+            Handoff, agent=from_agent, from_agent=from_agent, to_agent=to_agent, contract=contract.name,
+            payload=as_data(value), confidence=contract.confidence_of(value), verdict="accepted",
+        )
+        return value
 
     # -- model calls --------------------------------------------------------------
 
@@ -300,12 +360,13 @@ class RunContext:
         prompt: str,
         *,
         context: Sequence[AgentOutput] | None = None,
-        schema: type[M] | None = None,
+        schema: type[M] | dict[str, Any] | None = None,
         step_id: str | None = None,
-    ) -> str | M:
+    ) -> str | M | Any:
         """One model call by `agent`: streamed, accounted, guarded.
 
-        Returns the reply text, or with `schema` a validated instance of it.
+        Returns the reply text; with `schema` (a pydantic model, or a JSON Schema
+        dict) the validated reply (a model instance, or the parsed JSON).
         Raises `CallFailedError` when the call fails for good and `StopSession`
         when a budget stop or the breaker ends the session.
         """
@@ -324,13 +385,7 @@ class RunContext:
                 return replayed
 
         messages = [Message("user", user)]
-        tool = None
-        if schema is not None:
-            tool = ToolSpec(
-                name="respond",
-                description=f"Give your reply as {schema.__name__}. {(schema.__doc__ or '').strip()}",
-                input_schema=schema.model_json_schema(),
-            )
+        tool = _tool_for(schema) if schema is not None else None
         attempt = 0
         transport_failures = 0
         invalid_replies = 0
@@ -349,7 +404,7 @@ class RunContext:
                 agent=agent,
                 role=spec.role,
                 task=run.task,
-                team=run.team.names,
+                team=self.team.names,
                 call_key=key,
                 attempt=attempt,
             )
@@ -389,13 +444,13 @@ class RunContext:
             run.calls += 1
             run.tallies[agent].calls += 1
             latency = round(time.monotonic() - started, 3)
-            parsed: M | None = None
+            parsed: Any = None
             error = None
             if schema is not None:
                 parsed, error = _validate(schema, text)
             await self.emit(
                 CallFinished, agent=agent, call_key=key, attempt=attempt, model=spec.model,
-                text=text, structured=parsed.model_dump(mode="json") if parsed is not None else None,
+                text=text, structured=_structured(parsed) if error is None and schema is not None else None,
                 usage=usage, cost=round(cost, 8), latency_s=latency, stop_reason=stop,
             )
             await self.budget_update()
@@ -406,13 +461,13 @@ class RunContext:
             final = invalid_replies > run.retry.schema_retries
             await self.emit(
                 CallFailed, agent=agent, call_key=key, attempt=attempt,
-                error_type="invalid_output", error=f"reply is not a valid {schema.__name__}: {error}",  # type: ignore[union-attr]
+                error_type="invalid_output", error=f"reply is not a valid {_schema_name(schema)}: {error}",  # type: ignore[arg-type]
                 final=final,
             )
             if final:
                 raise CallFailedError(
                     agent, "invalid_output",
-                    f"no valid {schema.__name__} after {invalid_replies} replies: {error}",  # type: ignore[union-attr]
+                    f"no valid {_schema_name(schema)} after {invalid_replies} replies: {error}",  # type: ignore[arg-type]
                 )
             messages += [
                 Message("assistant", text),
@@ -506,13 +561,44 @@ class _AttemptFailed(Exception):
         self.retry_after = retry_after
 
 
-def _validate(schema: type[M], text: str) -> tuple[M | None, str | None]:
+def _schema_name(schema: type[BaseModel] | dict[str, Any]) -> str:
+    if isinstance(schema, dict):
+        return str(schema.get("title") or "reply")
+    return schema.__name__
+
+
+def _tool_for(schema: type[BaseModel] | dict[str, Any]) -> ToolSpec:
+    """The tool a structured reply is forced through."""
+    if isinstance(schema, dict):
+        description, input_schema = str(schema.get("description", "")), schema
+    else:
+        description, input_schema = (schema.__doc__ or "").strip(), schema.model_json_schema()
+    return ToolSpec("respond", f"Give your reply as {_schema_name(schema)}. {description}".strip(), input_schema)
+
+
+def _validate(schema: type[M] | dict[str, Any], text: str) -> tuple[Any, str | None]:
+    """The reply parsed and validated, or the reason it is not valid."""
+    if isinstance(schema, dict):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            return None, "not valid JSON"
+        try:
+            check_json_schema(schema, data)
+        except ValueError as error:
+            return None, str(error)
+        return data, None
     try:
         return schema.model_validate_json(text), None
     except ValidationError as error:
         if any(item.get("type") == "json_invalid" for item in error.errors()):
             return None, "not valid JSON"
         return None, one_line(error)
+
+
+def _structured(value: Any) -> dict[str, Any] | None:
+    data = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    return data if isinstance(data, dict) else None
 
 
 def _fmt(resource: str, value: float | None) -> str:

@@ -252,6 +252,8 @@ class EscalationRequested(EventBase):
     reason: str
     payload: Any = None
     options: list[DecisionAction] = Field(default_factory=lambda: ["approve", "reject"])
+    labels: dict[str, str] = Field(default_factory=dict)
+    """What each option means here, when it is not the plain word ({"edit": "One more revision"})."""
     rule: str
     """The policy rule that routed it (to a human or to an automatic decision)."""
     human: bool = False

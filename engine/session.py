@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine.agents import TeamSpec, default_team
+from engine.agents import TeamSpec
 from engine.approvals import ApprovalGate, one_line
 from engine.budgets import Limits
 from engine.bus import EventBus
@@ -32,7 +32,8 @@ class SessionSpec(BaseModel):
 
     task: str
     pattern: str = "orchestrator"
-    team: TeamSpec = Field(default_factory=default_team)
+    team: TeamSpec = None  # type: ignore[assignment]
+    """The team; left out, the pattern's preset team."""
     limits: Limits = Field(default_factory=Limits)
     policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     seed: int = 0
@@ -45,6 +46,14 @@ class SessionSpec(BaseModel):
         if not value:
             raise ValueError("the task is empty: say what the team should do")
         return value
+
+    @model_validator(mode="after")
+    def _pattern_fits(self) -> SessionSpec:
+        pattern = get_pattern(self.pattern)
+        pattern.parse_options(self.options)
+        if self.team is None:
+            object.__setattr__(self, "team", pattern.team())
+        return self
 
 
 @dataclass
@@ -139,7 +148,7 @@ async def run_session(
 
     status, partial, reason = "completed", False, None
     try:
-        result = await pattern.run(ctx, spec.task)
+        result = await pattern.run(ctx, spec.task, pattern.parse_options(spec.options))
     except asyncio.CancelledError:
         _finish(ctx, "cancelled", partial_result(run.partials, "cancelled"), True, "cancelled by the user")
         raise

@@ -114,3 +114,19 @@ async def run(
         config=config or EngineConfig(retry=FAST_RETRY, call_timeout=5),
     )
     return Ran(finished, events)
+
+
+def pattern_info(name: str, run: Callable[[Any, str], Any], team: Callable[[], Any] | None = None) -> Any:
+    """A throwaway pattern for tests: `run(ctx, task)` with no options."""
+    from pydantic import BaseModel, ConfigDict
+
+    from engine.agents import default_team
+    from engine.patterns import PatternInfo
+
+    class NoOptions(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    async def run_pattern(ctx: Any, task: str, options: Any) -> Any:
+        return await run(ctx, task)
+
+    return PatternInfo(name, name, "test pattern", "tests", run_pattern, NoOptions, team or default_team)

@@ -124,7 +124,9 @@ class ConsolePrompter:
         if event.trigger != "plan" and event.payload is not None:
             body = clean(json.dumps(event.payload, indent=2, ensure_ascii=False))
             self._out.say("".join(f"    {line}\n" for line in body.splitlines()))
-        choices = " ".join(_LABELS[o] for o in event.options)
+        choices = " ".join(
+            f"{_LABELS[o]} ({event.labels[o]})" if o in event.labels else _LABELS[o] for o in event.options
+        )
         prompt = f"  {choices} [A]lways allow {event.trigger} (enter approves) > "
         while True:
             try:

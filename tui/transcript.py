@@ -76,13 +76,17 @@ class Transcript:
 
     def _on_session_started(self, e: Any) -> None:
         self._start = e.ts
-        for index, name in enumerate(e.team.names):
+        callers = [agent.name for agent in e.team.callers()]
+        for index, name in enumerate(callers):
             self._agents[name] = _AGENT_COLOURS[index % len(_AGENT_COLOURS)]
-        self._width = max(len(n) for n in e.team.names)
+        self._width = max(len(n) for n in callers)
         provider = e.provider + (" (offline, no API calls)" if e.provider == "simulated" else "")
         self._line(self._c("bold", f"huddle · session {e.session_id} · {e.pattern}"))
         self._line(f"task: {clean(e.task)}")
-        team = ", ".join(f"{clean(a.name)} ({clean(a.role)}, {clean(a.model)})" for a in e.team.agents)
+        team = ", ".join(
+            f"{clean(' › '.join([*e.team.path_of(a.name), a.name]))} ({clean(a.role)}, {clean(a.model)})"
+            for a in e.team.callers()
+        )
         self._line(self._c("dim", f"team: {team}"))
         self._line(self._c("dim", f"provider: {provider} · seed {e.seed}"))
         limits = [

@@ -37,6 +37,8 @@ class AgentView:
     name: str
     role: str
     model: str
+    path: tuple[str, ...] = ()
+    """The member teams it belongs to, outermost first (hierarchical teams)."""
     status: str = "idle"
     step: str | None = None
     """The subtask it is on ("s2 · Implement rate limiter"), or its current call's purpose."""
@@ -175,8 +177,8 @@ class SessionView:
         self.session_id, self.task, self.title = e.session_id, e.task, e.title
         self.pattern, self.provider, self.seed = e.pattern, e.provider, e.seed
         self.started_ts = e.ts
-        for spec in e.team.agents:
-            self.agents[spec.name] = AgentView(spec.name, spec.role, spec.model)
+        for spec in e.team.callers():
+            self.agents[spec.name] = AgentView(spec.name, spec.role, spec.model, tuple(e.team.path_of(spec.name)))
         self.budget.limits = e.limits.model_dump()
         self._entry(e, "◆", f"session started: {e.pattern}, {len(e.team.agents)} agents", "accent")
         self.changed |= {"header", "agents", "budget"}

@@ -1,15 +1,26 @@
-"""The collaboration patterns huddle runs, one module each, found by name."""
+"""The collaboration patterns huddle runs, one module each, found by name.
+
+A pattern module defines NAME, TITLE, SUMMARY (what happens), USE_WHEN (when
+to pick it), an `Options` pydantic model of its knobs, `team()` (its preset
+team) and `async run(ctx, task, options) -> str` (the final result).
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import ModuleType
+from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
+from engine.agents import TeamSpec
+from engine.approvals import one_line
 from engine.context import RunContext
-from engine.patterns import orchestrator
 
-PatternRun = Callable[[RunContext, str], Awaitable[str]]
+PatternRun = Callable[[RunContext, str, Any], Awaitable[str]]
+
+MODULES = ("orchestrator",)
 
 
 class UnknownPattern(ValueError):
@@ -25,13 +36,26 @@ class PatternInfo:
     use_when: str
     """One line: when to pick it."""
     run: PatternRun
+    options: type[BaseModel]
+    team: Callable[[], TeamSpec]
+    """The preset team: who this pattern needs, ready to run."""
+
+    def parse_options(self, raw: dict[str, Any]) -> BaseModel:
+        """The pattern's options from plain data; ValueError with a one-line reason."""
+        try:
+            return self.options.model_validate(raw)
+        except ValidationError as error:
+            raise ValueError(f"{self.name} options: {one_line(error)}") from None
 
 
-def _info(module: ModuleType) -> PatternInfo:
-    return PatternInfo(module.NAME, module.TITLE, module.SUMMARY, module.USE_WHEN, module.run)
+def _load(module_name: str) -> PatternInfo:
+    module = importlib.import_module(f"engine.patterns.{module_name}")
+    return PatternInfo(
+        module.NAME, module.TITLE, module.SUMMARY, module.USE_WHEN, module.run, module.Options, module.team
+    )
 
 
-PATTERNS: dict[str, PatternInfo] = {info.name: info for info in map(_info, [orchestrator])}
+PATTERNS: dict[str, PatternInfo] = {info.name: info for info in map(_load, MODULES)}
 
 
 def get_pattern(name: str) -> PatternInfo:

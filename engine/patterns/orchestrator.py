@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from engine.agents import TeamSpec, default_team
 from engine.approvals import one_line
 from engine.context import RunContext
 from engine.dag import Outcome, run_dag
@@ -19,7 +20,19 @@ TITLE = "Orchestrator / worker"
 SUMMARY = "A lead plans subtasks with dependencies; workers run them in parallel; the lead synthesises."
 USE_WHEN = "The task breaks into parts you cannot list in advance, some of which depend on others."
 
-MAX_PLAN_REVISIONS = 2
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_plan_revisions: int = Field(default=2, ge=0, le=10)
+    """How many times a rejected plan is revised before the session stops."""
+    concurrency: int | None = Field(default=None, ge=1)
+    """At most this many subtasks at once (None: every ready subtask)."""
+
+
+def team() -> TeamSpec:
+    return default_team()
 
 
 class PlanStep(BaseModel):
@@ -61,12 +74,12 @@ def planning_prompt(ctx: RunContext, task: str, feedback: str | None) -> str:
     return prompt
 
 
-async def make_plan(ctx: RunContext, task: str) -> Plan:
+async def make_plan(ctx: RunContext, task: str, max_revisions: int) -> Plan:
     """Ask the lead for a plan until one is approved (or edited), or stop."""
     lead = ctx.lead().name
     plan_ctx = ctx.span("plan")
     feedback = None
-    for revision in range(MAX_PLAN_REVISIONS + 1):
+    for revision in range(max_revisions + 1):
         plan = await plan_ctx.call(lead, planning_prompt(ctx, task, feedback), schema=Plan)
         await plan_ctx.emit(PlanMade, agent=lead, plan=plan.model_dump(mode="json"), revision=revision)
         threshold = ctx.gate.policy.low_confidence_threshold
@@ -87,12 +100,12 @@ async def make_plan(ctx: RunContext, task: str) -> Plan:
             await plan_ctx.emit(PlanMade, agent=lead, plan=edited.model_dump(mode="json"), revision=revision + 1)
             return edited
         feedback = decision.reason or "no reason given"
-    raise StopSession("stopped", f"plan rejected {MAX_PLAN_REVISIONS + 1} times")
+    raise StopSession("stopped", f"plan rejected {max_revisions + 1} times")
 
 
-async def run(ctx: RunContext, task: str) -> str:
+async def run(ctx: RunContext, task: str, options: Options) -> str:
     lead = ctx.lead().name
-    plan = await make_plan(ctx, task)
+    plan = await make_plan(ctx, task, options.max_plan_revisions)
     results: dict[str, str] = {}
     by_id = {step.id: step for step in plan.steps}
 
@@ -134,7 +147,9 @@ async def run(ctx: RunContext, task: str) -> str:
             StepFinished, agent=step.assigned_to, step_id=step.id, status=outcome.status, error=outcome.error
         )
 
-    outcomes = await run_dag(plan.steps, run_step, on_unrunnable=on_unrunnable, on_failure=on_failure)
+    outcomes = await run_dag(
+        plan.steps, run_step, on_unrunnable=on_unrunnable, on_failure=on_failure, concurrency=options.concurrency
+    )
 
     done = [o for o in outcomes.values() if o.status == "done"]
     missing = [o for o in outcomes.values() if o.status != "done"]

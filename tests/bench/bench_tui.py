@@ -29,6 +29,7 @@ from engine.policy import ApprovalPolicy
 from engine.providers.base import ProviderEvent, ProviderRequest, Stop, TextDelta, UsageReport
 from engine.session import EngineConfig, SessionSpec, run_session
 from tests.bench.report import Report
+from tests.helpers import pattern_info
 from tui.app import make_app
 from tui.bridge import LiveSession
 from tui.widgets.agent_grid import AgentGrid
@@ -157,7 +158,7 @@ async def measure_huddle() -> tuple[float, float, float]:
 
 
 def main() -> bool:
-    patterns.PATTERNS["bench-stream"] = patterns.PatternInfo("bench-stream", "", "", "", everyone_streams)
+    patterns.PATTERNS["bench-stream"] = pattern_info("bench-stream", everyone_streams)
     report = Report()
     base_cpu, base_stall = asyncio.run(measure_baseline())
     cpu, stall, key = asyncio.run(measure_huddle())

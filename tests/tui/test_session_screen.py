@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from engine.policy import ApprovalPolicy
+from tests.helpers import pattern_info
 from tests.tui.helpers import app_for, live, screen_of, until
 from tui.screens.approval import ApprovalScreen
 from tui.screens.confirm import ConfirmScreen
@@ -137,9 +138,7 @@ async def test_several_pending_escalations_queue_with_a_count(monkeypatch):
         decisions = await asyncio.gather(*(ask(n) for n in range(3)))
         return ", ".join(d.action for d in decisions)
 
-    monkeypatch.setitem(
-        patterns.PATTERNS, "three", patterns.PatternInfo("three", "Three", "asks three", "tests", three_questions)
-    )
+    monkeypatch.setitem(patterns.PATTERNS, "three", pattern_info("three", three_questions))
     session = live(pattern="three")
     app = app_for(session)
     async with app.run_test(size=SIZE) as pilot:
@@ -183,7 +182,7 @@ async def test_other_agents_keep_streaming_while_a_dialog_is_open(monkeypatch):
         text, decision = await asyncio.gather(worker(), asker())
         return decision.action
 
-    monkeypatch.setitem(patterns.PATTERNS, "mixed", patterns.PatternInfo("mixed", "Mixed", "", "", ask_while_working))
+    monkeypatch.setitem(patterns.PATTERNS, "mixed", pattern_info("mixed", ask_while_working))
     from engine.providers.simulated import SimulatedProvider
 
     session = live(pattern="mixed", provider=SimulatedProvider(seed=1, speed=20))

@@ -115,6 +115,9 @@ class ApprovalScreen(ModalScreen[None]):
             payload.update(Content("(nothing to show)"))
         else:
             payload.update(Content(pretty(e.payload)))
+        for name, key in (("approve", "⏎"), ("reject", "r"), ("edit", "e")):
+            word = e.labels.get(name) or name.capitalize()
+            self.query_one(f"#{name}", Button).label = Content(f"{word} ({key})" if key != "⏎" else f"{word} ⏎")
         self.query_one("#edit", Button).display = "edit" in e.options
         self.query_one("#error", Static).update("")
         self._set_mode("choose")

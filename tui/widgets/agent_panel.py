@@ -56,7 +56,9 @@ class AgentPanel(Vertical):
         yield Static(id="stats", markup=False)
 
     def on_mount(self) -> None:
-        self.border_title = Content.assemble((self._agent.name, "bold"), " · ", self._agent.role)
+        agent = self._agent
+        teams = "".join(f"{team} › " for team in agent.path)
+        self.border_title = Content.assemble((teams, "dim"), (agent.name, "bold"), " · ", agent.role)
         self._show(self._agent)
 
     # The border colour is set here, not by CSS (:focus-within): restyling the panel

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -26,6 +27,9 @@ class AgentSpec(BaseModel):
     """Standing instructions; empty means one is written from the role."""
     model: str = WORKER_MODEL
     temperature: float = Field(default=0.7, ge=0.0, le=1.0)
+    """Varies the simulated provider's replies; the Anthropic API no longer takes one."""
+    effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
+    """How much effort the model puts into a reply (Anthropic); None: the model's default."""
     max_tokens: int = Field(default=2048, ge=1, le=128_000)
     capabilities: tuple[str, ...] = ()
     """Skills peers and routers can match on ("python", "sql", "writing")."""

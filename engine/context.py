@@ -39,7 +39,7 @@ from engine.handoffs import HandoffContract, HandoffError, HandoffRejected, as_d
 from engine.guards import CallFailedError, CircuitBreaker, RetryPolicy, StopSession
 from engine.pricing import PriceTable
 from engine.providers.base import Message, Provider, ProviderError, ProviderRequest, ToolSpec
-from engine.trust import AgentOutput, compose
+from engine.trust import AgentOutput, data_block
 
 CALL_RESOURCES: tuple[Resource, ...] = ("tokens", "cost", "seconds")
 
@@ -378,13 +378,13 @@ class RunContext:
             await self.emit(ErrorEvent, agent=agent, error_type="unknown_agent", message=message, step_id=step_id)
             raise CallFailedError(agent, "unknown_agent", message)
 
-        user = compose(prompt, context)
+        first = Message("user", prompt, data_block(context))
         if key in run.recorded:
-            replayed = await self._replay(spec, key, user, schema, step_id)
+            replayed = await self._replay(spec, key, first.text, schema, step_id)
             if replayed is not None:
                 return replayed
 
-        messages = [Message("user", user)]
+        messages = [first]
         tool = _tool_for(schema) if schema is not None else None
         attempt = 0
         transport_failures = 0
@@ -400,6 +400,7 @@ class RunContext:
                 messages=tuple(messages),
                 max_tokens=spec.max_tokens,
                 temperature=spec.temperature,
+                effort=spec.effort,
                 tool=tool,
                 agent=agent,
                 role=spec.role,
@@ -410,7 +411,7 @@ class RunContext:
             )
             await self.emit(
                 CallStarted, agent=agent, call_key=key, attempt=attempt, model=spec.model,
-                prompt=messages[-1].content, structured=schema is not None, step_id=step_id,
+                prompt=messages[-1].text, structured=schema is not None, step_id=step_id,
             )
             started = time.monotonic()
             try:

@@ -42,9 +42,15 @@ def wrap(output: AgentOutput) -> str:
     return f"<agent_output {attrs}>\n{body}\n</agent_output>"
 
 
+def data_block(context: Sequence[AgentOutput] | None) -> str:
+    """Other agents' output as one labelled block of data ("" when there is none)."""
+    if not context:
+        return ""
+    blocks = "\n\n".join(wrap(output) for output in context)
+    return f"{PREAMBLE}\n\n{blocks}"
+
+
 def compose(prompt: str, context: Sequence[AgentOutput] | None) -> str:
     """A user turn: the agent's own instructions, then other agents' output as data."""
-    if not context:
-        return prompt
-    blocks = "\n\n".join(wrap(output) for output in context)
-    return f"{prompt}\n\n{PREAMBLE}\n\n{blocks}"
+    block = data_block(context)
+    return f"{prompt}\n\n{block}" if block else prompt

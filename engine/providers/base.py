@@ -18,6 +18,15 @@ from engine.events import ErrorType, Usage
 class Message:
     role: Literal["user", "assistant"]
     content: str
+    """The turn's own text (an agent's instructions)."""
+    context: str = ""
+    """Other agents' output, wrapped as data. Kept apart so a provider can put it
+    first and cache it: the same context often reaches several agents."""
+
+    @property
+    def text(self) -> str:
+        """The whole turn as the model reads it."""
+        return f"{self.content}\n\n{self.context}" if self.context else self.content
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,9 @@ class ProviderRequest:
     messages: tuple[Message, ...]
     max_tokens: int = 2048
     temperature: float = 0.7
+    """Used by the simulated provider; the current Anthropic API has no sampling temperature."""
+    effort: str | None = None
+    """How much effort a reply gets (low, medium, high, xhigh, max); None: the model's default."""
     tool: ToolSpec | None = None
     # Who is asking and about what. Real providers ignore these; the simulated
     # one uses them to write a plausible reply and to inject faults on cue.

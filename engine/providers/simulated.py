@@ -65,7 +65,7 @@ class SimulatedProvider:
         )
 
     def _rng(self, request: ProviderRequest) -> random.Random:
-        messages = "\x1e".join(f"{m.role}:{m.content}" for m in request.messages)
+        messages = "\x1e".join(f"{m.role}:{m.text}" for m in request.messages)
         schema = json.dumps(request.tool.input_schema, sort_keys=True) if request.tool else ""
         return random.Random(
             unit_hash(self.seed, request.model, request.agent, request.system, messages, schema)
@@ -73,7 +73,7 @@ class SimulatedProvider:
 
     def reply(self, request: ProviderRequest, rng: random.Random) -> str:
         """The full reply for a request: Markdown text, or the tool input as JSON."""
-        prompt = request.messages[-1].content if request.messages else ""
+        prompt = request.messages[-1].text if request.messages else ""
         if request.tool is None:
             return simtext.reply_text(
                 rng, agent=request.agent, role=request.role, task=request.task, prompt=prompt
@@ -88,6 +88,7 @@ class SimulatedProvider:
             phrases=phrases,
             low_confidence=self._hits("low_confidence", request),
             reject=self._hits("reject", request),
+            prompt=prompt,
         )
         value = simjson.generate(request.tool.input_schema, ctx)
         if self._hits("malformed", request):
@@ -97,7 +98,7 @@ class SimulatedProvider:
     async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
         rng = self._rng(request)
         input_tokens = simtext.count_tokens(request.system) + sum(
-            simtext.count_tokens(m.content) + 4 for m in request.messages
+            simtext.count_tokens(m.text) + 4 for m in request.messages
         )
         await self._pause(rng.uniform(0.25, 0.8))
         if self._hits("rate_limit", request):

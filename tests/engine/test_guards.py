@@ -219,9 +219,9 @@ async def test_invalid_structured_reply_is_retried_with_the_error_fed_back():
     result = await _call(provider, schema=Verdict)
     assert result == Verdict(approved=True, issues=[])
     second, third = provider.requests[1], provider.requests[2]
-    assert "not valid JSON" in second.messages[-1].content
+    assert "not valid JSON" in second.messages[-1].text
     assert second.messages[-2].role == "assistant"
-    assert "issues" in third.messages[-1].content and "Field required" in third.messages[-1].content
+    assert "issues" in third.messages[-1].text and "Field required" in third.messages[-1].text
 
 
 async def test_structured_reply_that_never_validates_fails_the_call_cleanly():

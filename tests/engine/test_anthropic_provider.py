@@ -1,0 +1,228 @@
+"""The Anthropic provider against a loopback server that speaks the Messages API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.agents import AgentSpec, TeamSpec
+from engine.events import Usage
+from engine.pricing import PriceTable
+from engine.providers.anthropic import AnthropicProvider, StreamState, request_params
+from engine.providers.base import Message, ProviderError, ProviderRequest, ToolSpec
+from tests.fakes.messages_api import MessagesAPI, Reply, error_reply, text_events, tool_events
+from tests.helpers import FAST_RETRY, plan_of, run
+
+KEY = "sk-ant-test-0123456789-secret"
+TEXT = "The rate limiter keeps one token bucket per client."
+
+
+def request(**fields) -> ProviderRequest:
+    fields.setdefault("messages", (Message("user", "Summarise the design."),))
+    fields.setdefault("system", "You are terse.")
+    fields.setdefault("model", "claude-sonnet-5-5")
+    return ProviderRequest(max_tokens=300, agent="a", **fields)
+
+
+async def collect(provider, req):
+    events = []
+    async for event in provider.stream(req):
+        events.append(event)
+    return events
+
+
+async def test_plain_text_streams_deltas_usage_and_stop():
+    with MessagesAPI([Reply(events=text_events(TEXT, input_tokens=31, output_tokens=12))]) as api:
+        events = await collect(AnthropicProvider(api_key=KEY, base_url=api.base_url), request())
+    text = "".join(e.text for e in events if e.type == "text")
+    assert text == TEXT
+    assert [e.type for e in events][-2:] == ["usage", "stop"]
+    assert events[-2].usage == Usage(input_tokens=31, output_tokens=12)
+    assert events[-1].reason == "end_turn"
+    sent = api.requests[0]
+    assert sent.path == "/v1/messages"
+    assert sent.body["model"] == "claude-sonnet-5-5" and sent.body["max_tokens"] == 300 and sent.body["stream"] is True
+    assert sent.body["system"][0]["text"] == "You are terse."
+    assert "temperature" not in sent.body  # API 2026-10-21 has no sampling parameters
+    assert KEY in sent.headers.get("authorization", "") + sent.headers.get("x-api-key", "")
+
+
+async def test_ping_events_are_ignored():
+    events = text_events("ab", pieces=1)
+    events.insert(3, ("ping", {"type": "ping"}))
+    with MessagesAPI([Reply(events=events)]) as api:
+        result = await collect(AnthropicProvider(api_key=KEY, base_url=api.base_url), request())
+    assert [e.type for e in result] == ["text", "usage", "stop"]
+
+
+async def test_forced_tool_use_with_input_json_fragments():
+    plan = {"steps": [{"id": "s1", "title": "t", "instructions": "i", "assigned_to": "coder", "depends_on": []}], "confidence": 0.8}
+    tool = ToolSpec("respond", "Give your reply as Plan.", {"type": "object", "properties": {"steps": {"type": "array"}}})
+    with MessagesAPI([Reply(events=tool_events(plan, fragments=5))]) as api:
+        events = await collect(AnthropicProvider(api_key=KEY, base_url=api.base_url), request(tool=tool))
+    fragments = [e.partial_json for e in events if e.type == "tool_input"]
+    assert len(fragments) >= 5
+    assert json.loads("".join(fragments)) == plan
+    assert events[-1].reason == "tool_use"
+    body = api.requests[0].body
+    assert body["tools"][0]["name"] == "respond" and body["tools"][0]["input_schema"]["type"] == "object"
+    assert body["tool_choice"] == {"type": "tool", "name": "respond"}
+
+
+async def test_usage_with_cache_fields_is_priced_with_cache_rates():
+    events = text_events(TEXT, input_tokens=10, output_tokens=20, cache_read=4000, cache_write=1500)
+    with MessagesAPI([Reply(events=events)]) as api:
+        result = await collect(AnthropicProvider(api_key=KEY, base_url=api.base_url), request())
+    usage = result[-2].usage
+    assert (usage.cache_read_tokens, usage.cache_write_tokens) == (4000, 1500)
+    prices = PriceTable().price("claude-sonnet-5-5")
+    expected = (10 * prices.input + 20 * prices.output + 4000 * prices.cache_read + 1500 * prices.cache_write) / 1e6
+    assert PriceTable().cost("claude-sonnet-5-5", usage) == pytest.approx(expected)
+    assert prices.cache_read < prices.input < prices.cache_write
+
+
+def test_long_system_prompts_and_shared_context_are_marked_for_caching():
+    long = "context " * 1200  # about 2,400 tokens
+    params = request_params(request(system=long, messages=(Message("user", "Do your part.", long),)))
+    assert params["system"][0]["cache_control"] == {"type": "ephemeral"}
+    first, second = params["messages"][0]["content"]
+    assert first["text"] == long and first["cache_control"] == {"type": "ephemeral"}
+    assert second == {"type": "text", "text": "Do your part."}  # the agent's own turn comes after the shared context
+    short = request_params(request())
+    assert "cache_control" not in short["system"][0]
+    haiku = request_params(request(model="claude-haiku-5-5", system="x " * 3000))
+    assert "cache_control" not in haiku["system"][0]  # under Haiku's larger minimum
+
+
+@pytest.mark.parametrize(
+    ("reply", "error_type", "retryable", "retry_after", "words"),
+    [
+        (error_reply(429, "rate_limit_error", "slow down", {"retry-after": "3"}), "rate_limit", True, 3.0, "429"),
+        (error_reply(429, "rate_limit_error", "slow down", {"retry-after-ms": "1500"}), "rate_limit", True, 1.5, "429"),
+        (error_reply(529, "overloaded_error", "Overloaded"), "overloaded", True, None, "overloaded"),
+        (error_reply(500, "api_error", "internal"), "server", True, None, "500"),
+        (error_reply(401, "authentication_error", "invalid x-api-key"), "auth", False, None, "ANTHROPIC_API_KEY"),
+        (error_reply(404, "not_found_error", "model: claude-nope"), "not_found", False, None, "team file"),
+        (error_reply(400, "invalid_request_error", "max_tokens too large"), "bad_request", False, None, "max_tokens"),
+    ],
+)
+async def test_http_errors_are_classified(reply, error_type, retryable, retry_after, words):
+    with MessagesAPI([reply]) as api:
+        with pytest.raises(ProviderError) as caught:
+            await collect(AnthropicProvider(api_key=KEY, base_url=api.base_url), request())
+    error = caught.value
+    assert (error.error_type, error.retryable, error.retry_after) == (error_type, retryable, retry_after)
+    assert words in error.message and KEY not in error.message
+
+
+async def test_error_event_mid_stream_is_a_retryable_overload():
+    events = text_events(TEXT)[:4] + [("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})]
+    with MessagesAPI([Reply(events=events)]) as api:
+        with pytest.raises(ProviderError) as caught:
+            await collect(AnthropicProvider(api_key=KEY, base_url=api.base_url), request())
+    assert caught.value.error_type == "overloaded" and caught.value.retryable
+
+
+async def test_dropped_connection_mid_stream_is_detected():
+    with MessagesAPI([Reply(events=text_events(TEXT), drop_after=5)]) as api:
+        with pytest.raises(ProviderError) as caught:
+            await collect(AnthropicProvider(api_key=KEY, base_url=api.base_url), request())
+    assert caught.value.error_type == "connection" and caught.value.retryable
+    assert "dropped" in caught.value.message
+
+
+async def test_clean_close_without_message_stop_is_detected():
+    with MessagesAPI([Reply(events=text_events(TEXT, stop=False))]) as api:
+        with pytest.raises(ProviderError) as caught:
+            await collect(AnthropicProvider(api_key=KEY, base_url=api.base_url), request())
+    assert caught.value.error_type == "stream_error" and "message_stop" in caught.value.message
+
+
+def test_stream_state_is_a_pure_fold():
+    from anthropic.types import RawMessageStreamEvent
+    from pydantic import TypeAdapter
+
+    adapter = TypeAdapter(RawMessageStreamEvent)
+    state = StreamState()
+    out = []
+    for _, data in text_events("hi there", pieces=2):
+        if data["type"] != "ping":
+            out += state.feed(adapter.validate_python(data))
+    assert [e.type for e in out] == ["text", "text", "usage", "stop"] and state.stopped
+
+
+# -- through the engine: its retry policy, not the SDK's ---------------------------------
+
+
+def one_agent_team() -> TeamSpec:
+    return TeamSpec(lead="lead", agents=(AgentSpec(name="lead", role="lead"), AgentSpec(name="coder", role="coder")))
+
+
+def script_by_request(failures: list[Reply]):
+    """Fail with `failures` first, then answer: a plan for structured requests, text otherwise."""
+    queue = list(failures)
+
+    def script(seen):
+        if queue:
+            return queue.pop(0)
+        if "tools" in seen.body:
+            return Reply(events=tool_events(plan_of(("s1", "coder", []))))
+        return Reply(events=text_events(TEXT))
+
+    return script
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        error_reply(429, "rate_limit_error", "slow down", {"retry-after": "0.2"}),
+        error_reply(529, "overloaded_error", "Overloaded"),
+        error_reply(500, "api_error", "internal"),
+        Reply(events=text_events(TEXT)[:4] + [("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})]),
+        Reply(events=text_events(TEXT), drop_after=4),
+        Reply(events=text_events(TEXT, stop=False)),
+    ],
+    ids=["429", "529", "500", "error-event", "dropped", "no-message-stop"],
+)
+async def test_the_engine_retries_what_failed_and_the_session_completes(failure):
+    with MessagesAPI(script_by_request([failure])) as api:
+        ran = await run(AnthropicProvider(api_key=KEY, base_url=api.base_url), team=one_agent_team())
+    assert ran.finished.status == "completed", ran.finished.reason
+    retries = ran.of("retry")
+    assert len(retries) == 1
+    if failure.status == 429:
+        assert retries[0].retry_after_s == 0.2 and retries[0].delay_s >= 0.2
+    assert len(api.requests) == 4  # the failed one, then plan, step and synthesis
+
+
+async def test_401_fails_at_once_with_what_to_fix():
+    with MessagesAPI(lambda seen: error_reply(401, "authentication_error", "invalid x-api-key")) as api:
+        ran = await run(AnthropicProvider(api_key=KEY, base_url=api.base_url), team=one_agent_team())
+    assert ran.finished.status == "failed"
+    assert "ANTHROPIC_API_KEY" in ran.finished.reason
+    assert len(api.requests) == 1 and not ran.of("retry")
+    assert KEY not in "".join(e.model_dump_json() for e in ran.events)
+
+
+async def test_unknown_model_fails_at_once_naming_the_model():
+    team = TeamSpec(lead="lead", agents=(AgentSpec(name="lead", role="lead", model="claude-nope-9"), AgentSpec(name="coder", role="coder")))
+    with MessagesAPI(lambda seen: error_reply(404, "not_found_error", f"model: {seen.body['model']}")) as api:
+        ran = await run(AnthropicProvider(api_key=KEY, base_url=api.base_url), team=team)
+    assert ran.finished.status == "failed"
+    assert "claude-nope-9" in ran.finished.reason and "team file" in ran.finished.reason
+    assert len(api.requests) == 1
+
+
+async def test_a_full_orchestrator_session_runs_against_the_server():
+    from engine.agents import default_team
+
+    with MessagesAPI(script_by_request([])) as api:
+        ran = await run(AnthropicProvider(api_key=KEY, base_url=api.base_url), team=default_team(), config=None)
+    assert ran.finished.status == "completed"
+    assert ran.finished.result == TEXT
+    assert ran.of("plan.made")[0].plan["steps"][0]["assigned_to"] == "coder"
+    models = {r.body["model"] for r in api.requests}
+    assert models == {"claude-opus-5-5", "claude-sonnet-5-5"}  # lead and workers on their own tiers
+    assert ran.finished.cost > 0
+    assert KEY not in "".join(e.model_dump_json() for e in ran.events)

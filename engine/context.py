@@ -132,6 +132,9 @@ class RunContext:
         self.parent_span_id = parent_span_id
         self.team = team or run.team
         """The team this part of the session works with (a member team, when nested)."""
+        self.inputs: tuple[AgentOutput, ...] = ()
+        """Other agents' output handed to this part of the session (a member team's
+        step inputs), for its calls' `context=`: data, never prompt text."""
         self._ordinals: dict[str, int] = {}
 
     # -- where we are -------------------------------------------------------
@@ -158,13 +161,21 @@ class RunContext:
         Spans are paths ("root/step:s1"), so call keys stay the same from run to
         run whatever order concurrent branches happen to start in.
         """
-        return RunContext(self._run, f"{self.span_id}/{name}", self.span_id, self.team)
+        child = RunContext(self._run, f"{self.span_id}/{name}", self.span_id, self.team)
+        child.inputs = self.inputs
+        return child
 
-    def with_team(self, member: AgentSpec) -> RunContext:
-        """A child context in which `member`'s own team does the work (hierarchical teams)."""
+    def with_team(self, member: AgentSpec, inputs: Sequence[AgentOutput] = ()) -> RunContext:
+        """A child context in which `member`'s own team does the work (hierarchical teams).
+
+        `inputs` is what the team is handed besides its task (the results its step
+        depends on); its pattern passes them on as data (`ctx.inputs`).
+        """
         if member.team is None:
             raise ValueError(f"{member.name} is an agent, not a team")
-        return RunContext(self._run, f"{self.span_id}/team:{member.name}", self.span_id, member.team)
+        child = RunContext(self._run, f"{self.span_id}/team:{member.name}", self.span_id, member.team)
+        child.inputs = tuple(inputs)
+        return child
 
     def lead(self) -> AgentSpec:
         """The team's lead, or its first agent when none is named."""
@@ -196,6 +207,10 @@ class RunContext:
     def record_partial(self, label: str, text: str) -> None:
         """Keep a finished piece of work, for the result if the session stops early."""
         self._run.partials.append((label, text))
+
+    def drop_partial(self, label: str) -> None:
+        """Forget kept work that a later piece supersedes (an earlier draft of the same thing)."""
+        self._run.partials[:] = [(kept, text) for kept, text in self._run.partials if kept != label]
 
     async def budget_update(self, reason: str = "usage") -> None:
         run = self._run

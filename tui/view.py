@@ -187,6 +187,9 @@ class SessionView:
         self.status, self.result, self.reason, self.partial = e.status, e.result, e.reason, e.partial
         self.finished_ts = e.ts
         self.pending.clear()
+        for step in self.steps.values():  # work cut short by a stop or a cancel
+            if step.get("status") == "running":
+                step["status"] = "stopped"
         for agent in self.agents.values():
             agent.end_partial()
             if agent.status in ("thinking", "streaming", "retrying", "waiting"):

@@ -20,7 +20,7 @@ from engine.context import RunContext
 
 PatternRun = Callable[[RunContext, str, Any], Awaitable[str]]
 
-MODULES = ("orchestrator",)
+MODULES = ("orchestrator", "discussion", "hierarchical", "routing", "pipeline", "fanout", "review", "mesh", "auction", "blackboard")
 
 
 class UnknownPattern(ValueError):

@@ -1,9 +1,16 @@
 """Orchestrator/worker: the lead plans subtasks, workers do them in parallel where they
-can, and the lead writes the final answer from their results."""
+can, and the lead writes the final answer from their results.
+
+The parts are reusable: `make_plan` (plan, escalate, revise), `run_plan` (run a
+plan's steps in dependency order with a pluggable "do this step" callable) and
+`synthesise` (the lead's final answer). Hierarchical teams build on them.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -60,6 +67,56 @@ class Plan(BaseModel):
         return self
 
 
+class PlanRejected(StopSession):
+    """Every plan the lead wrote was rejected. Ends the session; a hierarchical team
+    turns it into an error result for the step its member team was given."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("stopped", reason)
+
+
+class StepFailed(Exception):
+    """A step that could not be done for a reason other than a failed call."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+StepWork = Callable[[RunContext, PlanStep, str, list[AgentOutput]], Awaitable[str]]
+"""Does one step: (the step's context, the step, its session-wide id, the output of
+the steps it depends on, as data) -> the step's output."""
+
+AssigneeCheck = Callable[[RunContext, PlanStep], str | None]
+"""Why a step's assignee cannot do it, or None when it can."""
+
+
+def step_scope(ctx: RunContext) -> str:
+    """The prefix that keeps this run's step ids unique in the session.
+
+    Empty for the session's own team. A member team's plan runs under a span
+    such as "root/step:s2/team:engineering", so its step s1 is "s2/engineering/s1":
+    the live screen keys steps by id, and one member team may run several steps.
+    """
+    parts = [
+        segment.split(":", 1)[1]
+        for segment in ctx.span_id.split("/")
+        if segment.startswith(("step:", "team:"))
+    ]
+    return "".join(f"{part}/" for part in parts)
+
+
+def scoped_plan(plan: dict[str, Any], scope: str) -> dict[str, Any]:
+    """A plan's data with its step ids (and dependencies) in `scope`, for events."""
+    if not scope:
+        return plan
+    steps = [
+        {**step, "id": scope + step["id"], "depends_on": [scope + d for d in step.get("depends_on", [])]}
+        for step in plan["steps"]
+    ]
+    return {**plan, "steps": steps}
+
+
 def planning_prompt(ctx: RunContext, task: str, feedback: str | None) -> str:
     workers = "\n".join(f"- {w.name}: {w.role}" for w in ctx.team.workers)
     prompt = (
@@ -74,14 +131,24 @@ def planning_prompt(ctx: RunContext, task: str, feedback: str | None) -> str:
     return prompt
 
 
-async def make_plan(ctx: RunContext, task: str, max_revisions: int) -> Plan:
-    """Ask the lead for a plan until one is approved (or edited), or stop."""
+PlanningPrompt = Callable[[RunContext, str, str | None], str]
+"""Writes the lead's plan request: (context, task, feedback on a rejected plan) -> prompt."""
+
+
+async def make_plan(
+    ctx: RunContext, task: str, max_revisions: int, prompt: PlanningPrompt = planning_prompt
+) -> Plan:
+    """Ask the lead for a plan until one is approved (or edited), or stop (`PlanRejected`).
+
+    A member team's lead plans with what its step was handed (`ctx.inputs`) as data.
+    """
     lead = ctx.lead().name
     plan_ctx = ctx.span("plan")
+    scope = step_scope(ctx)
     feedback = None
     for revision in range(max_revisions + 1):
-        plan = await plan_ctx.call(lead, planning_prompt(ctx, task, feedback), schema=Plan)
-        await plan_ctx.emit(PlanMade, agent=lead, plan=plan.model_dump(mode="json"), revision=revision)
+        plan = await plan_ctx.call(lead, prompt(ctx, task, feedback), context=ctx.inputs, schema=Plan)
+        await plan_ctx.emit(PlanMade, agent=lead, plan=scoped_plan(plan.model_dump(mode="json"), scope), revision=revision)
         threshold = ctx.gate.policy.low_confidence_threshold
         if plan.confidence < threshold:
             trigger = "low_confidence"
@@ -97,60 +164,92 @@ async def make_plan(ctx: RunContext, task: str, max_revisions: int) -> Plan:
             return plan
         if decision.action == "edit":
             edited: Plan = decision.edited
-            await plan_ctx.emit(PlanMade, agent=lead, plan=edited.model_dump(mode="json"), revision=revision + 1)
+            await plan_ctx.emit(
+                PlanMade, agent=lead, plan=scoped_plan(edited.model_dump(mode="json"), scope), revision=revision + 1
+            )
             return edited
         feedback = decision.reason or "no reason given"
-    raise StopSession("stopped", f"plan rejected {max_revisions + 1} times")
+    raise PlanRejected(f"plan rejected {max_revisions + 1} times")
 
 
-async def run(ctx: RunContext, task: str, options: Options) -> str:
-    lead = ctx.lead().name
-    plan = await make_plan(ctx, task, options.max_plan_revisions)
+def known_member(ctx: RunContext, step: PlanStep) -> str | None:
+    """The orchestrator's rule: anyone on the team (at any level) may be assigned."""
+    if ctx.team.get(step.assigned_to) is None:
+        return f"no worker named {step.assigned_to!r} (team: {', '.join(ctx.team.names)})"
+    return None
+
+
+async def call_worker(step_ctx: RunContext, step: PlanStep, step_id: str, context: list[AgentOutput]) -> str:
+    """The orchestrator's step: one call by the assigned worker."""
+    prompt = f"Subtask {step.id}: {step.title}\n\n{step.instructions}"
+    return await step_ctx.call(step.assigned_to, prompt, context=context, step_id=step_id)
+
+
+async def run_plan(
+    ctx: RunContext,
+    plan: Plan,
+    *,
+    work: StepWork = call_worker,
+    check: AssigneeCheck = known_member,
+    concurrency: int | None = None,
+) -> dict[str, Outcome[PlanStep]]:
+    """Run the plan's steps in dependency order, in parallel where they can be.
+
+    Each step gets its own span ("step:<id>"), a turn, step events and a partial
+    result; a step whose assignee fails `check`, or whose work raises, is an error
+    result for that step (and its dependents are skipped). `StopSession` ends it all.
+    """
+    scope = step_scope(ctx)
     results: dict[str, str] = {}
     by_id = {step.id: step for step in plan.steps}
 
     async def run_step(step: PlanStep) -> str:
         step_ctx = ctx.span(f"step:{step.id}")
-        if ctx.team.get(step.assigned_to) is None:
-            raise CallFailedError(
-                step.assigned_to, "unknown_agent",
-                f"no worker named {step.assigned_to!r} (team: {', '.join(ctx.team.names)})",
-            )
+        step_id = scope + step.id
+        problem = check(ctx, step)
+        if problem is not None:
+            raise CallFailedError(step.assigned_to, "unknown_agent", problem)
         await step_ctx.turn(step.assigned_to)
         await step_ctx.emit(
-            StepStarted, agent=step.assigned_to, step_id=step.id, title=step.title,
-            assigned_to=step.assigned_to, depends_on=step.depends_on,
+            StepStarted, agent=step.assigned_to, step_id=step_id, title=step.title,
+            assigned_to=step.assigned_to, depends_on=[scope + d for d in step.depends_on],
         )
         context = [
             AgentOutput(by_id[d].assigned_to, results[d], step=d, title=by_id[d].title)
             for d in step.depends_on
         ]
-        prompt = f"Subtask {step.id}: {step.title}\n\n{step.instructions}"
-        output = await step_ctx.call(step.assigned_to, prompt, context=context, step_id=step.id)
+        output = await work(step_ctx, step, step_id, context)
         results[step.id] = output
-        ctx.record_partial(f"{step.id} · {step.assigned_to}: {step.title}", output)
+        ctx.record_partial(f"{step_id} · {step.assigned_to}: {step.title}", output)
         await step_ctx.emit(
-            StepFinished, agent=step.assigned_to, step_id=step.id, status="done", output=output
+            StepFinished, agent=step.assigned_to, step_id=step_id, status="done", output=output
         )
         return output
 
     async def on_failure(step: PlanStep, error: BaseException) -> str:
-        message = error.message if isinstance(error, CallFailedError) else f"internal error: {one_line(error)}"
+        if isinstance(error, CallFailedError | StepFailed):
+            message = error.message
+        else:
+            message = f"internal error: {one_line(error)}"
         await ctx.span(f"step:{step.id}").emit(
-            StepFinished, agent=step.assigned_to, step_id=step.id, status="error", error=message
+            StepFinished, agent=step.assigned_to, step_id=scope + step.id, status="error", error=message
         )
         return message
 
     async def on_unrunnable(outcome: Outcome[PlanStep]) -> None:
         step = outcome.step
         await ctx.span(f"step:{step.id}").emit(
-            StepFinished, agent=step.assigned_to, step_id=step.id, status=outcome.status, error=outcome.error
+            StepFinished, agent=step.assigned_to, step_id=scope + step.id, status=outcome.status, error=outcome.error
         )
 
-    outcomes = await run_dag(
-        plan.steps, run_step, on_unrunnable=on_unrunnable, on_failure=on_failure, concurrency=options.concurrency
+    return await run_dag(
+        plan.steps, run_step, on_unrunnable=on_unrunnable, on_failure=on_failure, concurrency=concurrency
     )
 
+
+async def synthesise(ctx: RunContext, task: str, outcomes: dict[str, Outcome[PlanStep]]) -> str:
+    """The lead's final answer from the steps that finished, naming those that did not."""
+    lead = ctx.lead().name
     done = [o for o in outcomes.values() if o.status == "done"]
     missing = [o for o in outcomes.values() if o.status != "done"]
     prompt = f"Task: {task}\n\nWrite the final answer to the task from your team's results."
@@ -160,3 +259,9 @@ async def run(ctx: RunContext, task: str, options: Options) -> str:
         )
     context = [AgentOutput(o.step.assigned_to, o.output, step=o.step.id, title=o.step.title) for o in done]
     return await ctx.span("synthesis").call(lead, prompt, context=context)
+
+
+async def run(ctx: RunContext, task: str, options: Options) -> str:
+    plan = await make_plan(ctx, task, options.max_plan_revisions)
+    outcomes = await run_plan(ctx, plan, concurrency=options.concurrency)
+    return await synthesise(ctx, task, outcomes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,8 @@ class Context:
     low_confidence: bool = False
     reject: bool = False
     root: dict[str, Any] = field(default_factory=dict)
+    prompt: str = ""
+    """The request's last user turn: where a router finds the specialists it lists."""
 
     @property
     def peers(self) -> list[str]:
@@ -101,6 +104,9 @@ def _boolean(ctx: Context, name: str) -> bool:
     lowered = name.lower()
     if lowered in ("approved", "accept", "accepted", "agree", "consensus", "ok", "valid", "done"):
         return not ctx.reject and ctx.rng.random() < 0.7
+    if lowered in ("answer_myself", "alone", "solo", "no_help_needed"):
+        # A specialist asked about a many-sided task usually wants a colleague's view.
+        return ctx.rng.random() < 0.3
     return ctx.rng.random() < 0.5
 
 
@@ -108,8 +114,10 @@ def _number(schema: dict[str, Any], ctx: Context, name: str, *, integer: bool) -
     lowered = name.lower()
     low = schema.get("minimum", schema.get("exclusiveMinimum"))
     high = schema.get("maximum", schema.get("exclusiveMaximum"))
-    if "confidence" in lowered or "probability" in lowered:
-        value = ctx.rng.uniform(0.15, 0.45) if ctx.low_confidence else ctx.rng.uniform(0.72, 0.97)
+    if "confidence" in lowered or "probability" in lowered or "agreement" in lowered:
+        # A negative verdict (the reject fault) comes with little agreement.
+        low_value = ctx.low_confidence or (ctx.reject and "agreement" in lowered)
+        value = ctx.rng.uniform(0.15, 0.45) if low_value else ctx.rng.uniform(0.72, 0.97)
         low, high = low if low is not None else 0.0, high if high is not None else 1.0
         return round(min(max(value, low), high), 2)
     if low is None:
@@ -136,7 +144,9 @@ def _number(schema: dict[str, Any], ctx: Context, name: str, *, integer: bool) -
 
 def _string(schema: dict[str, Any], ctx: Context, name: str) -> str:
     lowered = name.lower()
-    if lowered in _AGENT_FIELDS:
+    if lowered == "specialist" and (match := _best_specialist(ctx)) is not None:
+        value = match
+    elif lowered in _AGENT_FIELDS:
         value = ctx.rng.choice(ctx.peers)
     elif lowered in ("id", "key", "step_id"):
         value = f"s{ctx.rng.randint(1, 9)}"
@@ -154,6 +164,37 @@ def _string(schema: dict[str, Any], ctx: Context, name: str) -> str:
     if len(value) < min_length:
         value = value.ljust(min_length, ".")
     return value
+
+
+def _stems(text: str) -> set[str]:
+    """Content words cut to five letters, so "throttled" meets "throttling"."""
+    words = re.findall(r"[a-z][a-z0-9]+", text.lower())
+    return {word[:5] for word in words if len(word) > 2 and word not in simtext.STOP_WORDS}
+
+
+def _route_reason(specialist: str, ctx: Context) -> str:
+    """Why a router chose `specialist`: the words of its line in the prompt the task shares."""
+    line = re.search(rf"^\s*[-*]\s*{re.escape(specialist)}\b(.*)$", ctx.prompt, re.MULTILINE)
+    task = _stems(ctx.task)
+    words = re.findall(r"[a-z][a-z0-9]+", line.group(1).lower()) if line else []
+    shared = list(dict.fromkeys(w for w in words if w[:5] in task and w not in simtext.STOP_WORDS))
+    subject = ctx.phrases[0] if ctx.phrases else "the request"
+    if shared:
+        return f"The task is about {subject}, which is {specialist}'s area ({', '.join(shared[:3])})."
+    return f"The task is about {subject}; {specialist} is the closest fit."
+
+
+def _best_specialist(ctx: Context) -> str | None:
+    """The teammate whose line in the prompt ("- name: role, skills") shares most words
+    with the task, as a router would choose; None when no line matches at all."""
+    task = _stems(ctx.task)
+    best, best_score = None, 0
+    for peer in ctx.peers:
+        line = re.search(rf"^\s*[-*]\s*{re.escape(peer)}\b(.*)$", ctx.prompt, re.MULTILINE)
+        score = len(task & _stems(f"{peer} {line.group(1)}")) if line else 0
+        if score > best_score:
+            best, best_score = peer, score
+    return best
 
 
 def _shuffled(ctx: Context) -> list[str]:
@@ -198,6 +239,8 @@ def _object(schema: dict[str, Any], ctx: Context) -> dict[str, Any]:
         if key not in required and ctx.rng.random() < 0.3:
             continue
         out[key] = _value(sub, ctx, name=key)
+    if isinstance(out.get("specialist"), str) and isinstance(out.get("reason"), str):
+        out["reason"] = _route_reason(out["specialist"], ctx)
     return out
 
 

@@ -18,6 +18,7 @@ STEP_GLYPHS = {
     "done": ("✓", "$text-success"),
     "error": ("✗", "$text-error"),
     "skipped": ("–", "$text-muted"),
+    "stopped": ("■", "$text-warning"),
 }
 
 

@@ -1,0 +1,298 @@
+"""Moderated discussion: panelists speak in rounds, each seeing the discussion so far; after
+each round the moderator judges whether the panel has reached consensus; the discussion
+stops at consensus or at the round limit, and the moderator writes the summary.
+
+Roles: the moderator is the team's lead (its first agent when no lead is named); every
+other agent that calls a model is a panelist (member teams do not take part).
+
+Within a round panelists speak one after another, never at once, so each sees every
+contribution made before theirs (as labelled data, never as instructions) and the
+moderator's earlier verdicts (and, when the panel is a member team, what its step was
+handed: `ctx.inputs`). A panelist whose call fails for good sits the round out;
+a verdict that cannot be had counts as "no consensus". Reaching the round limit without
+consensus is not an error: the summary says where the panel still disagrees.
+
+Pattern notes (`PatternNote.topic`, and the keys of `data`):
+
+- ``round``: the moderator's verdict after each round. ``round`` (int), ``consensus``
+  (bool), ``agreement`` (float 0..1, or None when there is no verdict), ``open_points``
+  (list of str), ``summary`` (str), ``speakers`` (the panelists who contributed, in
+  order) and, only when the verdict call failed, ``error`` (str).
+- ``absent``: a panelist whose contribution failed. ``round``, ``agent``, ``error``.
+- ``discussion``: how it ended, before the summary. ``stopped`` ("consensus",
+  "round_limit" or "no_contributions") and ``rounds`` (how many were held).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.agents import LEAD_MODEL, AgentSpec, TeamSpec
+from engine.context import RunContext
+from engine.events import PatternNote, StepFinished, StepStarted
+from engine.guards import CallFailedError, StopSession
+from engine.patterns.orchestrator import step_scope
+from engine.trust import AgentOutput
+
+NAME = "discussion"
+TITLE = "Moderated discussion"
+SUMMARY = "Panelists discuss in rounds; a moderator checks for consensus after each round and summarises."
+USE_WHEN = "A decision needs several viewpoints weighed against each other before anyone commits."
+
+Stopped = Literal["consensus", "round_limit", "no_contributions"]
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_rounds: int = Field(default=3, ge=1, le=10)
+    """The discussion ends after this many rounds, with or without consensus."""
+    order: Literal["fixed", "rotate"] = "rotate"
+    """Who speaks first: "fixed" keeps the team's order every round; "rotate" moves the
+    first speaker along by one each round, so no one always anchors the discussion."""
+
+
+def team() -> TeamSpec:
+    return TeamSpec(
+        name="panel",
+        description="A moderator with three panelists who look at the task from different sides.",
+        lead="moderator",
+        agents=(
+            AgentSpec(
+                name="moderator",
+                role=(
+                    "moderator who keeps the discussion on track, weighs whether the panel agrees "
+                    "and writes the summary"
+                ),
+                model=LEAD_MODEL,
+                temperature=0.3,
+                capabilities=("moderation", "synthesis"),
+            ),
+            AgentSpec(
+                name="security",
+                role="security reviewer: threats, abuse and exposure of data",
+                capabilities=("security", "threat modelling"),
+            ),
+            AgentSpec(
+                name="product",
+                role="product analyst: what users need, scope and the cost of delivery",
+                capabilities=("product", "user research"),
+            ),
+            AgentSpec(
+                name="sre",
+                role="operations specialist (SRE): failure modes, load and the on-call burden",
+                capabilities=("operations", "reliability"),
+            ),
+        ),
+    )
+
+
+class Verdict(BaseModel):
+    """The moderator's judgement of the discussion after a round."""
+
+    consensus: bool = Field(
+        description="True only when the panel agrees on a recommendation and no open point blocks it"
+    )
+    agreement: float = Field(ge=0.0, le=1.0, description="How far the panel agrees, from 0 (not at all) to 1 (fully)")
+    summary: str = Field(description="Where the panel stands, in two or three sentences")
+    open_points: list[str] = Field(description="Points still disputed or unanswered; empty when none")
+
+
+@dataclass(frozen=True)
+class Panel:
+    moderator: str
+    panelists: tuple[AgentSpec, ...]
+
+
+def panel_of(team: TeamSpec, moderator: AgentSpec) -> Panel:
+    """The moderator and the panelists, in the team's order; StopSession if there are none."""
+    panelists = tuple(a for a in team.agents if a.name != moderator.name and a.team is None)
+    if not panelists:
+        raise StopSession(
+            "failed",
+            f"a discussion needs a moderator and at least one panelist; team {team.name} has only {moderator.name}",
+        )
+    return Panel(moderator.name, panelists)
+
+
+def speaking_order(panelists: tuple[AgentSpec, ...], round_no: int, order: str) -> list[AgentSpec]:
+    """Who speaks when in round `round_no` (1-based)."""
+    if order == "fixed":
+        return list(panelists)
+    shift = (round_no - 1) % len(panelists)
+    return list(panelists[shift:] + panelists[:shift])
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def verdict_text(verdict: Verdict) -> str:
+    """A verdict as text, for the panelists and the moderator to read in later rounds."""
+    lines = [
+        f"Consensus: {'yes' if verdict.consensus else 'no'} (agreement {verdict.agreement:.0%})",
+        verdict.summary,
+    ]
+    if verdict.open_points:
+        lines += ["Open points:", *(f"- {point}" for point in verdict.open_points)]
+    return "\n".join(lines)
+
+
+def contribution_prompt(
+    task: str, panel: Panel, speaker: AgentSpec, round_no: int, max_rounds: int, first: bool
+) -> str:
+    others = ", ".join(f"{p.name} ({p.role})" for p in panel.panelists if p.name != speaker.name)
+    prompt = (
+        f"Topic: {task}\n\n"
+        f"You are on a panel with {others}, moderated by {panel.moderator}. "
+        f"This is round {round_no} of at most {max_rounds}. "
+        f"Give your view as {speaker.role}, in a few short paragraphs."
+    )
+    if first:
+        return prompt + " You speak first: set out your position and the reasons for it."
+    return prompt + (
+        " Read the discussion so far below. Say where you agree, where you disagree and why, "
+        "answer any open points the moderator listed, and move the panel towards a "
+        "recommendation everyone can accept."
+    )
+
+
+def verdict_prompt(task: str, round_no: int, max_rounds: int) -> str:
+    return (
+        f"Topic: {task}\n\n"
+        f"Round {round_no} of at most {max_rounds} has ended. Judge the discussion so far (below). "
+        "Set consensus to true only if the panel agrees on a recommendation and no open point "
+        "blocks it. Rate the agreement from 0 (none) to 1 (full), summarise where the panel "
+        "stands, and list the points that are still open."
+    )
+
+
+def summary_prompt(task: str, stopped: Stopped, rounds: int) -> str:
+    held = plural(rounds, "round")
+    if stopped == "consensus":
+        ask = (
+            f"The panel reached consensus after {held}. Write the final summary for the person "
+            "who asked: the agreed recommendation, the reasons behind it, and any caveats a "
+            "panelist raised."
+        )
+    elif stopped == "round_limit":
+        ask = (
+            f"The panel did not reach consensus within {held}, the limit. Write the final "
+            "summary: what the panel agrees on, where it still disagrees (each open point with "
+            "each side's position), and what would settle it."
+        )
+    else:
+        ask = (
+            f"The discussion ended after {held} because no panelist could contribute to the last "
+            "round. Write the final summary from what was said, and say that the discussion was "
+            "cut short."
+        )
+    return f"Topic: {task}\n\n{ask}"
+
+
+async def contribute(
+    round_ctx: RunContext, task: str, panel: Panel, speaker: AgentSpec, round_no: int, position: int,
+    max_rounds: int, record: list[AgentOutput],
+) -> str | None:
+    """One panelist's turn: their contribution, or None when their call failed for good."""
+    step_id = f"{step_scope(round_ctx)}r{round_no}.{position}"
+    await round_ctx.turn(speaker.name)
+    await round_ctx.emit(
+        StepStarted, agent=speaker.name, step_id=step_id, title=f"round {round_no}: {speaker.name}",
+        assigned_to=speaker.name,
+    )
+    prompt = contribution_prompt(task, panel, speaker, round_no, max_rounds, first=not record)
+    try:
+        text = await round_ctx.call(speaker.name, prompt, context=[*round_ctx.inputs, *record], step_id=step_id)
+    except CallFailedError as error:
+        await round_ctx.emit(StepFinished, agent=speaker.name, step_id=step_id, status="error", error=error.message)
+        await round_ctx.emit(
+            PatternNote, agent=speaker.name, topic="absent",
+            text=f"round {round_no}: {speaker.name} could not contribute ({error.message}); "
+            "the round goes on without them",
+            data={"round": round_no, "agent": speaker.name, "error": error.message},
+        )
+        return None
+    round_ctx.record_partial(f"round {round_no} · {speaker.name}", text)
+    await round_ctx.emit(StepFinished, agent=speaker.name, step_id=step_id, status="done", output=text)
+    return text
+
+
+async def judge(
+    round_ctx: RunContext, task: str, moderator: str, round_no: int, max_rounds: int,
+    record: list[AgentOutput], speakers: list[str],
+) -> Verdict | None:
+    """The moderator's verdict on the round (None when it could not be had), noted either way."""
+    try:
+        verdict = await round_ctx.call(
+            moderator, verdict_prompt(task, round_no, max_rounds), context=list(record), schema=Verdict
+        )
+    except CallFailedError as error:
+        await round_ctx.emit(
+            PatternNote, agent=moderator, topic="round",
+            text=f"round {round_no}: no verdict ({error.message}); counted as no consensus",
+            data={
+                "round": round_no, "consensus": False, "agreement": None, "open_points": [],
+                "summary": "", "speakers": speakers, "error": error.message,
+            },
+        )
+        return None
+    state = "consensus" if verdict.consensus else "no consensus"
+    still_open = f", {plural(len(verdict.open_points), 'open point')}" if verdict.open_points else ""
+    await round_ctx.emit(
+        PatternNote, agent=moderator, topic="round",
+        text=f"round {round_no}: {state} (agreement {verdict.agreement:.0%}{still_open})",
+        data={
+            "round": round_no, "consensus": verdict.consensus, "agreement": verdict.agreement,
+            "open_points": verdict.open_points, "summary": verdict.summary, "speakers": speakers,
+        },
+    )
+    round_ctx.record_partial(f"round {round_no} · {moderator}'s verdict", verdict_text(verdict))
+    return verdict
+
+
+async def run(ctx: RunContext, task: str, options: Options) -> str:
+    panel = panel_of(ctx.team, ctx.lead())
+    record: list[AgentOutput] = []  # the discussion so far, in order: contributions and verdicts
+    stopped: Stopped = "round_limit"
+    rounds = 0
+    for round_no in range(1, options.max_rounds + 1):
+        round_ctx = ctx.span(f"round:{round_no}")
+        rounds = round_no
+        speakers: list[str] = []
+        for position, speaker in enumerate(speaking_order(panel.panelists, round_no, options.order), 1):
+            text = await contribute(
+                round_ctx, task, panel, speaker, round_no, position, options.max_rounds, record
+            )
+            if text is not None:
+                speakers.append(speaker.name)
+                step = f"r{round_no}.{position}"
+                record.append(AgentOutput(speaker.name, text, step=step, title=f"round {round_no}"))
+        if not speakers:
+            stopped = "no_contributions"
+            break
+        verdict = await judge(round_ctx, task, panel.moderator, round_no, options.max_rounds, record, speakers)
+        if verdict is not None:
+            record.append(AgentOutput(panel.moderator, verdict_text(verdict), title=f"verdict after round {round_no}"))
+            if verdict.consensus:
+                stopped = "consensus"
+                break
+
+    if not record:
+        raise StopSession("failed", "no panelist could contribute to the discussion")
+    endings = {
+        "consensus": f"consensus after {plural(rounds, 'round')}",
+        "round_limit": f"no consensus after {plural(rounds, 'round')}, the limit",
+        "no_contributions": f"no panelist could contribute to round {rounds}",
+    }
+    await ctx.emit(
+        PatternNote, agent=panel.moderator, topic="discussion",
+        text=f"discussion ends: {endings[stopped]}", data={"stopped": stopped, "rounds": rounds},
+    )
+    summary_ctx = ctx.span("summary")
+    return await summary_ctx.call(
+        panel.moderator, summary_prompt(task, stopped, rounds), context=[*ctx.inputs, *record]
+    )

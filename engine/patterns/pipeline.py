@@ -1,0 +1,419 @@
+"""Sequential pipeline: stages transform the work in order, each handing its output on.
+
+Each stage is one agent. It gets the previous stage's output as data (and, with
+`include_original`, the original task too, so an early stage cannot lose what a
+later one needs) and returns the whole work as it leaves it. The last stage's
+output is the result.
+
+A stage may declare an output contract (a JSON Schema and a minimum confidence).
+It is then asked for a structured reply in that shape, and its output goes on
+through `RunContext.handoff`:
+
+- output that breaks the contract (after the call's own schema retries), or a
+  stage whose call fails for good: the stage's fallback agent does the stage
+  once more; with no fallback left, a contract breach escalates as
+  `invalid_output` (approve: skip the stage and pass the previous output on;
+  edit: write the stage's output yourself, checked against the contract;
+  reject: stop with what is done) and any other failure ends the session with
+  a partial result;
+- output under the contract's minimum confidence: the handoff escalates as
+  `low_confidence` (approve or edit to go on); a rejection sends the stage to
+  its fallback, or stops the session when there is none.
+
+Pattern notes. Topic "pipeline", once at the start; `data` keys:
+    stages            the stage agents, in order
+    include_original  whether every stage sees the original task
+    contracts         {stage: contract name} for the stages that have one
+    fallbacks         {stage: fallback agent}
+Topic "stage", when a stage attempt ends; `data` keys:
+    stage    the stage's agent (its name in the pipeline)
+    agent    who did this attempt (the fallback's name when it stood in; None
+             when the stage was skipped or a person wrote its output)
+    index    1-based position; `of` the number of stages
+    status   "done" | "failed" | "skipped" | "edited" | "stopped"
+    contract the contract's name, or None
+    verdict  "accepted" | "invalid" | "rejected" | None (no contract, or the call
+             failed before there was output to check)
+    error    what went wrong, or None
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from engine.agents import LEAD_MODEL, WORKER_MODEL, AgentSpec, TeamSpec
+from engine.context import RunContext
+from engine.events import Handoff, PatternNote, StepFinished, StepStarted
+from engine.guards import CallFailedError, StopSession
+from engine.handoffs import HandoffContract, HandoffError, HandoffRejected, as_data
+from engine.trust import AgentOutput
+
+NAME = "pipeline"
+TITLE = "Sequential pipeline"
+SUMMARY = "Stages transform the work in order; contracts check what each stage hands to the next."
+USE_WHEN = "The work has clear stages that each build on the last (research, draft, edit, check)."
+
+StageStatus = Literal["done", "failed", "skipped", "edited", "stopped"]
+Verdict = Literal["accepted", "invalid", "rejected"]
+
+RESEARCH_NOTES: dict[str, Any] = {
+    "title": "ResearchNotes",
+    "description": "What the research found, for the writer: findings, sources and how sure you are.",
+    "type": "object",
+    "properties": {
+        "summary": {"type": "string", "description": "Two or three sentences on what the research found"},
+        "key_findings": {
+            "type": "array", "items": {"type": "string"}, "minItems": 1,
+            "description": "The facts the writer must not lose",
+        },
+        "sources": {
+            "type": "array", "items": {"type": "string"}, "minItems": 1,
+            "description": "Where each finding comes from",
+        },
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1, "description": "How sure you are of the findings"},
+    },
+    "required": ["summary", "key_findings", "sources", "confidence"],
+    "additionalProperties": False,
+}
+
+
+class StageContract(BaseModel):
+    """What a stage must hand on: a JSON Schema for an object, and a minimum confidence."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    output_schema: dict[str, Any] = Field(alias="schema")
+    """A JSON Schema with "type": "object"; its "title" names the contract."""
+    min_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Output whose `confidence` is under this escalates (None: the policy's threshold)."""
+
+    @field_validator("output_schema")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        import jsonschema  # only pipelines with contracts need it
+
+        try:
+            jsonschema.Draft202012Validator.check_schema(value)
+        except jsonschema.SchemaError as error:
+            raise ValueError(f"not a valid JSON Schema: {error.message}") from None
+        if value.get("type") != "object":
+            raise ValueError('a stage contract must describe an object ("type": "object")')
+        return value
+
+
+PRESET_CONTRACTS: dict[str, StageContract] = {
+    "researcher": StageContract(schema=RESEARCH_NOTES, min_confidence=0.7),
+}
+PRESET_FALLBACKS: dict[str, str] = {"researcher": "senior_researcher"}
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stages: list[str] | None = Field(default=None, min_length=1, max_length=20)
+    """The stage agents, in order (None: the team's agents in order, except fallbacks)."""
+    include_original: bool = True
+    """Every stage also sees the original task, not only the previous stage's output."""
+    contracts: dict[str, StageContract] | None = None
+    """Output contracts by stage (None: the preset's, for those of its stages the team has)."""
+    fallbacks: dict[str, str] | None = None
+    """The agent that redoes a failed stage, by stage (None: the preset's, when the team has both)."""
+
+
+def team() -> TeamSpec:
+    return TeamSpec(
+        name="pipeline",
+        description="Research, draft, edit and fact-check in order, with a senior researcher as fallback.",
+        agents=(
+            AgentSpec(
+                name="researcher",
+                role="researcher who gathers the facts and sources",
+                model=WORKER_MODEL,
+                capabilities=("research", "sources"),
+            ),
+            AgentSpec(
+                name="writer",
+                role="writer who turns research notes into clear prose",
+                model=WORKER_MODEL,
+                capabilities=("writing", "structure"),
+            ),
+            AgentSpec(
+                name="editor",
+                role="editor who tightens the draft without changing its facts",
+                model=WORKER_MODEL,
+                temperature=0.3,
+                capabilities=("editing", "clarity"),
+            ),
+            AgentSpec(
+                name="fact_checker",
+                role="fact checker who verifies every claim against the research",
+                model=WORKER_MODEL,
+                temperature=0.2,
+                capabilities=("verification", "consistency"),
+            ),
+            AgentSpec(
+                name="senior_researcher",
+                role="senior researcher who redoes research that fell short",
+                model=LEAD_MODEL,
+                temperature=0.3,
+                capabilities=("research", "sources", "judgement"),
+            ),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Stage:
+    index: int
+    """1-based position in the pipeline."""
+    agent: str
+    contract: HandoffContract | None
+    fallback: str | None
+
+
+def plan_stages(ctx: RunContext, options: Options) -> list[Stage]:
+    """The stages to run, from the options and the team; StopSession when they do not fit."""
+    agents = {agent.name: agent for agent in ctx.team.agents if agent.team is None}
+    # The preset's contracts and fallbacks apply to those of its stages this pipeline has.
+    fallbacks = options.fallbacks
+    if fallbacks is None:
+        fallbacks = {
+            s: f for s, f in PRESET_FALLBACKS.items()
+            if s in agents and f in agents and (options.stages is None or s in options.stages)
+        }
+    names = options.stages or [name for name in agents if name not in set(fallbacks.values())]
+    contracts = options.contracts
+    if contracts is None:
+        contracts = {stage: c for stage, c in PRESET_CONTRACTS.items() if stage in names}
+
+    problems = [f"stage {name!r} is not an agent on the team" for name in names if name not in agents]
+    problems += [f"contract for {name!r}, which is not a stage" for name in contracts if name not in names]
+    for stage, fallback in fallbacks.items():
+        if stage not in names:
+            problems.append(f"fallback for {stage!r}, which is not a stage")
+        elif fallback not in agents:
+            problems.append(f"fallback {fallback!r} for {stage!r} is not an agent on the team")
+        elif fallback == stage:
+            problems.append(f"{stage!r} cannot be its own fallback")
+    if not names:
+        problems.append("no stages: the team has no agents left once fallbacks are set aside")
+    if problems:
+        raise StopSession("failed", "pipeline: " + "; ".join(problems))
+
+    def contract(name: str) -> HandoffContract | None:
+        spec = contracts.get(name)
+        if spec is None:
+            return None
+        title = str(spec.output_schema.get("title") or f"{name}-output")
+        return HandoffContract(title, spec.output_schema, spec.min_confidence)
+
+    return [Stage(i, name, contract(name), fallbacks.get(name)) for i, name in enumerate(names, 1)]
+
+
+def stage_prompt(
+    ctx: RunContext, task: str, stage: Stage, stages: list[Stage], *,
+    agent: str, previous: AgentOutput | None, include_original: bool,
+) -> str:
+    """What one stage is asked: its place in the pipeline, the task if it sees it, and its job."""
+    chain = " → ".join(s.agent for s in stages)
+    spec = ctx.team.get(stage.agent)
+    role = spec.role if spec is not None else stage.agent
+    where = f"Pipeline: {chain}. You do stage {stage.index} of {len(stages)}"
+    if agent != stage.agent:
+        where += f", standing in for {stage.agent} ({role}), whose attempt failed"
+    lines = [where + "."]
+    if include_original or previous is None:
+        lines.append(f"Original task: {task}")
+    if previous is None:
+        lines.append("Start the work from the task.")
+    else:
+        sees = "only what you return and the original task" if include_original else "only what you return"
+        lines.append(
+            f"Your input is the previous stage's output ({previous.source}), below as data. Transform it "
+            f"as your role requires and return the whole work as you leave it, not notes about it: "
+            f"the next stage sees {sees}."
+        )
+    if stage.contract is not None:
+        lines.append(f"Give your output as the structured reply the `respond` tool asks for ({stage.contract.name}).")
+    return "\n\n".join(lines)
+
+
+class _StageFailed(Exception):
+    """One attempt at a stage that produced nothing to hand on."""
+
+    def __init__(self, agent: str, message: str, verdict: Verdict | None, cause: CallFailedError | None = None) -> None:
+        super().__init__(message)
+        self.agent = agent
+        self.message = message
+        self.verdict = verdict
+        self.cause = cause
+        """The failed call, when a call failed for good."""
+
+
+class _Pipeline:
+    """Runs the stages in order and handles each stage's failures."""
+
+    def __init__(self, ctx: RunContext, task: str, stages: list[Stage], include_original: bool) -> None:
+        self.ctx = ctx
+        self.task = task
+        self.stages = stages
+        self.include_original = include_original
+
+    def next_agent(self, stage: Stage) -> str:
+        return self.stages[stage.index].agent if stage.index < len(self.stages) else "result"
+
+    async def note(self, stage: Stage, agent: str | None, status: StageStatus, verdict: Verdict | None,
+                   text: str, error: str | None = None) -> None:
+        data = {
+            "stage": stage.agent, "agent": agent, "index": stage.index, "of": len(self.stages),
+            "status": status, "contract": stage.contract.name if stage.contract else None,
+            "verdict": verdict, "error": error,
+        }
+        await self.ctx.span(f"stage:{stage.index}").emit(
+            PatternNote, agent=agent or stage.agent, topic="stage",
+            text=f"{stage.index}/{len(self.stages)} {stage.agent}: {text}", data=data,
+        )
+
+    async def run(self) -> str:
+        stages = self.stages
+        await self.ctx.emit(
+            PatternNote, topic="pipeline",
+            text=" → ".join(s.agent for s in stages)
+            + (" (each stage also sees the task)" if self.include_original else ""),
+            data={
+                "stages": [s.agent for s in stages],
+                "include_original": self.include_original,
+                "contracts": {s.agent: s.contract.name for s in stages if s.contract},
+                "fallbacks": {s.agent: s.fallback for s in stages if s.fallback},
+            },
+        )
+        previous: AgentOutput | None = None
+        producer: Stage | None = None
+        for stage in stages:
+            output = await self.run_stage(stage, previous)
+            if output is not previous:  # a skipped stage passes the same output on
+                previous, producer = output, stage
+        if previous is None or producer is None:
+            raise StopSession("stopped", "every stage was skipped: there is no output")
+        if producer.contract is not None:
+            return f"```json\n{previous.text}\n```"
+        return previous.text
+
+    async def run_stage(self, stage: Stage, previous: AgentOutput | None) -> AgentOutput | None:
+        """The output the next stage gets (`previous` again when this stage is skipped)."""
+        attempts = [(stage.agent, f"stage{stage.index}")]
+        if stage.fallback is not None:
+            attempts.append((stage.fallback, f"stage{stage.index}-fallback"))
+        failure: _StageFailed | None = None
+        for agent, step_id in attempts:
+            try:
+                text = await self.attempt(stage, agent, step_id, previous)
+            except _StageFailed as failed:
+                failure = failed
+                if agent != attempts[-1][0]:
+                    await self.note(stage, agent, "failed", failed.verdict,
+                                    f"{failed.message}; {stage.fallback} redoes it", failed.message)
+                continue
+            verdict = "accepted" if stage.contract else None
+            by = "" if agent == stage.agent else f" (by fallback {agent})"
+            await self.note(stage, agent, "done", verdict, f"done{by}")
+            return AgentOutput(agent, text, step=step_id, title=f"stage {stage.index}: {stage.agent}")
+        assert failure is not None
+        return await self.give_up(stage, failure, previous)
+
+    async def attempt(self, stage: Stage, agent: str, step_id: str, previous: AgentOutput | None) -> str:
+        """One agent does the stage: its output text, or `_StageFailed`."""
+        stage_ctx = self.ctx.span(f"stage:{stage.index}")
+        spec = self.ctx.team.get(stage.agent)
+        role = spec.role if spec is not None else stage.agent
+        await stage_ctx.turn(agent)
+        await stage_ctx.emit(
+            StepStarted, agent=agent, step_id=step_id, assigned_to=agent,
+            title=f"Stage {stage.index}/{len(self.stages)}"
+            + (f" for {stage.agent}" if agent != stage.agent else "") + f": {role}",
+        )
+        prompt = stage_prompt(
+            self.ctx, self.task, stage, self.stages, agent=agent, previous=previous,
+            include_original=self.include_original,
+        )
+        context = [previous] if previous is not None else []
+        try:
+            if stage.contract is None:
+                text = await stage_ctx.call(agent, prompt, context=context, step_id=step_id)
+            else:
+                payload = await stage_ctx.call(
+                    agent, prompt, context=context, schema=stage.contract.json_schema, step_id=step_id
+                )
+                value = await stage_ctx.handoff(
+                    stage.contract, payload, from_agent=agent, to_agent=self.next_agent(stage)
+                )
+                text = json.dumps(as_data(value), indent=2, ensure_ascii=False)
+        except CallFailedError as error:
+            verdict: Verdict | None = "invalid" if error.error_type == "invalid_output" else None
+            await stage_ctx.emit(StepFinished, agent=agent, step_id=step_id, status="error", error=error.message)
+            raise _StageFailed(agent, error.message, verdict, error) from None
+        except HandoffRejected as error:
+            message = f"low-confidence handoff rejected: {error.reason}"
+            await stage_ctx.emit(StepFinished, agent=agent, step_id=step_id, status="error", error=message)
+            raise _StageFailed(agent, message, "rejected") from None
+        except HandoffError as error:
+            await stage_ctx.emit(StepFinished, agent=agent, step_id=step_id, status="error", error=error.reason)
+            raise _StageFailed(agent, error.reason, "invalid") from None
+        self.ctx.record_partial(f"stage {stage.index} · {agent}", text)
+        await stage_ctx.emit(StepFinished, agent=agent, step_id=step_id, status="done", output=text)
+        return text
+
+    async def give_up(self, stage: Stage, failure: _StageFailed, previous: AgentOutput | None) -> AgentOutput | None:
+        """No agent could do the stage: escalate a contract breach, stop otherwise."""
+        where = f"stage {stage.index} ({stage.agent})"
+        if failure.verdict == "rejected":
+            await self.note(stage, failure.agent, "stopped", "rejected", f"stopping: {failure.message}", failure.message)
+            raise StopSession("stopped", f"{where}: {failure.message}")
+        contract = stage.contract
+        if failure.verdict != "invalid" or contract is None:  # the call failed for good: end with what is done
+            await self.note(stage, failure.agent, "stopped", None, f"stopping: {failure.message}", failure.message)
+            raise failure.cause or StopSession("failed", f"{where} failed: {failure.message}")
+        skip = (
+            f"Skip {stage.agent}: pass {previous.source}'s output on" if previous is not None
+            else f"Skip {stage.agent}: the next stage starts from the task"
+        )
+        decision = await self.ctx.span(f"stage:{stage.index}").escalate(
+            "invalid_output",
+            f"{where} produced no output that meets contract {contract.name}: {failure.message}",
+            {"stage": stage.agent, "contract": contract.name, "error": failure.message, "schema": contract.json_schema},
+            agent=stage.agent,
+            options=("approve", "edit", "reject"),
+            validate=contract.validate,
+            labels={
+                "approve": skip,
+                "edit": f"Write {stage.agent}'s output yourself (checked against {contract.name})",
+                "reject": "Stop the pipeline with what is done",
+            },
+        )
+        if decision.action == "approve":
+            goes_on = "the previous output goes on" if previous is not None else "the next stage starts from the task"
+            await self.note(stage, None, "skipped", "invalid", f"skipped; {goes_on}", failure.message)
+            return previous
+        if decision.action == "edit":
+            value = as_data(decision.edited)
+            text = json.dumps(value, indent=2, ensure_ascii=False)
+            await self.ctx.span(f"stage:{stage.index}").emit(
+                Handoff, agent=stage.agent, from_agent=stage.agent, to_agent=self.next_agent(stage),
+                contract=contract.name, payload=value, confidence=contract.confidence_of(value), verdict="accepted",
+            )
+            self.ctx.record_partial(f"stage {stage.index} · written by a person", text)
+            await self.note(stage, None, "edited", "accepted", "a person wrote its output")
+            return AgentOutput(stage.agent, text, step=f"stage{stage.index}",
+                               title=f"stage {stage.index}: {stage.agent}, written by a person")
+        why = decision.reason or "rejected"
+        await self.note(stage, None, "stopped", "invalid", f"stopping: {why}", failure.message)
+        raise StopSession("stopped", f"{where} broke contract {contract.name} and the pipeline was stopped: {why}")
+
+
+async def run(ctx: RunContext, task: str, options: Options) -> str:
+    stages = plan_stages(ctx, options)
+    return await _Pipeline(ctx, task, stages, options.include_original).run()

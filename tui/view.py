@@ -86,6 +86,21 @@ class Entry:
     """What selecting it shows: {"plan": True} or {"title": ..., "data": ...}."""
 
 
+@dataclass(frozen=True)
+class Note:
+    """Something particular to the pattern (a route, a bid, a round's verdict, a write)."""
+
+    seq: int
+    offset: float
+    agent: str | None
+    topic: str
+    text: str
+    data: dict[str, Any]
+
+
+MAX_NOTES = 500
+
+
 @dataclass
 class Budget:
     tokens: int = 0
@@ -117,7 +132,11 @@ class SessionView:
         self.agents: dict[str, AgentView] = {}
         self.timeline: deque[Entry] = deque(maxlen=MAX_TIMELINE)
         self.plan: dict[str, Any] | None = None
+        """The session's top-level plan."""
         self.plan_revision = 0
+        self.plans: dict[str, dict[str, Any]] = {}
+        """Every plan by scope: "" for the top level, "s2/engineering" for a member team's."""
+        self.notes: deque[Note] = deque(maxlen=MAX_NOTES)
         self.steps: dict[str, dict[str, Any]] = {}
         """Every step seen: id -> {"title", "assigned_to", "status", "error"}."""
         self.pending: dict[str, EscalationRequested] = {}
@@ -201,14 +220,22 @@ class SessionView:
         self.changed |= {"header", "pending"}
 
     def _on_plan_made(self, e: Any) -> None:
-        self.plan, self.plan_revision = clean_data(e.plan), e.revision
-        for step in self.plan.get("steps", []):
+        plan: dict[str, Any] = clean_data(e.plan)  # type: ignore[assignment]
+        steps = plan.get("steps", [])
+        first = str(steps[0].get("id", "")) if steps else ""
+        scope = first.rsplit("/", 1)[0] if "/" in first else ""
+        self.plans[scope] = plan
+        if not scope:
+            self.plan, self.plan_revision = plan, e.revision
+        for step in steps:
             self.steps.setdefault(str(step.get("id")), {
                 "title": step.get("title", ""), "assigned_to": step.get("assigned_to", ""),
                 "status": "planned", "error": None,
             })
-        count = len(self.plan.get("steps", []))
+        count = len(steps)
         label = "plan" if e.revision == 0 else f"plan revision {e.revision}"
+        if scope:
+            label = f"{scope} {label}"
         self._entry(e, "▤", f"{label}: {count} steps", "accent", {"plan": True})
         self.changed.add("plan")
 
@@ -335,6 +362,9 @@ class SessionView:
         self._entry(e, "✉", f"{e.from_agent} → {to}: {e.text}", detail={"title": "message", "text": e.text}, agent=e.from_agent)
 
     def _on_pattern_note(self, e: Any) -> None:
+        data: dict[str, Any] = clean_data(e.data)  # type: ignore[assignment]
+        self.notes.append(Note(e.seq, self.offset(e.ts), e.agent, e.topic, clean(e.text), data))
+        self.changed.add("notes")
         self._entry(e, "·", f"{e.topic}: {e.text}", "accent", {"title": e.topic, "data": e.data} if e.data else None)
 
     def _on_tool_call(self, e: Any) -> None:

@@ -104,6 +104,9 @@ def _boolean(ctx: Context, name: str) -> bool:
     lowered = name.lower()
     if lowered in ("approved", "accept", "accepted", "agree", "consensus", "ok", "valid", "done"):
         return not ctx.reject and ctx.rng.random() < 0.7
+    if lowered in ("willing", "available", "capable", "can_help", "able"):
+        # Most agents take on most work; a few decline, so declines still show.
+        return ctx.rng.random() < 0.85
     if lowered in ("answer_myself", "alone", "solo", "no_help_needed"):
         # A specialist asked about a many-sided task usually wants a colleague's view.
         return ctx.rng.random() < 0.3

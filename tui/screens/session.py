@@ -21,6 +21,7 @@ from tui.widgets.agent_panel import AgentPanel
 from tui.widgets.budget_bar import BudgetBar
 from tui.widgets.details import DetailsPane
 from tui.widgets.key_hints import KeyHints
+from tui.widgets.pattern_pane import PatternPane
 from tui.widgets.session_header import SessionHeader
 from tui.widgets.timeline import Timeline
 
@@ -66,6 +67,7 @@ class SessionScreen(Screen[None]):
             yield AgentGrid(id="agents")
             with Vertical(id="side"):
                 yield Timeline(id="timeline")
+                yield PatternPane(id="pattern")
                 yield DetailsPane(id="details")
         yield BudgetBar(id="budget")
         yield KeyHints(self.BINDINGS)
@@ -113,6 +115,8 @@ class SessionScreen(Screen[None]):
             self.query_one(Timeline).sync(view)
         if areas & {"plan", "timeline"}:
             self.query_one(DetailsPane).refresh_plan(view)
+        if areas & {"plan", "notes", "header"}:
+            self.query_one(PatternPane).show(view)
         if areas & {"budget", "header"}:
             self._tick()
         if "pending" in areas:

@@ -23,30 +23,39 @@ STEP_GLYPHS = {
 
 
 def plan_tree(view: SessionView) -> Content:
-    """The plan with each step's live status, as a tree."""
+    """The plan with each step's live status, as a tree; a member team's own plan
+    (hierarchical teams) hangs under the step it works on."""
     plan = view.plan or {}
-    steps = plan.get("steps", [])
     confidence = plan.get("confidence")
     head = f"Plan (revision {view.plan_revision})" if view.plan_revision else "Plan"
     if isinstance(confidence, int | float):
         head += f" · confidence {confidence:.0%}"
     parts: list[Content | tuple[str, str] | str] = [(head, "bold"), "\n"]
+    _steps(view, plan.get("steps", []), "", parts)
+    return Content.assemble(*parts)
+
+
+def _steps(view: SessionView, steps: list[dict[str, Any]], indent: str, parts: list[Any]) -> None:
     for index, step in enumerate(steps):
         last = index == len(steps) - 1
         step_id = str(step.get("id", "?"))
         state = view.steps.get(step_id, {})
         glyph, style = STEP_GLYPHS.get(state.get("status", "planned"), STEP_GLYPHS["planned"])
         parts += [
-            "└─ " if last else "├─ ", (glyph + " ", style), (step_id, "bold"), " ",
+            indent, "└─ " if last else "├─ ", (glyph + " ", style), (step_id.rsplit("/", 1)[-1], "bold"), " ",
             (str(step.get("assigned_to", "?")), "$text-accent"), "  ", str(step.get("title", "")), "\n",
         ]
-        rail = "   " if last else "│  "
+        rail = indent + ("   " if last else "│  ")
         deps = step.get("depends_on") or []
         if deps:
-            parts += [rail, ("   after " + ", ".join(map(str, deps)), "dim"), "\n"]
+            parts += [rail, ("   after " + ", ".join(d.rsplit("/", 1)[-1] for d in map(str, deps)), "dim"), "\n"]
         if state.get("error"):
             parts += [rail, ("   " + str(state["error"]), "$text-error"), "\n"]
-    return Content.assemble(*parts)
+        for scope, nested in view.plans.items():
+            if scope.startswith(f"{step_id}/") and scope.count("/") == step_id.count("/") + 1:
+                team = scope.rsplit("/", 1)[-1]
+                parts += [rail, (f"   plan of {team}", "italic $text-accent"), "\n"]
+                _steps(view, nested.get("steps", []), rail + "   ", parts)
 
 
 def pretty(data: Any) -> str:

@@ -25,3 +25,12 @@ def test_cli_help_does_not_import_heavy_packages():
     loaded = _loaded_after("import tui.cli")
     for heavy in ("textual", "anthropic", "rich", "pydantic", "engine"):
         assert heavy not in loaded, heavy
+
+
+def test_sessions_load_without_the_ui():
+    loaded = _loaded_after(
+        "import sessions.store, sessions.recorder, sessions.export, sessions.migrations, sessions.paths"
+    )
+    assert "sessions" in loaded and "engine" in loaded
+    for forbidden in ("textual", "rich", "tui", "anthropic"):
+        assert forbidden not in loaded, forbidden

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from tui import sessions_cli
+
 DEMO_TASK = (
     "Design a rate limiter for our public REST API: per-client quotas, "
     "burst handling, and clear errors when a client is throttled."
@@ -56,9 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="huddle",
         description="Launch a team of LLM agents on a task, watch them work, steer them.",
     )
+    db_help = "the session database (default: $HUDDLE_DB, else huddle.db in your user data directory)"
+    parser.add_argument("--db", metavar="PATH", help=db_help)
+    # The same option after a command; SUPPRESS keeps a subcommand from resetting a --db given before it.
+    db_option = argparse.ArgumentParser(add_help=False)
+    db_option.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help=db_help)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = commands.add_parser("run", help="run a session on a task", description="Run a team of agents on TASK.")
+    run = commands.add_parser(
+        "run", parents=[db_option], help="run a session on a task", description="Run a team of agents on TASK."
+    )
     run.add_argument("task", nargs="*", metavar="TASK", help="what the team should do ('-' reads it from standard input)")
     run.add_argument("--headless", action="store_true", help="print the session as it happens instead of opening the app")
     run.add_argument("--pattern", default="orchestrator", help="collaboration pattern (see 'huddle patterns'; default orchestrator)")
@@ -74,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--decision-timeout", type=_positive(float), metavar="S", help="an unanswered escalation takes its safe default after S seconds")
 
     commands.add_parser("patterns", help="list the collaboration patterns", description="List the collaboration patterns.")
+    sessions_cli.add_commands(commands, db_option, _Parser, _positive(int))  # type: ignore[arg-type]
     return parser
 
 
@@ -93,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
     from engine.providers.faults import FaultSpecError, parse_faults
     from engine.providers.simulated import SimulatedProvider
     from engine.session import EngineConfig, SessionSpec
+    from sessions.paths import db_path
     from tui.headless import HeadlessRun, run_headless
 
     try:
@@ -121,7 +132,7 @@ def _run(args: argparse.Namespace) -> int:
     provider = SimulatedProvider(seed=seed, speed=args.speed, faults=faults)
     config = EngineConfig(call_timeout=args.call_timeout)
     if args.headless:
-        return asyncio.run(run_headless(HeadlessRun(spec, provider, config, ask=ask)))
+        return asyncio.run(run_headless(HeadlessRun(spec, provider, config, ask=ask, db=db_path(args.db))))
     return _run_app(spec, provider, config)
 
 
@@ -150,9 +161,9 @@ def _patterns(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"run": _run, "patterns": _patterns}
-    if args.command is None:
-        args = parser.parse_args(["run"])
+    handlers = {"run": _run, "patterns": _patterns, "sessions": sessions_cli.run}
+    if args.command is None:  # no command: run, keeping the options given (--db)
+        args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "run"])
     try:
         return handlers[args.command](args)
     except UsageError as error:

@@ -6,12 +6,15 @@ import asyncio
 import os
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from engine.approvals import ApprovalGate
 from engine.bus import EventBus
-from engine.session import EngineConfig, SessionSpec, run_session
+from engine.session import EngineConfig, SessionSpec, new_session_id, run_session
+from sessions.errors import StoreError
 from tui.console import ConsolePrompter, Output, stdin_reader
+from tui.recording import LiveRecording
 from tui.transcript import Transcript
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -24,6 +27,9 @@ class HeadlessRun:
     config: EngineConfig
     ask: bool
     """True when escalations that need a human are asked at the terminal."""
+    db: Path
+    """The session database it is recorded into."""
+    session_id: str = field(default_factory=new_session_id)
 
 
 def use_colour(stream: object) -> bool:
@@ -31,11 +37,28 @@ def use_colour(stream: object) -> bool:
 
 
 async def run_headless(job: HeadlessRun) -> int:
+    """Run and record the session, printing it as it happens; the exit status.
+
+    A database that cannot be opened or written is reported before the session
+    starts; recording that fails midway stops the session. Either way: one line
+    on standard error and exit status 1.
+    """
+    try:
+        recording = await LiveRecording.open(job.db)
+        async with recording:
+            return await _record(job, recording)
+    except StoreError as error:
+        sys.stderr.write(f"{error}\n")
+        return EXIT_FAILED
+
+
+async def _record(job: HeadlessRun, recording: LiveRecording) -> int:
     output = Output(sys.stdout)
     bus = EventBus()
     gate = ApprovalGate(job.spec.policy)
     transcript = Transcript(output.write, colour=use_colour(sys.stdout))
     bus.listen(transcript.feed)
+    recording.attach(bus)
 
     helpers: list[asyncio.Task[None]] = []
     if job.ask:
@@ -46,19 +69,22 @@ async def run_headless(job: HeadlessRun) -> int:
             helpers.append(asyncio.create_task(prompter.run()))
 
     session = asyncio.create_task(
-        run_session(job.spec, job.provider, bus=bus, gate=gate, config=job.config)  # type: ignore[arg-type]
+        run_session(job.spec, job.provider, bus=bus, gate=gate, config=job.config, session_id=job.session_id)  # type: ignore[arg-type]
     )
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, session.cancel)
     try:
-        finished = await session
+        finished = await recording.watch(session)
+        code = EXIT_OK if finished.status == "completed" else EXIT_FAILED
     except asyncio.CancelledError:
         output.release()
         sys.stderr.write("huddle: session cancelled\n")
-        return EXIT_CANCELLED
+        code = EXIT_CANCELLED
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         for helper in helpers:
             helper.cancel()
         output.release()
-    return EXIT_OK if finished.status == "completed" else EXIT_FAILED
+    await recording.finish()
+    sys.stderr.write(f"recorded as {job.session_id} in {recording.path}\n")
+    return code

@@ -1,0 +1,224 @@
+"""A session's row: what a list shows without reading events, and how events fold into it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+if TYPE_CHECKING:
+    from engine.events import EventBase, SessionStarted
+
+SessionState = Literal["running", "waiting", "completed", "failed", "stopped", "cancelled", "interrupted"]
+SESSION_STATES: tuple[str, ...] = get_args(SessionState)
+LIVE_STATES: tuple[str, ...] = ("running", "waiting")
+"""A session in one of these is still being recorded, or its recorder died (see `interrupted`)."""
+
+COLUMNS: tuple[str, ...] = (
+    "id", "created_at", "updated_at", "task", "title", "pattern", "team", "agents", "provider",
+    "models", "seed", "status", "tokens_in", "tokens_out", "cost", "calls", "turns", "duration_s",
+    "result", "reason", "partial", "pid", "host", "last_seq",
+)
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """One recorded session, as listed: no events needed."""
+
+    id: str
+    created_at: float
+    """When the session started, seconds since the epoch."""
+    updated_at: float
+    """When its latest recorded event happened."""
+    task: str
+    title: str
+    pattern: str
+    team: str
+    agents: tuple[str, ...]
+    provider: str
+    models: tuple[str, ...]
+    seed: int | None
+    status: SessionState
+    tokens_in: int
+    tokens_out: int
+    cost: float
+    calls: int
+    turns: int
+    duration_s: float
+    result: str | None
+    """The final result; None until the session finished."""
+    reason: str | None
+    """Why it ended the way it did (failed, stopped, cancelled, interrupted)."""
+    partial: bool
+    pid: int | None
+    """The process that recorded it."""
+    host: str | None
+    last_seq: int
+    """The `seq` of its last recorded event; events are gap-free, so also their number."""
+
+    @classmethod
+    def from_db(cls, values: tuple[Any, ...]) -> SessionRow:
+        """A row from a `SELECT` of `COLUMNS`, in that order."""
+        row = dict(zip(COLUMNS, values, strict=True))
+        row["agents"] = tuple(json.loads(row["agents"]))
+        row["models"] = tuple(json.loads(row["models"]))
+        row["partial"] = bool(row["partial"])
+        return cls(**row)
+
+    @property
+    def agent_count(self) -> int:
+        return len(self.agents)
+
+    @property
+    def event_count(self) -> int:
+        return self.last_seq
+
+    @property
+    def tokens(self) -> int:
+        return self.tokens_in + self.tokens_out
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as plain JSON values."""
+        data = asdict(self)
+        data["agents"] = list(self.agents)
+        data["models"] = list(self.models)
+        return data
+
+
+def started_values(event: SessionStarted, *, pid: int, host: str) -> dict[str, Any]:
+    """The new row for a `session.started` event."""
+    return {
+        "id": event.session_id,
+        "created_at": event.ts,
+        "updated_at": event.ts,
+        "task": event.task,
+        "title": event.title,
+        "pattern": event.pattern,
+        "team": event.team.name,
+        "agents": json.dumps(list(event.team.names)),
+        "provider": event.provider,
+        "models": json.dumps(event.team.models),
+        "seed": event.seed,
+        "status": "running",
+        "pid": pid,
+        "host": host,
+        "last_seq": event.seq,
+    }
+
+
+@dataclass
+class SessionTally:
+    """The changing part of a session's row, folded from its events as they are recorded."""
+
+    session_id: str
+    created_at: float
+    updated_at: float
+    status: str = "running"
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    calls: int = 0
+    turns: int = 0
+    duration_s: float = 0.0
+    result: str | None = None
+    reason: str | None = None
+    partial: bool = False
+    last_seq: int = 0
+    waiting_on: set[str] = field(default_factory=set)
+    """Escalations that wait for a person; while there are any the session is `waiting`."""
+
+    @classmethod
+    def of_row(cls, row: SessionRow) -> SessionTally:
+        """Carry on from a row already stored (a recorder picking up a session it did not start)."""
+        return cls(
+            session_id=row.id, created_at=row.created_at, updated_at=row.updated_at, status=row.status,
+            tokens_in=row.tokens_in, tokens_out=row.tokens_out, cost=row.cost, calls=row.calls,
+            turns=row.turns, duration_s=row.duration_s, result=row.result, reason=row.reason,
+            partial=row.partial, last_seq=row.last_seq,
+        )
+
+    def feed(self, event: EventBase) -> str | None:
+        """Fold one event in (events come in `seq` order); return the text it adds
+        to the search index, if any. Cheap for the common kinds: deltas are most
+        of a session."""
+        self.updated_at = event.ts
+        self.last_seq = event.seq
+        fold = _FOLDS.get(event.kind)
+        return fold(self, event) if fold is not None else None
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_STATES
+
+    def values(self) -> dict[str, Any]:
+        """The columns an update writes."""
+        if self.live:
+            self.status = "waiting" if self.waiting_on else "running"
+            self.duration_s = round(max(0.0, self.updated_at - self.created_at), 3)
+        return {
+            "id": self.session_id,
+            "updated_at": self.updated_at,
+            "status": self.status,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "cost": round(self.cost, 8),
+            "calls": self.calls,
+            "turns": self.turns,
+            "duration_s": self.duration_s,
+            "result": self.result,
+            "reason": self.reason,
+            "partial": int(self.partial),
+            "last_seq": self.last_seq,
+        }
+
+
+def _started(tally: SessionTally, event: Any) -> str:
+    return event.task
+
+
+def _call_finished(tally: SessionTally, event: Any) -> str:
+    tally.tokens_in += event.usage.input_tokens
+    tally.tokens_out += event.usage.output_tokens
+    tally.cost += event.cost
+    tally.calls += 1
+    return event.text
+
+
+def _budget(tally: SessionTally, event: Any) -> None:
+    tally.turns = event.turns
+
+
+def _asked(tally: SessionTally, event: Any) -> None:
+    if event.human:
+        tally.waiting_on.add(event.escalation_id)
+
+
+def _decided(tally: SessionTally, event: Any) -> None:
+    tally.waiting_on.discard(event.escalation_id)
+
+
+def _finished(tally: SessionTally, event: Any) -> str:
+    tally.status = event.status
+    tally.result = event.result
+    tally.reason = event.reason
+    tally.partial = event.partial
+    tally.tokens_in = event.usage.input_tokens
+    tally.tokens_out = event.usage.output_tokens
+    tally.cost = event.cost
+    tally.calls = event.calls
+    tally.turns = event.turns
+    tally.duration_s = event.duration_s
+    tally.waiting_on.clear()
+    return event.result
+
+
+_FOLDS: dict[str, Callable[[SessionTally, Any], str | None]] = {
+    "session.started": _started,
+    "call.finished": _call_finished,
+    "budget.updated": _budget,
+    "escalation.requested": _asked,
+    "escalation.resolved": _decided,
+    "session.finished": _finished,
+}
+"""What each kind changes in a row; other kinds only move `updated_at` and `last_seq`."""

@@ -1,0 +1,490 @@
+"""SessionStore: every session and its events in one SQLite file.
+
+One long-lived aiosqlite connection in WAL mode, so readers (another huddle
+listing sessions) never wait for the writer. Writes are transactions taken
+with `BEGIN IMMEDIATE` under one lock, so the recorder and the browser can
+share the connection. Every SQLite error leaves as a `StoreError` whose text
+is one line naming the file and what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+from pydantic import TypeAdapter, ValidationError
+
+from engine.events import Event
+from sessions import errors
+from sessions.errors import AmbiguousId, SessionBusy, SessionNotFound, StoreError
+from sessions.files import check_file, check_schema
+from sessions.migrations import APPLICATION_ID, SCHEMA_VERSION, pending
+from sessions.rows import COLUMNS, LIVE_STATES, SessionRow, SessionTally
+from sessions.search import (
+    SESSION_KEYS_MATCHING,
+    document_range,
+    document_rowid,
+    match_query,
+)
+
+DEFAULT_BUSY_TIMEOUT = 5.0
+"""Seconds to wait for another program's write lock before giving up."""
+HOST = socket.gethostname()
+
+_EVENTS = TypeAdapter(list[Event])
+
+_SELECT_ROW = f"SELECT {', '.join(COLUMNS)} FROM sessions"
+_INSERT_SESSION = """
+    INSERT INTO sessions (id, created_at, updated_at, task, title, pattern, team, agents, provider,
+                          models, seed, status, pid, host, last_seq)
+    VALUES (:id, :created_at, :updated_at, :task, :title, :pattern, :team, :agents, :provider,
+            :models, :seed, :status, :pid, :host, :last_seq)
+"""
+_UPDATE_SESSION = """
+    UPDATE sessions SET updated_at = :updated_at, status = :status, tokens_in = :tokens_in,
+        tokens_out = :tokens_out, cost = :cost, calls = :calls, turns = :turns,
+        duration_s = :duration_s, result = :result, reason = :reason, partial = :partial,
+        last_seq = :last_seq
+    WHERE id = :id
+"""
+INSERT_EVENT = "INSERT INTO events (session_id, seq, ts, kind, agent, data) VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_DOCUMENT = "INSERT INTO search (rowid, body) VALUES (?, ?)"
+
+EventRow = tuple[str, int, float, str, str | None, str]
+"""An `events` row: session id, seq, ts, kind, agent, the event's JSON."""
+
+
+@dataclass
+class Batch:
+    """What one recorder transaction writes."""
+
+    started: list[dict[str, Any]] = field(default_factory=list)
+    """New session rows (see `rows.started_values`)."""
+    events: list[EventRow] = field(default_factory=list)
+    documents: list[tuple[str, int, str]] = field(default_factory=list)
+    """Search documents: (session id, seq of the event it came from, text)."""
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    """Session rows brought up to date (see `SessionTally.values`)."""
+
+
+def _process_gone(pid: int | None, host: str | None) -> bool:
+    """True when the process that recorded a session is known to have ended.
+
+    Only a process on this machine can be checked; one elsewhere, or without a
+    pid, is taken to be alive. Windows has no signal 0 (there `os.kill` would end
+    the process), so there every owner is taken to be alive.
+    """
+    if pid is None or (host is not None and host != HOST) or pid == os.getpid() or os.name == "nt":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, but someone else's
+        return False
+    return _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """True for a process that has ended but was not yet reaped by its parent (Linux)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:  # ended a moment ago, or there is no /proc (macOS)
+        return Path("/proc/self").exists()
+    except OSError:  # cannot tell: taken to be alive
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]  # the state follows the command name
+
+
+class SessionStore:
+    """Sessions and their events in one SQLite file. Make one with `await SessionStore.open(path)`."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path, busy_timeout: float) -> None:
+        self._db = db
+        self._path = path
+        self._busy_timeout = busy_timeout
+        self._write_lock = asyncio.Lock()
+        self._closed = False
+        self._keys: dict[str, int] = {}
+        """Session id to row key, for the sessions this store has written search documents of."""
+
+    # -- opening and closing ------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls, path: str | os.PathLike[str], *, create: bool = True, busy_timeout: float | None = None
+    ) -> SessionStore:
+        """Open (or with `create`, make) the database at `path`, upgrade its schema,
+        and mark sessions whose recording process has died as `interrupted`.
+
+        A new file is created readable and writable by its owner only (SQLite gives
+        its `-wal` and `-shm` files the same mode). A file that is not a huddle
+        database, or that a newer huddle wrote, is refused before anything is written.
+        """
+        timeout = DEFAULT_BUSY_TIMEOUT if busy_timeout is None else busy_timeout
+        where = Path(path).expanduser().absolute()
+        try:
+            if check_file(where, create=create):
+                await asyncio.to_thread(check_schema, where, timeout)
+            db = await aiosqlite.connect(where, isolation_level=None, timeout=timeout)
+        except sqlite3.Error as error:
+            raise errors.from_sqlite_error(error, where, busy_timeout=timeout) from error
+        store = cls(db, where, timeout)
+        try:
+            await store._setup()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def _setup(self) -> None:
+        with self._translated():
+            version = await self._scalar("PRAGMA user_version")
+            if version > SCHEMA_VERSION:  # upgraded by a newer huddle in the last moment
+                raise errors.schema_too_new(self._path, version, SCHEMA_VERSION)
+            mode = await self._scalar("PRAGMA journal_mode = WAL")
+            if mode != "wal":
+                raise StoreError(
+                    f"huddle: {self._path} cannot use write-ahead logging (its journal mode stays {mode}); "
+                    "pass a file on a local disk with --db",
+                    path=self._path,
+                )
+            await self._db.execute("PRAGMA synchronous = FULL")
+        if pending(version):
+            await self._migrate()
+        await self.mark_interrupted()
+
+    async def _migrate(self) -> None:
+        async with self._writing() as db:
+            version = await self._scalar("PRAGMA user_version")  # another huddle may have done it meanwhile
+            for step in pending(version):
+                for statement in step.statements:
+                    await db.execute(statement)
+            await db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    async def close(self) -> None:
+        """Close the connection (SQLite checkpoints the write-ahead log into the file)."""
+        if not self._closed:
+            self._closed = True
+            await self._db.close()
+
+    async def __aenter__(self) -> SessionStore:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def busy_timeout(self) -> float:
+        return self._busy_timeout
+
+    # -- plumbing -----------------------------------------------------------------
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise errors.from_sqlite_error(error, self._path, busy_timeout=self._busy_timeout) from error
+
+    async def _begin(self) -> None:
+        """Take the write lock and open a write transaction."""
+        await self._write_lock.acquire()
+        try:
+            with self._translated():
+                await self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._write_lock.release()
+            raise
+
+    async def _end(self, *, commit: bool) -> None:
+        """Commit (or roll back) the open transaction, and let the write lock go."""
+        try:
+            with self._translated():
+                if commit:
+                    try:
+                        await self._db.execute("COMMIT")
+                    except BaseException:
+                        await self._rollback()
+                        raise
+                else:
+                    await self._rollback()
+        finally:
+            self._write_lock.release()
+
+    async def _rollback(self) -> None:
+        """End the open transaction, if there is one. Statements run in order on the
+        connection's thread, so this also ends a `BEGIN` still queued when the caller
+        was cancelled."""
+        self._keys.clear()  # it may hold keys of rows that are now gone
+        try:
+            await self._db.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            if self._db.in_transaction:
+                raise
+            # No transaction was open: SQLite had already rolled it back (as it may
+            # on a full disk), or it never began. Nothing is left to undo.
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction, committed when the block ends, rolled back if it raises."""
+        await self._begin()
+        try:
+            with self._translated():
+                yield self._db
+        except BaseException:
+            await self._end(commit=False)
+            raise
+        await self._end(commit=True)
+
+    async def _scalar(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        rows = await self._db.execute_fetchall(sql, parameters)
+        return next(iter(rows))[0]
+
+    async def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[SessionRow]:
+        with self._translated():
+            found = await self._db.execute_fetchall(sql, parameters)
+        return [SessionRow.from_db(tuple(values)) for values in found]
+
+    # -- writing ------------------------------------------------------------------
+
+    async def check_writable(self) -> None:
+        """Take the write lock once and let it go: raises now, not mid-session, if the
+        file is read-only or another program holds the lock past the timeout."""
+        async with self._writing():
+            pass
+
+    async def write_batch(self, batch: Batch) -> asyncio.Future[None]:
+        """Write one recorder batch as one transaction, and start committing it.
+
+        Returns once the rows are written, with a future that completes when the
+        commit has (or raises the `StoreError` that stopped it; the batch is then
+        not stored at all). The transaction holds the write lock until then, so
+        the next write waits its turn, while the caller prepares the next batch:
+        the commit, with its occasional WAL checkpoint, runs without the GIL.
+        """
+        await self._begin()
+        try:
+            with self._translated():
+                await self._insert(batch)
+        except BaseException:
+            await self._end(commit=False)
+            raise
+        return asyncio.ensure_future(self._end(commit=True))
+
+    async def _insert(self, batch: Batch) -> None:
+        db, keys = self._db, self._keys
+        if batch.started:
+            await db.executemany(_INSERT_SESSION, batch.started)
+        if batch.events:
+            await db.executemany(INSERT_EVENT, batch.events)
+        if batch.documents:
+            for session_id in {session_id for session_id, _, _ in batch.documents} - keys.keys():
+                keys[session_id] = await self._scalar("SELECT key FROM sessions WHERE id = ?", (session_id,))
+            await db.executemany(
+                _INSERT_DOCUMENT,
+                [(document_rowid(keys[session_id], seq), text) for session_id, seq, text in batch.documents],
+            )
+        if batch.updates:
+            await db.executemany(_UPDATE_SESSION, batch.updates)
+
+    async def mark_failed(self, session_ids: Iterable[str], reason: str) -> None:
+        """Mark sessions still recorded as live `failed` (the recorder could not go on)."""
+        ids = [(reason, session_id) for session_id in session_ids]
+        async with self._writing() as db:
+            await db.executemany(
+                "UPDATE sessions SET status = 'failed', reason = ? WHERE id = ? AND status IN ('running', 'waiting')",
+                ids,
+            )
+
+    async def mark_interrupted(self) -> int:
+        """Mark live sessions whose recording process on this machine has ended as
+        `interrupted`; return how many. Run by `open`."""
+        with self._translated():
+            live = await self._db.execute_fetchall(
+                "SELECT id, pid, host FROM sessions WHERE status IN ('running', 'waiting')"
+            )
+        gone = [
+            (f"the huddle process that recorded it (pid {pid}) ended before the session did", session_id)
+            for session_id, pid, host in live
+            if _process_gone(pid, host)
+        ]
+        if gone:
+            async with self._writing() as db:
+                await db.executemany(
+                    "UPDATE sessions SET status = 'interrupted', reason = ? "
+                    "WHERE id = ? AND status IN ('running', 'waiting')",
+                    gone,
+                )
+        return len(gone)
+
+    async def delete_session(self, session_id: str) -> SessionRow:
+        """Delete a session with its events and search documents; return its row.
+
+        A session still being recorded by a live process is refused (`SessionBusy`).
+        """
+        async with self._writing() as db:
+            found = await db.execute_fetchall(f"{_SELECT_ROW} WHERE id = ?", (session_id,))
+            if not found:
+                raise self._not_found(session_id)
+            row = SessionRow.from_db(tuple(next(iter(found))))
+            if row.status in LIVE_STATES and not _process_gone(row.pid, row.host):
+                raise SessionBusy(
+                    f"huddle: session {row.id} is still being recorded (pid {row.pid} on {row.host}); "
+                    "let it finish or stop it, then delete it",
+                    path=self._path,
+                )
+            key = await self._scalar("SELECT key FROM sessions WHERE id = ?", (session_id,))
+            await db.execute("DELETE FROM search WHERE rowid BETWEEN ? AND ?", document_range(key))
+            await db.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
+            await db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        self._keys.pop(session_id, None)
+        return row
+
+    # -- reading sessions ---------------------------------------------------------------
+
+    @staticmethod
+    def _where(search: str | None, status: str | None, pattern: str | None) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        parameters: list[Any] = []
+        if status is not None:
+            clauses.append("status = ?")
+            parameters.append(status)
+        if pattern is not None:
+            clauses.append("pattern = ?")
+            parameters.append(pattern)
+        query = match_query(search) if search is not None else None
+        if query is not None:
+            clauses.append(f"key IN ({SESSION_KEYS_MATCHING})")
+            parameters.append(query)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), parameters
+
+    async def list_sessions(
+        self,
+        *,
+        search: str | None = None,
+        status: str | None = None,
+        pattern: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[SessionRow]:
+        """Sessions newest first, from their rows alone (events are never read).
+
+        `search` matches words in the task, the agents' replies and the result
+        (every word, each as a prefix); `status` and `pattern` match exactly.
+        """
+        where, parameters = self._where(search, status, pattern)
+        return await self._rows(
+            f"{_SELECT_ROW}{where} ORDER BY created_at DESC, key DESC LIMIT ? OFFSET ?",
+            [*parameters, limit, offset],
+        )
+
+    async def count_sessions(
+        self, *, search: str | None = None, status: str | None = None, pattern: str | None = None
+    ) -> int:
+        """How many sessions `list_sessions` with these filters would page through."""
+        where, parameters = self._where(search, status, pattern)
+        with self._translated():
+            return int(await self._scalar(f"SELECT count(*) FROM sessions{where}", parameters))
+
+    def _not_found(self, wanted: str) -> SessionNotFound:
+        return SessionNotFound(
+            f"huddle: no session {wanted!r} in {self._path}; 'huddle sessions list' shows them", path=self._path
+        )
+
+    async def get_session(self, id_or_prefix: str) -> SessionRow:
+        """The session with this id, or the only one whose id starts with it (like git)."""
+        wanted = id_or_prefix.strip()
+        if not wanted:
+            raise self._not_found(wanted)
+        rows = await self._rows(f"{_SELECT_ROW} WHERE id >= ? ORDER BY id LIMIT 6", (wanted,))
+        matches = [row for row in rows if row.id.startswith(wanted)]
+        if not matches:
+            raise self._not_found(wanted)
+        if len(matches) > 1 and matches[0].id != wanted:
+            shown = ", ".join(row.id for row in matches[:5]) + (", …" if len(matches) > 5 else "")
+            raise AmbiguousId(
+                f"huddle: session id {wanted!r} is ambiguous in {self._path} ({shown}); give more of it",
+                path=self._path,
+            )
+        return matches[0]
+
+    async def short_ids(self, session_ids: Sequence[str], *, min_length: int = 8) -> dict[str, str]:
+        """For each id, its shortest prefix (at least `min_length`) that no other session shares."""
+        if not session_ids:
+            return {}
+        marks = ", ".join("?" for _ in session_ids)
+        with self._translated():
+            found = await self._db.execute_fetchall(
+                f"SELECT s.id, (SELECT max(id) FROM sessions WHERE id < s.id), "
+                f"(SELECT min(id) FROM sessions WHERE id > s.id) FROM sessions AS s WHERE s.id IN ({marks})",
+                list(session_ids),
+            )
+        short: dict[str, str] = {}
+        for session_id, before, after in found:
+            shared = max(len(os.path.commonprefix([session_id, other])) for other in (before or "", after or ""))
+            short[session_id] = session_id[: max(min_length, shared + 1)]
+        return short
+
+    # -- reading events -----------------------------------------------------------------
+
+    async def load_events(self, session_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[Event]:
+        """Up to `limit` events of a session with `seq` above `after_seq`, in order."""
+        with self._translated():
+            found = await self._db.execute_fetchall(
+                "SELECT data FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (session_id, after_seq, limit),
+            )
+        if not found:
+            return []
+        try:
+            return _EVENTS.validate_json("[" + ",".join(data for (data,) in found) + "]")
+        except ValidationError as error:
+            raise StoreError(
+                f"huddle: session {session_id} in {self._path} holds events this huddle cannot read "
+                f"({error.error_count()} problems); a newer huddle may have written them",
+                path=self._path,
+            ) from error
+
+    async def iter_events(self, session_id: str, *, page: int = 1000) -> AsyncIterator[Event]:
+        """Every event of a session, in order, loaded `page` at a time."""
+        after = 0
+        while True:
+            events = await self.load_events(session_id, after_seq=after, limit=page)
+            for event in events:
+                yield event
+            if len(events) < page:
+                return
+            after = events[-1].seq
+
+    async def event_count(self, session_id: str) -> int:
+        with self._translated():
+            return int(await self._scalar("SELECT count(*) FROM events WHERE session_id = ?", (session_id,)))
+
+    async def load_tally(self, session_id: str) -> SessionTally:
+        """The row's running totals, for a recorder that picks up a session it did not start."""
+        rows = await self._rows(f"{_SELECT_ROW} WHERE id = ?", (session_id,))
+        if not rows:
+            raise StoreError(
+                f"huddle: events of session {session_id} arrived before its session.started; "
+                "a recorder must be attached before the session starts",
+                path=self._path,
+            )
+        return SessionTally.of_row(rows[0])
+

@@ -1,0 +1,148 @@
+"""Helpers for the store tests: record sessions, build every kind of event, look at the file."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.approvals import ApprovalGate
+from engine.bus import EventBus
+from engine.events import (
+    AgentMessage,
+    CallFailed,
+    ErrorEvent,
+    EventBase,
+    Handoff,
+    PatternNote,
+    Retry,
+    SessionFinished,
+    ToolCall,
+    ToolResult,
+)
+from engine.policy import ApprovalPolicy
+from engine.providers.simulated import SimulatedProvider
+from engine.session import EngineConfig, SessionSpec, run_session
+from sessions.recorder import Recorder
+from sessions.store import SessionStore
+from tests.helpers import FAST_RETRY, run
+
+TASK = "Design a rate limiter for our public REST API"
+APPROVE = ApprovalPolicy(default="approve")
+
+
+@dataclass
+class Recorded:
+    finished: SessionFinished
+    events: list[EventBase]
+    recorder: Recorder
+
+
+async def record(
+    store: SessionStore,
+    provider: Any = None,
+    *,
+    task: str = TASK,
+    session_id: str | None = None,
+    policy: ApprovalPolicy = APPROVE,
+    gate: ApprovalGate | None = None,
+    recorder_options: dict[str, Any] | None = None,
+    listen: Callable[[EventBase], None] | None = None,
+    **spec: Any,
+) -> Recorded:
+    """Run a session (instant simulated provider by default) with a recorder attached."""
+    bus = EventBus()
+    events: list[EventBase] = []
+    bus.listen(events.append)
+    if listen is not None:
+        bus.listen(listen)
+    recorder = Recorder.attach(store, bus, **(recorder_options or {}))
+    recorder.start()
+    finished = await run_session(
+        SessionSpec(task=task, policy=policy, **spec),
+        provider or SimulatedProvider(seed=1, speed=0),
+        bus=bus,
+        gate=gate or ApprovalGate(policy),
+        config=EngineConfig(retry=FAST_RETRY, call_timeout=5),
+        session_id=session_id,
+    )
+    await recorder.finish()
+    return Recorded(finished, events, recorder)
+
+
+async def publish(store: SessionStore, events: list[EventBase], **options: Any) -> Recorder:
+    """Feed `events` to a recorder through a bus, as the engine would, and finish it."""
+    bus = EventBus()
+    recorder = Recorder.attach(store, bus, **options)
+    recorder.start()
+    for event in events:
+        bus.publish(event)
+        await bus.wait_for_room()
+    await recorder.finish()
+    return recorder
+
+
+async def every_kind(session_id: str = "allkinds0001") -> list[EventBase]:
+    """A real session's events plus one hand-made event of each kind it did not
+    produce, with awkward content (escapes, bidi marks, emoji, nested payloads,
+    tiny floats), renumbered into one gap-free session."""
+    ran = await run(SimulatedProvider(seed=4, speed=0))
+    base = dict(session_id=session_id, seq=0, ts=1_800_000_000.123456789, span_id="root/x", parent_span_id="root")
+    odd = "café \u202e gnp.exe \x1b[2J [/] `code` ![img](http://x) 😀 \\ \"q\"\n"
+    extra: list[EventBase] = [
+        CallFailed(
+            **base, agent="coder", call_key="root/x#coder#1", attempt=1, error_type="rate_limit", error=odd, final=False
+        ),
+        Retry(**base, agent="coder", call_key="root/x#coder#1", attempt=2, delay_s=1e-7, reason=odd, retry_after_s=2.5),
+        ToolCall(**base, agent="coder", tool_use_id="tu1", tool="search", input={"q": odd, "n": [1, 2.5, None, True]}),
+        ToolResult(**base, agent="coder", tool_use_id="tu1", tool="search", output=odd, is_error=True),
+        Handoff(
+            **base, agent="coder", from_agent="coder", to_agent="reviewer", contract="patch",
+            payload={"diff": odd, "files": ["a.py"]}, confidence=0.42, verdict="low_confidence", error=odd,
+        ),
+        AgentMessage(**base, agent="coder", from_agent="coder", to_agent=None, text=odd),
+        PatternNote(**base, topic="round", text=odd, data={"scores": {"a": 0.1, "b": 1e300}}),
+        ErrorEvent(**base, agent="ghost", error_type="unknown_agent", message=odd, fatal=False, step_id="s9"),
+    ]
+    produced = {event.kind for event in ran.events}
+    events = ran.events[:-1] + [e for e in extra if e.kind not in produced] + ran.events[-1:]
+    return [
+        event.model_copy(update={"session_id": session_id, "seq": seq}) for seq, event in enumerate(events, start=1)
+    ]
+
+
+@contextmanager
+def connect(path: Path) -> Iterator[sqlite3.Connection]:
+    """A plain sqlite3 connection (each statement its own transaction), as another
+    program would open the file; closed when the block ends."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def snapshot(path: Path) -> tuple[bytes, int, list[str]]:
+    """The file's bytes, its modification time and what is beside it."""
+    return path.read_bytes(), path.stat().st_mtime_ns, sorted(os.listdir(path.parent))
+
+
+@contextmanager
+def unprivileged() -> Iterator[None]:
+    """Run the block as an ordinary user. Root ignores permission bits, so a test of
+    'no write permission' run as root drops its effective uid to nobody for the
+    block (the real uid stays 0, which lets it come back)."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.setegid(65534)
+    os.seteuid(65534)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)

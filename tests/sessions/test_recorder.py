@@ -1,0 +1,244 @@
+"""The recorder: batched commits, urgent ones at once, backpressure instead of loss, and
+a full disk that fails the session while what was committed stays readable."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from engine.approvals import ApprovalGate, Decision
+from engine.bus import EventBus
+from engine.events import CallDelta, EscalationRequested, EscalationResolved, EventBase
+from engine.policy import ApprovalPolicy
+from engine.providers.simulated import SimulatedProvider
+from engine.session import EngineConfig, SessionSpec, run_session
+from sessions.errors import DiskFull, StoreError
+from sessions.recorder import Recorder
+from sessions.rows import SessionTally
+from sessions.store import SessionStore
+from tests.helpers import FAST_RETRY
+from tests.sessions.helpers import APPROVE, TASK, connect, publish, record
+from tui.recording import LiveRecording
+
+
+def committed(store: SessionStore, session_id: str) -> int:
+    """Events another connection can see: what is durably committed."""
+    with connect(store.path) as raw:
+        return raw.execute("SELECT count(*) FROM events WHERE session_id = ?", (session_id,)).fetchone()[0]
+
+
+async def eventually(check: Any, timeout: float = 3.0) -> float:
+    """Poll `check()` until true; the seconds it took."""
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"not true after {timeout}s")
+        await asyncio.sleep(0.005)
+    return time.monotonic() - started
+
+
+def delta(session_id: str, seq: int) -> CallDelta:
+    return CallDelta(session_id=session_id, seq=seq, ts=time.time(), call_key="k", attempt=1, text=f"d{seq}")
+
+
+async def started_session(store: SessionStore, bus: EventBus, **options: float) -> tuple[Recorder, str]:
+    """A recorder on `bus` that has committed the start of a real session (its first events)."""
+    ran = await record(store)
+    first = ran.events[0].model_copy(update={"session_id": "live00000001"})
+    recorder = Recorder.attach(store, bus, **options)
+    recorder.start()
+    bus.publish(first)
+    await eventually(lambda: committed(store, "live00000001") == 1)
+    return recorder, "live00000001"
+
+
+async def test_a_burst_is_written_in_a_few_transactions(store: SessionStore) -> None:
+    ran = await record(store)
+    session_id = ran.finished.session_id
+    burst = [delta(session_id, seq) for seq in range(len(ran.events) + 1, len(ran.events) + 5001)]
+
+    recorder = await publish(store, burst)
+
+    assert recorder.events_written == 5000
+    assert recorder.batches <= 5, recorder.batches
+    assert await store.event_count(session_id) == len(ran.events) + 5000
+
+
+async def test_events_are_committed_within_the_interval_not_one_by_one(store: SessionStore) -> None:
+    bus = EventBus()
+    recorder, session_id = await started_session(store, bus, interval=0.4)
+
+    bus.publish(delta(session_id, 2))
+    await asyncio.sleep(0.15)
+    assert committed(store, session_id) == 1  # held for the batch
+    waited = await eventually(lambda: committed(store, session_id) == 2)
+    assert waited < 0.6
+    await recorder.finish()
+
+
+async def test_the_default_interval_commits_within_a_tenth_of_a_second(store: SessionStore) -> None:
+    bus = EventBus()
+    recorder, session_id = await started_session(store, bus)
+
+    bus.publish(delta(session_id, 2))
+    published = time.monotonic()
+    await eventually(lambda: committed(store, session_id) == 2)
+
+    assert time.monotonic() - published < 0.2  # 0.08 s of batching, plus the write
+    await recorder.finish()
+
+
+async def test_escalations_are_committed_at_once(store: SessionStore) -> None:
+    bus = EventBus()
+    recorder, session_id = await started_session(store, bus, interval=30)
+    bus.publish(delta(session_id, 2))
+    bus.publish(
+        EscalationRequested(
+            session_id=session_id, seq=3, ts=time.time(), escalation_id="e1", trigger="plan",
+            reason="approve the plan?", rule="policy: default=ask", human=True,
+        )
+    )
+
+    waited = await eventually(lambda: committed(store, session_id) == 3)
+
+    assert waited < 1  # not the 30 s interval
+    assert (await store.get_session(session_id)).status == "waiting"
+    await recorder.finish()
+
+
+async def test_a_session_waits_while_a_person_decides(store: SessionStore) -> None:
+    bus = EventBus()
+    policy = ApprovalPolicy(default="ask")
+    gate = ApprovalGate(policy)
+    recorder = Recorder.attach(store, bus)
+    recorder.start()
+    asked: list[EscalationRequested] = []
+    bus.listen(lambda e: asked.append(e) if isinstance(e, EscalationRequested) else None)
+    session = asyncio.create_task(
+        run_session(SessionSpec(task=TASK, policy=policy), SimulatedProvider(seed=1, speed=0), bus=bus, gate=gate,
+                    config=EngineConfig(retry=FAST_RETRY))
+    )
+    await eventually(lambda: bool(asked))
+    session_id = asked[0].session_id
+
+    def status() -> str | None:
+        with connect(store.path) as raw:
+            row = raw.execute("SELECT status FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return row[0] if row else None
+
+    await eventually(lambda: status() == "waiting")
+    gate.resolve(asked[0].escalation_id, Decision("approve"))
+    finished = await session
+    await recorder.finish()
+    assert finished.status == "completed" and status() == "completed"
+
+
+def test_a_tally_is_running_then_waiting_then_running() -> None:
+    tally = SessionTally("s", created_at=100.0, updated_at=100.0)
+    asked = dict(session_id="s", reason="r", rule="x")
+    rule = EscalationRequested(**asked, seq=2, ts=101.0, escalation_id="e1", trigger="budget")
+    ask = EscalationRequested(**asked, seq=3, ts=102.0, escalation_id="e2", trigger="plan", human=True)
+    tally.feed(rule)
+    assert tally.values()["status"] == "running"  # a rule decides at once: nobody waits
+    tally.feed(ask)
+    assert tally.values()["status"] == "waiting"
+    tally.feed(_resolved("e2", 4))
+    values = tally.values()
+    assert values["status"] == "running" and values["last_seq"] == 4 and values["duration_s"] == 3.0
+
+
+def _resolved(escalation_id: str, seq: int) -> EventBase:
+    return EscalationResolved(
+        session_id="s", seq=seq, ts=103.0, escalation_id=escalation_id, trigger="plan", action="approve",
+        by="human", rule="x",
+    )
+
+
+async def test_a_slow_writer_slows_the_engine_and_loses_nothing(
+    store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_batch = store.write_batch
+
+    async def slow(batch: Any) -> Any:
+        await asyncio.sleep(0.02)
+        return await write_batch(batch)
+
+    monkeypatch.setattr(store, "write_batch", slow)
+    limit = 40
+    bus = EventBus()
+    recorder = Recorder.attach(store, bus, limit=limit)
+    recorder.start()
+    behind: list[int] = []
+    bus.listen(lambda _: behind.append(recorder._subscription.pending))
+    finished = await run_session(
+        SessionSpec(task=TASK, policy=APPROVE), SimulatedProvider(seed=1, speed=0), bus=bus,
+        config=EngineConfig(retry=FAST_RETRY),
+    )
+    await recorder.finish()
+
+    assert max(behind) >= limit  # the bound was reached...
+    assert max(behind) <= limit + 8  # ...and held (one event per concurrent agent may land past it)
+    assert await store.event_count(finished.session_id) == len(behind)
+    loaded = await store.load_events(finished.session_id, limit=10_000)
+    assert [e.seq for e in loaded] == list(range(1, len(behind) + 1))
+
+
+async def fill_disk(store: SessionStore, spare_pages: int) -> None:
+    """Let the database grow by only `spare_pages` more pages: the next big write gets SQLITE_FULL."""
+    rows = await store._db.execute_fetchall("PRAGMA page_count")
+    await store._db.execute(f"PRAGMA max_page_count = {next(iter(rows))[0] + spare_pages}")
+
+
+async def test_a_full_disk_fails_the_session_and_keeps_what_was_recorded(store: SessionStore) -> None:
+    earlier = await record(store, task="An earlier session")
+    await fill_disk(store, spare_pages=4)
+
+    with pytest.raises(DiskFull) as full:
+        await record(store, SimulatedProvider(seed=1, speed=40), recorder_options={"interval": 0.01})
+
+    message = str(full.value)
+    assert "full" in message and str(store.path) in message and "\n" not in message
+    [row] = await store.list_sessions(limit=1)
+    assert row.status == "failed" and row.reason is not None and "full" in row.reason
+    kept = await store.load_events(row.id, limit=10_000)
+    assert 1 <= len(kept) == row.last_seq
+    assert [e.seq for e in kept] == list(range(1, len(kept) + 1))
+    assert await store.event_count(earlier.finished.session_id) == len(earlier.events)
+    assert (await store.get_session(earlier.finished.session_id)).status == "completed"
+
+
+async def test_when_recording_fails_the_live_session_is_stopped(db_path: Any) -> None:
+    recording = await LiveRecording.open(db_path)
+    async with recording:
+        await fill_disk(recording.store, spare_pages=2)
+        bus = EventBus()
+        recording.attach(bus)
+        session = asyncio.create_task(
+            run_session(SessionSpec(task=TASK, policy=APPROVE), SimulatedProvider(seed=1, speed=4), bus=bus)
+        )
+        with pytest.raises(DiskFull):
+            await asyncio.wait_for(recording.watch(session), timeout=10)
+        assert session.cancelled()
+        with pytest.raises(DiskFull):
+            await recording.finish()
+
+
+async def test_a_second_recorder_carries_on_a_session(store: SessionStore) -> None:
+    ran = await record(store)
+    session_id = ran.finished.session_id
+    row = await store.get_session(session_id)
+
+    await publish(store, [delta(session_id, row.last_seq + 1), delta(session_id, row.last_seq + 2)])
+
+    after = await store.get_session(session_id)
+    assert after.last_seq == row.last_seq + 2
+    assert (after.status, after.tokens_in, after.cost, after.calls) == (row.status, row.tokens_in, row.cost, row.calls)
+
+
+async def test_events_of_a_session_that_never_started_are_refused(store: SessionStore) -> None:
+    with pytest.raises(StoreError, match=r"before its session\.started"):
+        await publish(store, [delta("nosuchsession", 5)])
+    assert await store.event_count("nosuchsession") == 0

@@ -1,0 +1,270 @@
+"""`huddle sessions list|show|export|delete`: the recorded sessions, from the command line.
+
+The parser is built at import with nothing heavy loaded (so `huddle --help`
+stays fast); each command imports the store when it runs. Every database
+problem is one line on standard error and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sessions.rows import SESSION_STATES
+
+if TYPE_CHECKING:
+    from sessions.rows import SessionRow
+    from sessions.store import SessionStore
+
+DEFAULT_LIMIT = 20
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def add_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    db_option: argparse.ArgumentParser,
+    parser_class: type[argparse.ArgumentParser],
+    count: Callable[[str], int],
+) -> None:
+    """Add `sessions` and its subcommands: `db_option` is the parent parser holding
+    `--db`, `count` parses a number that must be more than zero."""
+    sessions = commands.add_parser(
+        "sessions",
+        parents=[db_option],
+        help="list, search, show, export and delete recorded sessions",
+        description="The sessions recorded in the session database (without a command: list).",
+    )
+    sessions.set_defaults(search=None, status=None, pattern=None, limit=DEFAULT_LIMIT, json=False)
+    sub = sessions.add_subparsers(dest="sessions_command", metavar="COMMAND", parser_class=parser_class)
+
+    listing = sub.add_parser(
+        "list", parents=[db_option], help="list sessions, newest first",
+        description="List recorded sessions, newest first.",
+    )
+    listing.add_argument(
+        "--search", metavar="TEXT", help="only sessions whose task, agent replies or result hold every word of TEXT"
+    )
+    listing.add_argument("--status", choices=SESSION_STATES, help="only sessions with this status")
+    listing.add_argument("--pattern", metavar="P", help="only sessions run under this pattern")
+    listing.add_argument(
+        "--limit", type=count, default=DEFAULT_LIMIT, metavar="N", help=f"at most N sessions (default {DEFAULT_LIMIT})"
+    )
+    listing.add_argument("--json", action="store_true", help="print the rows as a JSON array")
+
+    show = sub.add_parser(
+        "show", parents=[db_option], help="print a session's transcript",
+        description="Print a session's transcript, as the headless run printed it.",
+    )
+    show.add_argument("id", metavar="ID", help="session id, or a prefix of it that only one session has")
+
+    export = sub.add_parser(
+        "export", parents=[db_option], help="export a session as Markdown or JSON",
+        description="Export a session: Markdown for people, JSON (every event, lossless) for tools.",
+    )
+    export.add_argument("id", metavar="ID", help="session id, or a unique prefix of it")
+    export.add_argument("--format", choices=("md", "json"), default="md", help="md (default) or json")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (readable by you only) instead of standard output")
+
+    delete = sub.add_parser(
+        "delete", parents=[db_option], help="delete sessions and their events",
+        description="Delete sessions, with their events. A session still running cannot be deleted.",
+    )
+    delete.add_argument("ids", nargs="+", metavar="ID", help="session ids, or unique prefixes of them")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the `sessions` subcommand in `args`; the exit status."""
+    from sessions.errors import StoreError
+
+    handlers: dict[str, Callable[[argparse.Namespace], object]] = {
+        "list": _list, "show": _show, "export": _export, "delete": _delete,
+    }
+    handler = handlers[args.sessions_command or "list"]
+    try:
+        return asyncio.run(handler(args))  # type: ignore[arg-type]
+    except StoreError as error:
+        sys.stderr.write(f"{error}\n")
+        return EXIT_FAILED
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python from
+        # complaining about stdout once more on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+
+
+def _path(args: argparse.Namespace) -> Path:
+    from sessions.paths import db_path
+
+    return db_path(args.db)
+
+
+async def _open(args: argparse.Namespace) -> SessionStore:
+    """The existing database; a missing one is an error for every command but `list`."""
+    from sessions.store import SessionStore
+
+    return await SessionStore.open(_path(args), create=False)
+
+
+# -- list -----------------------------------------------------------------------------
+
+
+async def _list(args: argparse.Namespace) -> int:
+    from sessions.errors import NoDatabase
+
+    filters = {"search": args.search, "status": args.status, "pattern": args.pattern}
+    try:
+        store = await _open(args)
+    except NoDatabase as missing:
+        print("[]" if args.json else f"no sessions recorded yet (in {missing.path})")
+        return EXIT_OK
+    async with store:
+        rows = await store.list_sessions(**filters, limit=args.limit)
+        if args.json:
+            print(json.dumps([row.to_json() for row in rows], indent=2, ensure_ascii=False))
+            return EXIT_OK
+        if not rows:
+            filtered = any(value is not None for value in filters.values())
+            print(f"no sessions {'match' if filtered else 'recorded yet'} (in {store.path})")
+            return EXIT_OK
+        short = await store.short_ids([row.id for row in rows])
+        total = await store.count_sessions(**filters)
+    for line in table(rows, short):
+        print(line)
+    if total > len(rows):
+        print(f"({len(rows)} of {total} sessions; --limit N shows more)")
+    return EXIT_OK
+
+
+def _tokens(count: int) -> str:
+    if count >= 1_000_000:
+        return f"{count / 1_000_000:.1f}M"
+    if count >= 10_000:
+        return f"{count / 1000:.1f}k"
+    return f"{count:,}"
+
+
+def table(rows: list[SessionRow], short: dict[str, str]) -> list[str]:
+    """The rows as aligned columns under a header, titles cleaned for the terminal."""
+    from tui.safe import clean
+    from tui.transcript import clock, money
+
+    header = ("ID", "STARTED", "STATUS", "PATTERN", "TOKENS", "COST", "TIME", "TITLE")
+    cells = [
+        (
+            short.get(row.id, row.id),
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(row.created_at)),
+            row.status,
+            " ".join(clean(row.pattern).split()),
+            _tokens(row.tokens),
+            money(row.cost),
+            clock(row.duration_s),
+            " ".join(clean(row.title).split()),
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header) - 1)]
+    right = {4, 5, 6}
+    lines = []
+    for line in [header, *cells]:
+        parts = [
+            value.rjust(widths[i]) if i in right else value.ljust(widths[i]) for i, value in enumerate(line[:-1])
+        ]
+        lines.append("  ".join([*parts, line[-1]]))
+    return lines
+
+
+# -- show -----------------------------------------------------------------------------
+
+
+async def _show(args: argparse.Namespace) -> int:
+    from tui.headless import use_colour
+    from tui.transcript import Transcript
+
+    async with await _open(args) as store:
+        row = await store.get_session(args.id)
+
+        def write(text: str) -> None:
+            sys.stdout.write(text)
+
+        transcript = Transcript(write, colour=use_colour(sys.stdout))
+        ended = False
+        async for event in store.iter_events(row.id):
+            transcript.feed(event)
+            ended = event.kind == "session.finished"
+    if not ended:
+        why = f": {row.reason}" if row.reason else ""
+        print(f"\n({row.status}, no result recorded{why})")
+    return EXIT_OK
+
+
+# -- export ---------------------------------------------------------------------------
+
+
+async def _export(args: argparse.Namespace) -> int:
+    from sessions.export import write_json, write_markdown
+    from tui.safe import clean
+
+    async with await _open(args) as store:
+        row = await store.get_session(args.id)
+
+        async def produce(write: Callable[[str], object]) -> None:
+            events = store.iter_events(row.id)
+            if args.format == "json":
+                await write_json(row, events, write)
+            else:
+                await write_markdown(row, events, write, sanitize=clean)
+
+        if args.output is None:
+            await produce(sys.stdout.write)
+            return EXIT_OK
+        target = Path(args.output).expanduser().absolute()
+        await _write_file(target, produce)
+    print(target)
+    return EXIT_OK
+
+
+async def _write_file(target: Path, produce: Callable[[Callable[[str], object]], object]) -> None:
+    """Write through a temporary file beside `target`, then rename it into place, so
+    a failure never leaves half an export (or clobbers an older one)."""
+    from sessions.errors import StoreError
+
+    temporary: Path | None = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=target.parent, prefix=f".{target.name}.", delete=False
+        ) as handle:
+            temporary = Path(handle.name)
+            await produce(handle.write)  # type: ignore[misc]
+        os.replace(temporary, target)
+    except BaseException as error:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            reason = error.strerror or str(error)
+            raise StoreError(f"huddle: cannot write {target} ({reason}); choose another -o FILE") from error
+        raise
+
+
+# -- delete ---------------------------------------------------------------------------
+
+
+async def _delete(args: argparse.Namespace) -> int:
+    from tui.safe import clean
+
+    async with await _open(args) as store:
+        rows = {}
+        for wanted in args.ids:  # every id resolved before anything is deleted
+            row = await store.get_session(wanted)
+            rows[row.id] = row
+        for row in rows.values():
+            await store.delete_session(row.id)
+            print(f"deleted {row.id} · {row.status} · {row.last_seq:,} events · {' '.join(clean(row.title).split())}")
+    return EXIT_OK

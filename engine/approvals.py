@@ -170,8 +170,9 @@ def one_line(error: BaseException) -> str:
         try:
             parts = []
             for item in errors()[:3]:
-                where = ".".join(str(p) for p in item.get("loc", ())) or "value"
-                parts.append(f"{where}: {item.get('msg', '')}")
+                where = ".".join(str(p) for p in item.get("loc", ()))
+                message = str(item.get("msg", "")).removeprefix("Value error, ")
+                parts.append(f"{where}: {message}" if where else message)
             return "; ".join(parts)
         except Exception:  # noqa: BLE001 - fall back to the plain message
             pass

@@ -1,41 +1,132 @@
-"""HuddleApp: the terminal app. `make_app` builds it for the command line and for tests."""
+"""HuddleApp: the terminal app. `make_app` builds it for the command line and for tests.
+
+It holds the session database (one store, shared by recording, the browser
+and replay) and moves between the launch screen, live sessions, the browser
+and replays.
+"""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from textual.app import App
 from textual.binding import Binding
 
 from engine.events import EventBase
+from sessions.rows import SessionRow
+from sessions.store import SessionStore
 from tui.bridge import LiveSession
+from tui.commands import HuddleCommands
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.session import SessionScreen
+from tui.setup import Setup
+
+Start = Literal["launch", "browser", "session"] | None
+"""The first screen; None for none (a caller pushes its own)."""
 
 
 class HuddleApp(App[None]):
-    """Launch, watch and steer teams of agents."""
+    """Launch, watch and steer teams of agents; browse and replay past sessions."""
 
     CSS_PATH = "app.tcss"
     TITLE = "huddle"
+    COMMANDS = App.COMMANDS | {HuddleCommands}
     BINDINGS = [
         Binding("ctrl+q", "leave", "Quit", id="app.quit", tooltip="Leave huddle (asks first while a session runs)", priority=True),
+        Binding("ctrl+n", "launch", "New session", id="app.launch", show=False),
+        Binding("ctrl+o", "browse", "Sessions", id="app.browse", show=False),
     ]
 
-    def __init__(self, live: LiveSession | None = None, *, events: list[EventBase] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: SessionStore | None = None,
+        live: LiveSession | None = None,
+        events: list[EventBase] | None = None,
+        start: Start = "launch",
+    ) -> None:
         super().__init__()
+        self.store = store
         self._live = live
         self._events = events
+        self._start = start
+        self.sessions: list[LiveSession] = [live] if live is not None else []
+        """Every live session started in this app, so quitting can stop the running ones."""
 
     def on_mount(self) -> None:
         if self._live is not None or self._events is not None:
             self.push_screen(SessionScreen(self._live, events=self._events))
+        elif self._start == "browser":
+            self.action_browse()
+        elif self._start is not None:
+            self.action_launch()
+
+    # -- moving between screens ------------------------------------------------------
+
+    def action_launch(self, pattern: str | None = None, team: str | None = None) -> None:
+        from tui.screens.launch import LaunchScreen
+
+        self.push_screen(LaunchScreen(pattern=pattern, team=team))
+
+    def action_browse(self) -> None:
+        from tui.screens.browser import BrowserScreen
+
+        if self.store is None:
+            self.notify("No session database is open.", severity="warning")
+            return
+        self.push_screen(BrowserScreen())
+
+    def start_session(self, setup: Setup) -> None:
+        """Run a session set up on the launch screen, recorded, in a live screen."""
+        live = LiveSession(setup.spec, setup.provider, setup.config, store=self.store)
+        self.sessions.append(live)
+        self.push_screen(SessionScreen(live))
+
+    def open_replay(self, row: SessionRow) -> None:
+        from tui.screens.replay import ReplayScreen
+
+        store = self.store
+        assert store is not None
+
+        async def load(after: int, limit: int) -> list[EventBase]:
+            return await store.load_events(row.id, after_seq=after, limit=limit)  # type: ignore[return-value]
+
+        self.push_screen(ReplayScreen(load, row.last_seq))
+
+    # -- leaving -------------------------------------------------------------------------
 
     def action_leave(self) -> None:
-        screen = self.screen
-        if isinstance(screen, SessionScreen):
-            screen.action_leave()
-        else:
+        running = [live for live in self.sessions if live.running]
+        if not running:
             self.exit()
+            return
+        self.push_screen(
+            ConfirmScreen(
+                f"Stop {len(running)} running session{'s' if len(running) > 1 else ''} and quit?",
+                "Stopped sessions are recorded as cancelled; finished work is kept.",
+                confirm="Stop and quit",
+            ),
+            callback=self._quit_confirmed,
+        )
+
+    def _quit_confirmed(self, confirmed: bool | None) -> None:
+        if confirmed:
+            self.run_worker(self._stop_all_and_exit(), group="quitting", exclusive=True)
+
+    async def _stop_all_and_exit(self) -> None:
+        for live in self.sessions:
+            live.cancel()
+        for live in self.sessions:
+            await live.stopped()
+        self.exit()
 
 
-def make_app(live: LiveSession | None = None, *, events: list[EventBase] | None = None) -> HuddleApp:
-    """The app on a live session, or showing a session's recorded `events`."""
-    return HuddleApp(live, events=events)
+def make_app(
+    live: LiveSession | None = None,
+    *,
+    store: SessionStore | None = None,
+    events: list[EventBase] | None = None,
+    start: Start = "launch",
+) -> HuddleApp:
+    """The app on a live session, on a session's recorded `events`, or at `start`."""
+    return HuddleApp(store=store, live=live, events=events, start=start)

@@ -19,6 +19,9 @@ from engine.bus import EventBus
 from engine.events import EventBase, SessionFinished
 from engine.providers.base import Provider
 from engine.session import EngineConfig, SessionSpec, new_session_id, run_session
+from sessions.errors import StoreError
+from sessions.store import SessionStore
+from tui.recording import LiveRecording
 
 UI_RATE = 10.0
 """Screen updates per second while events stream in."""
@@ -62,6 +65,8 @@ class LiveSession:
         spec: SessionSpec,
         provider: Provider,
         config: EngineConfig | None = None,
+        *,
+        store: SessionStore | None = None,
     ) -> None:
         self.spec = spec
         self.provider = provider
@@ -75,10 +80,16 @@ class LiveSession:
         self.bus.listen(self._keep_finished)
         self.running = False
         self._task: asyncio.Future[SessionFinished] | None = None
+        self._recording = LiveRecording(store) if store is not None else None
+        self.error: StoreError | None = None
+        """Why recording failed, if it did (the session was then stopped)."""
+        self._done = asyncio.Event()
 
     async def run(self) -> SessionFinished | None:
-        """Run the session to its end (the app runs this as a worker)."""
+        """Run (and record) the session to its end; the app runs this as a worker."""
         self.running = True
+        if self._recording is not None:
+            self._recording.attach(self.bus)
         self._task = asyncio.ensure_future(
             run_session(
                 self.spec, self.provider, bus=self.bus, gate=self.gate,
@@ -86,14 +97,30 @@ class LiveSession:
             )
         )
         try:
-            await self._task
+            if self._recording is not None:
+                await self._recording.watch(self._task)  # type: ignore[arg-type]
+            else:
+                await self._task
         except asyncio.CancelledError:
             if not self._task.cancelled():
                 raise  # the worker itself was cancelled, not just the session
+        except StoreError as error:
+            self.error = error
         finally:
             self.running = False
             self.bus.close()
+            if self._recording is not None:
+                try:
+                    await self._recording.finish()
+                except StoreError as error:
+                    self.error = self.error or error
+            self._done.set()
         return self.finished
+
+    async def stopped(self) -> None:
+        """Wait until a started session has ended and its recording is committed."""
+        if self._task is not None:
+            await self._done.wait()
 
     def _keep_finished(self, event: EventBase) -> None:
         if isinstance(event, SessionFinished):

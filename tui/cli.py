@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from tui import sessions_cli
+from tui import sessions_cli, teams_cli
 
 DEMO_TASK = (
     "Design a rate limiter for our public REST API: per-client quotas, "
@@ -70,7 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("task", nargs="*", metavar="TASK", help="what the team should do ('-' reads it from standard input)")
     run.add_argument("--headless", action="store_true", help="print the session as it happens instead of opening the app")
-    run.add_argument("--pattern", default="orchestrator", help="collaboration pattern (see 'huddle patterns'; default orchestrator)")
+    run.add_argument("--team", metavar="FILE|NAME", help="a team file, one of yours by name, or a preset (see 'huddle teams'; default: the pattern's preset)")
+    run.add_argument("--pattern", help="collaboration pattern (see 'huddle patterns'; default: the team's, else orchestrator)")
+    run.add_argument("--provider", choices=("simulated", "anthropic"), help="simulated (default, offline) or anthropic (real Claude models)")
+    run.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a pattern option, e.g. --option concurrency=2 (repeatable)")
     run.add_argument("--seed", type=int, help="seed for the simulated provider (default: random, printed)")
     run.add_argument("--speed", type=_non_negative, default=1.0, help="simulated streaming pace: 1 is about 50 tokens/s, 0 is instant")
     run.add_argument("--faults", metavar="SPEC", help="inject faults: kind[:probability][@agent],... (kinds: rate_limit, overload, timeout, mid_stream, malformed, low_confidence, reject)")
@@ -84,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("patterns", help="list the collaboration patterns", description="List the collaboration patterns.")
     sessions_cli.add_commands(commands, db_option, _Parser, _positive(int))  # type: ignore[arg-type]
+    teams_cli.add_commands(commands, _Parser)
     return parser
 
 
@@ -94,58 +97,75 @@ def _task_text(words: Sequence[str]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from engine.approvals import one_line
-    from engine.budgets import Limits
-    from engine.patterns import UnknownPattern, get_pattern
-    from engine.policy import ApprovalPolicy
-    from engine.providers.faults import FaultSpecError, parse_faults
-    from engine.providers.simulated import SimulatedProvider
-    from engine.session import EngineConfig, SessionSpec
     from sessions.paths import db_path
     from tui.headless import HeadlessRun, run_headless
-
-    try:
-        get_pattern(args.pattern)
-        faults = parse_faults(args.faults)
-    except (UnknownPattern, FaultSpecError) as error:
-        raise UsageError(str(error)) from None
+    from tui.setup import Choices, SetupError, build, parse_option
 
     task = _task_text(args.task) or DEMO_TASK
     # In the app the person at the screen answers; headless, only a terminal can ask.
     ask = args.approve == "ask" or (args.approve is None and (not args.headless or sys.stdin.isatty()))
-    mode = "ask" if ask else (args.approve or "reject")
-    seed = args.seed if args.seed is not None else random.randrange(10_000)
     try:
-        spec = SessionSpec(
+        setup = build(Choices(
             task=task,
+            team=args.team,
             pattern=args.pattern,
-            seed=seed,
-            limits=Limits(
-                tokens=args.max_tokens, cost=args.max_cost, turns=args.max_turns, seconds=args.timeout
-            ),
-            policy=ApprovalPolicy(default=mode, timeout_s=args.decision_timeout),
-        )
-    except ValidationError as error:
-        raise UsageError(one_line(error)) from None
-    provider = SimulatedProvider(seed=seed, speed=args.speed, faults=faults)
-    config = EngineConfig(call_timeout=args.call_timeout)
+            provider=args.provider,
+            approve="ask" if ask else (args.approve or "reject"),
+            tokens=args.max_tokens, cost=args.max_cost, turns=args.max_turns, seconds=args.timeout,
+            options=dict(parse_option(text) for text in args.option),
+            seed=args.seed, speed=args.speed, faults=args.faults,
+            call_timeout=args.call_timeout, decision_timeout=args.decision_timeout,
+        ))
+    except SetupError as error:
+        raise UsageError(str(error)) from None
     if args.headless:
-        return asyncio.run(run_headless(HeadlessRun(spec, provider, config, ask=ask, db=db_path(args.db))))
-    return _run_app(spec, provider, config)
+        job = HeadlessRun(setup.spec, setup.provider, setup.config, ask=ask, db=db_path(args.db))
+        return asyncio.run(run_headless(job))
+    return _run_app(args, setup)
 
 
-def _run_app(spec: object, provider: object, config: object) -> int:
+def _run_app(args: argparse.Namespace, setup: object | None = None, start: str = "launch") -> int:
+    """The app: on a live session (`setup`), or at the launch screen or the browser."""
+    from sessions.errors import StoreError
+    from sessions.paths import db_path
+    from sessions.store import SessionStore
     from tui.app import make_app
     from tui.bridge import LiveSession
 
-    live = LiveSession(spec, provider, config)  # type: ignore[arg-type]
-    make_app(live).run()
-    finished = live.finished
-    if finished is None or finished.status == "cancelled":
-        return 130 if finished is not None else 1
-    return 0 if finished.status == "completed" else 1
+    async def main() -> int:
+        try:
+            store = await SessionStore.open(db_path(args.db))
+        except StoreError as error:
+            sys.stderr.write(f"{error}\n")
+            return 1
+        live = None
+        try:
+            if setup is not None:
+                live = LiveSession(setup.spec, setup.provider, setup.config, store=store)  # type: ignore[attr-defined]
+            app = make_app(live, store=store, start=start)  # type: ignore[arg-type]
+            await app.run_async()
+        finally:
+            await store.close()
+        if app.return_code:  # the app itself failed
+            return app.return_code
+        if live is None:
+            return 0
+        if live.error is not None:
+            sys.stderr.write(f"{live.error}\n")
+            return 1
+        finished = live.finished
+        if finished is None or finished.status == "cancelled":
+            return 130 if finished is not None else 1
+        return 0 if finished.status == "completed" else 1
+
+    return asyncio.run(main())
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    """`huddle sessions` alone opens the browser on a terminal; otherwise, and with a command, the CLI."""
+    if args.sessions_command is None and sys.stdout.isatty() and sys.stdin.isatty():
+        return _run_app(args, start="browser")
+    return sessions_cli.run(args)
 
 
 def _patterns(args: argparse.Namespace) -> int:
@@ -161,9 +181,9 @@ def _patterns(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"run": _run, "patterns": _patterns, "sessions": sessions_cli.run}
-    if args.command is None:  # no command: run, keeping the options given (--db)
-        args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "run"])
+    handlers = {"run": _run, "patterns": _patterns, "sessions": _sessions, "teams": teams_cli.run, "app": _run_app}
+    if args.command is None:  # no command: the app's launch screen
+        args.command = "app"
     try:
         return handlers[args.command](args)
     except UsageError as error:

@@ -208,25 +208,35 @@ async def _show(args: argparse.Namespace) -> int:
 # -- export ---------------------------------------------------------------------------
 
 
-async def _export(args: argparse.Namespace) -> int:
+def exporter(store: SessionStore, row: SessionRow, fmt: str) -> Callable[[Callable[[str], object]], object]:
+    """A function that writes the session's export (md or json) through `write`."""
     from sessions.export import write_json, write_markdown
     from tui.safe import clean
 
+    async def produce(write: Callable[[str], object]) -> None:
+        events = store.iter_events(row.id)
+        if fmt == "json":
+            await write_json(row, events, write)
+        else:
+            await write_markdown(row, events, write, sanitize=clean)
+
+    return produce
+
+
+async def export_to_file(store: SessionStore, row: SessionRow, fmt: str, target: Path) -> Path:
+    """Write the export to `target` (owner-only, never half-written); the absolute path."""
+    target = target.expanduser().absolute()
+    await _write_file(target, exporter(store, row, fmt))
+    return target
+
+
+async def _export(args: argparse.Namespace) -> int:
     async with await _open(args) as store:
         row = await store.get_session(args.id)
-
-        async def produce(write: Callable[[str], object]) -> None:
-            events = store.iter_events(row.id)
-            if args.format == "json":
-                await write_json(row, events, write)
-            else:
-                await write_markdown(row, events, write, sanitize=clean)
-
         if args.output is None:
-            await produce(sys.stdout.write)
+            await exporter(store, row, args.format)(sys.stdout.write)  # type: ignore[misc]
             return EXIT_OK
-        target = Path(args.output).expanduser().absolute()
-        await _write_file(target, produce)
+        target = await export_to_file(store, row, args.format, Path(args.output))
     print(target)
     return EXIT_OK
 

@@ -84,6 +84,8 @@ class Entry:
     """"", "accent", "success", "warning" or "error"."""
     detail: dict[str, Any] | None = None
     """What selecting it shows: {"plan": True} or {"title": ..., "data": ...}."""
+    ref: str | None = None
+    """The escalation it concerns, for escalation entries."""
 
 
 @dataclass(frozen=True)
@@ -186,9 +188,12 @@ class SessionView:
             self.changed.add("agents")
         return agent
 
-    def _entry(self, event: EventBase, icon: str, text: str, style: str = "", detail: dict[str, Any] | None = None, agent: str | None = None) -> None:
+    def _entry(
+        self, event: EventBase, icon: str, text: str, style: str = "",
+        detail: dict[str, Any] | None = None, agent: str | None = None, ref: str | None = None,
+    ) -> None:
         self.timeline.append(
-            Entry(event.seq, self.offset(event.ts), agent or event.agent, icon, clean(text), style, detail)
+            Entry(event.seq, self.offset(event.ts), agent or event.agent, icon, clean(text), style, detail, ref)
         )
         self.changed.add("timeline")
 
@@ -324,11 +329,12 @@ class SessionView:
             self.changed.add("pending")
             self.changed.add("header")
         detail = {"plan": True} if e.trigger in ("plan", "low_confidence") and isinstance(e.payload, dict) and "steps" in e.payload else {"title": f"{e.trigger} payload", "data": e.payload}
-        self._entry(e, "?", f"[{e.trigger}] {e.reason}", "warning", detail)
+        self._entry(e, "?", f"[{e.trigger}] {e.reason}", "warning", detail, ref=e.escalation_id)
 
     def _on_escalation_resolved(self, e: Any) -> None:
         self.decisions[e.escalation_id] = {
-            "action": e.action, "by": e.by, "rule": e.rule, "reason": e.reason, "offset": self.offset(e.ts),
+            "action": e.action, "by": e.by, "rule": e.rule, "reason": clean(e.reason or "") or None,
+            "offset": self.offset(e.ts),
         }
         if self.pending.pop(e.escalation_id, None) is not None:
             self.changed |= {"pending", "header"}
@@ -339,7 +345,7 @@ class SessionView:
         style = {"approve": "success", "reject": "error", "edit": "accent"}[e.action]
         reason = f": {e.reason}" if e.reason else ""
         detail = {"title": "edited payload", "data": e.edited} if e.action == "edit" else None
-        self._entry(e, "✓" if e.action != "reject" else "✗", f"{word} by {e.by} ({e.rule}){reason}", style, detail)
+        self._entry(e, "✓" if e.action != "reject" else "✗", f"{word} by {e.by} ({e.rule}){reason}", style, detail, ref=e.escalation_id)
 
     def _on_budget_updated(self, e: Any) -> None:
         b = self.budget

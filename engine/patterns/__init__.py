@@ -20,7 +20,10 @@ from engine.context import RunContext
 
 PatternRun = Callable[[RunContext, str, Any], Awaitable[str]]
 
-MODULES = ("orchestrator", "discussion", "hierarchical", "routing", "pipeline", "fanout", "review", "mesh", "auction", "blackboard")
+MODULES = (
+    "orchestrator", "routing", "pipeline", "fanout", "discussion",
+    "review", "hierarchical", "mesh", "blackboard", "auction",
+)
 
 
 class UnknownPattern(ValueError):

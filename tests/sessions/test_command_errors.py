@@ -53,8 +53,10 @@ def test_a_locked_database_is_reported_before_anything_runs(
 
 
 def test_a_directory_without_write_permission(
-    lockable_directory: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    lockable_directory: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The unprivileged user must still reach a (missing) config folder.
+    monkeypatch.setenv("HUDDLE_CONFIG_DIR", str(lockable_directory.parent / "config"))
     assert main(["--db", str(tmp_path / "warm.db"), *RUN]) == 0  # load every module while we may
     capsys.readouterr()
     read_only_directory = lockable_directory

@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import OptionList
+from textual.worker import Worker, WorkerState
 
 from engine.approvals import Decision
 from engine.events import EscalationRequested, EventBase
@@ -15,7 +16,7 @@ from tui.bridge import EventsArrived, LiveSession, pump
 from tui.screens.approval import ApprovalScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.reading import ReadingScreen
-from tui.view import SessionView
+from tui.view import Entry, SessionView
 from tui.widgets.agent_grid import AgentGrid
 from tui.widgets.agent_panel import AgentPanel
 from tui.widgets.budget_bar import BudgetBar
@@ -69,6 +70,10 @@ class SessionScreen(Screen[None]):
                 yield Timeline(id="timeline")
                 yield PatternPane(id="pattern")
                 yield DetailsPane(id="details")
+        yield from self.compose_bottom()
+
+    def compose_bottom(self) -> ComposeResult:
+        """The lines under the panels: budget gauges and key hints."""
         yield BudgetBar(id="budget")
         yield KeyHints(self.BINDINGS)
 
@@ -117,10 +122,14 @@ class SessionScreen(Screen[None]):
             self.query_one(DetailsPane).refresh_plan(view)
         if areas & {"plan", "notes", "header"}:
             self.query_one(PatternPane).show(view)
-        if areas & {"budget", "header"}:
-            self._tick()
+        self._tick()  # the clock moves with every event, not only with budget changes
         if "pending" in areas:
             self._pending_changed()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name == "engine" and event.state == WorkerState.SUCCESS and self.live and self.live.error:
+            self.notify(str(self.live.error), title="Recording failed: the session was stopped",
+                        severity="error", timeout=30, markup=False)
 
     def elapsed(self) -> float:
         view = self.view
@@ -136,7 +145,8 @@ class SessionScreen(Screen[None]):
 
     @property
     def mode(self) -> str:
-        return "live"
+        """"live", or how a past session is being shown (the header's badge)."""
+        return "live" if self.live else "recorded"
 
     # -- approvals --------------------------------------------------------------
 
@@ -248,14 +258,22 @@ class SessionScreen(Screen[None]):
 
     @on(OptionList.OptionHighlighted, "#timeline")
     def _entry_highlighted(self, message: OptionList.OptionHighlighted) -> None:
-        entry = self.query_one(Timeline).entry_at(message.option_index)
-        self.query_one(DetailsPane).show(entry, self.view)
+        self.show_entry(self.query_one(Timeline).entry_at(message.option_index))
 
     @on(OptionList.OptionSelected, "#timeline")
-    def _entry_selected(self, message: OptionList.OptionSelected) -> None:
+    async def _entry_selected(self, message: OptionList.OptionSelected) -> None:
         entry = self.query_one(Timeline).entry_at(message.option_index)
+        if entry is not None:
+            await self.select_entry(entry)
+
+    def show_entry(self, entry: Entry | None) -> None:
+        """A highlighted timeline entry: its details."""
         self.query_one(DetailsPane).show(entry, self.view)
-        if entry is not None and entry.agent:
+
+    async def select_entry(self, entry: Entry) -> None:
+        """A chosen timeline entry: its details, and the agent it concerns."""
+        self.show_entry(entry)
+        if entry.agent:
             self.focus_agent(entry.agent)
 
     # -- leaving ------------------------------------------------------------------
@@ -286,4 +304,8 @@ class SessionScreen(Screen[None]):
         self.leave()
 
     def leave(self) -> None:
-        self.app.exit()
+        """Back to the screen this one was opened from, or out of huddle if there is none."""
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+        else:
+            self.app.exit()

@@ -35,6 +35,8 @@ def gauge(label: str, used: float, limit: float | None, fmt) -> list[Content | t
 class BudgetBar(Static):
     """One line of budget gauges."""
 
+    _shown: Content | None = None
+
     DEFAULT_CSS = """
     BudgetBar { height: 1; background: $panel; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
@@ -52,4 +54,7 @@ class BudgetBar(Static):
                 parts.append("  ")
             parts += gauge(label, used, limit, fmt)
         parts += ["  ", (f"{budget.calls} calls", "dim")]
-        self.update(Content.assemble(*parts))
+        content = Content.assemble(*parts)
+        if content != self._shown:  # an unchanged line costs no layout pass
+            self._shown = content
+            self.update(content)

@@ -58,6 +58,18 @@ def _steps(view: SessionView, steps: list[dict[str, Any]], indent: str, parts: l
                 _steps(view, nested.get("steps", []), rail + "   ", parts)
 
 
+def decision_line(decision: dict[str, Any]) -> Content:
+    """How an escalation was decided: what, by whom, when, under which rule."""
+    words = {"approve": ("approved", "$text-success"), "reject": ("rejected", "$text-error"), "edit": ("edited", "$text-accent")}
+    word, style = words.get(decision["action"], (decision["action"], ""))
+    offset = decision.get("offset", 0.0)
+    reason = f": {decision['reason']}" if decision.get("reason") else ""
+    return Content.assemble(
+        ("Decision: ", "bold"), (word, f"bold {style}"), f" by {decision['by']} at +{int(offset) // 60}:{int(offset) % 60:02d}",
+        (f" ({decision['rule']})", "dim"), reason,
+    )
+
+
 def pretty(data: Any) -> str:
     return clean(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
@@ -82,7 +94,9 @@ class DetailsPane(VerticalScroll):
     def on_mount(self) -> None:
         self.border_title = "Details"
 
-    def show(self, entry: Entry | None, view: SessionView) -> None:
+    def show(self, entry: Entry | None, view: SessionView, decisions: dict[str, dict[str, Any]] | None = None) -> None:
+        """Show an entry; `decisions` (from the whole of a recorded session) tells how an
+        escalation that is still pending at this point was decided later."""
         self.entry = entry
         body = self.query_one(Static)
         detail = entry.detail if entry is not None else None
@@ -91,16 +105,20 @@ class DetailsPane(VerticalScroll):
             return
         if detail and detail.get("plan"):
             self.border_title = "Details · plan"
-            body.update(plan_tree(view))
+            content = plan_tree(view)
         elif detail and "data" in detail:
             self.border_title = Content(clean(f"Details · {detail.get('title', '')}"))
-            body.update(Content(pretty(detail["data"])))
+            content = Content(pretty(detail["data"]))
         elif detail and "text" in detail:
             self.border_title = Content(clean(f"Details · {detail.get('title', '')}"))
-            body.update(Content(clean(str(detail["text"]))))
+            content = Content(clean(str(detail["text"])))
         else:
             self.border_title = "Details"
-            body.update(Content(entry.text))
+            content = Content(entry.text)
+        decision = (decisions or view.decisions).get(entry.ref or "")
+        if decision is not None:
+            content = Content.assemble(decision_line(decision), "\n\n", content)
+        body.update(content)
 
     def refresh_plan(self, view: SessionView) -> None:
         """Redraw if showing the plan (step statuses change as the run goes)."""

@@ -37,6 +37,10 @@ class SessionHeader(Vertical):
     }
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown: dict[str, Content] = {}
+
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Static(id="where", markup=False)
@@ -44,9 +48,16 @@ class SessionHeader(Vertical):
             yield Static(id="state", markup=False)
         yield Static(id="task", markup=False)
 
+    def _set(self, selector: str, content: Content) -> None:
+        """Update one line, only when it changed (an update costs a layout pass)."""
+        if self._shown.get(selector) != content:
+            self._shown[selector] = content
+            self.query_one(selector, Static).update(content)
+
     def show(self, view: SessionView, *, elapsed: float, mode: str = "live") -> None:
-        """Update from the view; `elapsed` seconds, `mode` "live" or a replay position."""
-        self.query_one("#where", Static).update(
+        """Update from the view; `elapsed` seconds, `mode` "live" or how a past session is shown."""
+        self._set(
+            "#where",
             Content.assemble(
                 ("huddle", "bold $text-accent"), " · session ", (view.session_id, "bold"),
                 " · ", (view.pattern, "bold"), (f" · seed {view.seed}" if view.seed is not None else "", "dim"),
@@ -56,13 +67,14 @@ class SessionHeader(Vertical):
         badge = Content.styled(f" {provider.upper()} ", "bold reverse $warning" if provider == "simulated" else "bold reverse $primary")
         if mode != "live":
             badge = Content.assemble((f" {mode} ", "bold reverse $secondary"), " ", badge)
-        self.query_one("#badge", Static).update(badge)
+        self._set("#badge", badge)
         status = "waiting" if view.pending and not view.finished else view.status
         pending = f" · {len(view.pending)} pending" if view.pending else ""
-        self.query_one("#state", Static).update(
+        self._set(
+            "#state",
             Content.assemble(
                 (status.replace("waiting", "waiting for approval"), STATUS_STYLES.get(status, "bold")),
                 (pending, "bold $text-warning"), " · ", (clock(elapsed), "bold"),
             )
         )
-        self.query_one("#task", Static).update(Content.assemble(("task: ", "bold"), " ".join(view.task.split())))
+        self._set("#task", Content.assemble(("task: ", "bold"), " ".join(view.task.split())))

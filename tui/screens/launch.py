@@ -1,0 +1,266 @@
+"""LaunchScreen: choose a pattern and a team, write the task, set budgets and approvals, start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Button, Input, Label, OptionList, RadioButton, RadioSet, Select, Static, TextArea
+from textual.widgets.option_list import Option
+
+from engine.budgets import Limits
+from engine.config import ConfigError, config_path, load_config
+from engine.patterns import PATTERNS
+from engine.teams import TeamFile, TeamFileError, load_team_file, preset, user_team_paths
+from tui.safe import clean
+from tui.setup import Choices, SetupError, build
+from tui.widgets.key_hints import KeyHints
+
+RECENT = 8
+
+
+def _number(text: str, kind: type, label: str) -> float | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = kind(text)
+    except ValueError:
+        raise SetupError(f"{label}: {text!r} is not a {'whole ' if kind is int else ''}number") from None
+    if value <= 0:
+        raise SetupError(f"{label} must be more than zero (leave it empty for no limit)")
+    return value
+
+
+def agents_table(team_file: TeamFile) -> Content:
+    """The team's agents: name, role, model; member teams with their own agents under them."""
+    parts: list[Content | tuple[str, str] | str] = []
+
+    def add(agents, indent: str) -> None:
+        for agent in agents:
+            if agent.team is not None:
+                parts.extend([indent, (agent.name, "bold $text-accent"), f" · team running {agent.pattern or 'orchestrator'}\n"])
+                add(agent.team.agents, indent + "   ")
+            else:
+                lead = " (lead)" if agent.name == team_file.lead else ""
+                parts.extend([indent, (agent.name, "bold"), (lead, "$text-accent"), f" · {clean(agent.role)}", (f" · {agent.model}", "dim"), "\n"])
+
+    add(team_file.agents, "")
+    return Content.assemble(*parts)
+
+
+class LaunchScreen(Screen[None]):
+    """Start a session: everything on one screen, keyboard first."""
+
+    CSS_PATH = "launch.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+
+    BINDINGS = [
+        Binding("ctrl+s", "start", "Start", id="launch.start", priority=True, tooltip="Start the session"),
+        Binding("ctrl+o", "app.browse", "Sessions", id="launch.sessions", tooltip="Browse past sessions"),
+        Binding("ctrl+r", "recent", "Recent tasks", id="launch.recent", tooltip="Pick a task you ran before"),
+        Binding("escape", "back", "Back", id="launch.back", show=False),
+    ]
+
+    def __init__(self, *, pattern: str | None = None, team: str | None = None, task: str = "") -> None:
+        super().__init__()
+        self._pattern = pattern if pattern in PATTERNS else "orchestrator"
+        self._team_choice = f"file:{team}" if team and Path(team).suffix == ".toml" else (f"preset:{team}" if team in PATTERNS else None)
+        self._initial_task = task
+        self._team_file: TeamFile | None = None
+        self._recent: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content.assemble(("huddle", "bold $text-accent"), " · start a session"), id="title")
+        with Horizontal(id="columns"):
+            with Vertical(id="left"):
+                patterns = OptionList(id="patterns")
+                patterns.border_title = "Pattern"
+                yield patterns
+                yield Static(id="about", markup=False)
+            with Vertical(id="middle"):
+                yield Label("Team")
+                yield Select([(f"{self._pattern} (preset)", f"preset:{self._pattern}")], id="team", allow_blank=False)
+                yield Static(id="team-agents", markup=False)
+            with VerticalScroll(id="right"):
+                yield Label("Task")
+                yield TextArea(self._initial_task, id="task", soft_wrap=True, show_line_numbers=False)
+                recent = OptionList(id="recent")
+                recent.border_title = "Recent tasks (ctrl+r)"
+                yield recent
+                yield Label("Provider")
+                with RadioSet(id="provider"):
+                    yield RadioButton("Simulated: offline, free, deterministic", value=True, id="simulated")
+                    yield RadioButton("Anthropic: real Claude models (costs money)", id="anthropic")
+                yield Static(id="provider-hint", markup=False)
+                yield Label("Budgets (empty: no limit)")
+                with Horizontal(id="budgets"):
+                    for field_id, label, kind in (("tokens", "tokens", "integer"), ("cost", "cost in $", "number"),
+                                                  ("turns", "turns", "integer"), ("minutes", "minutes", "number")):
+                        with Vertical(classes="budget"):
+                            yield Static(label, classes="budget-label")
+                            yield Input(placeholder="no limit", type=kind, id=field_id)
+                yield Label("Escalations")
+                yield Select(
+                    [("Ask me", "ask"), ("Approve everything", "approve"), ("Reject everything", "reject")],
+                    id="approve", allow_blank=False, value="ask",
+                )
+                yield Static(id="error", markup=False)
+                yield Button("Start session (ctrl+s)", id="start", variant="success")
+        yield KeyHints(self.BINDINGS)
+
+    def on_mount(self) -> None:
+        patterns = self.query_one("#patterns", OptionList)
+        for info in PATTERNS.values():
+            patterns.add_option(Option(Content.assemble((info.title, "bold"), "\n", (info.summary, "dim")), id=info.name))
+        patterns.highlighted = list(PATTERNS).index(self._pattern)
+        self._offer_providers()
+        self._load_recent()
+        self.query_one("#task", TextArea).focus()
+
+    def on_resize(self) -> None:
+        # In one narrow column the task editor may be below the fold: keep it in view.
+        if self.focused is not None:
+            self.call_after_refresh(self.focused.scroll_visible, animate=False)
+
+    # -- pattern and team -----------------------------------------------------------
+
+    @on(OptionList.OptionHighlighted, "#patterns")
+    def _pattern_highlighted(self, message: OptionList.OptionHighlighted) -> None:
+        name = message.option.id or "orchestrator"
+        self._pattern = name
+        info = PATTERNS[name]
+        self.query_one("#about", Static).update(
+            Content.assemble((info.title, "bold"), "\n", info.summary, "\n\n", ("Use when: ", "bold"), info.use_when)
+        )
+        self._offer_teams()
+
+    def _offer_teams(self) -> None:
+        options: list[tuple[str, str]] = [(f"{self._pattern} (preset)", f"preset:{self._pattern}")]
+        for path in user_team_paths():
+            options.append((f"{path.stem} (your team file)", f"file:{path}"))
+        select = self.query_one("#team", Select)
+        wanted = self._team_choice if self._team_choice in {value for _, value in options} else options[0][1]
+        with select.prevent(Select.Changed):
+            select.set_options(options)
+            select.value = wanted
+        self._show_team(wanted)
+
+    @on(Select.Changed, "#team")
+    def _team_changed(self, message: Select.Changed) -> None:
+        if isinstance(message.value, str):
+            self._team_choice = message.value
+            self._show_team(message.value)
+
+    def _show_team(self, choice: str) -> None:
+        kind, _, name = choice.partition(":")
+        agents = self.query_one("#team-agents", Static)
+        try:
+            team_file = preset(name) if kind == "preset" else load_team_file(Path(name))
+        except TeamFileError as error:
+            self._team_file = None
+            agents.update(Content.styled(str(error), "$text-error"))
+            return
+        self._team_file = team_file
+        description = Content.styled(clean(team_file.description) + "\n\n", "italic") if team_file.description else Content("")
+        agents.update(Content.assemble(description, agents_table(team_file)))
+        budgets = team_file.budgets
+        for field_id, value in (("tokens", budgets.tokens), ("cost", budgets.cost), ("turns", budgets.turns),
+                                ("minutes", budgets.seconds / 60 if budgets.seconds else None)):
+            self.query_one(f"#{field_id}", Input).value = "" if value is None else f"{value:g}"
+        self.query_one("#approve", Select).value = team_file.approval.default
+        if team_file.provider == "anthropic" and not self.query_one("#anthropic", RadioButton).disabled:
+            self.query_one("#anthropic", RadioButton).value = True
+
+    # -- provider and recent tasks ---------------------------------------------------------
+
+    def _offer_providers(self) -> None:
+        hint = self.query_one("#provider-hint", Static)
+        try:
+            key = load_config().anthropic_key()
+        except ConfigError as error:
+            key = None
+            hint.update(Content.styled(str(error), "$text-error"))
+        anthropic = self.query_one("#anthropic", RadioButton)
+        anthropic.disabled = key is None
+        if key is None and not str(hint.render()):
+            hint.update(Content.styled(f"Anthropic needs a key: set ANTHROPIC_API_KEY or api_key in {config_path()}", "dim"))
+
+    @work(group="recent", exclusive=True)
+    async def _load_recent(self) -> None:
+        store = getattr(self.app, "store", None)
+        recent = self.query_one("#recent", OptionList)
+        if store is None:
+            recent.display = False
+            return
+        tasks: list[str] = []
+        for row in await store.list_sessions(limit=50):
+            if row.task not in tasks:
+                tasks.append(row.task)
+            if len(tasks) == RECENT:
+                break
+        recent.clear_options()
+        recent.add_options([Option(Content(" ".join(clean(task).split())[:120])) for task in tasks])
+        self._recent = tasks
+        recent.display = bool(tasks)
+
+    @on(OptionList.OptionSelected, "#recent")
+    def _recent_chosen(self, message: OptionList.OptionSelected) -> None:
+        editor = self.query_one("#task", TextArea)
+        editor.text = self._recent[message.option_index]
+        editor.focus()
+
+    def action_recent(self) -> None:
+        recent = self.query_one("#recent", OptionList)
+        if recent.display and recent.option_count:
+            recent.focus()
+            recent.highlighted = 0
+        else:
+            self.notify("No recent tasks yet.", timeout=2)
+
+    # -- starting -------------------------------------------------------------------------
+
+    def choices(self) -> Choices:
+        """What the form says, checked; SetupError when something is missing or wrong."""
+        task = self.query_one("#task", TextArea).text.strip()
+        if not task:
+            raise SetupError("Write a task for the team first.")
+        minutes = _number(self.query_one("#minutes", Input).value, float, "minutes")
+        if self._team_file is None:
+            raise SetupError("The chosen team file has a problem (see the team column); pick another team.")
+        provider = "anthropic" if self.query_one("#anthropic", RadioButton).value else "simulated"
+        return Choices(
+            task=task,
+            team=self._team_file,
+            pattern=self._pattern,
+            provider=provider,
+            approve=str(self.query_one("#approve", Select).value),
+            limits=Limits(
+                tokens=_number(self.query_one("#tokens", Input).value, int, "tokens"),  # type: ignore[arg-type]
+                cost=_number(self.query_one("#cost", Input).value, float, "cost"),
+                turns=_number(self.query_one("#turns", Input).value, int, "turns"),  # type: ignore[arg-type]
+                seconds=minutes * 60 if minutes else None,
+            ),
+        )
+
+    @on(Button.Pressed, "#start")
+    def action_start(self) -> None:
+        error = self.query_one("#error", Static)
+        try:
+            setup = build(self.choices())
+        except SetupError as problem:
+            error.update(Content.styled(f"✗ {problem}", "bold $text-error"))
+            if "task" in str(problem):
+                self.query_one("#task", TextArea).focus()
+            return
+        error.update("")
+        self.app.start_session(setup)  # type: ignore[attr-defined]
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()

@@ -1,0 +1,204 @@
+"""ReplayScreen: a recorded session, played back in the same screen it was watched in.
+
+The stored events are folded into the same SessionView a live run uses, so at
+every point the panels, statuses, budgets and timeline show what they showed at
+that moment of the live run. Playback: play and pause, 1x / 4x / 16x / instant,
+one event back or forward, the previous or next timeline entry, the start or
+the end, and a jump to any entry of the whole session. Events load in pages in
+the background; the first page is enough to start. Replay never calls a model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+
+from engine.events import EventBase
+from tui.replay import SPEEDS, ReplayClock, speed_label
+from tui.screens.jump import JumpScreen
+from tui.screens.session import SessionScreen
+from tui.view import Entry, SessionView, fold
+from tui.widgets.budget_bar import BudgetBar
+from tui.widgets.details import DetailsPane
+from tui.widgets.key_hints import KeyHints
+from tui.widgets.replay_bar import ReplayBar
+
+Loader = Callable[[int, int], Awaitable[list[EventBase]]]
+"""Loads up to `limit` events with seq above `after`: (after, limit) -> events."""
+
+FIRST_PAGE = 2_000
+PAGE = 10_000
+TICK = 1 / 20
+
+
+class ReplayScreen(SessionScreen):
+    """Play a recorded session back."""
+
+    BINDINGS = [
+        Binding("space", "play", "Play/pause", id="replay.play", priority=True, tooltip="Play or pause the replay"),
+        Binding("right", "step(1)", "Step", key_display="→", id="replay.forward", priority=True, tooltip="One event forward"),
+        Binding("left", "step(-1)", "Back", key_display="←", id="replay.back", priority=True, tooltip="One event back"),
+        Binding("]", "entry(1)", "Next entry", id="replay.next_entry", tooltip="Forward to the next timeline entry"),
+        Binding("[", "entry(-1)", "Previous entry", id="replay.previous_entry", tooltip="Back to the previous timeline entry"),
+        Binding("s", "speed", "Speed", id="replay.speed", tooltip="1x, 4x, 16x, instant"),
+        Binding("home", "seek_start", "Start", show=False, id="replay.start", priority=True),
+        Binding("end", "seek_end", "End", id="replay.end", tooltip="The session as it finished", priority=True),
+        Binding("j", "jump", "Jump to", id="replay.jump", tooltip="Pick any moment from the whole timeline"),
+    ]
+
+    def __init__(self, load: Loader, total: int, *, speed: float | None = 4.0, playing: bool = True) -> None:
+        super().__init__()
+        self._load = load
+        self.replay = ReplayClock()
+        self.replay.total = total
+        self.speed: float | None = speed
+        self.playing = playing
+        self._shown = 0
+        self._last_tick = time.monotonic()
+        self._moving = asyncio.Lock()
+        self._whole: SessionView | None = None
+        """The whole session folded once it is all loaded: every entry, every decision."""
+
+    def compose_bottom(self) -> ComposeResult:
+        yield ReplayBar(id="replay")
+        yield BudgetBar(id="budget")
+        shared = [b for b in SessionScreen.BINDINGS if b.action in ("next_panel", "zoom", "reply", "timeline", "task", "leave")]
+        yield KeyHints([*self.BINDINGS, *shared])
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._load_pages()
+        self.set_interval(TICK, self._play_tick)
+
+    @property
+    def mode(self) -> str:
+        return "replay"
+
+    # -- loading ------------------------------------------------------------------
+
+    @work(group="replay-load", exclusive=True)
+    async def _load_pages(self) -> None:
+        after, size = 0, FIRST_PAGE
+        while not self.replay.complete:
+            page = await self._load(after, size)
+            if not page:
+                self.replay.total = self.replay.loaded  # fewer than the row said (an interrupted run)
+                break
+            self.replay.extend(page)
+            after, size = page[-1].seq, PAGE
+            if self._shown == 0:  # the session as it started (playing may take it on at once)
+                await self._move_to(self.replay.advance(0.0, self.speed) if self.playing else 1)
+            self._show_bar()
+        self._whole = fold(self.replay.events)
+        self._show_bar()
+
+    # -- playback -----------------------------------------------------------------
+
+    async def _play_tick(self) -> None:
+        now = time.monotonic()
+        elapsed, self._last_tick = now - self._last_tick, now
+        if not self.playing or not self.replay.loaded:
+            return
+        position = self.replay.advance(elapsed, self.speed)
+        if position != self._shown:
+            await self._move_to(position)
+        if self.replay.at_end:
+            self.playing = False
+            self._show_bar()
+
+    async def _move_to(self, position: int) -> None:
+        """Show the session as it was after `position` events."""
+        async with self._moving:  # keys, the play timer and the loader all move; one at a time
+            position = max(1, min(position, self.replay.loaded))
+            events = self.replay.events
+            if position >= self._shown:
+                self.view.apply_all(events[self._shown : position])
+                self._shown = position
+                await self.show_view()
+            else:
+                self.view = SessionView()
+                self.view.apply_all(events[:position])
+                self._shown = position
+                await self.show_view(full=True)
+            self.replay.seek(position)
+            self._tick()
+            self._show_bar()
+
+    def _show_bar(self) -> None:
+        if self.is_mounted:
+            self.query_one(ReplayBar).show(self.replay, playing=self.playing, speed=self.speed, elapsed=self.elapsed())
+
+    def now(self) -> float:
+        return self.view.last_ts or 0.0
+
+    # -- keys -----------------------------------------------------------------------
+
+    def action_play(self) -> None:
+        if self.replay.at_end:
+            self.replay.seek(1)
+            self.call_later(self._move_to, 1)
+        self.playing = not self.playing
+        self._last_tick = time.monotonic()
+        self._show_bar()
+
+    async def action_step(self, delta: int) -> None:
+        self.playing = False
+        await self._move_to(self._shown + delta)
+
+    async def action_entry(self, direction: int) -> None:
+        """To the previous or next timeline entry (of the whole session, once loaded)."""
+        self.playing = False
+        entries = list((self._whole or self.view).timeline)
+        if direction > 0:
+            later = [e.seq for e in entries if e.seq > self._shown]
+            target = later[0] if later else self.replay.loaded
+        else:
+            earlier = [e.seq for e in entries if e.seq < self._shown]
+            target = earlier[-1] if earlier else 1
+        await self._move_to(target)
+
+    def action_speed(self) -> None:
+        self.speed = SPEEDS[(SPEEDS.index(self.speed) + 1) % len(SPEEDS)]
+        self.notify(f"Replay speed: {speed_label(self.speed)}", timeout=1.5)
+        self._show_bar()
+
+    async def action_seek_start(self) -> None:
+        self.playing = False
+        await self._move_to(1)
+
+    async def action_seek_end(self) -> None:
+        self.playing = False
+        if not self.replay.complete:
+            self.notify("Still loading the session; the end will show once it is all here.", timeout=2)
+        await self._move_to(self.replay.loaded)
+
+    def action_jump(self) -> None:
+        if self._whole is None:
+            self.notify("Still loading the session's timeline…", timeout=2)
+            return
+        self.playing = False
+        self.app.push_screen(JumpScreen(list(self._whole.timeline), self._shown), callback=self._jumped)
+
+    def _jumped(self, seq: int | None) -> None:
+        if seq is not None:
+            self.call_later(self._move_to, self.replay.index_of_seq(seq))
+
+    def action_approvals(self) -> None:
+        self.notify("A recorded session: decisions show in the timeline, with who made them and when.", timeout=3)
+
+    # -- timeline -----------------------------------------------------------------------
+
+    def show_entry(self, entry: Entry | None) -> None:
+        whole = self._whole.decisions if self._whole is not None else None
+        self.query_one(DetailsPane).show(entry, self.view, whole)
+
+    async def select_entry(self, entry: Entry) -> None:
+        """Back to the moment of that entry, then its agent."""
+        self.playing = False
+        await self._move_to(self.replay.index_of_seq(entry.seq))
+        await super().select_entry(entry)

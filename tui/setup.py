@@ -1,0 +1,126 @@
+"""Setting a session up from what the user chose, on the command line or the launch screen.
+
+A team file (a preset or the user's) gives the team, pattern, options,
+budgets, approval policy and provider; anything chosen explicitly wins over
+it. Every mistake is a `SetupError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.approvals import one_line
+from engine.budgets import Limits
+from engine.config import ConfigError, UserConfig, load_config
+from engine.patterns import UnknownPattern
+from engine.providers import ProviderSetupError, make_provider
+from engine.providers.base import Provider
+from engine.providers.faults import FaultSpecError, parse_faults
+from engine.session import EngineConfig, SessionSpec
+from engine.teams import TeamFile, TeamFileError, preset, resolve_team
+
+
+class SetupError(ValueError):
+    """A choice that cannot run; the message says what to fix, in one line."""
+
+
+@dataclass
+class Choices:
+    task: str
+    team: str | TeamFile | None = None
+    """A team file (loaded), its path, the name of one of the user's team files, or a
+    preset's name; None: the pattern's preset."""
+    pattern: str | None = None
+    provider: str | None = None
+    approve: str | None = None
+    """ask | approve | reject; None: the team file's policy."""
+    tokens: int | None = None
+    cost: float | None = None
+    turns: int | None = None
+    seconds: float | None = None
+    limits: Limits | None = None
+    """Every budget exactly (a form where empty means no limit); None: the team file's,
+    with `tokens`, `cost`, `turns` and `seconds` replacing the ones given."""
+    options: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    speed: float = 1.0
+    faults: str | None = None
+    call_timeout: float = 120.0
+    decision_timeout: float | None = None
+
+
+@dataclass
+class Setup:
+    spec: SessionSpec
+    provider: Provider
+    config: EngineConfig
+    team_file: TeamFile
+
+
+def team_for(choices: Choices) -> TeamFile:
+    if isinstance(choices.team, TeamFile):
+        return choices.team
+    try:
+        if choices.team is not None:
+            return resolve_team(choices.team)
+        return preset(choices.pattern or "orchestrator")
+    except (TeamFileError, UnknownPattern) as error:
+        raise SetupError(str(error)) from None
+
+
+def build(choices: Choices, user: UserConfig | None = None) -> Setup:
+    """Everything a session needs, from the user's choices."""
+    team_file = team_for(choices)
+    try:
+        user = user or load_config()
+        faults = parse_faults(choices.faults)
+    except (ConfigError, FaultSpecError) as error:
+        raise SetupError(str(error)) from None
+    seed = choices.seed if choices.seed is not None else random.randrange(10_000)
+    limits = choices.limits or team_file.budgets.model_copy(update={
+        name: value for name, value in (
+            ("tokens", choices.tokens), ("cost", choices.cost), ("turns", choices.turns), ("seconds", choices.seconds),
+        ) if value is not None
+    })
+    policy = team_file.approval
+    if choices.approve is not None:
+        policy = policy.model_copy(update={"default": choices.approve, "triggers": {}})
+    if choices.decision_timeout is not None:
+        policy = policy.model_copy(update={"timeout_s": choices.decision_timeout})
+    pattern = choices.pattern or team_file.pattern
+    options = {**(team_file.options if pattern == team_file.pattern else {}), **choices.options}
+    try:
+        spec = SessionSpec(
+            task=choices.task, pattern=pattern, team=team_file.team(), limits=limits,
+            policy=policy, seed=seed, options=options,
+        )
+    except UnknownPattern as error:
+        raise SetupError(str(error)) from None
+    except ValidationError as error:
+        raise SetupError(one_line(error)) from None
+    except ValueError as error:
+        raise SetupError(str(error)) from None
+    try:
+        provider = make_provider(choices.provider or team_file.provider, user, seed=seed, speed=choices.speed, faults=faults)
+    except (ProviderSetupError, ValueError) as error:
+        raise SetupError(str(error)) from None
+    config = EngineConfig(call_timeout=choices.call_timeout, prices=user.price_table())
+    return Setup(spec, provider, config, team_file)
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """`key=value` from the command line; the value is read as JSON when it is JSON."""
+    import json
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise SetupError(f"option {text!r}: write it as key=value")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value

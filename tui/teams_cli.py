@@ -1,0 +1,79 @@
+"""`huddle teams`: the preset teams and the user's team files; show one; copy a preset to edit."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], parser_class: type[argparse.ArgumentParser]) -> None:
+    teams = commands.add_parser(
+        "teams", help="list, show and copy team files",
+        description="Teams: a preset for every pattern, and your team files (in the config folder's teams/).",
+    )
+    sub = teams.add_subparsers(dest="teams_command", metavar="COMMAND", parser_class=parser_class)
+    sub.add_parser("list", help="list presets and your team files", description="List presets and your team files.")
+    show = sub.add_parser("show", help="print a team as TOML", description="Print a team file (or a preset) as TOML.")
+    show.add_argument("name", metavar="NAME", help="a preset, one of your team files, or a path to one")
+    new = sub.add_parser(
+        "new", help="write an editable copy of a team",
+        description="Write an editable team file into the config folder's teams/, copied from a preset or another team.",
+    )
+    new.add_argument("name", metavar="NAME", help="the new team's name (lowercase letters, digits, - and _)")
+    new.add_argument("--from", dest="source", metavar="PRESET", default="orchestrator", help="the team to copy (default orchestrator)")
+    new.add_argument("--force", action="store_true", help="overwrite a team file of that name")
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.teams import TeamFileError
+
+    handlers = {"list": _list, "show": _show, "new": _new}
+    try:
+        return handlers[args.teams_command or "list"](args)
+    except TeamFileError as error:
+        sys.stderr.write(f"huddle: {error}\n")
+        return EXIT_FAILED
+
+
+def _list(args: argparse.Namespace) -> int:
+    from engine.patterns import PATTERNS
+    from engine.teams import TeamFileError, load_team_file, preset, teams_dir, user_team_paths
+    from tui.safe import clean
+
+    print("Presets (huddle run --team NAME, or huddle teams new MINE --from NAME):")
+    width = max(len(name) for name in PATTERNS)
+    for name in PATTERNS:
+        team = preset(name).team()
+        agents = ", ".join(agent.name for agent in team.agents)
+        print(f"  {name:<{width}}  {len(team.callers())} agents: {agents}")
+    paths = user_team_paths()
+    print(f"\nYour team files ({teams_dir()}):")
+    if not paths:
+        print("  none yet; make one with: huddle teams new NAME --from PRESET")
+    for path in paths:
+        try:
+            team_file = load_team_file(path)
+        except TeamFileError as error:
+            print(f"  {path.stem:<{width}}  ✗ {clean(str(error))}")
+            continue
+        team = team_file.team()
+        print(f"  {path.stem:<{width}}  {team_file.pattern}, {len(team.callers())} agents, {team_file.provider}"
+              + (f": {clean(team_file.description)}" if team_file.description else ""))
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace) -> int:
+    from engine.teams import resolve_team, to_toml
+
+    sys.stdout.write(to_toml(resolve_team(args.name)))
+    return EXIT_OK
+
+
+def _new(args: argparse.Namespace) -> int:
+    from engine.teams import resolve_team, write_team_file
+
+    path = write_team_file(args.name, resolve_team(args.source), overwrite=args.force)
+    print(path)
+    return EXIT_OK

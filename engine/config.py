@@ -32,7 +32,7 @@ class ConfigError(ValueError):
 
 
 class PriceOverride(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
@@ -51,7 +51,7 @@ class PriceOverride(BaseModel):
 
 
 class UserConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     api_key: SecretStr | None = None
     base_url: str | None = None

@@ -54,7 +54,7 @@ class TeamFileError(ValueError):
 
 
 class TeamFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     name: str
     description: str = ""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -171,10 +173,15 @@ def _sessions(args: argparse.Namespace) -> int:
 def _patterns(args: argparse.Namespace) -> int:
     from engine.patterns import PATTERNS
 
-    width = max(len(name) for name in PATTERNS)
     for info in PATTERNS.values():
-        print(f"{info.name:<{width}}  {info.summary}")
-        print(f"{'':<{width}}  use when: {info.use_when}")
+        print(f"{info.name} · {info.title}")
+        print(f"  {info.summary}")
+        print(f"  use when: {info.use_when}")
+        for name, field in info.options.model_fields.items():
+            about = " ".join((field.description or "").split())
+            default = json.dumps(field.get_default(call_default_factory=True), default=str)
+            print(f"    --option {name}=…  (default {default}) {about}")
+        print()
     return 0
 
 
@@ -189,6 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         sys.stderr.write(f"huddle: error: {error}\n")
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

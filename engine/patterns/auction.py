@@ -70,7 +70,7 @@ Via = Literal["bid", "runner_up", "auctioneer", "chosen"]
 
 
 class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     lots: list[LotText] | None = Field(default=None, min_length=1, max_length=10)
     """The sub-tasks to auction, one per item; None lets the auctioneer split the task."""
@@ -148,7 +148,7 @@ class Bid(BaseModel):
 class Assignment(BaseModel):
     """The payload of a no_bid escalation; an edit names the bidder who does the lot."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     lot: int = 0
     title: str = ""

@@ -68,7 +68,7 @@ USER = "user"
 class Contributor(BaseModel):
     """What one agent reads from the board and writes to it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     requires: list[str] = Field(default_factory=lambda: [PROBLEM])
     """Keys that must be on the board before it can contribute."""
@@ -90,7 +90,7 @@ def preset_contributors() -> dict[str, Contributor]:
 
 
 class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     contributors: dict[str, Contributor] | None = None
     """Agent -> {requires, writes, priority}. None: the preset's plan when the team has its

@@ -46,7 +46,7 @@ Stopped = Literal["consensus", "round_limit", "no_contributions"]
 
 
 class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     max_rounds: int = Field(default=3, ge=1, le=10)
     """The discussion ends after this many rounds, with or without consensus."""

@@ -56,7 +56,7 @@ Mode = Literal["chunks", "perspectives"]
 
 
 class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     mode: Literal["auto", "chunks", "perspectives"] = "auto"
     """How to split: "chunks" of the input, "perspectives" on the whole task, or "auto"."""

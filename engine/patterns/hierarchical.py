@@ -56,7 +56,7 @@ DEFAULT_MEMBER_PATTERN = "orchestrator"
 
 
 class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     max_plan_revisions: int = Field(default=2, ge=0, le=10)
     """How many times the lead's rejected plan is revised before the session stops."""

@@ -54,7 +54,7 @@ USE_WHEN = "The task needs several specialities and no one can say in advance wh
 
 
 class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     entry: str | None = None
     """The peer who receives the task and writes the result (None: the team's first agent)."""

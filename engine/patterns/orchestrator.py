@@ -30,7 +30,7 @@ USE_WHEN = "The task breaks into parts you cannot list in advance, some of which
 
 
 class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     max_plan_revisions: int = Field(default=2, ge=0, le=10)
     """How many times a rejected plan is revised before the session stops."""

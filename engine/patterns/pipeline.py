@@ -112,7 +112,7 @@ PRESET_FALLBACKS: dict[str, str] = {"researcher": "senior_researcher"}
 
 
 class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     stages: list[str] | None = Field(default=None, min_length=1, max_length=20)
     """The stage agents, in order (None: the team's agents in order, except fallbacks)."""

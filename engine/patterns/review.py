@@ -64,7 +64,7 @@ Outcome = Literal["approved", "best_effort", "unreviewed", "set_aside", "stopped
 
 
 class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     max_revisions: int = Field(default=2, ge=0, le=10)
     """How many times the producer may revise a rejected draft before the deadlock escalates."""
@@ -110,7 +110,7 @@ class Deadlock(BaseModel):
     """The payload of a reviewer_deadlock escalation. An "Allow one more revision" edit may set
     `guidance`, alone (``{"guidance": "..."}``) or in the whole payload; the rest is context."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     revision: int = 0
     """The draft that is not approved (0: the first draft)."""

@@ -50,7 +50,7 @@ Outcome = Literal["routed", "escalated", "approved", "edited", "fallback", "stop
 
 
 class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     min_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     """A route less sure than this is doubtful (None: the policy's low-confidence threshold)."""

@@ -183,3 +183,10 @@ def test_bad_config_files_say_where(tmp_path):
     with pytest.raises(ConfigError, match="not valid TOML") as caught:
         load_config(path)
     assert "sk-oops" not in str(caught.value)
+
+
+def test_the_readme_example_team_file_is_valid(tmp_path):
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("```toml\nname = ", 1)[1].split("```", 1)[0]
+    team_file = parse_team_file("name = " + block, "README.md")
+    assert team_file.pattern == "review" and team_file.team().names == ("engineer", "reviewer")

@@ -126,28 +126,39 @@ def test_launch_screen_small(snap_compare, stable):
     assert snap_compare(make_app(), terminal_size=(80, 24))
 
 
-def test_browser(snap_compare, stable):
-    """You should see three sessions, newest first: two completed and one still
-    running in the recording (its process is this one), with start time, title,
-    pattern, status glyph, agents, tokens, cost and duration; a preview of the
-    highlighted session's task and result below."""
-    path = browser_app()
+class BrowsingApp(HuddleApp):
+    """Opens its own store on its own loop, and closes it when it ends."""
 
-    class BrowsingApp(HuddleApp):
-        """Opens its own store on its own loop, and closes it when it ends."""
+    CSS_PATH = str(Path(__file__).parents[2] / "tui" / "app.tcss")
 
-        CSS_PATH = str(Path(__file__).parents[2] / "tui" / "app.tcss")
+    async def on_unmount(self) -> None:
+        await self.store.close()
 
-        async def on_unmount(self) -> None:
-            await self.store.close()
 
+def opening_browser(path: Path):
     async def open_browser(pilot):
         pilot.app.store = await SessionStore.open(path)
         pilot.app.action_browse()
         await until(pilot, lambda: getattr(pilot.app.screen, "rows", None), what="rows")
         await pilot.pause(0.2)
 
-    assert snap_compare(BrowsingApp(start=None), terminal_size=(200, 30), run_before=open_browser)
+    return open_browser
+
+
+def test_browser(snap_compare, stable):
+    """You should see three sessions, newest first: two completed and one still
+    running in the recording (its process is this one), with start time, title,
+    pattern, status glyph, agents, tokens, cost and duration; a preview of the
+    highlighted session's task and result below."""
+    path = browser_app()
+    assert snap_compare(BrowsingApp(start=None), terminal_size=(200, 30), run_before=opening_browser(path))
+
+
+def test_browser_small(snap_compare, stable):
+    """You should see the same three sessions at 80x24: the title column shortest,
+    start time, status and cost still readable."""
+    path = browser_app()
+    assert snap_compare(BrowsingApp(start=None), terminal_size=(80, 24), run_before=opening_browser(path))
 
 
 def test_replay(snap_compare, stable):

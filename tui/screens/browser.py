@@ -40,6 +40,9 @@ STATUS = {
     "running": ("●", "$text-accent"),
 }
 COLUMNS = (("Started", 16), ("Title", 48), ("Pattern", 12), ("Status", 22), ("Agents", 6), ("Tokens", 9), ("Cost", 9), ("Duration", 8))
+COMPACT = (("Started", 11), ("Title", 0), ("Status", 13), ("Tokens", 8), ("Cost", 8))
+"""The columns under 110 cells wide; the title takes what is left."""
+COMPACT_BELOW = 110
 
 
 def status_cell(status: str) -> Content:
@@ -48,16 +51,16 @@ def status_cell(status: str) -> Content:
     return Content.styled(f"{glyph} {label}", style)
 
 
-def row_cells(row: SessionRow) -> tuple[Content | str, ...]:
+def row_cells(row: SessionRow, compact: bool = False) -> tuple[Content | str, ...]:
+    title = Content(" ".join(clean(row.title).split())[:60])
+    tokens = f"{row.tokens_in + row.tokens_out:,}"
+    if compact:
+        glyph, style = STATUS.get(row.status, ("?", ""))
+        return (time.strftime("%m-%d %H:%M", time.localtime(row.created_at)), title,
+                Content.styled(f"{glyph} {row.status}", style), tokens, money(row.cost))
     return (
         time.strftime("%Y-%m-%d %H:%M", time.localtime(row.created_at)),
-        Content(" ".join(clean(row.title).split())[:48]),
-        row.pattern,
-        status_cell(row.status),
-        str(len(row.agents)),
-        f"{row.tokens_in + row.tokens_out:,}",
-        money(row.cost),
-        clock(row.duration_s),
+        title, row.pattern, status_cell(row.status), str(len(row.agents)), tokens, money(row.cost), clock(row.duration_s),
     )
 
 
@@ -87,6 +90,7 @@ class BrowserScreen(Screen[None]):
         self.total = 0
         self._loading = False
         self._query_version = 0
+        self._compact: bool | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", markup=False)
@@ -100,11 +104,26 @@ class BrowserScreen(Screen[None]):
         yield KeyHints(self.BINDINGS)
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label, width in COLUMNS:
-            table.add_column(label, key=label.lower(), width=width)
-        table.focus()
+        self._columns()
+        self.query_one(DataTable).focus()
         self.reload()
+
+    def on_resize(self) -> None:
+        if (self.size.width < COMPACT_BELOW) != self._compact:
+            self._columns()
+            rows = list(self.rows.values())
+            self.rows.clear()
+            self._add(rows)
+
+    def _columns(self) -> None:
+        """Lay the columns out for the width: all of them, or the compact few."""
+        table = self.query_one(DataTable)
+        self._compact = self.size.width < COMPACT_BELOW
+        table.clear(columns=True)
+        columns = COMPACT if self._compact else COLUMNS
+        spare = self.size.width - sum(width for _, width in columns) - 2 * len(columns) - 2
+        for label, width in columns:
+            table.add_column(label, key=label.lower(), width=width or max(12, spare))
 
     # -- loading ------------------------------------------------------------------
 
@@ -141,7 +160,7 @@ class BrowserScreen(Screen[None]):
         for row in rows:
             if row.id not in self.rows:
                 self.rows[row.id] = row
-                table.add_row(*row_cells(row), key=row.id)
+                table.add_row(*row_cells(row, self._compact), key=row.id)
         self._preview()
 
     @work(group="browser-page")

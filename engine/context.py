@@ -35,6 +35,7 @@ from engine.events import (
     Retry,
     Usage,
 )
+from engine.formats import clock, money
 from engine.handoffs import HandoffContract, HandoffError, HandoffRejected, as_data, check_json_schema
 from engine.guards import CallFailedError, CircuitBreaker, RetryPolicy, StopSession
 from engine.pricing import PriceTable
@@ -621,7 +622,7 @@ def _fmt(resource: str, value: float | None) -> str:
     if value is None:
         return "unlimited"
     if resource == "cost":
-        return f"${value:.4f}"
+        return money(value)
     if resource == "seconds":
-        return f"{value:.0f}s"
+        return clock(value)
     return f"{int(value):,}"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.events import EventBase
+from engine.formats import clock, money
 from sessions.rows import SessionRow
 
 Write = Callable[[str], object]
@@ -59,15 +60,6 @@ def clock_time(ts: float) -> str:
 
 def date_time(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
-def duration(seconds: float) -> str:
-    whole = max(0, int(seconds))
-    return f"{whole // 60}:{whole % 60:02d}"
-
-
-def money(value: float) -> str:
-    return f"${value:.4f}" if value < 1 else f"${value:.2f}"
 
 
 @dataclass
@@ -260,7 +252,7 @@ class MarkdownExport:
             ("Session", f"`{row.id}`"),
             ("Status", row.status + (" (partial result)" if row.partial else "")),
             ("Started", date_time(row.created_at)),
-            ("Duration", duration(row.duration_s)),
+            ("Duration", clock(row.duration_s)),
             ("Pattern", self.inline(row.pattern)),
             ("Team", f"{self.inline(row.team)}: {', '.join(self.inline(a) for a in row.agents)}"),
             ("Provider", f"{self.inline(row.provider)}" + (f" (seed {row.seed})" if row.seed is not None else "")),

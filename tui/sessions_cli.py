@@ -154,7 +154,7 @@ def _tokens(count: int) -> str:
 def table(rows: list[SessionRow], short: dict[str, str]) -> list[str]:
     """The rows as aligned columns under a header, titles cleaned for the terminal."""
     from tui.safe import clean
-    from tui.transcript import clock, money
+    from engine.formats import clock, money
 
     header = ("ID", "STARTED", "STATUS", "PATTERN", "TOKENS", "COST", "TIME", "TITLE")
     cells = [

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.events import EventBase
+from engine.formats import clock, money
 from tui.safe import clean
 
 _RESET = "\x1b[0m"
@@ -26,15 +27,6 @@ _STYLES = {
     "cyan": "\x1b[36m",
 }
 _AGENT_COLOURS = ("cyan", "magenta", "green", "yellow", "blue")
-
-
-def money(value: float) -> str:
-    return f"${value:.4f}" if value < 1 else f"${value:.2f}"
-
-
-def clock(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 class Transcript:

@@ -12,6 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.budgets import Spent
 from engine.events import EscalationRequested, EventBase
 from tui.safe import clean, clean_data
 
@@ -104,11 +105,9 @@ MAX_NOTES = 500
 
 
 @dataclass
-class Budget:
-    tokens: int = 0
-    cost: float = 0.0
-    turns: int = 0
-    seconds: float = 0.0
+class Budget(Spent):
+    """What the session has spent, against which limits, as of the latest update."""
+
     calls: int = 0
     limits: dict[str, float | None] = field(default_factory=dict)
 

@@ -24,7 +24,7 @@ from sessions.errors import StoreError
 from sessions.rows import SESSION_STATES, SessionRow
 from tui.safe import clean
 from tui.screens.confirm import ConfirmScreen
-from tui.transcript import clock, money
+from engine.formats import clock, money
 from tui.widgets.key_hints import KeyHints
 
 PAGE = 100

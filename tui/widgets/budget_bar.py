@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from tui.transcript import clock, money
+from engine.formats import clock, money
 from tui.view import Budget
 
 GAUGE_WIDTH = 8

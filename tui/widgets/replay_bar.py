@@ -6,7 +6,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from tui.replay import ReplayClock, speed_label
-from tui.transcript import clock as fmt_clock
+from engine.formats import clock as fmt_clock
 
 
 class ReplayBar(Static):

@@ -7,7 +7,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from tui.transcript import clock
+from engine.formats import clock
 from tui.view import SessionView
 
 STATUS_STYLES = {

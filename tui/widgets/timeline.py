@@ -6,7 +6,7 @@ from textual.content import Content
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from tui.transcript import clock
+from engine.formats import clock
 from tui.view import Entry, SessionView
 
 ENTRY_STYLES = {

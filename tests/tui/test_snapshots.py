@@ -7,7 +7,6 @@ deliberate change, and look at the report before committing.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
 from pathlib import Path
 
@@ -81,7 +80,7 @@ def stable(monkeypatch):
 
 def browser_app():
     """A browser on three fixed sessions in a database at a fixed path."""
-    folder = Path(tempfile.gettempdir()) / "huddle-snapshots"
+    folder = Path("/tmp/huddle-snapshots")  # a fixed path: the browser shows it
     folder.mkdir(exist_ok=True)
     path = folder / "browser.db"
     for suffix in ("", "-wal", "-shm"):

@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
@@ -33,13 +34,25 @@ from engine.events import (
     EventBase,
     Handoff,
     Retry,
+    ToolCall,
+    ToolResult,
     Usage,
 )
 from engine.formats import clock, money
 from engine.handoffs import HandoffContract, HandoffError, HandoffRejected, as_data, check_json_schema
 from engine.guards import CallFailedError, CircuitBreaker, RetryPolicy, StopSession
 from engine.pricing import PriceTable
-from engine.providers.base import Message, Provider, ProviderError, ProviderRequest, ToolSpec
+from engine.providers.base import (
+    Message,
+    Provider,
+    ProviderError,
+    ProviderRequest,
+    ToolOutcome,
+    ToolSpec,
+    ToolUse,
+    edited_note,
+)
+from engine.tools import TOOLS, ToolError, run_tool
 from engine.trust import AgentOutput, data_block
 
 CALL_RESOURCES: tuple[Resource, ...] = ("tokens", "cost", "seconds")
@@ -77,6 +90,8 @@ class Run:
         prices: PriceTable,
         recorded: dict[str, CallFinished] | None = None,
         clock: Callable[[], float] = time.time,
+        tool_root: Path | None = None,
+        max_tool_rounds: int = 8,
     ) -> None:
         self.session_id = session_id
         self.clock = clock
@@ -91,6 +106,10 @@ class Run:
         self.breaker = breaker
         self.prices = prices
         self.recorded = recorded or {}
+        self.tool_root = tool_root or Path.cwd()
+        """The folder agents' tools may look at."""
+        self.max_tool_rounds = max_tool_rounds
+        """Rounds of tool use one call may take before the model must answer."""
         self.rng = random.Random(seed)
         self.seq = 0
         self.started = time.monotonic()
@@ -402,6 +421,8 @@ class RunContext:
 
         messages = [first]
         tool = _tool_for(schema) if schema is not None else None
+        tools = tuple(TOOLS[name].spec for name in spec.tools)
+        tool_round = 0
         attempt = 0
         transport_failures = 0
         invalid_replies = 0
@@ -418,6 +439,8 @@ class RunContext:
                 temperature=spec.temperature,
                 effort=spec.effort,
                 tool=tool,
+                tools=tools,
+                tool_choice="auto" if tool_round < run.max_tool_rounds else "none",
                 agent=agent,
                 role=spec.role,
                 task=run.task,
@@ -427,11 +450,11 @@ class RunContext:
             )
             await self.emit(
                 CallStarted, agent=agent, call_key=key, attempt=attempt, model=spec.model,
-                prompt=messages[-1].text, structured=schema is not None, step_id=step_id,
+                prompt=messages[-1].text, structured=schema is not None, step_id=step_id, tool_round=tool_round,
             )
             started = time.monotonic()
             try:
-                text, usage, stop = await self._stream(request, agent, key, attempt)
+                streamed = await self._stream(request, agent, key, attempt)
             except _AttemptFailed as failed:
                 transport_failures += 1
                 final = not failed.retryable or transport_failures >= run.retry.max_attempts
@@ -457,20 +480,29 @@ class RunContext:
 
             run.breaker.success()
             run.agent_failures[agent] = 0
+            usage, uses = streamed.usage, streamed.uses
+            using_tools = bool(uses) and request.tool_choice == "auto" and not streamed.answer
+            text = streamed.answer or streamed.text if schema is not None else streamed.text
             cost = run.account(agent, spec.model, usage)
             run.calls += 1
             run.tallies[agent].calls += 1
             latency = round(time.monotonic() - started, 3)
             parsed: Any = None
             error = None
-            if schema is not None:
+            if schema is not None and not using_tools:
                 parsed, error = _validate(schema, text)
             await self.emit(
-                CallFinished, agent=agent, call_key=key, attempt=attempt, model=spec.model,
-                text=text, structured=_structured(parsed) if error is None and schema is not None else None,
-                usage=usage, cost=round(cost, 8), latency_s=latency, stop_reason=stop,
+                CallFinished, agent=agent, call_key=key, attempt=attempt, model=spec.model, text=text,
+                structured=_structured(parsed) if error is None and schema is not None and not using_tools else None,
+                usage=usage, cost=round(cost, 8), latency_s=latency, stop_reason=streamed.stop,
             )
             await self.budget_update()
+            if using_tools:
+                outcomes = [await self._use_tool(agent, spec, use) for use in uses]
+                messages += [Message("assistant", text, tool_uses=uses), Message("user", "", tool_results=tuple(outcomes))]
+                tool_round += 1
+                attempt = 0
+                continue
             if error is None:
                 return parsed if schema is not None else text  # type: ignore[return-value]
 
@@ -499,9 +531,11 @@ class RunContext:
                 reason=f"invalid output: {error}",
             )
 
-    async def _stream(self, request: ProviderRequest, agent: str, key: str, attempt: int) -> tuple[str, Usage, str | None]:
+    async def _stream(self, request: ProviderRequest, agent: str, key: str, attempt: int) -> _Streamed:
         run = self._run
-        parts: list[str] = []
+        texts: list[str] = []
+        answers: list[str] = []
+        uses: list[ToolUse] = []
         usage = Usage()
         stop = None
         try:
@@ -509,8 +543,10 @@ class RunContext:
                 async for event in run.provider.stream(request):
                     if event.type == "text" or event.type == "tool_input":
                         piece = event.text if event.type == "text" else event.partial_json
-                        parts.append(piece)
+                        (texts if event.type == "text" else answers).append(piece)
                         await self.emit(CallDelta, agent=agent, call_key=key, attempt=attempt, text=piece)
+                    elif event.type == "tool_use":
+                        uses.append(event)
                     elif event.type == "usage":
                         usage = event.usage
                     elif event.type == "stop":
@@ -522,13 +558,55 @@ class RunContext:
             raise _AttemptFailed(
                 "timeout", f"no complete reply within {run.call_timeout:g}s", True, None
             ) from None
-        return "".join(parts), usage, stop
+        return _Streamed("".join(texts), "".join(answers), tuple(uses), usage, stop)
+
+    # -- tools ----------------------------------------------------------------------
+
+    async def _use_tool(self, agent: str, spec: AgentSpec, use: ToolUse) -> ToolOutcome:
+        """Carry out one tool use, if the policy (or a person) allows it; what it gave back.
+
+        The `tool.call` event holds the input actually used (a person may have edited it).
+        """
+        payload, refusal = await self._allowed_input(agent, spec, use)
+        await self.emit(ToolCall, agent=agent, tool_use_id=use.id, tool=use.name, input=payload)
+        output, is_error = refusal or "", True
+        if refusal is None:
+            try:
+                output, is_error = await asyncio.to_thread(run_tool, use.name, payload, self._run.tool_root), False
+            except ToolError as error:
+                output = str(error)
+        await self.emit(ToolResult, agent=agent, tool_use_id=use.id, tool=use.name, output=output, is_error=is_error)
+        if payload != use.input and refusal is None:  # the model should know what it is reading
+            output = edited_note(payload) + output
+        return ToolOutcome(use.id, output, is_error)
+
+    async def _allowed_input(self, agent: str, spec: AgentSpec, use: ToolUse) -> tuple[dict[str, Any], str | None]:
+        """The input to run the tool with and None, or the model's input and why it will not run."""
+        tool = TOOLS.get(use.name) if use.name in spec.tools else None
+        if tool is None:
+            return use.input, f"{agent} has no tool called {use.name!r}"
+        try:
+            payload = tool.validate(use.input)
+        except ValueError as error:
+            return use.input, f"bad input for {use.name}: {error}"
+        decision = await self.escalate(
+            "tool_use",
+            f"{agent} wants to use {use.name} {json.dumps(payload, ensure_ascii=False)}",
+            payload, agent=agent, options=("approve", "edit", "reject"), validate=tool.validate,
+            labels={"approve": f"Run {use.name}", "edit": "Edit the input", "reject": "Refuse"},
+        )
+        if decision.action == "reject":
+            why = f": {decision.reason}" if decision.reason else ""
+            return payload, f"this use of {use.name} was refused{why}"
+        return (decision.edited if decision.action == "edit" else payload), None
 
     async def _replay(
         self, spec: AgentSpec, key: str, user: str, schema: type[M] | None, step_id: str | None
     ) -> str | M | None:
         """Answer from a recorded session instead of the model, when it recorded this call."""
         recorded = self._run.recorded[key]
+        if schema is None and recorded.stop_reason == "tool_use":
+            return None  # the call stopped between rounds of tool use: make it again
         parsed = None
         if schema is not None:
             parsed, error = _validate(schema, recorded.text)
@@ -567,6 +645,18 @@ class RunContext:
         reason = f"circuit breaker open after {run.breaker.consecutive} failed calls in a row"
         await self.emit(ErrorEvent, agent=agent, error_type="internal", message=reason, fatal=True)
         raise StopSession("failed", reason)
+
+
+@dataclass(frozen=True)
+class _Streamed:
+    """One request's reply, as streamed."""
+
+    text: str
+    answer: str
+    """The reply tool's input: a structured call's answer."""
+    uses: tuple[ToolUse, ...]
+    usage: Usage
+    stop: str | None
 
 
 class _AttemptFailed(Exception):

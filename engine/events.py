@@ -151,6 +151,8 @@ class CallStarted(EventBase):
     """The user turn sent (with any data from other agents), for the audit trail."""
     structured: bool = False
     step_id: str | None = None
+    tool_round: int = 0
+    """How many rounds of tool use came before this request in the same call."""
 
 
 class CallDelta(EventBase):

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -66,6 +67,10 @@ class EngineConfig:
     prices: PriceTable = field(default_factory=PriceTable)
     clock: Callable[[], float] = time.time
     """Wall-clock time stamped on events (tests pass a fake one for stable screens)."""
+    tool_root: Path = field(default_factory=Path.cwd)
+    """The folder agents' tools may look at: where huddle was started."""
+    max_tool_rounds: int = 8
+    """Rounds of tool use one call may take; then the model must answer."""
 
 
 def new_session_id() -> str:
@@ -129,6 +134,8 @@ async def run_session(
         prices=config.prices,
         recorded=recorded,
         clock=config.clock,
+        tool_root=config.tool_root,
+        max_tool_rounds=config.max_tool_rounds,
     )
     ctx = RunContext(run)
     await ctx.emit(

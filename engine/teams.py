@@ -23,6 +23,7 @@
     system_prompt = "..."
     effort = "high"
     max_tokens = 4096
+    tools = ["list_files", "read_file"]   # read the folder huddle runs in; each use asks first
 
 A member that is itself a team has `pattern = "..."` and an `[agents.team]`
 table with its own `lead` and `agents`. Every pattern ships a preset team,
@@ -188,7 +189,7 @@ def _without_none(value: Any) -> Any:
 
 def _agent_data(agent: AgentSpec) -> dict[str, Any]:
     data = agent.model_dump(mode="json", exclude={"team"})
-    for empty in ("capabilities", "system_prompt"):  # left out: the role writes the prompt
+    for empty in ("capabilities", "tools", "system_prompt"):  # empty ones left out
         if not data.get(empty):
             data.pop(empty, None)
     if agent.team is not None:

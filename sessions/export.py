@@ -233,7 +233,7 @@ class MarkdownExport:
 
     def _on_tool_call(self, e: Any) -> None:
         self._note(
-            f"- {self.inline(e.agent or '?')} uses {self.inline(e.tool)}: "
+            f"- {self.inline(e.agent or '?')} calls {self.inline(e.tool)}: "
             f"{self.inline(json.dumps(e.input, ensure_ascii=False))}"
         )
 

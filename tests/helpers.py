@@ -20,19 +20,21 @@ from engine.providers.base import (
     Stop,
     TextDelta,
     ToolInputDelta,
+    ToolUse,
     UsageReport,
 )
 from engine.session import EngineConfig, SessionSpec, run_session
 
 FAST_RETRY = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
-Reply = str | dict[str, Any] | ProviderError | Callable[[ProviderRequest], Any]
+Reply = str | dict[str, Any] | ToolUse | ProviderError | Callable[[ProviderRequest], Any]
 
 
 @dataclass
 class ScriptedProvider:
     """Answers each request with `script(request)`: text, a dict for a structured
-    reply, a ProviderError to raise, or an awaitable-free callable returning one."""
+    reply, a ToolUse (after a line of text), a ProviderError to raise, or an
+    awaitable-free callable returning one."""
 
     script: Callable[[ProviderRequest], Reply]
     delay: float = 0.0
@@ -46,6 +48,12 @@ class ScriptedProvider:
             await asyncio.sleep(self.delay)
         if isinstance(reply, ProviderError):
             raise reply
+        if isinstance(reply, ToolUse):
+            yield TextDelta(f"Using {reply.name}.")
+            yield reply
+            yield UsageReport(Usage(input_tokens=100, output_tokens=20))
+            yield Stop("tool_use")
+            return
         text = json.dumps(reply) if isinstance(reply, dict) else reply
         half = len(text) // 2
         for piece in (text[:half], text[half:]):

@@ -195,10 +195,13 @@ class Transcript:
         self._line(f"{self._at(e)} · {clean(e.topic)}: {clean(e.text)}")
 
     def _on_tool_call(self, e: Any) -> None:
-        self._line(f"{self._at(e)} ⚙ {self._agent(e.agent)} uses {clean(e.tool)} {clean(json.dumps(e.input))}")
+        self._line(f"{self._at(e)} ⚙ {self._agent(e.agent)} {clean(e.tool)} {clean(json.dumps(e.input))}")
 
     def _on_tool_result(self, e: Any) -> None:
-        self._line(f"{self._at(e)} ⚙ {clean(e.tool)} → {clean(e.output)[:200]}")
+        if e.is_error:
+            self._line(f"{self._at(e)} {self._c('red', '✗')} {clean(e.tool)}: {' '.join(clean(e.output).split())[:200]}")
+        else:
+            self._line(f"{self._at(e)} ⚙ {clean(e.tool)} → {len(e.output.splitlines())} lines")
 
     def _on_error(self, e: Any) -> None:
         self._line(f"{self._at(e)} {self._c('red', '!')} {clean(e.message)}")

@@ -275,8 +275,9 @@ class SessionView:
             purpose = f"{e.step_id} · {self.steps[e.step_id]['title']}"
         self._call_purpose[e.call_key] = purpose
         agent.end_partial()
+        after = " (after tools)" if e.tool_round else ""
         attempt = f" (attempt {e.attempt})" if e.attempt > 1 else ""
-        agent.add_line(f"── {clean(purpose)}{attempt} ", "rule")
+        agent.add_line(f"── {clean(purpose)}{after}{attempt} ", "rule")
         agent.status = "thinking"
         if not e.step_id:
             agent.step = clean(purpose)
@@ -373,10 +374,22 @@ class SessionView:
         self._entry(e, "·", f"{e.topic}: {e.text}", "accent", {"title": e.topic, "data": e.data} if e.data else None)
 
     def _on_tool_call(self, e: Any) -> None:
+        agent = self._agent(e.agent)
+        if agent is not None:
+            agent.end_partial()
+            agent.add_line(f"⚙ {clean(e.tool)} {clean(json.dumps(e.input, ensure_ascii=False))[:120]}", "dim")
+            agent.status = "thinking"  # between rounds: the call goes on once the tool has run
         self._entry(e, "⚙", f"{e.tool} {json.dumps(e.input)[:80]}", detail={"title": f"{e.tool} input", "data": e.input})
 
     def _on_tool_result(self, e: Any) -> None:
-        self._entry(e, "⚙", f"{e.tool} → {e.output[:80]}", "error" if e.is_error else "", {"title": f"{e.tool} output", "text": e.output})
+        agent = self._agent(e.agent)
+        if agent is not None:
+            if e.is_error:
+                agent.add_line(f"✗ {clean(e.tool)}: {clean(e.output)[:200]}", "error")
+            else:
+                agent.add_line(f"  → {len(e.output.splitlines())} lines", "dim")
+        gave = e.output[:120] if e.is_error else f"{len(e.output.splitlines())} lines"
+        self._entry(e, "⚙", f"{e.tool} → {gave}", "error" if e.is_error else "", {"title": f"{e.tool} output", "text": e.output})
 
     def _on_error(self, e: Any) -> None:
         self._entry(e, "!", e.message, "error")

@@ -13,6 +13,7 @@ never put into an error message.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ from engine.providers.base import (
     Stop,
     TextDelta,
     ToolInputDelta,
+    ToolSpec,
+    ToolUse,
     UsageReport,
 )
 
@@ -49,12 +52,22 @@ def _block(text: str, cache: bool) -> dict[str, Any]:
 
 
 def _content(message: Message, model: str) -> list[dict[str, Any]]:
-    """A turn as content blocks: shared context first (cached when long), then the turn's own text."""
-    blocks = []
+    """A turn as content blocks: tool results first (the API asks for that), shared
+    context next (cached when long), then the turn's own text, then tool uses."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "tool_result", "tool_use_id": r.tool_use_id, "content": r.output, "is_error": r.is_error}
+        for r in message.tool_results
+    ]
     if message.context:
         blocks.append(_block(message.context, _cacheable(model, message.context)))
-    blocks.append(_block(message.content, False))
+    if message.content or not blocks and not message.tool_uses:  # the API refuses empty text blocks
+        blocks.append(_block(message.content, False))
+    blocks += [{"type": "tool_use", "id": u.id, "name": u.name, "input": u.input} for u in message.tool_uses]
     return blocks
+
+
+def _tool(tool: ToolSpec) -> dict[str, Any]:
+    return {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
 
 
 def request_params(request: ProviderRequest) -> dict[str, Any]:
@@ -70,24 +83,35 @@ def request_params(request: ProviderRequest) -> dict[str, Any]:
         params["output_config"] = {"effort": request.effort}
     if request.system:
         params["system"] = [_block(request.system, _cacheable(request.model, request.system))]
+    offered = [_tool(tool) for tool in request.tools]
     if request.tool is not None:
-        params["tools"] = [{
-            "name": request.tool.name,
-            "description": request.tool.description,
-            "input_schema": request.tool.input_schema,
-        }]
-        params["tool_choice"] = {"type": "tool", "name": request.tool.name}
+        # A structured reply: the reply tool must be called, now or after using the others.
+        params["tools"] = [*offered, _tool(request.tool)]
+        if offered and request.tool_choice == "auto":
+            params["tool_choice"] = {"type": "any"}
+        else:
+            params["tool_choice"] = {"type": "tool", "name": request.tool.name}
+    elif offered:
+        params["tools"] = offered
+        params["tool_choice"] = {"type": request.tool_choice}
     return params
 
 
 @dataclass
 class StreamState:
-    """Folds the API's stream events into provider events."""
+    """Folds the API's stream events into provider events.
 
+    The forced tool's input (a structured reply) streams as it comes; any other
+    tool use is gathered and given whole when its block ends.
+    """
+
+    forced: str | None = None
+    """The name of the tool the request forces, if any."""
     usage: Usage = field(default_factory=Usage)
     stop_reason: str | None = None
     stopped: bool = False
     _tool_blocks: set[int] = field(default_factory=set)
+    _uses: dict[int, tuple[str, str, list[str]]] = field(default_factory=dict)
 
     def feed(self, event: Any) -> list[ProviderEvent]:
         kind = getattr(event, "type", None)
@@ -100,14 +124,22 @@ class StreamState:
                 cache_write_tokens=getattr(usage, "cache_creation_input_tokens", None) or 0,
             )
         elif kind == "content_block_start":
-            if event.content_block.type == "tool_use":
+            block = event.content_block
+            if block.type == "tool_use":
                 self._tool_blocks.add(event.index)
+                if block.name != self.forced:
+                    self._uses[event.index] = (block.id, block.name, [])
         elif kind == "content_block_delta":
             delta = event.delta
             if delta.type == "text_delta" and event.index not in self._tool_blocks:
                 return [TextDelta(delta.text)]
             if delta.type == "input_json_delta":
+                if event.index in self._uses:
+                    self._uses[event.index][2].append(delta.partial_json)
+                    return []
                 return [ToolInputDelta(delta.partial_json)]
+        elif kind == "content_block_stop" and event.index in self._uses:
+            return [_tool_use(*self._uses.pop(event.index))]
         elif kind == "message_delta":
             self.stop_reason = event.delta.stop_reason
             if event.usage is not None and event.usage.output_tokens is not None:
@@ -116,6 +148,18 @@ class StreamState:
             self.stopped = True
             return [UsageReport(self.usage), Stop(self.stop_reason or "end_turn")]
         return []
+
+
+def _tool_use(use_id: str, name: str, fragments: list[str]) -> ToolUse:
+    """A whole tool use; input that is not a JSON object is malformed output, worth a retry."""
+    text = "".join(fragments)
+    try:
+        value = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise ProviderError("invalid_output", f"the input of a {name} tool use is not a JSON object", retryable=True)
+    return ToolUse(use_id, name, value)
 
 
 class AnthropicProvider:
@@ -135,7 +179,7 @@ class AnthropicProvider:
         )
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
-        state = StreamState()
+        state = StreamState(forced=request.tool.name if request.tool else None)
         try:
             stream = await self._client.messages.create(**request_params(request), stream=True)
             async with stream:

@@ -1,17 +1,48 @@
 """What a model provider takes and gives back.
 
 A provider turns one request into a stream of provider events: text deltas,
-fragments of a forced tool call's JSON input, usage, and a stop. It raises
-`ProviderError` for anything that went wrong, saying whether a retry may help.
+fragments of a forced tool call's JSON input, whole uses of offered tools,
+usage, and a stop. It raises `ProviderError` for anything that went wrong,
+saying whether a retry may help.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from engine.events import ErrorType, Usage
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    """The model asks to use a tool: a provider event, and a block of the assistant turn it ends."""
+
+    id: str
+    name: str
+    input: dict[str, Any]
+    type: Literal["tool_use"] = "tool_use"
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """What a tool use gave back (or why it gave nothing), for the next user turn."""
+
+    tool_use_id: str
+    output: str
+    is_error: bool = False
+
+
+EDITED_NOTE = re.compile(r"\[input edited by a person: (\{.*\})\]\n")
+"""Opens a tool result whose input a person changed: the model should know what it reads."""
+
+
+def edited_note(payload: dict[str, Any]) -> str:
+    """The line put before such a result (EDITED_NOTE matches it)."""
+    return f"[input edited by a person: {json.dumps(payload, ensure_ascii=False)}]\n"
 
 
 @dataclass(frozen=True)
@@ -22,16 +53,24 @@ class Message:
     context: str = ""
     """Other agents' output, wrapped as data. Kept apart so a provider can put it
     first and cache it: the same context often reaches several agents."""
+    tool_uses: tuple[ToolUse, ...] = ()
+    """An assistant turn's requests to use tools."""
+    tool_results: tuple[ToolOutcome, ...] = ()
+    """A user turn's answers to the tool uses of the turn before."""
 
     @property
     def text(self) -> str:
         """The whole turn as the model reads it."""
-        return f"{self.content}\n\n{self.context}" if self.context else self.content
+        parts = [self.content, self.context]
+        parts += [f"{use.name} {json.dumps(use.input, sort_keys=True)}" for use in self.tool_uses]
+        parts += [result.output for result in self.tool_results]
+        return "\n\n".join(part for part in parts if part)
 
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """A tool the model is forced to call: how structured replies are asked for."""
+    """A tool offered to the model (`ProviderRequest.tools`), or one it must call
+    (`ProviderRequest.tool`): how structured replies are asked for."""
 
     name: str
     description: str
@@ -49,6 +88,11 @@ class ProviderRequest:
     effort: str | None = None
     """How much effort a reply gets (low, medium, high, xhigh, max); None: the model's default."""
     tool: ToolSpec | None = None
+    """A tool the model must call: its input is the structured reply."""
+    tools: tuple[ToolSpec, ...] = ()
+    """Tools the model may use before it answers (with `tool`, before it calls that)."""
+    tool_choice: Literal["auto", "none"] = "auto"
+    """"none": answer now, without using `tools` (the rounds are used up)."""
     # Who is asking and about what. Real providers ignore these; the simulated
     # one uses them to write a plausible reply and to inject faults on cue.
     agent: str = ""
@@ -85,7 +129,7 @@ class Stop:
     type: Literal["stop"] = "stop"
 
 
-ProviderEvent = TextDelta | ToolInputDelta | UsageReport | Stop
+ProviderEvent = TextDelta | ToolInputDelta | ToolUse | UsageReport | Stop
 
 
 @dataclass

@@ -9,7 +9,7 @@ import re
 from collections.abc import AsyncIterator
 
 from engine.events import Usage
-from engine.providers import simjson, simtext
+from engine.providers import simjson, simtext, simtools
 from engine.providers.base import (
     ProviderError,
     ProviderEvent,
@@ -73,9 +73,10 @@ class SimulatedProvider:
 
     def reply(self, request: ProviderRequest, rng: random.Random) -> str:
         """The full reply for a request: Markdown text, or the tool input as JSON."""
-        prompt = request.messages[-1].text if request.messages else ""
+        asked = [m for m in request.messages if m.role == "user" and not m.tool_results]
+        prompt = asked[-1].text if asked else ""
         if request.tool is None:
-            return simtext.reply_text(
+            return simtools.read_note(request.messages) + simtext.reply_text(
                 rng, agent=request.agent, role=request.role, task=request.task, prompt=prompt
             )
         phrases = simtext.merged_phrases(request.task, prompt)
@@ -115,7 +116,8 @@ class SimulatedProvider:
             # Stall: the engine's per-call timeout is what ends this.
             await asyncio.sleep(3600)
 
-        text = self.reply(request, rng)
+        use = simtools.next_use(request)
+        text = use[0] if use else self.reply(request, rng)
         pieces = _PIECE.findall(text)
         # Keep leading newlines attached to the piece that follows them.
         chunks: list[str] = []
@@ -138,6 +140,8 @@ class SimulatedProvider:
             tokens = simtext.count_tokens(chunk) or 1
             output_tokens += tokens
             await self._pause(tokens / self.tokens_per_second * rng.uniform(0.5, 1.5))
-            yield ToolInputDelta(chunk) if request.tool else TextDelta(chunk)
+            yield ToolInputDelta(chunk) if request.tool and not use else TextDelta(chunk)
+        if use:
+            yield use[1]
         yield UsageReport(Usage(input_tokens=input_tokens, output_tokens=output_tokens))
-        yield Stop("tool_use" if request.tool else "end_turn")
+        yield Stop("tool_use" if request.tool or use else "end_turn")

@@ -10,7 +10,7 @@ from engine.agents import AgentSpec, TeamSpec
 from engine.events import Usage
 from engine.pricing import PriceTable
 from engine.providers.anthropic import AnthropicProvider, StreamState, request_params
-from engine.providers.base import Message, ProviderError, ProviderRequest, ToolSpec
+from engine.providers.base import Message, ProviderError, ProviderRequest, ToolOutcome, ToolSpec, ToolUse
 from tests.fakes.messages_api import MessagesAPI, Reply, error_reply, text_events, tool_events
 from tests.helpers import FAST_RETRY, plan_of, run
 
@@ -152,6 +152,53 @@ def test_stream_state_is_a_pure_fold():
     assert [e.type for e in out] == ["text", "text", "usage", "stop"] and state.stopped
 
 
+READ = ToolSpec("read_file", "Read a file.", {"type": "object", "properties": {"path": {"type": "string"}}})
+
+
+async def test_an_offered_tool_use_arrives_whole_after_the_text():
+    events = tool_events({"path": "README.md"}, name="read_file", lead="Let me look.", fragments=3, tool_id="toolu_9")
+    with MessagesAPI([Reply(events=events)]) as api:
+        result = await collect(AnthropicProvider(api_key=KEY, base_url=api.base_url), request(tools=(READ,)))
+    assert [e.type for e in result] == ["text", "tool_use", "usage", "stop"]
+    assert result[1] == ToolUse("toolu_9", "read_file", {"path": "README.md"})
+    assert result[-1].reason == "tool_use"
+    body = api.requests[0].body
+    assert body["tools"][0]["name"] == "read_file" and body["tool_choice"] == {"type": "auto"}
+
+
+async def test_a_tool_use_whose_input_is_not_json_is_a_retryable_error():
+    events = tool_events({"path": "x"}, name="read_file")
+    for _, data in events:
+        if data["type"] == "content_block_delta":
+            data["delta"]["partial_json"] = "{not json"
+            break
+    with MessagesAPI([Reply(events=events)]) as api:
+        with pytest.raises(ProviderError) as caught:
+            await collect(AnthropicProvider(api_key=KEY, base_url=api.base_url), request(tools=(READ,)))
+    assert caught.value.error_type == "invalid_output" and caught.value.retryable
+
+
+def test_tool_rounds_become_tool_use_and_tool_result_blocks():
+    use = ToolUse("toolu_1", "read_file", {"path": "README.md"})
+    messages = (
+        Message("user", "Summarise the project."),
+        Message("assistant", "", tool_uses=(use,)),
+        Message("user", "", tool_results=(ToolOutcome("toolu_1", "# Title", is_error=False),)),
+    )
+    params = request_params(request(messages=messages, tools=(READ,), tool_choice="none"))
+    first, assistant, results = params["messages"]
+    assert assistant == {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "read_file", "input": {"path": "README.md"}}]}
+    assert results["content"] == [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "# Title", "is_error": False}]
+    assert params["tool_choice"] == {"type": "none"}  # the last round: answer now
+
+    respond = ToolSpec("respond", "Reply as JSON.", {"type": "object"})
+    structured = request_params(request(tool=respond, tools=(READ,)))
+    assert [t["name"] for t in structured["tools"]] == ["read_file", "respond"]
+    assert structured["tool_choice"] == {"type": "any"}  # read first, or reply at once
+    last = request_params(request(tool=respond, tools=(READ,), tool_choice="none"))
+    assert last["tool_choice"] == {"type": "tool", "name": "respond"}
+
+
 # -- through the engine: its retry policy, not the SDK's ---------------------------------
 
 
@@ -212,6 +259,36 @@ async def test_unknown_model_fails_at_once_naming_the_model():
     assert ran.finished.status == "failed"
     assert "claude-nope-9" in ran.finished.reason and "team file" in ran.finished.reason
     assert len(api.requests) == 1
+
+
+async def test_a_session_whose_agent_reads_a_file_against_the_server(tmp_path, monkeypatch):
+    from engine import patterns
+    from engine.session import EngineConfig
+    from tests.helpers import pattern_info
+
+    (tmp_path / "NOTES.md").write_text("buckets refill at 10/s\n")
+    team = TeamSpec(agents=(AgentSpec(name="reader", role="researcher", tools=("read_file",)),))
+
+    async def one(ctx, task):
+        return await ctx.call("reader", task)
+
+    monkeypatch.setitem(patterns.PATTERNS, "one-call", pattern_info("one-call", one, lambda: team))
+
+    def script(seen):
+        if len(seen.body["messages"]) == 1:
+            return Reply(events=tool_events({"path": "NOTES.md"}, name="read_file", lead="Reading.", tool_id="toolu_7"))
+        return Reply(events=text_events(TEXT))
+
+    with MessagesAPI(script) as api:
+        ran = await run(AnthropicProvider(api_key=KEY, base_url=api.base_url), pattern="one-call",
+                        config=EngineConfig(retry=FAST_RETRY, call_timeout=5, tool_root=tmp_path))
+    assert ran.finished.status == "completed" and ran.finished.result == TEXT
+    second = api.requests[1].body["messages"]
+    assert second[1]["content"] == [
+        {"type": "text", "text": "Reading."},
+        {"type": "tool_use", "id": "toolu_7", "name": "read_file", "input": {"path": "NOTES.md"}},
+    ]
+    assert second[2]["content"][0] == {"type": "tool_result", "tool_use_id": "toolu_7", "content": "buckets refill at 10/s\n", "is_error": False}
 
 
 async def test_a_full_orchestrator_session_runs_against_the_server():

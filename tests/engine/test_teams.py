@@ -48,6 +48,7 @@ max_tokens = 4096
 name = "coder"
 role = "software engineer"
 capabilities = ["python"]
+tools = ["read_file"]
 '''
 
 
@@ -61,6 +62,9 @@ def test_a_good_team_file_gives_the_whole_session_setup():
     assert team_file.budgets.cost == 1.5 and team_file.budgets.turns == 12
     assert team_file.approval.mode_for("budget")[0] == "approve"
     assert team_file.options == {"max_plan_revisions": 1}
+    assert team_file.team().get("coder").tools == ("read_file",)
+    assert 'tools = [\n    "read_file",\n]' in to_toml(team_file) or 'tools = ["read_file"]' in to_toml(team_file)
+    assert parse_team_file(to_toml(team_file), "copy.toml") == team_file
 
 
 def _with(replacement: tuple[str, str]) -> str:
@@ -90,6 +94,7 @@ def _with(replacement: tuple[str, str]) -> str:
         (('effort = "high"', 'effort = "extreme"'), "agents[0].effort: Input should be"),
         (('effort = "high"', 'temprature = 0.5'), "agents[0].temprature: Extra inputs are not permitted"),
         (('capabilities = ["python"]', 'capabilities = "python"'), "agents[1].capabilities: Input should be a valid"),
+        (('tools = ["read_file"]', 'tools = ["rm_rf"]'), "agents[1].tools: unknown tool 'rm_rf' (huddle has: list_files, read_file)"),
     ],
 )
 def test_each_mistake_names_the_file_the_key_and_the_problem(change, expected):

@@ -73,8 +73,12 @@ def text_events(
     return events
 
 
-def tool_events(payload: dict[str, Any], *, name: str = "respond", model: str = "claude-sonnet-5-5", fragments: int = 4) -> list[tuple[str, dict[str, Any]]]:
-    """The event sequence of a forced tool call whose input arrives as JSON fragments."""
+def tool_events(
+    payload: dict[str, Any], *, name: str = "respond", model: str = "claude-sonnet-5-5", fragments: int = 4,
+    lead: str = "", tool_id: str = "toolu_1",
+) -> list[tuple[str, dict[str, Any]]]:
+    """The event sequence of a tool use whose input arrives as JSON fragments, after
+    a text block when `lead` is given."""
     raw = json.dumps(payload)
     size = max(1, len(raw) // fragments)
     parts = [raw[i : i + size] for i in range(0, len(raw), size)]
@@ -83,14 +87,22 @@ def tool_events(payload: dict[str, Any], *, name: str = "respond", model: str = 
             "id": "msg_2", "type": "message", "role": "assistant", "model": model, "content": [],
             "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 40, "output_tokens": 1},
         }}),
-        ("content_block_start", {"type": "content_block_start", "index": 0,
-                                 "content_block": {"type": "tool_use", "id": "toolu_1", "name": name, "input": {}}}),
     ]
+    index = 0
+    if lead:
+        events += [
+            ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": lead}}),
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ]
+        index = 1
+    events.append(("content_block_start", {"type": "content_block_start", "index": index,
+                                           "content_block": {"type": "tool_use", "id": tool_id, "name": name, "input": {}}}))
     for part in parts:
-        events.append(("content_block_delta", {"type": "content_block_delta", "index": 0,
+        events.append(("content_block_delta", {"type": "content_block_delta", "index": index,
                                                "delta": {"type": "input_json_delta", "partial_json": part}}))
     events += [
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("content_block_stop", {"type": "content_block_stop", "index": index}),
         ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
                            "usage": {"output_tokens": len(raw) // 4}}),
         ("message_stop", {"type": "message_stop"}),

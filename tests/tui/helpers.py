@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from engine.policy import ApprovalPolicy
@@ -33,13 +34,17 @@ def live(
     provider: Any = None,
     clock: Callable[[], float] | None = None,
     session_id: str | None = None,
+    tool_root: Path | None = None,
     **spec: Any,
 ) -> LiveSession:
     spec.setdefault("task", TASK)
     session = LiveSession(
         SessionSpec(seed=seed, policy=policy or ApprovalPolicy(default="ask"), **spec),
         provider or SimulatedProvider(seed=seed, speed=0, faults=parse_faults(faults)),
-        EngineConfig(retry=FAST_RETRY, call_timeout=5, **({"clock": clock} if clock else {})),
+        EngineConfig(
+            retry=FAST_RETRY, call_timeout=5, **({"clock": clock} if clock else {}),
+            **({"tool_root": tool_root} if tool_root else {}),
+        ),
     )
     if session_id:
         session.session_id = session_id

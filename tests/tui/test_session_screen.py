@@ -296,3 +296,38 @@ async def test_a_finished_session_stays_on_screen_until_the_user_leaves():
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_a_tool_use_is_shown_approved_and_edited_from_the_keyboard(monkeypatch, tmp_path):
+    from engine import patterns
+    from engine.agents import AgentSpec, TeamSpec
+
+    (tmp_path / "README.md").write_text("# Project\n")
+    (tmp_path / "app.py").write_text("print('hi')\nprint('there')\n")
+    team = TeamSpec(agents=(AgentSpec(name="reader", role="researcher", tools=("list_files", "read_file")),))
+
+    async def one(ctx, task):
+        return await ctx.call("reader", task)
+
+    monkeypatch.setitem(patterns.PATTERNS, "one-call", pattern_info("one-call", one, lambda: team))
+    app = app_for(live(pattern="one-call", tool_root=tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: approval_open(app), what="list_files approval")
+        dialog = app.screen
+        assert "reader wants to use list_files" in str(dialog.query_one("#why").render())
+        await pilot.press("enter")
+        await until(pilot, lambda: approval_open(app) and "read_file" in str(app.screen.query_one("#why").render()),
+                    what="read_file approval")
+        await pilot.press("e")
+        editor = app.screen.query_one("#editor")
+        assert '"README.md"' in editor.text
+        shown = [b.id for b in app.screen.query("#buttons Button") if b.display]
+        assert shown == ["reject", "save"]  # while editing: save it, or refuse after all
+        editor.text = '{"path": "app.py"}'
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: screen.view.finished, what="session end")
+        lines = [text for _, text in screen.view.agents["reader"].lines]
+        assert '⚙ read_file {"path": "app.py"}' in lines and "  → 2 lines" in lines
+        assert any(line.startswith("── session (after tools)") for line in lines)
+        assert screen.view.result.startswith("_Read `app.py` (2 lines) before answering._")

@@ -118,7 +118,6 @@ class ApprovalScreen(ModalScreen[None]):
         for name, key in (("approve", "⏎"), ("reject", "r"), ("edit", "e")):
             word = e.labels.get(name) or name.capitalize()
             self.query_one(f"#{name}", Button).label = Content(f"{word} ({key})" if key != "⏎" else f"{word} ⏎")
-        self.query_one("#edit", Button).display = "edit" in e.options
         self.query_one("#error", Static).update("")
         self._set_mode("choose")
         self._countdown()
@@ -141,9 +140,10 @@ class ApprovalScreen(ModalScreen[None]):
         self.query_one("#editor", TextArea).display = mode == "edit"
         self.query_one("#stake").display = mode != "edit"
         self.query_one("#save", Button).display = mode == "edit"
-        for name in ("approve", "reject", "edit", "allow"):
-            button = self.query_one(f"#{name}", Button)
-            button.disabled = mode != "choose" and name != "reject"
+        for name in ("approve", "allow"):  # while editing: save, or reject after all
+            self.query_one(f"#{name}", Button).display = mode == "choose"
+        editable = self.current is not None and "edit" in self.current.options
+        self.query_one("#edit", Button).display = mode == "choose" and editable
         if mode == "choose":
             self.query_one("#approve", Button).focus()
         elif mode == "reject":

@@ -1,0 +1,151 @@
+"""Tools an agent may be given: looking at the files of the folder huddle runs in.
+
+Every use of a tool is an escalation point (trigger `tool_use`): the approval
+policy decides whether a person sees the tool and its input first, and may
+refuse it or edit the input. Tools are confined to one folder (the tool root),
+never follow a path out of it, and refuse files that look like secrets, so an
+approved call still cannot send a key to a model.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.handoffs import check_json_schema
+from engine.providers.base import ToolSpec
+
+MAX_READ = 64 * 1024
+"""Bytes of a file a read returns; the rest is cut, and the reply says so."""
+MAX_LISTED = 200
+SECRET_NAMES = (".env", ".env.*", "*.pem", "*.key", "id_rsa*", "id_ed25519*", "*.p12", "*.pfx", ".netrc", "credentials*", "*secret*")
+SKIPPED_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache"}
+
+SECRET_PATTERNS = re.compile(
+    r"sk-ant-[A-Za-z0-9_-]{8,}"  # Anthropic keys
+    r"|sk-[A-Za-z0-9_-]{20,}"  # other providers' keys
+    r"|AKIA[0-9A-Z]{16}"  # AWS access key ids
+    r"|gh[pousr]_[A-Za-z0-9]{20,}"  # GitHub tokens
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack tokens
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
+    re.DOTALL,
+)
+SECRET_ENV = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
+REDACTED = "[redacted]"
+
+
+class ToolError(Exception):
+    """A tool call that cannot be carried out; the message goes back to the agent."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    run: Callable[[dict[str, Any], Path], str]
+
+    def validate(self, payload: Any) -> dict[str, Any]:
+        """The input, checked against the tool's schema; ValueError says what is wrong."""
+        check_json_schema(self.input_schema, payload)
+        return payload
+
+    @property
+    def spec(self) -> ToolSpec:
+        """The tool as offered to a model."""
+        return ToolSpec(self.name, self.description, self.input_schema)
+
+
+def _inside(root: Path, relative: str) -> Path:
+    """`relative` resolved under `root`; ToolError if it leads anywhere else."""
+    root = root.resolve()
+    target = (root / relative).resolve()
+    if target != root and root not in target.parents:
+        raise ToolError(f"{relative!r} is outside the folder huddle may read ({root})")
+    return target
+
+
+def _looks_secret(path: Path) -> bool:
+    return any(fnmatch.fnmatch(path.name.lower(), pattern) for pattern in SECRET_NAMES)
+
+
+def _list_files(payload: dict[str, Any], root: Path) -> str:
+    folder = _inside(root, payload.get("path", ".") or ".")
+    if not folder.is_dir():
+        raise ToolError(f"{payload.get('path')!r} is not a folder")
+    lines: list[str] = []
+    for directory, subdirs, files in os.walk(folder):
+        subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_DIRS and not d.startswith("."))
+        depth = Path(directory).relative_to(folder).parts
+        if len(depth) >= 2:
+            subdirs[:] = []
+        for name in sorted(files):
+            relative = Path(directory, name).relative_to(root.resolve())
+            lines.append(str(relative))
+            if len(lines) >= MAX_LISTED:
+                return "\n".join(lines) + f"\n(first {MAX_LISTED} files only)"
+    return "\n".join(lines) or "(no files)"
+
+
+def _read_file(payload: dict[str, Any], root: Path) -> str:
+    path = _inside(root, payload["path"])
+    if _looks_secret(path):
+        raise ToolError(f"{payload['path']!r} looks like a secret (keys, credentials); huddle does not read it")
+    if not path.is_file():
+        raise ToolError(f"{payload['path']!r} is not a file")
+    data = path.read_bytes()[: MAX_READ + 1]
+    if b"\x00" in data[:4096]:
+        raise ToolError(f"{payload['path']!r} is a binary file")
+    text = data[:MAX_READ].decode("utf-8", errors="replace")
+    return text + (f"\n(cut at {MAX_READ // 1024} KB)" if len(data) > MAX_READ else "")
+
+
+TOOLS: dict[str, Tool] = {
+    tool.name: tool
+    for tool in (
+        Tool(
+            "list_files",
+            "List the files in a folder of the project (two levels deep), relative to the project's root.",
+            {"type": "object", "properties": {"path": {"type": "string", "description": "a folder, relative to the root; '.' for the root"}},
+             "required": ["path"], "additionalProperties": False},
+            _list_files,
+        ),
+        Tool(
+            "read_file",
+            "Read a text file of the project (at most 64 KB), given its path relative to the project's root.",
+            {"type": "object", "properties": {"path": {"type": "string", "description": "the file, relative to the root"}},
+             "required": ["path"], "additionalProperties": False},
+            _read_file,
+        ),
+    )
+}
+
+
+def redact(text: str) -> str:
+    """`text` without anything that looks like a key: known key formats, private key
+    blocks, and the values of this process's secret-named environment variables."""
+    text = SECRET_PATTERNS.sub(REDACTED, text)
+    for name, value in os.environ.items():
+        if len(value) >= 8 and SECRET_ENV.search(name) and value in text:
+            text = text.replace(value, REDACTED)
+    return text
+
+
+def run_tool(name: str, payload: dict[str, Any], root: Path) -> str:
+    """Run a tool and return its output, secrets redacted; ToolError (with a message
+    for the agent) when it cannot."""
+    tool = TOOLS.get(name)
+    if tool is None:
+        raise ToolError(f"there is no tool called {name!r}")
+    try:
+        tool.validate(payload)
+        return redact(tool.run(payload, root))
+    except ValueError as error:
+        raise ToolError(f"bad input for {name}: {error}") from None
+    except OSError as error:
+        raise ToolError(f"{name} failed: {error.strerror or error}") from None

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from tui import sessions_cli, teams_cli
+from tui.safe import report
 
 DEMO_TASK = (
     "Design a rate limiter for our public REST API: per-client quotas, "
@@ -27,7 +28,7 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        report(f"{self.prog}: error: {message} (see '{self.prog} --help')")
         sys.exit(EXIT_USAGE)
 
 
@@ -138,7 +139,7 @@ def _run_app(args: argparse.Namespace, setup: object | None = None, start: str =
         try:
             store = await SessionStore.open(db_path(args.db))
         except StoreError as error:
-            sys.stderr.write(f"{error}\n")
+            report(str(error))
             return 1
         live = None
         try:
@@ -153,7 +154,7 @@ def _run_app(args: argparse.Namespace, setup: object | None = None, start: str =
         if live is None:
             return 0
         if live.error is not None:
-            sys.stderr.write(f"{live.error}\n")
+            report(str(live.error))
             return 1
         finished = live.finished
         if finished is None or finished.status == "cancelled":
@@ -194,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except UsageError as error:
-        sys.stderr.write(f"huddle: error: {error}\n")
+        report(f"huddle: error: {error}")
         return EXIT_USAGE
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -15,6 +15,7 @@ from engine.session import EngineConfig, SessionSpec, new_session_id, run_sessio
 from sessions.errors import StoreError
 from tui.console import ConsolePrompter, Output, stdin_reader
 from tui.recording import LiveRecording
+from tui.safe import report
 from tui.transcript import Transcript
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -48,7 +49,7 @@ async def run_headless(job: HeadlessRun) -> int:
         async with recording:
             return await _record(job, recording)
     except StoreError as error:
-        sys.stderr.write(f"{error}\n")
+        report(str(error))
         return EXIT_FAILED
 
 
@@ -86,5 +87,5 @@ async def _record(job: HeadlessRun, recording: LiveRecording) -> int:
             helper.cancel()
         output.release()
     await recording.finish()
-    sys.stderr.write(f"recorded as {job.session_id} in {recording.path}\n")
+    report(f"recorded as {job.session_id} in {recording.path}")
     return code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 # CSI, OSC, DCS/SOS/PM/APC strings and two-byte escapes, in 7-bit and 8-bit forms.
 _ESCAPES = re.compile(
@@ -34,3 +35,9 @@ def clean_data(value: object) -> object:
     if isinstance(value, list | tuple):
         return [clean_data(v) for v in value]
     return value
+
+
+def report(message: str) -> None:
+    """Write `message` to standard error as one clean line: errors quote paths,
+    file contents and settings, which may hold escapes or line breaks."""
+    sys.stderr.write(" ".join(clean(message).split()) + "\n")

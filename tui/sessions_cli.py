@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sessions.rows import SESSION_STATES
+from tui.safe import report
 
 if TYPE_CHECKING:
     from sessions.rows import SessionRow
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(handler(args))  # type: ignore[arg-type]
     except StoreError as error:
-        sys.stderr.write(f"{error}\n")
+        report(str(error))
         return EXIT_FAILED
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, and keep Python from

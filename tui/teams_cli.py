@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tui.safe import report
+
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return handlers[args.teams_command or "list"](args)
     except TeamFileError as error:
-        sys.stderr.write(f"huddle: {error}\n")
+        report(f"huddle: {error}")
         return EXIT_FAILED
 
 

@@ -101,3 +101,14 @@ def test_a_full_disk_fails_the_run_and_keeps_what_was_recorded(
             return [event.seq async for event in store.iter_events(session_id)]
 
     assert asyncio.run(stored()) == list(range(1, last_seq + 1))
+
+
+def test_an_error_quoting_a_hostile_name_is_still_one_clean_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile = tmp_path / "team\x1b]0;pwned\x07\nname.toml"
+    hostile.write_text('name = "x"\nagents = [\n')
+    assert main(["teams", "show", str(hostile)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("huddle: ") and "not valid TOML" in err
+    assert err.count("\n") == 1 and "\x1b" not in err and "\x07" not in err

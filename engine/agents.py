@@ -62,6 +62,10 @@ class AgentSpec(BaseModel):
                 raise ValueError(f"unknown tool {unknown[0]!r} (huddle has: {', '.join(TOOLS)})")
         return value
 
+    def skills(self) -> str:
+        """The role, with the capabilities peers and routers match on: "coder (python, sql)"."""
+        return f"{self.role} ({', '.join(self.capabilities)})" if self.capabilities else self.role
+
     def system(self) -> str:
         """The system prompt actually sent: the agent's own, or one from its role."""
         if self.system_prompt:
@@ -138,6 +142,10 @@ class TeamSpec(BaseModel):
     def workers(self) -> list[AgentSpec]:
         """Everyone but the lead."""
         return [agent for agent in self.agents if agent.name != self.lead]
+
+    def direct_callers(self, *besides: str) -> list[AgentSpec]:
+        """The agents at this level that call a model (not member teams), but `besides`."""
+        return [agent for agent in self.agents if agent.team is None and agent.name not in besides]
 
     @property
     def models(self) -> list[str]:

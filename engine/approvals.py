@@ -9,7 +9,7 @@ Whoever plays the human (the terminal UI, the headless prompt) watches for
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -77,9 +77,13 @@ class ApprovalGate:
         self._count += 1
         escalation_id = f"e{self._count}"
         mode, rule = self.route(trigger)
+        if mode == "approve" and "approve" not in options:
+            # Nothing to approve as it stands (a choice must be made): a person's standing
+            # "always allow" still asks; a blanket policy takes the safe way out.
+            mode = "ask" if trigger in self._allowed else "reject"
         human = mode == "ask"
         timeout = self.policy.timeout_s if human else None
-        default = self.policy.timeout_default if timeout else None
+        default = self._timeout_action(options) if timeout else None
         escalation = Escalation(
             escalation_id, trigger, reason, payload, list(options), validate,
             asyncio.get_running_loop().create_future(),
@@ -127,8 +131,13 @@ class ApprovalGate:
         try:
             return await asyncio.wait_for(asyncio.shield(escalation.future), timeout)
         except TimeoutError:
-            action = self.policy.timeout_default
+            action = self._timeout_action(escalation.options)
             return Decision(action, reason=f"no decision within {timeout:g}s", by="timeout")
+
+    def _timeout_action(self, options: Sequence[str]) -> DecisionAction:
+        """What an unanswered escalation takes: the policy's default, if it is an option here."""
+        default = self.policy.timeout_default
+        return default if default in options else "reject"
 
     def resolve(self, escalation_id: str, decision: Decision) -> None:
         """Answer a pending escalation. Raises `DecisionError` (and changes nothing)
@@ -152,7 +161,7 @@ class ApprovalGate:
         """Approve this trigger for the rest of the session, including what is pending now."""
         self._allowed.add(trigger)
         for escalation in list(self.pending.values()):
-            if escalation.trigger == trigger and not escalation.future.done():
+            if escalation.trigger == trigger and "approve" in escalation.options and not escalation.future.done():
                 escalation.future.set_result(
                     Decision("approve", by="human", rule=f"human: always allow {trigger}")
                 )

@@ -11,10 +11,11 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, NoReturn, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
 
@@ -34,13 +35,15 @@ from engine.events import (
     EventBase,
     Handoff,
     Retry,
+    StepFinished,
+    StepStarted,
     ToolCall,
     ToolResult,
     Usage,
 )
 from engine.formats import clock, money
 from engine.handoffs import HandoffContract, HandoffError, HandoffRejected, as_data, check_json_schema
-from engine.guards import CallFailedError, CircuitBreaker, RetryPolicy, StopSession
+from engine.guards import CallFailedError, CircuitBreaker, PatternStopped, RetryPolicy, StepFailed, StopSession
 from engine.pricing import PriceTable
 from engine.providers.base import (
     Message,
@@ -145,16 +148,28 @@ class RunContext:
     """A pattern's handle on the session, positioned at one span of the call tree."""
 
     def __init__(
-        self, run: Run, span_id: str = "root", parent_span_id: str | None = None, team: TeamSpec | None = None
+        self,
+        run: Run,
+        span_id: str = "root",
+        parent_span_id: str | None = None,
+        team: TeamSpec | None = None,
+        inputs: Sequence[AgentOutput] = (),
+        scope: str = "",
+        depth: int = 0,
     ) -> None:
         self._run = run
         self.span_id = span_id
         self.parent_span_id = parent_span_id
         self.team = team or run.team
         """The team this part of the session works with (a member team, when nested)."""
-        self.inputs: tuple[AgentOutput, ...] = ()
+        self.inputs = tuple(inputs)
         """Other agents' output handed to this part of the session (a member team's
         step inputs), for its calls' `context=`: data, never prompt text."""
+        self.scope = scope
+        """What this part's step ids start with, so they are unique in the session: ""
+        for the session's own team, "s2/engineering/" in the team that took step s2."""
+        self.depth = depth
+        """How many member teams deep this part is (0 for the session's own team)."""
         self._ordinals: dict[str, int] = {}
 
     # -- where we are -------------------------------------------------------
@@ -181,21 +196,27 @@ class RunContext:
         Spans are paths ("root/step:s1"), so call keys stay the same from run to
         run whatever order concurrent branches happen to start in.
         """
-        child = RunContext(self._run, f"{self.span_id}/{name}", self.span_id, self.team)
-        child.inputs = self.inputs
-        return child
+        return RunContext(
+            self._run, f"{self.span_id}/{name}", self.span_id, self.team, self.inputs, self.scope, self.depth
+        )
 
-    def with_team(self, member: AgentSpec, inputs: Sequence[AgentOutput] = ()) -> RunContext:
-        """A child context in which `member`'s own team does the work (hierarchical teams).
+    def with_team(self, member: AgentSpec, step: str, inputs: Sequence[AgentOutput] = ()) -> RunContext:
+        """A child context in which `member`'s own team does the work of `step`
+        (hierarchical teams), its step ids scoped under it.
 
         `inputs` is what the team is handed besides its task (the results its step
         depends on); its pattern passes them on as data (`ctx.inputs`).
         """
         if member.team is None:
             raise ValueError(f"{member.name} is an agent, not a team")
-        child = RunContext(self._run, f"{self.span_id}/team:{member.name}", self.span_id, member.team)
-        child.inputs = tuple(inputs)
-        return child
+        return RunContext(
+            self._run, f"{self.span_id}/team:{member.name}", self.span_id, member.team, inputs,
+            f"{self.scope}{step}/{member.name}/", self.depth + 1,
+        )
+
+    def step_id(self, local: str) -> str:
+        """A step id as the session knows it: `local` in this part's scope."""
+        return self.scope + local
 
     def lead(self) -> AgentSpec:
         """The team's lead, or its first agent when none is named."""
@@ -223,6 +244,37 @@ class RunContext:
         self._run.bus.publish(event)
         await self._run.bus.wait_for_room()
         return event
+
+    @asynccontextmanager
+    async def step(
+        self, agent: str, local_id: str, title: str, *, depends_on: Sequence[str] = ()
+    ) -> AsyncIterator[Step]:
+        """One unit of work by `agent`, as the live screen shows it.
+
+        Counts a turn and emits `step.started` (ids in this part's scope). When the
+        block ends, `step.finished`: done, with what the block set as `step.output`;
+        or error, with why, when the block raises (the exception goes on).
+        """
+        step = Step(self.step_id(local_id))
+        await self.turn(agent)
+        await self.emit(
+            StepStarted, agent=agent, step_id=step.id, title=title, assigned_to=agent,
+            depends_on=[self.step_id(d) for d in depends_on],
+        )
+        try:
+            yield step
+        except StopSession:
+            raise
+        except Exception as error:
+            await self.emit(StepFinished, agent=agent, step_id=step.id, status="error", error=failure_message(error))
+            raise
+        await self.emit(StepFinished, agent=agent, step_id=step.id, status="done", output=step.output)
+
+    async def fail(self, message: str, *, agent: str | None = None) -> NoReturn:
+        """Stop the pattern: it cannot work with this team or these options.
+        An error event, then `PatternStopped` (a member team's step fails; else the session)."""
+        await self.emit(ErrorEvent, agent=agent, error_type="bad_request", message=message, fatal=self.depth == 0)
+        raise PatternStopped("failed", message)
 
     def record_partial(self, label: str, text: str) -> None:
         """Keep a finished piece of work, for the result if the session stops early."""
@@ -311,35 +363,44 @@ class RunContext:
         payload: Any = None,
         *,
         agent: str | None = None,
-        options: tuple[DecisionAction, ...] = ("approve", "reject"),
+        options: tuple[DecisionAction, ...] | None = None,
         validate: Callable[[Any], Any] | None = None,
         labels: dict[str, str] | None = None,
     ) -> Decision:
         """Pause this branch for a decision (a human's or the policy's).
 
-        `labels` names what each option means here ({"edit": "One more revision"}).
+        `labels` names what each option means here ({"edit": "One more revision"});
+        the options are the labelled ones unless given (else approve and reject).
         """
+        if options is None:
+            options = tuple(labels) if labels else ("approve", "reject")  # type: ignore[arg-type]
         return await self._run.gate.request(
             self, trigger, reason, payload, agent=agent, options=options, validate=validate, labels=labels
         )
 
     async def handoff(
-        self, contract: HandoffContract, payload: Any, *, from_agent: str, to_agent: str
+        self, contract: HandoffContract, payload: Any, *, from_agent: str, to_agent: str,
+        labels: dict[str, str] | None = None,
     ) -> Any:
         """Pass `payload` from one agent to another under `contract`.
 
         Returns the validated payload (edited, if a person edited it). Raises
         `HandoffError` when it breaks the contract (after an error event) and
-        `HandoffRejected` when a low-confidence handoff is refused.
+        `HandoffRejected` when a low-confidence handoff is refused. `labels` names
+        the low-confidence escalation's options here.
         """
         data = as_data(payload)
+
+        async def record(verdict: str, value: Any, **more: Any) -> None:
+            await self.emit(
+                Handoff, agent=from_agent, from_agent=from_agent, to_agent=to_agent,
+                contract=contract.name, payload=as_data(value), verdict=verdict, **more,
+            )
+
         try:
             value = contract.validate(data)
         except ValueError as error:
-            await self.emit(
-                Handoff, agent=from_agent, from_agent=from_agent, to_agent=to_agent,
-                contract=contract.name, payload=data, verdict="invalid", error=str(error),
-            )
+            await record("invalid", data, error=str(error))
             await self.emit(
                 ErrorEvent, agent=from_agent, error_type="invalid_output",
                 message=f"handoff {from_agent} → {to_agent} broke contract {contract.name}: {error}",
@@ -350,24 +411,19 @@ class RunContext:
         if threshold is None:
             threshold = self._run.gate.policy.low_confidence_threshold
         if confidence is not None and confidence < threshold:
-            await self.emit(
-                Handoff, agent=from_agent, from_agent=from_agent, to_agent=to_agent,
-                contract=contract.name, payload=data, confidence=confidence, verdict="low_confidence",
-            )
+            await record("low_confidence", data, confidence=confidence)
             decision = await self.escalate(
                 "low_confidence",
                 f"{from_agent} hands {to_agent} work it is only {confidence:.0%} confident in "
                 f"(contract {contract.name} asks for {threshold:.0%})",
-                data, agent=from_agent, options=("approve", "edit", "reject"), validate=contract.validate,
+                data, agent=from_agent, validate=contract.validate, labels=labels,
+                options=None if labels else ("approve", "edit", "reject"),
             )
             if decision.action == "reject":
                 raise HandoffRejected(contract.name, decision.reason or "rejected")
             if decision.action == "edit":
                 value = decision.edited
-        await self.emit(
-            Handoff, agent=from_agent, from_agent=from_agent, to_agent=to_agent, contract=contract.name,
-            payload=as_data(value), confidence=contract.confidence_of(value), verdict="accepted",
-        )
+        await record("accepted", value, confidence=contract.confidence_of(value))
         return value
 
     # -- model calls --------------------------------------------------------------
@@ -592,7 +648,7 @@ class RunContext:
         decision = await self.escalate(
             "tool_use",
             f"{agent} wants to use {use.name} {json.dumps(payload, ensure_ascii=False)}",
-            payload, agent=agent, options=("approve", "edit", "reject"), validate=tool.validate,
+            payload, agent=agent, validate=tool.validate,
             labels={"approve": f"Run {use.name}", "edit": "Edit the input", "reject": "Refuse"},
         )
         if decision.action == "reject":
@@ -645,6 +701,23 @@ class RunContext:
         reason = f"circuit breaker open after {run.breaker.consecutive} failed calls in a row"
         await self.emit(ErrorEvent, agent=agent, error_type="internal", message=reason, fatal=True)
         raise StopSession("failed", reason)
+
+
+@dataclass
+class Step:
+    """A step in progress (`RunContext.step`): its id in the session, and its output."""
+
+    id: str
+    output: str = ""
+
+
+def failure_message(error: BaseException) -> str:
+    """Why a step failed, for its `step.finished` event."""
+    if isinstance(error, CallFailedError | StepFailed):
+        return error.message
+    if isinstance(error, HandoffError):
+        return error.reason
+    return f"internal error: {one_line(error)}"
 
 
 @dataclass(frozen=True)

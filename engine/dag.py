@@ -104,16 +104,23 @@ async def run_dag(
 
     gate = asyncio.Semaphore(concurrency) if concurrency else None
     finished: asyncio.Queue[Outcome[S]] = asyncio.Queue()
+    stopping = False
 
     async def one(step: S) -> None:
+        nonlocal stopping
         try:
             if gate is None:
                 output = await run_step(step)
             else:
                 async with gate:
+                    if stopping:  # a step waiting for its turn when the session stopped never starts
+                        return
                     output = await run_step(step)
             outcome = Outcome(step, "done", output=output)
-        except (StopSession, asyncio.CancelledError):
+        except StopSession:
+            stopping = True
+            raise
+        except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - a failed step is a result, not a crash
             outcome = Outcome(step, "error", error=await on_failure(step, error))

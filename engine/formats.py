@@ -1,4 +1,4 @@
-"""How amounts read, wherever they are shown: the app, the transcript, exports, escalations."""
+"""How amounts and text read, wherever they are shown: the app, the transcript, exports, escalations."""
 
 from __future__ import annotations
 
@@ -12,3 +12,31 @@ def clock(seconds: float) -> str:
     """Minutes and seconds: 0:07, 12:30."""
     whole = max(0, int(seconds))
     return f"{whole // 60}:{whole % 60:02d}"
+
+
+def plural(count: int, noun: str) -> str:
+    """"1 issue", "3 issues"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def headline(text: str, width: int = 60) -> str:
+    """The first line of `text` as a title, cut on a word boundary to fit `width`."""
+    lines = text.strip().splitlines()
+    return _fit(" ".join(lines[0].split()) if lines else "untitled", width)
+
+
+def preview(text: str, width: int = 100) -> str:
+    """All of `text` on one line, cut on a word boundary to fit `width`."""
+    return _fit(" ".join(text.split()), width)
+
+
+def _fit(line: str, width: int) -> str:
+    if len(line) <= width:
+        return line
+    cut = line[: width - 1].rsplit(" ", 1)[0]
+    return (cut or line[: width - 1]) + "…"
+
+
+def limits_text(limits: dict[str, float | None]) -> str:
+    """The budgets that are set: "cost 2, turns 40"."""
+    return ", ".join(f"{name} {value:g}" for name, value in limits.items() if value is not None)

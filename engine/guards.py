@@ -10,7 +10,7 @@ from engine.events import ErrorType
 
 
 class StopSession(Exception):
-    """Ends the session early: a budget stop, an open breaker, a rejected plan.
+    """Ends the session early: a budget stop, an open breaker, a pattern's own stop.
 
     The session still finishes with a result, built from the work done so far.
     """
@@ -19,6 +19,26 @@ class StopSession(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+class PatternStopped(StopSession):
+    """An ending the pattern chose: a team it cannot work with, a rejected plan, a
+    person's "stop". In a member team it fails only that team's step."""
+
+
+class StepFailed(Exception):
+    """A step that could not be done for a reason other than a failed call."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def leaves(error: BaseException) -> list[BaseException]:
+    """The plain exceptions inside `error` (itself, unless it is an exception group)."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in leaves(inner)]
+    return [error]
 
 
 class CallFailedError(Exception):

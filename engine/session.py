@@ -19,7 +19,8 @@ from engine.budgets import Limits
 from engine.bus import EventBus
 from engine.context import Run, RunContext
 from engine.events import CallFinished, ErrorEvent, SessionFinished, SessionStarted, Usage
-from engine.guards import CallFailedError, CircuitBreaker, RetryPolicy, StopSession
+from engine.formats import headline
+from engine.guards import CallFailedError, CircuitBreaker, RetryPolicy, StopSession, leaves
 from engine.patterns import get_pattern
 from engine.policy import ApprovalPolicy
 from engine.pricing import PriceTable
@@ -77,26 +78,11 @@ def new_session_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def title_for(task: str, width: int = 60) -> str:
-    """A one-line title: the task's first line, shortened on a word boundary."""
-    line = " ".join(task.strip().splitlines()[0].split()) if task.strip() else "untitled"
-    if len(line) <= width:
-        return line
-    cut = line[: width - 1].rsplit(" ", 1)[0]
-    return (cut or line[: width - 1]) + "…"
-
-
 def partial_result(partials: list[tuple[str, str]], reason: str) -> str:
     if not partials:
         return f"No result: {reason}, before any work was finished."
     body = "\n\n".join(f"### {label}\n\n{text}" for label, text in partials)
     return f"Partial result ({reason}). What was finished:\n\n{body}"
-
-
-def _leaves(error: BaseException) -> list[BaseException]:
-    if isinstance(error, BaseExceptionGroup):
-        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
-    return [error]
 
 
 async def run_session(
@@ -141,7 +127,7 @@ async def run_session(
     await ctx.emit(
         SessionStarted,
         task=spec.task,
-        title=title_for(spec.task),
+        title=headline(spec.task),
         pattern=spec.pattern,
         team=spec.team,
         provider=provider.name,
@@ -160,15 +146,15 @@ async def run_session(
         _finish(ctx, "cancelled", partial_result(run.partials, "cancelled"), True, "cancelled by the user")
         raise
     except Exception as error:  # noqa: BLE001 - every ending becomes a status
-        leaves = _leaves(error)
-        stop = next((e for e in leaves if isinstance(e, StopSession)), None)
-        failed = next((e for e in leaves if isinstance(e, CallFailedError)), None)
+        found = leaves(error)
+        stop = next((e for e in found if isinstance(e, StopSession)), None)
+        failed = next((e for e in found if isinstance(e, CallFailedError)), None)
         if stop is not None:
             status, reason = stop.status, stop.reason
         elif failed is not None:
             status, reason = "failed", str(failed)
         else:
-            bug = leaves[0]
+            bug = found[0]
             status, reason = "failed", f"internal error: {type(bug).__name__}: {one_line(bug)}"
             await ctx.emit(ErrorEvent, error_type="internal", message=reason, fatal=True)
         result = partial_result(run.partials, reason)

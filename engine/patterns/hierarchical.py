@@ -29,14 +29,11 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.agents import LEAD_MODEL, WORKER_MODEL, AgentSpec, TeamSpec
-from engine.approvals import one_line
-from engine.context import RunContext
-from engine.events import ErrorEvent, PatternNote
-from engine.guards import CallFailedError, StopSession
+from engine.context import RunContext, failure_message
+from engine.events import PatternNote
+from engine.guards import PatternStopped, StepFailed, StopSession, leaves
 from engine.patterns.orchestrator import (
-    PlanRejected,
     PlanStep,
-    StepFailed,
     call_worker,
     make_plan,
     run_plan,
@@ -132,7 +129,7 @@ def team() -> TeamSpec:
     )
 
 
-def planning_prompt(ctx: RunContext, task: str, feedback: str | None) -> str:
+def planning_prompt(ctx: RunContext, task: str) -> str:
     """The lead's plan request: each direct member, and whether it is a team."""
     lines = []
     for member in ctx.team.workers:
@@ -153,14 +150,7 @@ def planning_prompt(ctx: RunContext, task: str, feedback: str | None) -> str:
         "the steps whose results a subtask needs; steps without dependencies run in "
         "parallel. Each member sees only its own subtask and the results it depends on."
     )
-    if feedback:
-        prompt += f"\n\nA reviewer rejected your previous plan: {feedback}\nRevise the plan."
     return prompt
-
-
-def nesting_depth(ctx: RunContext) -> int:
-    """How many member teams deep this context is (0 for the session's own team)."""
-    return sum(segment.startswith("team:") for segment in ctx.span_id.split("/"))
 
 
 def nesting_problem(team: TeamSpec, depth: int, max_depth: int, above: list[str]) -> str | None:
@@ -203,19 +193,6 @@ def direct_member(ctx: RunContext, step: PlanStep) -> str | None:
     return f"no member named {name!r} (members: {', '.join(ctx.team.names)})"
 
 
-def _stop_in(error: BaseException) -> StopSession | None:
-    """A session stop (not a member team's rejected plan) anywhere inside `error`."""
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            found = _stop_in(inner)
-            if found is not None:
-                return found
-        return None
-    if isinstance(error, StopSession) and not isinstance(error, PlanRejected):
-        return error
-    return None
-
-
 async def run_member_team(
     step_ctx: RunContext, member: AgentSpec, step: PlanStep, step_id: str, context: list[AgentOutput]
 ) -> str:
@@ -226,7 +203,7 @@ async def run_member_team(
     from engine.patterns import get_pattern
 
     info = get_pattern(member.pattern or DEFAULT_MEMBER_PATTERN)
-    sub = step_ctx.with_team(member, context)
+    sub = step_ctx.with_team(member, step.id, context)
     path = [*step_ctx.run.team.path_of(member.name), member.name]
     data = {"team": member.name, "pattern": info.name, "depth": len(path), "path": path, "step": step_id}
     where = " › ".join(path)
@@ -237,20 +214,12 @@ async def run_member_team(
     task = f"Subtask {step.id}: {step.title}\n\n{step.instructions}"
     try:
         result = await info.run(sub, task, info.parse_options({}))
-    except PlanRejected as rejected:
-        why = rejected.reason
-    except StopSession:
-        raise
-    except CallFailedError as error:
-        why = error.message
     except Exception as error:  # noqa: BLE001 - a member team's failure is its step's result
-        stop = _stop_in(error)
-        if stop is not None:
+        found = leaves(error)
+        stop = next((e for e in found if isinstance(e, StopSession) and not isinstance(e, PatternStopped)), None)
+        if stop is not None:  # a budget stop or the breaker: the whole session ends
             raise stop from None
-        leaf: BaseException = error
-        while isinstance(leaf, BaseExceptionGroup):
-            leaf = leaf.exceptions[0]
-        why = f"internal error: {one_line(leaf)}"
+        why = next((e.reason for e in found if isinstance(e, PatternStopped)), None) or failure_message(found[0])
     else:
         await sub.emit(
             PatternNote, agent=member.name, topic="team",
@@ -266,10 +235,9 @@ async def run_member_team(
 
 
 async def run(ctx: RunContext, task: str, options: Options) -> str:
-    problem = nesting_problem(ctx.team, nesting_depth(ctx), options.max_depth, [])
+    problem = nesting_problem(ctx.team, ctx.depth, options.max_depth, [])
     if problem is not None:
-        await ctx.emit(ErrorEvent, agent=ctx.lead().name, error_type="bad_request", message=problem, fatal=True)
-        raise StopSession("failed", problem)
+        await ctx.fail(problem, agent=ctx.lead().name)
 
     async def work(step_ctx: RunContext, step: PlanStep, step_id: str, context: list[AgentOutput]) -> str:
         member = ctx.team.get(step.assigned_to)

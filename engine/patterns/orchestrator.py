@@ -15,11 +15,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.agents import TeamSpec, default_team
-from engine.approvals import one_line
-from engine.context import RunContext
+from engine.context import RunContext, failure_message
 from engine.dag import Outcome, run_dag
-from engine.events import PlanMade, StepFinished, StepStarted
-from engine.guards import CallFailedError, StopSession
+from engine.events import PlanMade, StepFinished
+from engine.guards import PatternStopped, StepFailed
 from engine.trust import AgentOutput
 
 NAME = "orchestrator"
@@ -67,22 +66,6 @@ class Plan(BaseModel):
         return self
 
 
-class PlanRejected(StopSession):
-    """Every plan the lead wrote was rejected. Ends the session; a hierarchical team
-    turns it into an error result for the step its member team was given."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__("stopped", reason)
-
-
-class StepFailed(Exception):
-    """A step that could not be done for a reason other than a failed call."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
 StepWork = Callable[[RunContext, PlanStep, str, list[AgentOutput]], Awaitable[str]]
 """Does one step: (the step's context, the step, its session-wide id, the output of
 the steps it depends on, as data) -> the step's output."""
@@ -91,33 +74,27 @@ AssigneeCheck = Callable[[RunContext, PlanStep], str | None]
 """Why a step's assignee cannot do it, or None when it can."""
 
 
-def step_scope(ctx: RunContext) -> str:
-    """The prefix that keeps this run's step ids unique in the session.
-
-    Empty for the session's own team. A member team's plan runs under a span
-    such as "root/step:s2/team:engineering", so its step s1 is "s2/engineering/s1":
-    the live screen keys steps by id, and one member team may run several steps.
-    """
-    parts = [
-        segment.split(":", 1)[1]
-        for segment in ctx.span_id.split("/")
-        if segment.startswith(("step:", "team:"))
-    ]
-    return "".join(f"{part}/" for part in parts)
-
-
-def scoped_plan(plan: dict[str, Any], scope: str) -> dict[str, Any]:
-    """A plan's data with its step ids (and dependencies) in `scope`, for events."""
-    if not scope:
+def scoped_plan(plan: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """A plan's data with its step ids (and dependencies) as the session knows them."""
+    if not ctx.scope:
         return plan
     steps = [
-        {**step, "id": scope + step["id"], "depends_on": [scope + d for d in step.get("depends_on", [])]}
+        {**step, "id": ctx.step_id(step["id"]), "depends_on": [ctx.step_id(d) for d in step.get("depends_on", [])]}
         for step in plan["steps"]
     ]
     return {**plan, "steps": steps}
 
 
-def planning_prompt(ctx: RunContext, task: str, feedback: str | None) -> str:
+def unfinished(parts: list[str], what: str = "parts") -> str:
+    """What a synthesis prompt says of the parts that did not finish ("" when all did)."""
+    if not parts:
+        return ""
+    return f"\n\nThese {what} did not finish; say what is missing because of them:\n" + "\n".join(
+        f"- {part}" for part in parts
+    )
+
+
+def planning_prompt(ctx: RunContext, task: str) -> str:
     workers = "\n".join(f"- {w.name}: {w.role}" for w in ctx.team.workers)
     prompt = (
         f"Task: {task}\n\n"
@@ -126,29 +103,26 @@ def planning_prompt(ctx: RunContext, task: str, feedback: str | None) -> str:
         "depends_on the steps whose results it needs. Steps without dependencies run "
         "in parallel. Each worker sees only its own subtask and the results it depends on."
     )
-    if feedback:
-        prompt += f"\n\nA reviewer rejected your previous plan: {feedback}\nRevise the plan."
     return prompt
 
 
-PlanningPrompt = Callable[[RunContext, str, str | None], str]
-"""Writes the lead's plan request: (context, task, feedback on a rejected plan) -> prompt."""
+PlanningPrompt = Callable[[RunContext, str], str]
+"""Writes the lead's plan request: (context, task) -> prompt."""
 
 
 async def make_plan(
     ctx: RunContext, task: str, max_revisions: int, prompt: PlanningPrompt = planning_prompt
 ) -> Plan:
-    """Ask the lead for a plan until one is approved (or edited), or stop (`PlanRejected`).
+    """Ask the lead for a plan until one is approved (or edited), or stop (`PatternStopped`).
 
     A member team's lead plans with what its step was handed (`ctx.inputs`) as data.
     """
     lead = ctx.lead().name
     plan_ctx = ctx.span("plan")
-    scope = step_scope(ctx)
-    feedback = None
+    feedback = ""
     for revision in range(max_revisions + 1):
-        plan = await plan_ctx.call(lead, prompt(ctx, task, feedback), context=ctx.inputs, schema=Plan)
-        await plan_ctx.emit(PlanMade, agent=lead, plan=scoped_plan(plan.model_dump(mode="json"), scope), revision=revision)
+        plan = await plan_ctx.call(lead, prompt(ctx, task) + feedback, context=ctx.inputs, schema=Plan)
+        await plan_ctx.emit(PlanMade, agent=lead, plan=scoped_plan(plan.model_dump(mode="json"), ctx), revision=revision)
         threshold = ctx.gate.policy.low_confidence_threshold
         if plan.confidence < threshold:
             trigger = "low_confidence"
@@ -165,11 +139,13 @@ async def make_plan(
         if decision.action == "edit":
             edited: Plan = decision.edited
             await plan_ctx.emit(
-                PlanMade, agent=lead, plan=scoped_plan(edited.model_dump(mode="json"), scope), revision=revision + 1
+                PlanMade, agent=lead, plan=scoped_plan(edited.model_dump(mode="json"), ctx), revision=revision + 1
             )
             return edited
-        feedback = decision.reason or "no reason given"
-    raise PlanRejected(f"plan rejected {max_revisions + 1} times")
+        feedback = (
+            f"\n\nA reviewer rejected your previous plan: {decision.reason or 'no reason given'}\nRevise the plan."
+        )
+    raise PatternStopped("stopped", f"plan rejected {max_revisions + 1} times")
 
 
 def known_member(ctx: RunContext, step: PlanStep) -> str | None:
@@ -199,47 +175,35 @@ async def run_plan(
     result; a step whose assignee fails `check`, or whose work raises, is an error
     result for that step (and its dependents are skipped). `StopSession` ends it all.
     """
-    scope = step_scope(ctx)
     results: dict[str, str] = {}
     by_id = {step.id: step for step in plan.steps}
 
     async def run_step(step: PlanStep) -> str:
         step_ctx = ctx.span(f"step:{step.id}")
-        step_id = scope + step.id
         problem = check(ctx, step)
         if problem is not None:
-            raise CallFailedError(step.assigned_to, "unknown_agent", problem)
-        await step_ctx.turn(step.assigned_to)
-        await step_ctx.emit(
-            StepStarted, agent=step.assigned_to, step_id=step_id, title=step.title,
-            assigned_to=step.assigned_to, depends_on=[scope + d for d in step.depends_on],
-        )
+            await step_ctx.emit(
+                StepFinished, agent=step.assigned_to, step_id=ctx.step_id(step.id), status="error", error=problem
+            )
+            raise StepFailed(problem)
         context = [
             AgentOutput(by_id[d].assigned_to, results[d], step=d, title=by_id[d].title)
             for d in step.depends_on
         ]
-        output = await work(step_ctx, step, step_id, context)
-        results[step.id] = output
-        ctx.record_partial(f"{step_id} · {step.assigned_to}: {step.title}", output)
-        await step_ctx.emit(
-            StepFinished, agent=step.assigned_to, step_id=step_id, status="done", output=output
-        )
-        return output
+        async with step_ctx.step(step.assigned_to, step.id, step.title, depends_on=step.depends_on) as done:
+            done.output = await work(step_ctx, step, done.id, context)
+            ctx.record_partial(f"{done.id} · {step.assigned_to}: {step.title}", done.output)
+        results[step.id] = done.output
+        return done.output
 
     async def on_failure(step: PlanStep, error: BaseException) -> str:
-        if isinstance(error, CallFailedError | StepFailed):
-            message = error.message
-        else:
-            message = f"internal error: {one_line(error)}"
-        await ctx.span(f"step:{step.id}").emit(
-            StepFinished, agent=step.assigned_to, step_id=scope + step.id, status="error", error=message
-        )
-        return message
+        return failure_message(error)  # its step.finished is out already
 
     async def on_unrunnable(outcome: Outcome[PlanStep]) -> None:
         step = outcome.step
         await ctx.span(f"step:{step.id}").emit(
-            StepFinished, agent=step.assigned_to, step_id=scope + step.id, status=outcome.status, error=outcome.error
+            StepFinished, agent=step.assigned_to, step_id=ctx.step_id(step.id), status=outcome.status,
+            error=outcome.error,
         )
 
     return await run_dag(
@@ -252,11 +216,9 @@ async def synthesise(ctx: RunContext, task: str, outcomes: dict[str, Outcome[Pla
     lead = ctx.lead().name
     done = [o for o in outcomes.values() if o.status == "done"]
     missing = [o for o in outcomes.values() if o.status != "done"]
-    prompt = f"Task: {task}\n\nWrite the final answer to the task from your team's results."
-    if missing:
-        prompt += "\n\nThese subtasks did not finish; say what is missing because of them:\n" + "\n".join(
-            f"- {o.step.id} ({o.step.assigned_to}: {o.step.title}): {o.status}, {o.error}" for o in missing
-        )
+    prompt = f"Task: {task}\n\nWrite the final answer to the task from your team's results." + unfinished(
+        [f"{o.step.id} ({o.step.assigned_to}: {o.step.title}): {o.status}, {o.error}" for o in missing], "subtasks"
+    )
     context = [AgentOutput(o.step.assigned_to, o.output, step=o.step.id, title=o.step.title) for o in done]
     return await ctx.span("synthesis").call(lead, prompt, context=context)
 
@@ -265,3 +227,7 @@ async def run(ctx: RunContext, task: str, options: Options) -> str:
     plan = await make_plan(ctx, task, options.max_plan_revisions)
     outcomes = await run_plan(ctx, plan, concurrency=options.concurrency)
     return await synthesise(ctx, task, outcomes)
+
+
+def step_scope(ctx: RunContext) -> str:  # TEMPORARY shim while patterns move to ctx.step_id
+    return ctx.scope

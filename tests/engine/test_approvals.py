@@ -111,6 +111,18 @@ async def test_always_allow_settles_pending_and_future_escalations_of_that_trigg
     other.cancel()
 
 
+async def test_a_blanket_approve_cannot_take_an_option_that_is_not_offered():
+    gate = ApprovalGate(ApprovalPolicy(default="approve", timeout_s=0.05, timeout_default="approve"))
+    ctx, events = await _context(gate)
+    decision = await ctx.escalate("invalid_output", "choose one", options=("edit", "reject"))
+    assert (decision.action, decision.by) == ("reject", "policy")
+    gate.allow_always("invalid_output")  # a person's standing "allow" still asks, then times out safely
+    decision = await ctx.escalate("invalid_output", "choose one", labels={"edit": "Choose", "reject": "Stop"})
+    assert (decision.action, decision.by) == ("reject", "timeout")
+    requested = [e for e in events if e.kind == "escalation.requested"]
+    assert requested[-1].human and requested[-1].default == "reject" and requested[-1].options == ["edit", "reject"]
+
+
 async def test_policy_per_trigger():
     policy = ApprovalPolicy(default="approve", triggers={"budget": "reject"})
     assert policy.mode_for("plan") == ("approve", "policy: default=approve")

@@ -183,6 +183,22 @@ async def test_breaker_stops_the_session_after_consecutive_failed_calls():
     assert len([e for e in ran.of("call.failed") if e.final]) < 8
 
 
+async def test_no_step_waiting_for_its_turn_starts_once_the_breaker_has_stopped_the_session():
+    def script(request):
+        if request.tool:
+            return plan_of(*[(f"s{i}", "researcher", []) for i in range(6)])
+        return ProviderError("overloaded", "overloaded", retryable=True, status=529)
+
+    ran = await run(
+        ScriptedProvider(script), options={"concurrency": 1},
+        config=EngineConfig(retry=FAST_RETRY, call_timeout=5, breaker_threshold=3),
+    )
+    assert ran.finished.status == "failed"
+    tripped = next(e.seq for e in ran.events if e.kind == "error" and e.fatal)
+    assert len(ran.of("step.started")) < 6
+    assert all(e.seq < tripped for e in ran.of("step.started"))  # nothing waiting for its turn starts after
+
+
 def test_breaker_resets_on_success():
     breaker = CircuitBreaker(2)
     breaker.failure()

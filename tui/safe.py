@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import sys
 
+from engine.formats import preview
+
 # CSI, OSC, DCS/SOS/PM/APC strings and two-byte escapes, in 7-bit and 8-bit forms.
 _ESCAPES = re.compile(
     r"""
@@ -37,7 +39,12 @@ def clean_data(value: object) -> object:
     return value
 
 
+def clean_line(text: str, width: int | None = None) -> str:
+    """Untrusted `text` on one clean line, cut on a word boundary to `width` if given."""
+    return preview(clean(text), width) if width else " ".join(clean(text).split())
+
+
 def report(message: str) -> None:
     """Write `message` to standard error as one clean line: errors quote paths,
     file contents and settings, which may hold escapes or line breaks."""
-    sys.stderr.write(" ".join(clean(message).split()) + "\n")
+    sys.stderr.write(clean_line(message) + "\n")

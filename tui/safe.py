@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import sys
 
-from engine.formats import preview
-
 # CSI, OSC, DCS/SOS/PM/APC strings and two-byte escapes, in 7-bit and 8-bit forms.
 _ESCAPES = re.compile(
     r"""
@@ -41,7 +39,11 @@ def clean_data(value: object) -> object:
 
 def clean_line(text: str, width: int | None = None) -> str:
     """Untrusted `text` on one clean line, cut on a word boundary to `width` if given."""
-    return preview(clean(text), width) if width else " ".join(clean(text).split())
+    if width is None:
+        return " ".join(clean(text).split())
+    from engine.formats import preview  # here: `huddle --help` loads no engine
+
+    return preview(clean(text), width)
 
 
 def report(message: str) -> None:

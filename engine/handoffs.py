@@ -72,8 +72,16 @@ def _validator(schema_json: str) -> Any:
     import jsonschema  # only schemas written as JSON Schema need it (60 ms to import)
 
     schema = json.loads(schema_json)
-    jsonschema.Draft202012Validator.check_schema(schema)
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as error:
+        raise ValueError(f"not a valid JSON Schema: {error.message}") from None
     return jsonschema.Draft202012Validator(schema)
+
+
+def check_schema(schema: dict[str, Any]) -> None:
+    """Raise ValueError unless `schema` is a valid JSON Schema (checked once per schema)."""
+    _validator(json.dumps(schema, sort_keys=True))
 
 
 def check_json_schema(schema: dict[str, Any], data: Any) -> None:

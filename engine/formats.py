@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 
 def money(value: float) -> str:
     """US dollars: four decimals under a dollar, where agent calls mostly are."""
@@ -40,3 +42,22 @@ def _fit(line: str, width: int) -> str:
 def limits_text(limits: dict[str, float | None]) -> str:
     """The budgets that are set: "cost 2, turns 40"."""
     return ", ".join(f"{name} {value:g}" for name, value in limits.items() if value is not None)
+
+
+def tokens(count: int) -> str:
+    """A token count at a glance: 950, 12,400 → 12.4k, 3.1M."""
+    if count >= 1_000_000:
+        return f"{count / 1_000_000:.1f}M"
+    if count >= 10_000:
+        return f"{count / 1000:.1f}k"
+    return f"{count:,}"
+
+
+def when(ts: float, *, seconds: bool = False) -> str:
+    """A local date and time: 2026-11-21 10:40 (with :05 seconds if asked)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def time_of_day(ts: float) -> str:
+    """A local time with seconds: 10:40:05."""
+    return time.strftime("%H:%M:%S", time.localtime(ts))

@@ -20,6 +20,8 @@ EVENT_VERSION = 1
 SessionStatus = Literal["completed", "failed", "stopped", "cancelled"]
 StepStatus = Literal["done", "error", "skipped"]
 DecisionAction = Literal["approve", "reject", "edit"]
+DECIDED: dict[str, str] = {"approve": "approved", "reject": "rejected", "edit": "edited"}
+"""How each decision reads once taken."""
 ErrorType = Literal[
     "rate_limit",
     "overloaded",
@@ -45,6 +47,11 @@ class Usage(BaseModel):
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+
+    @property
+    def tokens_in(self) -> int:
+        """Everything the model read: fresh input and cached input, read or written."""
+        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
 
     @property
     def total(self) -> int:

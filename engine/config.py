@@ -24,7 +24,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from engine.approvals import one_line
-from engine.pricing import Price, PriceTable
+from engine.pricing import Price, PriceTable, price_of
 
 
 class ConfigError(ValueError):
@@ -42,12 +42,7 @@ class PriceOverride(BaseModel):
     """Default: 0.1 x input."""
 
     def price(self) -> Price:
-        return Price(
-            self.input,
-            self.output,
-            self.cache_write if self.cache_write is not None else self.input * 1.25,
-            self.cache_read if self.cache_read is not None else self.input * 0.1,
-        )
+        return price_of(self.input, self.output, cache_write=self.cache_write, cache_read=self.cache_read)
 
 
 class UserConfig(BaseModel):

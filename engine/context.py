@@ -55,7 +55,7 @@ from engine.providers.base import (
     ToolUse,
     edited_note,
 )
-from engine.tools import TOOLS, ToolError, run_tool
+from engine.tools import TOOLS, ToolError
 from engine.trust import AgentOutput, data_block
 
 CALL_RESOURCES: tuple[Resource, ...] = ("tokens", "cost", "seconds")
@@ -506,7 +506,8 @@ class RunContext:
             )
             await self.emit(
                 CallStarted, agent=agent, call_key=key, attempt=attempt, model=spec.model,
-                prompt=messages[-1].text, structured=schema is not None, step_id=step_id, tool_round=tool_round,
+                prompt=messages[-1].content if tool_round else messages[-1].text,
+                structured=schema is not None, step_id=step_id, tool_round=tool_round,
             )
             started = time.monotonic()
             try:
@@ -538,7 +539,7 @@ class RunContext:
             run.agent_failures[agent] = 0
             usage, uses = streamed.usage, streamed.uses
             using_tools = bool(uses) and request.tool_choice == "auto" and not streamed.answer
-            text = streamed.answer or streamed.text if schema is not None else streamed.text
+            text = streamed.answer or streamed.text
             cost = run.account(agent, spec.model, usage)
             run.calls += 1
             run.tallies[agent].calls += 1
@@ -549,7 +550,7 @@ class RunContext:
                 parsed, error = _validate(schema, text)
             await self.emit(
                 CallFinished, agent=agent, call_key=key, attempt=attempt, model=spec.model, text=text,
-                structured=_structured(parsed) if error is None and schema is not None and not using_tools else None,
+                structured=_structured(parsed),
                 usage=usage, cost=round(cost, 8), latency_s=latency, stop_reason=streamed.stop,
             )
             await self.budget_update()
@@ -628,7 +629,8 @@ class RunContext:
         output, is_error = refusal or "", True
         if refusal is None:
             try:
-                output, is_error = await asyncio.to_thread(run_tool, use.name, payload, self._run.tool_root), False
+                output = await asyncio.to_thread(TOOLS[use.name].execute, payload, self._run.tool_root)
+                is_error = False
             except ToolError as error:
                 output = str(error)
         await self.emit(ToolResult, agent=agent, tool_use_id=use.id, tool=use.name, output=output, is_error=is_error)

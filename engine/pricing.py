@@ -17,31 +17,39 @@ class Price:
     cache_read: float
 
 
-def _price(input: float, output: float, read_share: float = 0.1) -> Price:
-    # Five-minute cache writes cost 1.25x input; reads a share of input.
-    return Price(input, output, input * 1.25, input * read_share)
+def price_of(
+    input: float, output: float, *, cache_write: float | None = None, cache_read: float | None = None,
+    read_share: float = 0.1,
+) -> Price:
+    """A price from input and output rates; five-minute cache writes default to 1.25x
+    input, and reads to a share of it."""
+    return Price(
+        input, output,
+        input * 1.25 if cache_write is None else cache_write,
+        input * read_share if cache_read is None else cache_read,
+    )
 
 
 PRICES: dict[str, Price] = {
-    "claude-fable-5-1": _price(10, 50, 0.025),
-    "claude-fable-5": _price(10, 50),
-    "claude-opus-5-5": _price(4, 20, 0.05),
-    "claude-opus-5": _price(5, 25),
-    "claude-opus-4-8": _price(5, 25),
-    "claude-opus-4-7": _price(5, 25),
-    "claude-opus-4-6": _price(5, 25),
-    "claude-opus-4-5": _price(5, 25),
-    "claude-sonnet-5-5": _price(2, 10, 0.05),
-    "claude-sonnet-5": _price(2, 10),
-    "claude-sonnet-4-6": _price(3, 15),
-    "claude-sonnet-4-5": _price(3, 15),
-    "claude-haiku-5-5": _price(0.10, 0.50),
-    "claude-haiku-4-5": _price(1, 5),
+    "claude-fable-5-1": price_of(10, 50, read_share=0.025),
+    "claude-fable-5": price_of(10, 50),
+    "claude-opus-5-5": price_of(4, 20, read_share=0.05),
+    "claude-opus-5": price_of(5, 25),
+    "claude-opus-4-8": price_of(5, 25),
+    "claude-opus-4-7": price_of(5, 25),
+    "claude-opus-4-6": price_of(5, 25),
+    "claude-opus-4-5": price_of(5, 25),
+    "claude-sonnet-5-5": price_of(2, 10, read_share=0.05),
+    "claude-sonnet-5": price_of(2, 10),
+    "claude-sonnet-4-6": price_of(3, 15),
+    "claude-sonnet-4-5": price_of(3, 15),
+    "claude-haiku-5-5": price_of(0.10, 0.50),
+    "claude-haiku-4-5": price_of(1, 5),
 }
 
 # A model missing from the table is priced like a mid-tier model rather than free,
 # so a typo in a team file cannot hide spending.
-FALLBACK = _price(3, 15)
+FALLBACK = price_of(3, 15)
 
 
 class PriceTable:

@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 import uuid
+from functools import cached_property
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ class SessionSpec(BaseModel):
 
     task: str
     pattern: str = "orchestrator"
-    team: TeamSpec = None  # type: ignore[assignment]
+    team: TeamSpec
     """The team; left out, the pattern's preset team."""
     limits: Limits = Field(default_factory=Limits)
     policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
@@ -49,13 +50,26 @@ class SessionSpec(BaseModel):
             raise ValueError("the task is empty: say what the team should do")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_team(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("team") is None:
+            data = {**data, "team": get_pattern(data.get("pattern", "orchestrator")).team()}
+        return data
+
     @model_validator(mode="after")
-    def _pattern_fits(self) -> SessionSpec:
-        pattern = get_pattern(self.pattern)
-        pattern.parse_options(self.options)
-        if self.team is None:
-            object.__setattr__(self, "team", pattern.team())
+    def _options_fit(self) -> SessionSpec:
+        get_pattern(self.pattern)  # an unknown pattern says which there are
+        try:
+            self.pattern_options  # noqa: B018 - parsed once, here, and kept
+        except ValueError as error:
+            raise ValueError(f"{self.pattern} options: {error}") from None
         return self
+
+    @cached_property
+    def pattern_options(self) -> BaseModel:
+        """The options, parsed by the pattern."""
+        return get_pattern(self.pattern).parse_options(self.options)
 
 
 @dataclass
@@ -141,7 +155,7 @@ async def run_session(
 
     status, partial, reason = "completed", False, None
     try:
-        result = await pattern.run(ctx, spec.task, pattern.parse_options(spec.options))
+        result = await pattern.run(ctx, spec.task, spec.pattern_options)
     except asyncio.CancelledError:
         _finish(ctx, "cancelled", partial_result(run.partials, "cancelled"), True, "cancelled by the user")
         raise

@@ -41,6 +41,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.agents import AgentSpec, TeamSpec
+from engine.approvals import one_line
 from engine.budgets import Limits
 from engine.config import config_dir
 from engine.patterns import PATTERNS, UnknownPattern, get_pattern
@@ -71,27 +72,6 @@ class TeamFile(BaseModel):
         return TeamSpec(name=self.name, description=self.description, lead=self.lead, agents=tuple(self.agents))
 
 
-def _where(loc: tuple[Any, ...]) -> str:
-    """A pydantic error location as a TOML key path: ("agents", 1, "model") -> agents[1].model."""
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part in ("function-after", "function-before", "tagged-union") or str(part).startswith(("function-", "model-")):
-            continue
-        else:
-            path += ("." if path else "") + str(part)
-    return path
-
-
-def _first_error(error: ValidationError) -> str:
-    item = error.errors()[0]
-    where = _where(tuple(item.get("loc", ())))
-    message = item.get("msg", "").removeprefix("Value error, ")
-    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"{where}: {message}{more}" if where else f"{message}{more}"
-
-
 def parse_team_file(text: str, source: str) -> TeamFile:
     """A validated team file from TOML text; TeamFileError names `source`, the key path and the problem."""
     try:
@@ -102,14 +82,14 @@ def parse_team_file(text: str, source: str) -> TeamFile:
         team_file = TeamFile.model_validate(raw)
         team_file.team()
     except ValidationError as error:
-        raise TeamFileError(f"{source}: {_first_error(error)}") from None
+        raise TeamFileError(f"{source}: {one_line(error)}") from None
     try:
         pattern = get_pattern(team_file.pattern)
         pattern.parse_options(team_file.options)
     except UnknownPattern as error:
         raise TeamFileError(f"{source}: pattern: {error}") from None
     except ValueError as error:
-        raise TeamFileError(f"{source}: options: {str(error).split(': ', 1)[-1]}") from None
+        raise TeamFileError(f"{source}: options: {error}") from None
     return team_file
 
 
@@ -140,10 +120,6 @@ def preset(name: str) -> TeamFile:
         approval=ApprovalPolicy(),
         agents=list(team.agents),
     )
-
-
-def presets() -> dict[str, TeamFile]:
-    return {name: preset(name) for name in PATTERNS}
 
 
 def teams_dir() -> Path:

@@ -55,6 +55,13 @@ class Tool:
         check_json_schema(self.input_schema, payload)
         return payload
 
+    def execute(self, payload: dict[str, Any], root: Path) -> str:
+        """Run on a validated input; the output with secrets redacted, or ToolError."""
+        try:
+            return redact(self.run(payload, root.resolve()))
+        except OSError as error:
+            raise ToolError(f"{self.name} failed: {error.strerror or error}") from None
+
     @property
     def spec(self) -> ToolSpec:
         """The tool as offered to a model."""
@@ -62,8 +69,7 @@ class Tool:
 
 
 def _inside(root: Path, relative: str) -> Path:
-    """`relative` resolved under `root`; ToolError if it leads anywhere else."""
-    root = root.resolve()
+    """`relative` resolved under `root` (itself resolved); ToolError if it leads anywhere else."""
     target = (root / relative).resolve()
     if target != root and root not in target.parents:
         raise ToolError(f"{relative!r} is outside the folder huddle may read ({root})")
@@ -85,7 +91,7 @@ def _list_files(payload: dict[str, Any], root: Path) -> str:
         if len(depth) >= 2:
             subdirs[:] = []
         for name in sorted(files):
-            relative = Path(directory, name).relative_to(root.resolve())
+            relative = Path(directory, name).relative_to(root)
             lines.append(str(relative))
             if len(lines) >= MAX_LISTED:
                 return "\n".join(lines) + f"\n(first {MAX_LISTED} files only)"
@@ -98,7 +104,8 @@ def _read_file(payload: dict[str, Any], root: Path) -> str:
         raise ToolError(f"{payload['path']!r} looks like a secret (keys, credentials); huddle does not read it")
     if not path.is_file():
         raise ToolError(f"{payload['path']!r} is not a file")
-    data = path.read_bytes()[: MAX_READ + 1]
+    with path.open("rb") as file:
+        data = file.read(MAX_READ + 1)
     if b"\x00" in data[:4096]:
         raise ToolError(f"{payload['path']!r} is a binary file")
     text = data[:MAX_READ].decode("utf-8", errors="replace")
@@ -137,15 +144,12 @@ def redact(text: str) -> str:
 
 
 def run_tool(name: str, payload: dict[str, Any], root: Path) -> str:
-    """Run a tool and return its output, secrets redacted; ToolError (with a message
-    for the agent) when it cannot."""
+    """Look up, validate and run a tool; its output, or ToolError with a message for the agent."""
     tool = TOOLS.get(name)
     if tool is None:
         raise ToolError(f"there is no tool called {name!r}")
     try:
         tool.validate(payload)
-        return redact(tool.run(payload, root))
     except ValueError as error:
         raise ToolError(f"bad input for {name}: {error}") from None
-    except OSError as error:
-        raise ToolError(f"{name} failed: {error.strerror or error}") from None
+    return tool.execute(payload, root)

@@ -49,8 +49,3 @@ def data_block(context: Sequence[AgentOutput] | None) -> str:
     blocks = "\n\n".join(wrap(output) for output in context)
     return f"{PREAMBLE}\n\n{blocks}"
 
-
-def compose(prompt: str, context: Sequence[AgentOutput] | None) -> str:
-    """A user turn: the agent's own instructions, then other agents' output as data."""
-    block = data_block(context)
-    return f"{prompt}\n\n{block}" if block else prompt

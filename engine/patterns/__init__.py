@@ -48,7 +48,7 @@ class PatternInfo:
         try:
             return self.options.model_validate(raw)
         except ValidationError as error:
-            raise ValueError(f"{self.name} options: {one_line(error)}") from None
+            raise ValueError(one_line(error)) from None
 
 
 def _load(module_name: str) -> PatternInfo:

@@ -110,7 +110,6 @@ class StreamState:
     usage: Usage = field(default_factory=Usage)
     stop_reason: str | None = None
     stopped: bool = False
-    _tool_blocks: set[int] = field(default_factory=set)
     _uses: dict[int, tuple[str, str, list[str]]] = field(default_factory=dict)
 
     def feed(self, event: Any) -> list[ProviderEvent]:
@@ -125,13 +124,11 @@ class StreamState:
             )
         elif kind == "content_block_start":
             block = event.content_block
-            if block.type == "tool_use":
-                self._tool_blocks.add(event.index)
-                if block.name != self.forced:
-                    self._uses[event.index] = (block.id, block.name, [])
+            if block.type == "tool_use" and block.name != self.forced:
+                self._uses[event.index] = (block.id, block.name, [])
         elif kind == "content_block_delta":
             delta = event.delta
-            if delta.type == "text_delta" and event.index not in self._tool_blocks:
+            if delta.type == "text_delta":
                 return [TextDelta(delta.text)]
             if delta.type == "input_json_delta":
                 if event.index in self._uses:

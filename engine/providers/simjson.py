@@ -175,11 +175,16 @@ def _stems(text: str) -> set[str]:
     return {word[:5] for word in words if len(word) > 2 and word not in simtext.STOP_WORDS}
 
 
+def _peer_line(ctx: Context, name: str) -> str:
+    """What the prompt says of a teammate on its "- name: role, skills" line ("" if none)."""
+    line = re.search(rf"^\s*[-*]\s*{re.escape(name)}\b(.*)$", ctx.prompt, re.MULTILINE)
+    return line.group(1) if line else ""
+
+
 def _route_reason(specialist: str, ctx: Context) -> str:
     """Why a router chose `specialist`: the words of its line in the prompt the task shares."""
-    line = re.search(rf"^\s*[-*]\s*{re.escape(specialist)}\b(.*)$", ctx.prompt, re.MULTILINE)
     task = _stems(ctx.task)
-    words = re.findall(r"[a-z][a-z0-9]+", line.group(1).lower()) if line else []
+    words = re.findall(r"[a-z][a-z0-9]+", _peer_line(ctx, specialist).lower())
     shared = list(dict.fromkeys(w for w in words if w[:5] in task and w not in simtext.STOP_WORDS))
     subject = ctx.phrases[0] if ctx.phrases else "the request"
     if shared:
@@ -193,8 +198,8 @@ def _best_specialist(ctx: Context) -> str | None:
     task = _stems(ctx.task)
     best, best_score = None, 0
     for peer in ctx.peers:
-        line = re.search(rf"^\s*[-*]\s*{re.escape(peer)}\b(.*)$", ctx.prompt, re.MULTILINE)
-        score = len(task & _stems(f"{peer} {line.group(1)}")) if line else 0
+        line = _peer_line(ctx, peer)
+        score = len(task & _stems(f"{peer} {line}")) if line else 0
         if score > best_score:
             best, best_score = peer, score
     return best

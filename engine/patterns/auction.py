@@ -22,7 +22,8 @@ No valid bid escalates (trigger `no_bid`, payload an `Assignment`):
 - edit, "Assign a bidder" (``{"agent": "<bidder>"}``, checked against the bidders): that
   bidder does it;
 - reject, "Fail the lot": the lot ends with an error step and the others go on. When every
-  lot fails, the session fails, saying why each lot failed.
+  lot fails, the auction fails, saying why each lot failed (in a member team, only its
+  step fails).
 
 With more than one lot, the auctioneer combines the results that came in (as labelled
 data) and says what is missing; with one, the winner's result is the answer.
@@ -45,16 +46,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from engine.agents import LEAD_MODEL, WORKER_MODEL, AgentSpec, TeamSpec
 from engine.context import RunContext
-from engine.events import PatternNote, StepFinished, StepStarted
-from engine.guards import CallFailedError, StopSession
-from engine.patterns.orchestrator import step_scope
+from engine.events import PatternNote, StepFinished
+from engine.formats import headline, money, plural
+from engine.guards import CallFailedError, PatternStopped
+from engine.patterns.orchestrator import unfinished
 from engine.trust import AgentOutput
 
 NAME = "auction"
@@ -195,18 +197,8 @@ class Market:
     auctioneer: str
     bidders: tuple[AgentSpec, ...]
     min_capability: float
-    total: int = 0
+    total: int
     """How many lots there are."""
-
-
-def market_of(team: TeamSpec, auctioneer: AgentSpec, min_capability: float) -> Market:
-    bidders = tuple(a for a in team.agents if a.name != auctioneer.name and a.team is None)
-    if not bidders:
-        raise StopSession(
-            "failed",
-            f"an auction needs an auctioneer and at least one bidder; team {team.name} has only {auctioneer.name}",
-        )
-    return Market("", auctioneer.name, bidders, min_capability)
 
 
 def problem_with(bid: Bid, min_capability: float) -> str | None:
@@ -235,22 +227,13 @@ def ranked(offers: list[Offer]) -> list[Offer]:
     return sorted((o for o in offers if o.valid), key=lambda o: (o.score, o.agent))
 
 
-def short(text: str, width: int = 60) -> str:
-    """The first line of `text`, cut on a word boundary to fit `width`."""
-    line = " ".join(text.strip().splitlines()[0].split()) if text.strip() else "untitled"
-    if len(line) <= width:
-        return line
-    cut = line[: width - 1].rsplit(" ", 1)[0]
-    return (cut or line[: width - 1]) + "…"
-
-
-def split_prompt(task: str, market: Market) -> str:
-    bidders = "\n".join(f"- {b.name}: {b.role} ({', '.join(b.capabilities)})" for b in market.bidders)
+def split_prompt(task: str, bidders: tuple[AgentSpec, ...]) -> str:
+    listed = "\n".join(f"- {b.name}: {b.skills()}" for b in bidders)
     return (
         f"Task: {task}\n\n"
         "Research, implementation, tests or documentation are typical of what one lot could be. "
         "Split the task along whatever lines suit it into one to four lots: parts that different "
-        f"bidders could each do and deliver on their own. The bidders:\n{bidders}\n\n"
+        f"bidders could each do and deliver on their own. The bidders:\n{listed}\n\n"
         "Give each lot a short title and the instructions its winner needs. If the task does "
         "not split sensibly, return a single lot."
     )
@@ -281,20 +264,22 @@ def work_prompt(market: Market, index: int, lot: Lot) -> str:
     )
 
 
-async def make_lots(ctx: RunContext, task: str, market: Market, given: list[str] | None) -> list[Lot]:
+async def make_lots(
+    ctx: RunContext, task: str, auctioneer: str, bidders: tuple[AgentSpec, ...], given: list[str] | None
+) -> list[Lot]:
     """The lots to auction, noted with where they came from."""
-    whole = [Lot(title=short(task), instructions=task)]
+    whole = [Lot(title=headline(task), instructions=task)]
     if given is not None:
-        lots, source = [Lot(title=short(text), instructions=text) for text in given], "options"
+        lots, source = [Lot(title=headline(text), instructions=text) for text in given], "options"
     else:
         lots, source = whole, "whole_task"
         try:
             split = await ctx.span("lots").call(
-                market.auctioneer, split_prompt(task, market), context=ctx.inputs, schema=Lots
+                auctioneer, split_prompt(task, bidders), context=ctx.inputs, schema=Lots
             )
         except CallFailedError as error:
             await ctx.emit(
-                PatternNote, agent=market.auctioneer, topic="lots",
+                PatternNote, agent=auctioneer, topic="lots",
                 text=f"the split failed ({error.message}); the whole task is one lot",
                 data={"lots": [{"lot": 1, "title": whole[0].title}], "source": source},
             )
@@ -306,8 +291,8 @@ async def make_lots(ctx: RunContext, task: str, market: Market, given: list[str]
             lots, source = list(distinct.values()), "auctioneer"
     titles = "; ".join(f"{i}. {lot.title}" for i, lot in enumerate(lots, 1))
     await ctx.emit(
-        PatternNote, agent=market.auctioneer, topic="lots",
-        text=f"{len(lots)} lot{'' if len(lots) == 1 else 's'}: {titles}",
+        PatternNote, agent=auctioneer, topic="lots",
+        text=f"{plural(len(lots), 'lot')}: {titles}",
         data={"lots": [{"lot": i, "title": lot.title} for i, lot in enumerate(lots, 1)], "source": source},
     )
     return lots
@@ -340,9 +325,9 @@ async def note_bid(ctx: RunContext, index: int, offer: Offer) -> None:
     elif not bid.willing:
         text = f"lot {index}: {offer.agent} declines"
     else:
-        terms = f"capability {bid.capability:.2f}, ${bid.cost_estimate:.2f}"
+        terms = f"capability {bid.capability:.2f}, {money(bid.cost_estimate)}"
         text = f"lot {index}: {offer.agent} bids {terms}" + (
-            f" → {offer.score:.2f} per unit" if offer.valid else f" (invalid: {offer.problem})"
+            f" → {money(offer.score)} per unit" if offer.score is not None else f" (invalid: {offer.problem})"
         )
     await ctx.emit(
         PatternNote, agent=offer.agent, topic="bid", text=text,
@@ -364,8 +349,8 @@ async def note_award(
         text = f"lot {index}: no winner ({reason})"
     else:
         how = {
-            "bid": f"lowest cost per unit, {score:.2f}" if score is not None else "best bid",
-            "runner_up": f"next best bid, {score:.2f}" if score is not None else "next best bid",
+            "bid": f"lowest cost per unit, {money(score)}" if score is not None else "best bid",
+            "runner_up": f"next best bid, {money(score)}" if score is not None else "next best bid",
             "auctioneer": "given to the auctioneer",
             "chosen": "assigned by decision",
         }[via or "bid"]
@@ -376,21 +361,15 @@ async def note_award(
     )
 
 
-async def do_lot(lot_ctx: RunContext, market: Market, index: int, lot: Lot, agent: str, step_id: str) -> str:
+async def do_lot(lot_ctx: RunContext, market: Market, index: int, lot: Lot, agent: str, local_id: str) -> str:
     """The winner's work on the lot, as a step; CallFailedError (after an error step) if it fails."""
     work_ctx = lot_ctx.span(f"work:{agent}")
-    await work_ctx.turn(agent)
-    await work_ctx.emit(
-        StepStarted, agent=agent, step_id=step_id, title=f"lot {index}: {lot.title}", assigned_to=agent
-    )
-    try:
-        output = await work_ctx.call(agent, work_prompt(market, index, lot), context=lot_ctx.inputs, step_id=step_id)
-    except CallFailedError as error:
-        await work_ctx.emit(StepFinished, agent=agent, step_id=step_id, status="error", error=error.message)
-        raise
-    lot_ctx.record_partial(f"lot {index} · {agent}: {lot.title}", output)
-    await work_ctx.emit(StepFinished, agent=agent, step_id=step_id, status="done", output=output)
-    return output
+    async with work_ctx.step(agent, local_id, f"lot {index}: {lot.title}") as step:
+        step.output = await work_ctx.call(
+            agent, work_prompt(market, index, lot), context=work_ctx.inputs, step_id=step.id
+        )
+        work_ctx.record_partial(f"lot {index} · {agent}: {lot.title}", step.output)
+    return step.output
 
 
 def assignment_check(market: Market) -> Callable[[object], Assignment]:
@@ -407,9 +386,7 @@ def assignment_check(market: Market) -> Callable[[object], Assignment]:
     return check
 
 
-async def no_bid(
-    lot_ctx: RunContext, market: Market, index: int, lot: Lot, offers: list[Offer], step_id: str
-) -> LotResult:
+async def no_bid(lot_ctx: RunContext, market: Market, index: int, lot: Lot, offers: list[Offer]) -> LotResult:
     """No valid bid came in: escalate, then act on the decision."""
     reason = f"no valid bid ({why_no_bid(offers)})"
     await note_award(lot_ctx, market, index, lot, None, reason=reason)
@@ -421,21 +398,22 @@ async def no_bid(
         "no_bid",
         f"{reason} for lot {index} ({lot.title}); "
         f"approve to give it to {market.auctioneer}, edit to assign a bidder, reject to fail the lot",
-        payload, agent=market.auctioneer, options=("approve", "edit", "reject"),
-        validate=assignment_check(market),
+        payload, agent=market.auctioneer, validate=assignment_check(market),
         labels={"approve": f"Give the lot to {market.auctioneer}", "edit": "Assign a bidder", "reject": "Fail the lot"},
     )
     if decision.action == "reject":
         error = f"lot {index} failed: {reason}, and it was not reassigned ({decision.reason or 'rejected'})"
-        await lot_ctx.emit(StepFinished, agent=market.auctioneer, step_id=step_id, status="error", error=error)
+        await lot_ctx.emit(
+            StepFinished, agent=market.auctioneer, step_id=lot_ctx.step_id(f"lot{index}"), status="error", error=error
+        )
         return LotResult(index, lot, None, None, error)
     agent: str = market.auctioneer
     via: Via = "auctioneer"
-    if decision.action == "edit" and isinstance(decision.edited, Assignment) and decision.edited.agent:
+    if decision.action == "edit":  # the gate checked the edit names a bidder
         agent, via = decision.edited.agent, "chosen"
     await note_award(lot_ctx, market, index, lot, agent, via=via, reason=f"{reason}; decided by {decision.by}")
     try:
-        output = await do_lot(lot_ctx, market, index, lot, agent, step_id)
+        output = await do_lot(lot_ctx, market, index, lot, agent, f"lot{index}")
     except CallFailedError as error:
         return LotResult(index, lot, agent, None, error.message)
     return LotResult(index, lot, agent, output, None)
@@ -444,19 +422,18 @@ async def no_bid(
 async def auction_lot(ctx: RunContext, market: Market, index: int, lot: Lot) -> LotResult:
     """Bids, award and work for one lot. A winner whose work fails hands it to the next bid."""
     lot_ctx = ctx.span(f"lot:{index}")
-    step_id = f"{step_scope(ctx)}lot{index}"
     offers = await collect_bids(lot_ctx, market, index, lot)
     order = ranked(offers)
     if not order:
-        return await no_bid(lot_ctx, market, index, lot, offers, step_id)
+        return await no_bid(lot_ctx, market, index, lot, offers)
     error = ""
     for place, offer in enumerate(order):
         via: Via = "bid" if place == 0 else "runner_up"
         why = None if place == 0 else f"{order[place - 1].agent} could not do it: {error}"
         await note_award(lot_ctx, market, index, lot, offer.agent, score=offer.score, via=via, reason=why)
-        attempt_id = step_id if place == 0 else f"{step_id}.{place + 1}"
+        attempt = f"lot{index}" if place == 0 else f"lot{index}.{place + 1}"
         try:
-            output = await do_lot(lot_ctx, market, index, lot, offer.agent, attempt_id)
+            output = await do_lot(lot_ctx, market, index, lot, offer.agent, attempt)
         except CallFailedError as failed:
             error = failed.message
             continue
@@ -465,18 +442,21 @@ async def auction_lot(ctx: RunContext, market: Market, index: int, lot: Lot) -> 
 
 
 def combine_prompt(task: str, failed: list[LotResult]) -> str:
-    prompt = f"Task: {task}\n\nCombine the results of the lots below into one answer to the task."
-    if failed:
-        prompt += "\n\nThese lots failed; say what is missing because of them:\n" + "\n".join(
-            f"- lot {r.index} ({r.lot.title}): {r.error}" for r in failed
-        )
-    return prompt
+    return f"Task: {task}\n\nCombine the results of the lots below into one answer to the task." + unfinished(
+        [f"lot {r.index} ({r.lot.title}): {r.error}" for r in failed], "lots"
+    )
 
 
 async def run(ctx: RunContext, task: str, options: Options) -> str:
-    market = market_of(ctx.team, ctx.lead(), options.min_capability)
-    lots = await make_lots(ctx, task, market, options.lots)
-    market = replace(market, task=task, total=len(lots))
+    auctioneer = ctx.lead().name
+    bidders = tuple(ctx.team.direct_callers(auctioneer))
+    if not bidders:
+        await ctx.fail(
+            f"an auction needs an auctioneer and at least one bidder; team {ctx.team.name} has only {auctioneer}",
+            agent=auctioneer,
+        )
+    lots = await make_lots(ctx, task, auctioneer, bidders, options.lots)
+    market = Market(task, auctioneer, bidders, options.min_capability, len(lots))
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(auction_lot(ctx, market, i, lot), name=f"lot:{i}") for i, lot in enumerate(lots, 1)]
     results = [task.result() for task in tasks]
@@ -484,7 +464,7 @@ async def run(ctx: RunContext, task: str, options: Options) -> str:
     failed = [r for r in results if r.output is None]
     if not done:
         reasons = "; ".join(f"lot {r.index}: {r.error}" for r in failed)
-        raise StopSession("failed", f"every lot failed ({reasons})")
+        raise PatternStopped("failed", f"every lot failed ({reasons})")
     if len(results) == 1:
         return done[0].output  # type: ignore[return-value]
     context = [

@@ -18,7 +18,8 @@ earlier cycle is a new version, not a conflict.
 
 The run ends when the goal key is written (its value is the result). It stops with a
 partial result (the board's keys) when a cycle finds nobody ready (a stall) or after
-`max_cycles`; budgets and the breaker stop it the same way.
+`max_cycles` (in a member team, that fails only its step); budgets and the breaker
+stop it the same way.
 
 PatternNote topics:
 - "write": a value is written. data: `key`, `writer`, `version`, `ts` (session clock,
@@ -46,9 +47,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.agents import LEAD_MODEL, AgentSpec, TeamSpec
 from engine.context import RunContext
-from engine.events import ErrorEvent, PatternNote, StepFinished, StepStarted
-from engine.guards import CallFailedError, StopSession
-from engine.patterns.orchestrator import step_scope
+from engine.events import PatternNote
+from engine.formats import preview
+from engine.guards import CallFailedError, PatternStopped
 from engine.trust import AgentOutput
 
 NAME = "blackboard"
@@ -147,16 +148,14 @@ class Entry:
 
 @dataclass
 class Blackboard:
-    """The shared workspace: each key's latest entry, and every write in order."""
+    """The shared workspace: each key's latest entry (every write is a "write" note)."""
 
     entries: dict[str, Entry] = field(default_factory=dict)
-    history: list[tuple[str, Entry]] = field(default_factory=list)
 
     def write(self, key: str, value: str, writer: str, ts: float) -> Entry:
         previous = self.entries.get(key)
         entry = Entry(value, writer, ts, previous.version + 1 if previous else 1)
         self.entries[key] = entry
-        self.history.append((key, entry))
         return entry
 
     def version(self, key: str) -> int:
@@ -177,9 +176,9 @@ class Proposal:
     ts: float
 
 
-def default_contributors(team: TeamSpec, goal: str) -> dict[str, Contributor]:
-    """The contributors when none are given (see `Options.contributors`)."""
-    names = [agent.name for agent in team.agents if agent.team is None]
+def default_contributors(team: TeamSpec, names: list[str], goal: str) -> dict[str, Contributor]:
+    """The contributors when none are given (see `Options.contributors`); `names` are
+    the team's agents that call a model."""
     preset = preset_contributors()
     if set(preset) <= set(names) and goal == "recommendation":
         return preset
@@ -190,10 +189,9 @@ def default_contributors(team: TeamSpec, goal: str) -> dict[str, Contributor]:
     return plan
 
 
-def plan_problem(ctx: RunContext, contributors: dict[str, Contributor], goal: str, merger: str | None) -> str | None:
-    """Why the contributors cannot run on this team, or None."""
-    callers = {agent.name for agent in ctx.team.agents if agent.team is None}
-    unknown = sorted(set(contributors) - callers)
+def plan_problem(callers: list[str], contributors: dict[str, Contributor], goal: str, merger: str | None) -> str | None:
+    """Why the contributors cannot run on a team whose agents that call a model are `callers`, or None."""
+    unknown = sorted(set(contributors) - set(callers))
     if unknown:
         return f"contributors not on the team: {', '.join(unknown)} (team: {', '.join(sorted(callers))})"
     if PROBLEM in {c.writes for c in contributors.values()}:
@@ -205,11 +203,6 @@ def plan_problem(ctx: RunContext, contributors: dict[str, Contributor], goal: st
     return None
 
 
-def preview(text: str, width: int = 100) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
 @dataclass
 class BoardRun:
     """One blackboard session: the board, who has run on what, and the rules."""
@@ -219,7 +212,6 @@ class BoardRun:
     options: Options
     contributors: dict[str, Contributor]
     merger: str
-    scope: str
     board: Blackboard = field(default_factory=Blackboard)
     seen: dict[str, tuple[int, ...]] = field(default_factory=dict)
     """The versions of its required keys each contributor last ran on."""
@@ -250,13 +242,8 @@ class BoardRun:
         """One contributor's value for its key, or None when its call failed."""
         plan = self.contributors[agent]
         ctx = self.ctx.span(f"cycle:{cycle}/{agent}")
-        step_id = f"{self.scope}c{cycle}:{agent}"
         rewrite = agent in self.seen
         self.seen[agent] = tuple(self.board.version(key) for key in plan.requires)
-        await ctx.turn(agent)
-        await ctx.emit(
-            StepStarted, agent=agent, step_id=step_id, title=f"write {plan.writes}", assigned_to=agent,
-        )
         inputs = [key for key in plan.requires if key != PROBLEM]
         prompt = (
             f"Task: {self.task}\n\nWrite `{plan.writes}` for the team's shared blackboard"
@@ -269,16 +256,15 @@ class BoardRun:
             AgentOutput(self.board.entries[key].writer, self.board.entries[key].value, title=key) for key in inputs
         ]
         if PROBLEM in plan.requires:
-            context = [*self.ctx.inputs, *context]
+            context = [*ctx.inputs, *context]
         try:
-            value = await ctx.call(agent, prompt, context=context, step_id=step_id)
+            async with ctx.step(agent, f"c{cycle}:{agent}", f"write {plan.writes}") as step:
+                step.output = await ctx.call(agent, prompt, context=context, step_id=step.id)
         except CallFailedError as error:
             self.failed[agent] = error.message
-            await ctx.emit(StepFinished, agent=agent, step_id=step_id, status="error", error=error.message)
             return None
         self.failed.pop(agent, None)
-        await ctx.emit(StepFinished, agent=agent, step_id=step_id, status="done", output=value)
-        return Proposal(agent, value, plan.priority, self.ctx.run.clock())
+        return Proposal(agent, step.output, plan.priority, self.ctx.run.clock())
 
     async def settle(self, cycle: int, key: str, proposals: list[Proposal]) -> None:
         """Write one key's proposals from this cycle: one is a write, several a conflict
@@ -291,37 +277,33 @@ class BoardRun:
         ranked = sorted(proposals, key=lambda p: (-p.priority, p.writer))
         writers = [p.writer for p in proposals]
         note: dict[str, Any] = {"key": key, "writers": writers}
-        chosen: Proposal | None = None
-        outcome = ""
-        if self.options.on_conflict == "merge":
-            merged = await self.merge(ctx, cycle, key, proposals)
-            if merged is not None:
-                chosen, outcome = Proposal(self.merger, merged, 0, self.ctx.run.clock()), f"{self.merger} merged them"
-                note["resolution"] = "merge"
-            else:
-                note["merge_failed"] = True  # fall back to the rule that needs no call
-        if self.options.on_conflict == "escalate":
+        rule = self.options.on_conflict
+        chosen: Proposal | None
+        if rule == "escalate":
             chosen, outcome, note["decision"] = await self.escalate(ctx, key, ranked, writers)
-            note["resolution"] = "escalation"
-        elif "resolution" not in note:  # priority, or a merge that failed
-            chosen = ranked[0]
-            fallback = " (the merge failed)" if note.get("merge_failed") else ""
-            outcome = f"{chosen.writer} wins on priority {chosen.priority}{fallback}"
-            note["resolution"] = "priority"
+            resolution = "escalation"
+        else:
+            merged = await self.merge(ctx, cycle, key, proposals) if rule == "merge" else None
+            if merged is not None:
+                chosen = Proposal(self.merger, merged, 0, self.ctx.run.clock())
+                outcome, resolution = f"{self.merger} merged them", "merge"
+            else:  # the priority rule, or what a failed merge falls back to (it needs no call)
+                chosen = ranked[0]
+                outcome, resolution = f"{chosen.writer} wins on priority {chosen.priority}", "priority"
+                if rule == "merge":
+                    note["merge_failed"] = True
+                    outcome += " (the merge failed)"
         winner = chosen.writer if chosen is not None else None
-        losers = [] if note["resolution"] == "merge" else [w for w in writers if w != winner]
-        note.update(winner=winner, losers=losers)
+        losers = [] if resolution == "merge" else [w for w in writers if w != winner]
+        note.update(resolution=resolution, winner=winner, losers=losers)
         await ctx.emit(
-            PatternNote, topic="conflict",
-            text=f"conflict on {key} ({', '.join(note['writers'])}): {outcome}", data=note,
+            PatternNote, topic="conflict", text=f"conflict on {key} ({', '.join(writers)}): {outcome}", data=note,
         )
         if chosen is not None:
             await self.write(ctx, key, chosen.value, chosen.writer, chosen.ts, cycle, conflict=True)
 
     async def merge(self, ctx: RunContext, cycle: int, key: str, proposals: list[Proposal]) -> str | None:
-        step_id = f"{self.scope}c{cycle}:merge:{key}"
-        await ctx.turn(self.merger)
-        await ctx.emit(StepStarted, agent=self.merger, step_id=step_id, title=f"merge {key}", assigned_to=self.merger)
+        """The merger's value for `key` from the proposals, or None when its call failed."""
         prompt = (
             f"Task: {self.task}\n\nMerge `{key}`: {' and '.join(p.writer for p in proposals)} wrote it to the "
             "shared blackboard at the same time. Combine their values (below) into one that keeps what "
@@ -329,12 +311,11 @@ class BoardRun:
         )
         context = [AgentOutput(p.writer, p.value, title=key) for p in proposals]
         try:
-            merged = await ctx.call(self.merger, prompt, context=context, step_id=step_id)
-        except CallFailedError as error:
-            await ctx.emit(StepFinished, agent=self.merger, step_id=step_id, status="error", error=error.message)
+            async with ctx.step(self.merger, f"c{cycle}:merge:{key}", f"merge {key}") as step:
+                step.output = await ctx.call(self.merger, prompt, context=context, step_id=step.id)
+        except CallFailedError:
             return None
-        await ctx.emit(StepFinished, agent=self.merger, step_id=step_id, status="done", output=merged)
-        return merged
+        return step.output
 
     async def escalate(
         self, ctx: RunContext, key: str, ranked: list[Proposal], writers: list[str]
@@ -356,7 +337,6 @@ class BoardRun:
             f"{', '.join(writers)} wrote {key} at the same time",
             {"key": key, "writes": [{"writer": p.writer, "priority": p.priority, "value": p.value} for p in ranked]},
             agent=top.writer,
-            options=("approve", "edit", "reject"),
             validate=validate,
             labels={"approve": f"Take {top.writer}'s (priority {top.priority})", "edit": "Write my own value", "reject": keep},
         )
@@ -374,7 +354,7 @@ class BoardRun:
             if (missing := [key for key in plan.requires if key not in self.board.entries])
         }
         missing = sorted({key for keys in waiting.values() for key in keys} | ({self.options.goal} - set(self.board.entries)))
-        failed = {agent: error for agent, error in self.failed.items()}
+        failed = dict(self.failed)
         parts = [f"{agent} needs {', '.join(keys)}" for agent, keys in waiting.items()]
         parts += [f"{agent} failed" for agent in failed]
         reason = f"nobody can write {', '.join(missing)}" + (f" ({'; '.join(parts)})" if parts else "")
@@ -389,13 +369,13 @@ class BoardRun:
             if key != PROBLEM:
                 self.ctx.record_partial(f"{key} (v{entry.version}, by {entry.writer})", entry.value)
 
-    async def cycles(self) -> str | StopSession:
-        """Run cycles until the goal is written (its value) or the board cannot go on (the stop)."""
+    async def cycles(self) -> str:
+        """Run cycles until the goal is written (its value); `PatternStopped` when the board cannot go on."""
         goal = self.options.goal
         for cycle in range(1, self.options.max_cycles + 1):
             ready = self.ready()
             if not ready:
-                return StopSession("stopped", f"blackboard stalled: {await self.stall(cycle)}")
+                raise PatternStopped("stopped", f"blackboard stalled: {await self.stall(cycle)}")
             async with asyncio.TaskGroup() as group:
                 tasks = [group.create_task(self.contribute(cycle, agent)) for agent in ready]
             by_key: dict[str, list[Proposal]] = {}
@@ -416,26 +396,23 @@ class BoardRun:
             PatternNote, topic="stop", text=f"{cycles} cycles and no {goal} yet: stopping",
             data={"reason": "max_cycles", "cycles": cycles, "goal": goal},
         )
-        return StopSession("stopped", f"blackboard reached max_cycles ({cycles}) without {goal}")
+        raise PatternStopped("stopped", f"blackboard reached max_cycles ({cycles}) without {goal}")
 
 
 async def run(ctx: RunContext, task: str, options: Options) -> str:
-    contributors = options.contributors or default_contributors(ctx.team, options.goal)
-    problem = plan_problem(ctx, contributors, options.goal, options.merger)
+    callers = [agent.name for agent in ctx.team.direct_callers()]
+    if not callers:
+        await ctx.fail(f"a blackboard needs agents that call a model; team {ctx.team.name} has only member teams")
+    contributors = options.contributors or default_contributors(ctx.team, callers, options.goal)
+    problem = plan_problem(callers, contributors, options.goal, options.merger)
     if problem is not None:
-        await ctx.emit(ErrorEvent, error_type="bad_request", message=problem, fatal=True)
-        raise StopSession("failed", problem)
+        await ctx.fail(problem)
     board = BoardRun(
-        ctx=ctx, task=task, options=options, contributors=contributors,
-        merger=options.merger or ctx.lead().name, scope=step_scope(ctx),
+        ctx=ctx, task=task, options=options, contributors=contributors, merger=options.merger or ctx.lead().name,
     )
     await board.write(ctx, PROBLEM, task, USER, ctx.run.clock(), cycle=0, conflict=False)
     try:
-        outcome = await board.cycles()
-    except BaseException:
+        return await board.cycles()
+    except BaseException:  # a stall, the cycle limit, a budget stop...: the board is the partial result
         board.record_board()
         raise
-    if isinstance(outcome, StopSession):
-        board.record_board()
-        raise outcome
-    return outcome

@@ -7,10 +7,12 @@ other agent that calls a model is a panelist (member teams do not take part).
 
 Within a round panelists speak one after another, never at once, so each sees every
 contribution made before theirs (as labelled data, never as instructions) and the
-moderator's earlier verdicts (and, when the panel is a member team, what its step was
-handed: `ctx.inputs`). A panelist whose call fails for good sits the round out;
-a verdict that cannot be had counts as "no consensus". Reaching the round limit without
-consensus is not an error: the summary says where the panel still disagrees.
+moderator's earlier verdicts. When the panel is a member team, every call (each turn,
+each verdict, the summary) also sees what its step was handed (`ctx.inputs`). A panelist
+whose call fails for good sits the round out; a verdict that cannot be had counts as
+"no consensus". Reaching the round limit without consensus is not an error: the summary
+says where the panel still disagrees. A team without panelists, or a discussion no
+panelist could contribute to, fails (`PatternStopped`: in a member team, only its step).
 
 Pattern notes (`PatternNote.topic`, and the keys of `data`):
 
@@ -32,9 +34,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.agents import LEAD_MODEL, AgentSpec, TeamSpec
 from engine.context import RunContext
-from engine.events import PatternNote, StepFinished, StepStarted
-from engine.guards import CallFailedError, StopSession
-from engine.patterns.orchestrator import step_scope
+from engine.events import PatternNote
+from engine.formats import plural
+from engine.guards import CallFailedError, PatternStopped
 from engine.trust import AgentOutput
 
 NAME = "discussion"
@@ -107,15 +109,16 @@ class Panel:
     panelists: tuple[AgentSpec, ...]
 
 
-def panel_of(team: TeamSpec, moderator: AgentSpec) -> Panel:
-    """The moderator and the panelists, in the team's order; StopSession if there are none."""
-    panelists = tuple(a for a in team.agents if a.name != moderator.name and a.team is None)
+async def panel_of(ctx: RunContext) -> Panel:
+    """The moderator and the panelists, in the team's order; the pattern fails if there are none."""
+    moderator = ctx.lead().name
+    panelists = tuple(ctx.team.direct_callers(moderator))
     if not panelists:
-        raise StopSession(
-            "failed",
-            f"a discussion needs a moderator and at least one panelist; team {team.name} has only {moderator.name}",
+        await ctx.fail(
+            f"a discussion needs a moderator and at least one panelist; team {ctx.team.name} has only {moderator}",
+            agent=moderator,
         )
-    return Panel(moderator.name, panelists)
+    return Panel(moderator, panelists)
 
 
 def speaking_order(panelists: tuple[AgentSpec, ...], round_no: int, order: str) -> list[AgentSpec]:
@@ -124,10 +127,6 @@ def speaking_order(panelists: tuple[AgentSpec, ...], round_no: int, order: str) 
         return list(panelists)
     shift = (round_no - 1) % len(panelists)
     return list(panelists[shift:] + panelists[:shift])
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def verdict_text(verdict: Verdict) -> str:
@@ -196,19 +195,17 @@ def summary_prompt(task: str, stopped: Stopped, rounds: int) -> str:
 async def contribute(
     round_ctx: RunContext, task: str, panel: Panel, speaker: AgentSpec, round_no: int, position: int,
     max_rounds: int, record: list[AgentOutput],
-) -> str | None:
+) -> AgentOutput | None:
     """One panelist's turn: their contribution, or None when their call failed for good."""
-    step_id = f"{step_scope(round_ctx)}r{round_no}.{position}"
-    await round_ctx.turn(speaker.name)
-    await round_ctx.emit(
-        StepStarted, agent=speaker.name, step_id=step_id, title=f"round {round_no}: {speaker.name}",
-        assigned_to=speaker.name,
-    )
+    local_id = f"r{round_no}.{position}"
     prompt = contribution_prompt(task, panel, speaker, round_no, max_rounds, first=not record)
     try:
-        text = await round_ctx.call(speaker.name, prompt, context=[*round_ctx.inputs, *record], step_id=step_id)
+        async with round_ctx.step(speaker.name, local_id, f"round {round_no}: {speaker.name}") as step:
+            step.output = await round_ctx.call(
+                speaker.name, prompt, context=[*round_ctx.inputs, *record], step_id=step.id
+            )
+            round_ctx.record_partial(f"round {round_no} · {speaker.name}", step.output)
     except CallFailedError as error:
-        await round_ctx.emit(StepFinished, agent=speaker.name, step_id=step_id, status="error", error=error.message)
         await round_ctx.emit(
             PatternNote, agent=speaker.name, topic="absent",
             text=f"round {round_no}: {speaker.name} could not contribute ({error.message}); "
@@ -216,9 +213,7 @@ async def contribute(
             data={"round": round_no, "agent": speaker.name, "error": error.message},
         )
         return None
-    round_ctx.record_partial(f"round {round_no} · {speaker.name}", text)
-    await round_ctx.emit(StepFinished, agent=speaker.name, step_id=step_id, status="done", output=text)
-    return text
+    return AgentOutput(speaker.name, step.output, step=local_id, title=f"round {round_no}")
 
 
 async def judge(
@@ -228,7 +223,8 @@ async def judge(
     """The moderator's verdict on the round (None when it could not be had), noted either way."""
     try:
         verdict = await round_ctx.call(
-            moderator, verdict_prompt(task, round_no, max_rounds), context=list(record), schema=Verdict
+            moderator, verdict_prompt(task, round_no, max_rounds), context=[*round_ctx.inputs, *record],
+            schema=Verdict,
         )
     except CallFailedError as error:
         await round_ctx.emit(
@@ -255,7 +251,7 @@ async def judge(
 
 
 async def run(ctx: RunContext, task: str, options: Options) -> str:
-    panel = panel_of(ctx.team, ctx.lead())
+    panel = await panel_of(ctx)
     record: list[AgentOutput] = []  # the discussion so far, in order: contributions and verdicts
     stopped: Stopped = "round_limit"
     rounds = 0
@@ -264,13 +260,10 @@ async def run(ctx: RunContext, task: str, options: Options) -> str:
         rounds = round_no
         speakers: list[str] = []
         for position, speaker in enumerate(speaking_order(panel.panelists, round_no, options.order), 1):
-            text = await contribute(
-                round_ctx, task, panel, speaker, round_no, position, options.max_rounds, record
-            )
-            if text is not None:
+            said = await contribute(round_ctx, task, panel, speaker, round_no, position, options.max_rounds, record)
+            if said is not None:
                 speakers.append(speaker.name)
-                step = f"r{round_no}.{position}"
-                record.append(AgentOutput(speaker.name, text, step=step, title=f"round {round_no}"))
+                record.append(said)
         if not speakers:
             stopped = "no_contributions"
             break
@@ -282,7 +275,7 @@ async def run(ctx: RunContext, task: str, options: Options) -> str:
                 break
 
     if not record:
-        raise StopSession("failed", "no panelist could contribute to the discussion")
+        raise PatternStopped("failed", "no panelist could contribute to the discussion")
     endings = {
         "consensus": f"consensus after {plural(rounds, 'round')}",
         "round_limit": f"no consensus after {plural(rounds, 'round')}, the limit",

@@ -12,7 +12,9 @@ Two ways to split (`Options.mode`):
 At most `concurrency` parts run at once. A part whose call fails for good is an
 error result, not a crash; the synthesiser (the lead, unless set) then gets
 every finished output as data, is told which parts are missing, and writes one
-integrated answer, not a concatenation. With no part finished the session stops.
+integrated answer, not a concatenation. With no part finished the pattern stops.
+In a member team, every worker and the synthesiser also get what the team's step
+was handed (`ctx.inputs`), as data.
 
 Pattern notes. Topic "fanout", once at the start; `data` keys:
     mode         "chunks" | "perspectives"
@@ -34,7 +36,6 @@ Topic "synthesis", before the merge; `data` keys:
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -42,9 +43,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.agents import LEAD_MODEL, WORKER_MODEL, AgentSpec, TeamSpec
-from engine.context import RunContext
-from engine.events import PatternNote, StepFinished, StepStarted
-from engine.guards import CallFailedError, StopSession
+from engine.context import RunContext, failure_message
+from engine.dag import Outcome, run_dag
+from engine.events import PatternNote
+from engine.formats import preview
+from engine.guards import PatternStopped
+from engine.patterns.orchestrator import unfinished
 from engine.trust import AgentOutput
 
 NAME = "fanout"
@@ -189,21 +193,14 @@ class Chunk:
     title: str
     prompt: str
 
+    @property
+    def id(self) -> str:
+        """Its step id, local to the pattern's scope."""
+        return f"c{self.index}"
 
-@dataclass(frozen=True)
-class ChunkResult:
-    chunk: Chunk
-    output: str | None
-    error: str | None = None
-
-
-def _title(text: str, width: int = 48) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1].rsplit(" ", 1)[0] + "…"
-
-
-def _skills(agent: AgentSpec) -> str:
-    return f" ({', '.join(agent.capabilities)})" if agent.capabilities else ""
+    @property
+    def depends_on(self) -> list[str]:
+        return []  # parts are independent
 
 
 def plan_chunks(task: str, options: Options, workers: list[AgentSpec]) -> tuple[Mode, list[Chunk]]:
@@ -222,7 +219,7 @@ def plan_chunks(task: str, options: Options, workers: list[AgentSpec]) -> tuple[
             Chunk(
                 i, worker.name, f"{worker.role} perspective",
                 f"Task: {task}\n\nLook at this task only from your perspective as the team's "
-                f"{worker.role}{_skills(worker)}. Other agents cover other perspectives at the same "
+                f"{worker.skills()}. Other agents cover other perspectives at the same "
                 "time and a synthesiser will merge them, so go deep on yours rather than covering everything.",
             )
             for i, worker in enumerate(workers, 1)
@@ -241,111 +238,91 @@ def plan_chunks(task: str, options: Options, workers: list[AgentSpec]) -> tuple[
             "Work only on this part: other agents handle the other parts at the same time, "
             "and a synthesiser merges the results."
         )
-        chunks.append(Chunk(i, worker.name, _title(part), prompt))
+        chunks.append(Chunk(i, worker.name, preview(part, 48), prompt))
     return mode, chunks
 
 
 # -- running --------------------------------------------------------------------------
 
 
-async def _note_chunk(ctx: RunContext, result: ChunkResult, of: int) -> None:
-    chunk = result.chunk
-    status = "done" if result.error is None else "error"
-    text = f"{chunk.index}/{of} {chunk.agent}: {chunk.title}: " + (status if result.error is None else f"error: {result.error}")
+async def _note_chunk(ctx: RunContext, chunk: Chunk, of: int, error: str | None = None) -> None:
+    status = "done" if error is None else "error"
     await ctx.emit(
-        PatternNote, agent=chunk.agent, topic="chunk", text=text,
+        PatternNote, agent=chunk.agent, topic="chunk",
+        text=f"{chunk.index}/{of} {chunk.agent}: {chunk.title}: " + (status if error is None else f"error: {error}"),
         data={"index": chunk.index, "of": of, "agent": chunk.agent, "title": chunk.title,
-              "status": status, "error": result.error},
+              "status": status, "error": error},
     )
 
 
-async def run_chunk(
-    ctx: RunContext, chunk: Chunk, of: int, gate: asyncio.Semaphore, stopping: asyncio.Event
-) -> ChunkResult:
-    """One part, once the gate lets it in: its output, or its error.
+async def run_chunks(ctx: RunContext, chunks: list[Chunk], concurrency: int) -> list[Outcome[Chunk]]:
+    """Every part, at most `concurrency` at once: each one's output, or its error.
 
-    `stopping` is set when a part ends the session (a budget stop, the breaker), so
-    parts still waiting at the gate do not start.
+    Once a part ends the session (a budget stop, the breaker), no other part starts.
     """
-    async with gate:
-        if stopping.is_set():
-            return ChunkResult(chunk, None, "not started: the session is stopping")
-        try:
-            return await _do_chunk(ctx, chunk, of)
-        except StopSession:
-            stopping.set()
-            raise
 
+    async def run_chunk(chunk: Chunk) -> str:
+        chunk_ctx = ctx.span(f"chunk:{chunk.index}")
+        async with chunk_ctx.step(chunk.agent, chunk.id, chunk.title) as step:
+            step.output = await chunk_ctx.call(chunk.agent, chunk.prompt, context=ctx.inputs, step_id=step.id)
+            ctx.record_partial(f"part {chunk.index} · {chunk.agent}: {chunk.title}", step.output)
+        await _note_chunk(chunk_ctx, chunk, len(chunks))
+        return step.output
 
-async def _do_chunk(ctx: RunContext, chunk: Chunk, of: int) -> ChunkResult:
-    chunk_ctx = ctx.span(f"chunk:{chunk.index}")
-    step_id = f"c{chunk.index}"
-    await chunk_ctx.turn(chunk.agent)
-    await chunk_ctx.emit(
-        StepStarted, agent=chunk.agent, step_id=step_id, title=chunk.title, assigned_to=chunk.agent
+    async def on_failure(chunk: Chunk, error: BaseException) -> str:
+        message = failure_message(error)  # its step.finished is out already
+        await _note_chunk(ctx.span(f"chunk:{chunk.index}"), chunk, len(chunks), message)
+        return message
+
+    async def on_unrunnable(outcome: Outcome[Chunk]) -> None:
+        """Never called: parts depend on nothing."""
+
+    outcomes = await run_dag(
+        chunks, run_chunk, on_unrunnable=on_unrunnable, on_failure=on_failure, concurrency=concurrency
     )
-    try:
-        output = await chunk_ctx.call(chunk.agent, chunk.prompt, step_id=step_id)
-    except CallFailedError as error:
-        await chunk_ctx.emit(StepFinished, agent=chunk.agent, step_id=step_id, status="error", error=error.message)
-        result = ChunkResult(chunk, None, error.message)
-    else:
-        ctx.record_partial(f"part {chunk.index} · {chunk.agent}: {chunk.title}", output)
-        await chunk_ctx.emit(StepFinished, agent=chunk.agent, step_id=step_id, status="done", output=output)
-        result = ChunkResult(chunk, output)
-    await _note_chunk(chunk_ctx, result, of)
-    return result
+    return [outcomes[chunk.id] for chunk in chunks]
 
 
-async def synthesise(ctx: RunContext, task: str, mode: Mode, synthesizer: str, results: list[ChunkResult]) -> str:
+async def synthesise(
+    ctx: RunContext, task: str, mode: Mode, synthesizer: str, outcomes: list[Outcome[Chunk]]
+) -> str:
     """The synthesiser's one answer from every finished part, naming the missing ones."""
-    done = [r for r in results if r.error is None]
-    missing = [r for r in results if r.error is not None]
+    done = [o for o in outcomes if o.status == "done"]
+    missing = [o for o in outcomes if o.status != "done"]
     synth_ctx = ctx.span("synthesis")
     await synth_ctx.emit(
         PatternNote, agent=synthesizer, topic="synthesis",
-        text=f"{synthesizer} merges {len(done)} of {len(results)} results"
-        + (f"; missing: {', '.join(str(r.chunk.index) for r in missing)}" if missing else ""),
-        data={"synthesizer": synthesizer, "inputs": len(done), "missing": [r.chunk.index for r in missing]},
-    )
-    await synth_ctx.turn(synthesizer)
-    await synth_ctx.emit(
-        StepStarted, agent=synthesizer, step_id="synthesis", assigned_to=synthesizer,
-        title=f"Merge {len(done)} results", depends_on=[f"c{r.chunk.index}" for r in results],
+        text=f"{synthesizer} merges {len(done)} of {len(outcomes)} results"
+        + (f"; missing: {', '.join(str(o.step.index) for o in missing)}" if missing else ""),
+        data={"synthesizer": synthesizer, "inputs": len(done), "missing": [o.step.index for o in missing]},
     )
     how = (
-        f"Your team split the task into {len(results)} parts and worked on them in parallel"
+        f"Your team split the task into {len(outcomes)} parts and worked on them in parallel"
         if mode == "chunks" else "Each member of your team looked at the task from their own perspective"
     )
     prompt = (
         f"Task: {task}\n\n{how}; their outputs are below as data. Write one answer to the task that "
         "integrates them: merge what agrees, resolve or name disagreements, drop repetition, and keep "
         "what is particular to each part. Do not list the outputs one after another."
-    )
-    if missing:
-        prompt += "\n\nThese parts did not finish; say what is missing because of them:\n" + "\n".join(
-            f"- part {r.chunk.index} ({r.chunk.agent}: {r.chunk.title}): {r.error}" for r in missing
-        )
+    ) + unfinished([f"part {o.step.index} ({o.step.agent}: {o.step.title}): {o.error}" for o in missing])
     context = [
-        AgentOutput(r.chunk.agent, r.output or "", step=f"c{r.chunk.index}", title=r.chunk.title) for r in done
+        *ctx.inputs,
+        *(AgentOutput(o.step.agent, o.output, step=ctx.step_id(o.step.id), title=o.step.title) for o in done),
     ]
-    try:
-        answer = await synth_ctx.call(synthesizer, prompt, context=context, step_id="synthesis")
-    except CallFailedError as error:
-        await synth_ctx.emit(StepFinished, agent=synthesizer, step_id="synthesis", status="error", error=error.message)
-        raise
-    await synth_ctx.emit(StepFinished, agent=synthesizer, step_id="synthesis", status="done", output=answer)
-    return answer
+    async with synth_ctx.step(
+        synthesizer, "synthesis", f"Merge {len(done)} results", depends_on=[o.step.id for o in outcomes]
+    ) as step:
+        step.output = await synth_ctx.call(synthesizer, prompt, context=context, step_id=step.id)
+    return step.output
 
 
 async def run(ctx: RunContext, task: str, options: Options) -> str:
     synthesizer = options.synthesizer or ctx.lead().name
-    agents = {agent.name: agent for agent in ctx.team.agents if agent.team is None}
-    if synthesizer not in agents:
-        raise StopSession("failed", f"fanout: synthesizer {synthesizer!r} is not an agent on the team")
-    workers = [agent for agent in agents.values() if agent.name != synthesizer]
+    if synthesizer not in {agent.name for agent in ctx.team.direct_callers()}:
+        await ctx.fail(f"fanout: synthesizer {synthesizer!r} is not an agent on the team")
+    workers = ctx.team.direct_callers(synthesizer)
     if not workers:
-        raise StopSession("failed", "fanout: the team has no workers besides the synthesizer")
+        await ctx.fail("fanout: the team has no workers besides the synthesizer", agent=synthesizer)
 
     mode, chunks = plan_chunks(task, options, workers)
     used = list(dict.fromkeys(chunk.agent for chunk in chunks))
@@ -356,13 +333,7 @@ async def run(ctx: RunContext, task: str, options: Options) -> str:
         data={"mode": mode, "chunks": len(chunks), "concurrency": options.concurrency,
               "workers": used, "synthesizer": synthesizer},
     )
-    gate, stopping = asyncio.Semaphore(options.concurrency), asyncio.Event()
-    async with asyncio.TaskGroup() as tasks:
-        running = [
-            tasks.create_task(run_chunk(ctx, chunk, len(chunks), gate, stopping), name=f"chunk:{chunk.index}")
-            for chunk in chunks
-        ]
-    results = [job.result() for job in running]
-    if all(result.error is not None for result in results):
-        raise StopSession("failed", f"all {len(results)} parts failed: there is nothing to merge")
-    return await synthesise(ctx, task, mode, synthesizer, results)
+    outcomes = await run_chunks(ctx, chunks, options.concurrency)
+    if all(outcome.status != "done" for outcome in outcomes):
+        raise PatternStopped("failed", f"all {len(outcomes)} parts failed: there is nothing to merge")
+    return await synthesise(ctx, task, mode, synthesizer, outcomes)

@@ -13,7 +13,9 @@ peer work concurrently, each in its own span. A helper's reply is a handoff unde
 contract (a non-empty answer; the helper's confidence from its assessment): an invalid
 reply is an error and is dropped, a low-confidence one is an escalation point
 (approve: use it, edit: use the edited answer, reject: drop it). The entry peer's
-answer is the result.
+answer is the result. When the mesh is a member team, the entry peer (and only it:
+helpers see the question they were asked) also gets what its step was handed
+(`ctx.inputs`), for its assessment and its answer.
 
 Requests and replies travel as `AgentMessage` events (the message bus the live
 screen shows). PatternNote topics:
@@ -38,10 +40,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 
 from engine.agents import LEAD_MODEL, AgentSpec, TeamSpec
 from engine.context import RunContext
-from engine.events import AgentMessage, ErrorEvent, PatternNote, StepFinished, StepStarted
-from engine.guards import CallFailedError, StopSession
+from engine.events import AgentMessage, PatternNote
+from engine.formats import headline
+from engine.guards import CallFailedError, StopSession, leaves
 from engine.handoffs import HandoffContract, HandoffError
-from engine.patterns.orchestrator import step_scope
 from engine.trust import AgentOutput
 
 NAME = "mesh"
@@ -147,13 +149,11 @@ class Answer:
 class Mesh:
     """One run of the mesh: the peers, their load, and the rules."""
 
-    ctx: RunContext
     options: Options
     capabilities: dict[str, tuple[str, ...]]
     """Each peer's capabilities, in team order."""
     schema: type[Assessment]
     contract: HandoffContract
-    scope: str
     active: dict[str, int] = field(default_factory=dict)
     """Requests each peer is handling now (capacity is checked against this)."""
 
@@ -173,18 +173,39 @@ class Mesh:
         peer: str,
         question: str,
         chain: tuple[str, ...],
-        step_id: str,
+        local_id: str,
         title: str,
-        inputs: Sequence[AgentOutput] = (),
         requester: str | None = None,
         capability: str | None = None,
     ) -> Answer:
-        """`peer` handles one request: assess, gather help, answer. Raises `CallFailedError`
-        when its answer fails for good (after its step is marked as an error)."""
-        await ctx.turn(peer)
-        await ctx.emit(StepStarted, agent=peer, step_id=step_id, title=title, assigned_to=peer)
-        hop = len(chain) - 1
-        assess_prompt = (
+        """`peer` handles one request (the task itself when `requester` is None): assess,
+        gather help, answer, all in one step. Raises `CallFailedError` when its answer
+        fails for good (after its step is marked as an error)."""
+        material = ctx.inputs if requester is None else ()  # a helper sees only its question
+        async with ctx.step(peer, local_id, title) as step:
+            assessment = await self.assess(ctx, peer, question, material, step.id)
+            helps: list[AgentOutput] = []
+            if assessment is not None and not assessment.answer_myself and assessment.requests:
+                helps = await self.gather(ctx, peer, chain, assessment.requests, local_id)
+            if requester is None:
+                prompt = f"Task: {question}\n\nWrite the final answer to the task."
+            else:
+                prompt = (
+                    f"{question}\n\n({requester} asks you this as the one who knows about {capability}: "
+                    "answer it for them.)"
+                )
+            if helps:
+                prompt += "\n\nUse the results below from the team."
+            step.output = await ctx.span("answer").call(peer, prompt, context=[*material, *helps], step_id=step.id)
+            ctx.record_partial(f"{step.id} · {peer}: {title}", step.output)
+        return Answer(step.output, assessment.confidence if assessment is not None else None)
+
+    async def assess(
+        self, ctx: RunContext, peer: str, question: str, material: Sequence[AgentOutput], step_id: str
+    ) -> Assessment | None:
+        """Whether `peer` needs help with `question`; None when its assessment failed (it
+        answers alone: the failure is on record)."""
+        prompt = (
             f"Request: {question}\n\n{self.roster(peer)}\n\n"
             "Decide whether you can answer this well on your own. If you can, set "
             f"answer_myself. If not, list up to {self.options.max_requests} requests for help, "
@@ -192,42 +213,25 @@ class Mesh:
             "for the peer who has it. Rate how sure you are that your answer will be good."
         )
         try:
-            assessment: Assessment | None = await ctx.span("assess").call(
-                peer, assess_prompt, context=inputs, schema=self.schema, step_id=step_id
-            )
+            return await ctx.span("assess").call(peer, prompt, context=material, schema=self.schema, step_id=step_id)
         except CallFailedError:
-            assessment = None  # the failure is on record; answer without help
-        helps: list[AgentOutput] = []
-        if assessment is not None and not assessment.answer_myself and assessment.requests:
-            if hop >= self.options.hop_limit:
-                wanted = sorted({r.capability for r in assessment.requests})
-                await self.note(
-                    ctx, peer, "stop",
-                    f"{peer} is {hop} hops from {chain[0]} (limit {self.options.hop_limit}): "
-                    f"no further asks for {', '.join(wanted)}; it answers alone",
-                    reason="hop_limit", requester=peer, chain=list(chain), capabilities=wanted,
-                )
-            else:
-                helps = await self.gather(ctx, peer, chain, assessment.requests, step_id)
-        if requester is None:
-            prompt = f"Task: {question}\n\nWrite the final answer to the task."
-        else:
-            prompt = f"{question}\n\n({requester} asks you this as the one who knows about {capability}: answer it for them.)"
-        if helps:
-            prompt += "\n\nUse the results below from the team."
-        try:
-            text = await ctx.span("answer").call(peer, prompt, context=[*inputs, *helps], step_id=step_id)
-        except CallFailedError as error:
-            await ctx.emit(StepFinished, agent=peer, step_id=step_id, status="error", error=error.message)
-            raise
-        self.ctx.record_partial(f"{step_id} · {peer}: {title}", text)
-        await ctx.emit(StepFinished, agent=peer, step_id=step_id, status="done", output=text)
-        return Answer(text, assessment.confidence if assessment is not None else None)
+            return None
 
     async def gather(
-        self, ctx: RunContext, requester: str, chain: tuple[str, ...], requests: Sequence[HelpRequest], step_id: str
+        self, ctx: RunContext, requester: str, chain: tuple[str, ...], requests: Sequence[HelpRequest], local_id: str
     ) -> list[AgentOutput]:
-        """Route each request (in order), then let the helpers work concurrently."""
+        """The helpers' replies to `requester`: route each request (in order), then let the
+        helpers work concurrently. None past the hop limit (a stop note says so)."""
+        hop = len(chain) - 1
+        if hop >= self.options.hop_limit:
+            wanted = sorted({r.capability for r in requests})
+            await self.note(
+                ctx, requester, "stop",
+                f"{requester} is {hop} hops from {chain[0]} (limit {self.options.hop_limit}): "
+                f"no further asks for {', '.join(wanted)}; it answers alone",
+                reason="hop_limit", requester=requester, chain=list(chain), capabilities=wanted,
+            )
+            return []
         routed: list[tuple[int, HelpRequest, str]] = []
         for index, request in enumerate(requests[: self.options.max_requests], start=1):
             helper = await self.route(ctx, requester, chain, request)
@@ -235,11 +239,18 @@ class Mesh:
                 routed.append((index, request, helper))
         if not routed:
             return []
-        async with asyncio.TaskGroup() as group:
-            tasks = [
-                group.create_task(self.ask(ctx, requester, chain, request, helper, index, f"{step_id}.{index}"))
-                for index, request, helper in routed
-            ]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(self.ask(ctx, requester, chain, request, helper, index, f"{local_id}.{index}"))
+                    for index, request, helper in routed
+                ]
+        except ExceptionGroup as group:
+            # A session stop is not this step's failure: let it through as itself.
+            stop = next((e for e in leaves(group) if isinstance(e, StopSession)), None)
+            if stop is None:
+                raise
+            raise stop from None
         return [reply for task in tasks if (reply := task.result()) is not None]
 
     async def route(self, ctx: RunContext, requester: str, chain: tuple[str, ...], request: HelpRequest) -> str | None:
@@ -294,14 +305,14 @@ class Mesh:
         request: HelpRequest,
         helper: str,
         index: int,
-        step_id: str,
+        local_id: str,
     ) -> AgentOutput | None:
         """`helper` answers `requester` (request number `index` of its assessment); the
         reply, as data for the requester, or None when there is none to use."""
         branch = ctx.span(f"ask{index}:{helper}")
         try:
             answer = await self.consult(
-                branch, helper, request.question, (*chain, helper), step_id,
+                branch, helper, request.question, (*chain, helper), local_id,
                 f"{request.capability} for {requester}", requester=requester, capability=request.capability,
             )
         except CallFailedError as error:
@@ -320,36 +331,21 @@ class Mesh:
         return AgentOutput(helper, reply.answer, title=f"{request.capability}: {request.question}")
 
 
-def _headline(task: str, width: int = 60) -> str:
-    """The task as a one-line step title."""
-    line = " ".join(task.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
-async def _fail(ctx: RunContext, message: str) -> None:
-    await ctx.emit(ErrorEvent, error_type="bad_request", message=message, fatal=True)
-    raise StopSession("failed", message)
-
-
 async def run(ctx: RunContext, task: str, options: Options) -> str:
-    peers = [agent for agent in ctx.team.agents if agent.team is None]
+    peers = ctx.team.direct_callers()
     capabilities = {peer.name: peer.capabilities for peer in peers}
     known = sorted({c for caps in capabilities.values() for c in caps})
     entry = options.entry or (peers[0].name if peers else "")
     if entry not in capabilities:
-        await _fail(ctx, f"mesh entry {entry!r} is not a peer on the team (peers: {', '.join(capabilities)})")
+        await ctx.fail(f"mesh entry {entry!r} is not a peer on the team (peers: {', '.join(capabilities)})")
     if len(peers) < 2 or not known:
-        await _fail(ctx, "a mesh needs at least two peers and some capabilities to ask for")
+        await ctx.fail("a mesh needs at least two peers and some capabilities to ask for")
     mesh = Mesh(
-        ctx=ctx,
         options=options,
         capabilities=capabilities,
         schema=assessment_schema(known, options.max_requests),
         contract=HandoffContract("help-reply", HelpReply, min_confidence=options.min_confidence),
-        scope=step_scope(ctx),
     )
     mesh.active[entry] = 1
-    answer = await mesh.consult(
-        ctx.span(f"peer:{entry}"), entry, task, (entry,), f"{mesh.scope}task", _headline(task), inputs=ctx.inputs
-    )
+    answer = await mesh.consult(ctx.span(f"peer:{entry}"), entry, task, (entry,), "task", headline(task))
     return answer.text

@@ -228,6 +228,3 @@ async def run(ctx: RunContext, task: str, options: Options) -> str:
     outcomes = await run_plan(ctx, plan, concurrency=options.concurrency)
     return await synthesise(ctx, task, outcomes)
 
-
-def step_scope(ctx: RunContext) -> str:  # TEMPORARY shim while patterns move to ctx.step_id
-    return ctx.scope

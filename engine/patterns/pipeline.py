@@ -14,11 +14,15 @@ through `RunContext.handoff`:
   once more; with no fallback left, a contract breach escalates as
   `invalid_output` (approve: skip the stage and pass the previous output on;
   edit: write the stage's output yourself, checked against the contract;
-  reject: stop with what is done) and any other failure ends the session with
+  reject: stop with what is done) and any other failure ends the pipeline with
   a partial result;
 - output under the contract's minimum confidence: the handoff escalates as
   `low_confidence` (approve or edit to go on); a rejection sends the stage to
-  its fallback, or stops the session when there is none.
+  its fallback, or stops the pipeline when there is none.
+
+In a member team, what its step was handed (`ctx.inputs`) goes as data to every
+stage that sees the original task (to the first stage only, without
+`include_original`), and a stop fails only that team's step.
 
 Pattern notes. Topic "pipeline", once at the start; `data` keys:
     stages            the stage agents, in order
@@ -40,16 +44,16 @@ Topic "stage", when a stage attempt ends; `data` keys:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.agents import LEAD_MODEL, WORKER_MODEL, AgentSpec, TeamSpec
 from engine.context import RunContext
-from engine.events import Handoff, PatternNote, StepFinished, StepStarted
-from engine.guards import CallFailedError, StopSession
-from engine.handoffs import HandoffContract, HandoffError, HandoffRejected, as_data
+from engine.events import PatternNote
+from engine.guards import CallFailedError, PatternStopped, StepFailed
+from engine.handoffs import HandoffContract, HandoffError, HandoffRejected, as_data, check_schema
 from engine.trust import AgentOutput
 
 NAME = "pipeline"
@@ -94,12 +98,7 @@ class StageContract(BaseModel):
     @field_validator("output_schema")
     @classmethod
     def _valid_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
-        import jsonschema  # only pipelines with contracts need it
-
-        try:
-            jsonschema.Draft202012Validator.check_schema(value)
-        except jsonschema.SchemaError as error:
-            raise ValueError(f"not a valid JSON Schema: {error.message}") from None
+        check_schema(value)
         if value.get("type") != "object":
             raise ValueError('a stage contract must describe an object ("type": "object")')
         return value
@@ -171,13 +170,14 @@ class Stage:
     index: int
     """1-based position in the pipeline."""
     agent: str
+    role: str
     contract: HandoffContract | None
     fallback: str | None
 
 
-def plan_stages(ctx: RunContext, options: Options) -> list[Stage]:
-    """The stages to run, from the options and the team; StopSession when they do not fit."""
-    agents = {agent.name: agent for agent in ctx.team.agents if agent.team is None}
+async def plan_stages(ctx: RunContext, options: Options) -> list[Stage]:
+    """The stages to run, from the options and the team; `ctx.fail` when they do not fit."""
+    agents = {agent.name: agent for agent in ctx.team.direct_callers()}
     # The preset's contracts and fallbacks apply to those of its stages this pipeline has.
     fallbacks = options.fallbacks
     if fallbacks is None:
@@ -202,7 +202,7 @@ def plan_stages(ctx: RunContext, options: Options) -> list[Stage]:
     if not names:
         problems.append("no stages: the team has no agents left once fallbacks are set aside")
     if problems:
-        raise StopSession("failed", "pipeline: " + "; ".join(problems))
+        await ctx.fail("pipeline: " + "; ".join(problems))
 
     def contract(name: str) -> HandoffContract | None:
         spec = contracts.get(name)
@@ -211,22 +211,26 @@ def plan_stages(ctx: RunContext, options: Options) -> list[Stage]:
         title = str(spec.output_schema.get("title") or f"{name}-output")
         return HandoffContract(title, spec.output_schema, spec.min_confidence)
 
-    return [Stage(i, name, contract(name), fallbacks.get(name)) for i, name in enumerate(names, 1)]
+    return [
+        Stage(i, name, agents[name].role, contract(name), fallbacks.get(name)) for i, name in enumerate(names, 1)
+    ]
+
+
+def sees_task(previous: AgentOutput | None, include_original: bool) -> bool:
+    """Whether a stage sees the original task (and what a member team's step was handed)."""
+    return include_original or previous is None
 
 
 def stage_prompt(
-    ctx: RunContext, task: str, stage: Stage, stages: list[Stage], *,
-    agent: str, previous: AgentOutput | None, include_original: bool,
+    task: str, stage: Stage, stages: list[Stage], *, agent: str, previous: AgentOutput | None, include_original: bool
 ) -> str:
     """What one stage is asked: its place in the pipeline, the task if it sees it, and its job."""
     chain = " → ".join(s.agent for s in stages)
-    spec = ctx.team.get(stage.agent)
-    role = spec.role if spec is not None else stage.agent
     where = f"Pipeline: {chain}. You do stage {stage.index} of {len(stages)}"
     if agent != stage.agent:
-        where += f", standing in for {stage.agent} ({role}), whose attempt failed"
+        where += f", standing in for {stage.agent} ({stage.role}), whose attempt failed"
     lines = [where + "."]
-    if include_original or previous is None:
+    if sees_task(previous, include_original):
         lines.append(f"Original task: {task}")
     if previous is None:
         lines.append("Start the work from the task.")
@@ -242,16 +246,16 @@ def stage_prompt(
     return "\n\n".join(lines)
 
 
-class _StageFailed(Exception):
+class _StageFailed(StepFailed):
     """One attempt at a stage that produced nothing to hand on."""
 
-    def __init__(self, agent: str, message: str, verdict: Verdict | None, cause: CallFailedError | None = None) -> None:
+    def __init__(self, agent: str, message: str, verdict: Verdict | None, fatal: CallFailedError | None = None) -> None:
         super().__init__(message)
         self.agent = agent
-        self.message = message
         self.verdict = verdict
-        self.cause = cause
-        """The failed call, when a call failed for good."""
+        self.fatal = fatal
+        """The call that failed for good over something other than its output (verdict None):
+        with no fallback left, it ends the pipeline."""
 
 
 class _Pipeline:
@@ -298,7 +302,7 @@ class _Pipeline:
             if output is not previous:  # a skipped stage passes the same output on
                 previous, producer = output, stage
         if previous is None or producer is None:
-            raise StopSession("stopped", "every stage was skipped: there is no output")
+            raise PatternStopped("stopped", "every stage was skipped: there is no output")
         if producer.contract is not None:
             return f"```json\n{previous.text}\n```"
         return previous.text
@@ -309,9 +313,9 @@ class _Pipeline:
         if stage.fallback is not None:
             attempts.append((stage.fallback, f"stage{stage.index}-fallback"))
         failure: _StageFailed | None = None
-        for agent, step_id in attempts:
+        for agent, local_id in attempts:
             try:
-                text = await self.attempt(stage, agent, step_id, previous)
+                output = await self.attempt(stage, agent, local_id, previous)
             except _StageFailed as failed:
                 failure = failed
                 if agent != attempts[-1][0]:
@@ -321,72 +325,68 @@ class _Pipeline:
             verdict = "accepted" if stage.contract else None
             by = "" if agent == stage.agent else f" (by fallback {agent})"
             await self.note(stage, agent, "done", verdict, f"done{by}")
-            return AgentOutput(agent, text, step=step_id, title=f"stage {stage.index}: {stage.agent}")
+            return output
         assert failure is not None
         return await self.give_up(stage, failure, previous)
 
-    async def attempt(self, stage: Stage, agent: str, step_id: str, previous: AgentOutput | None) -> str:
-        """One agent does the stage: its output text, or `_StageFailed`."""
+    async def attempt(self, stage: Stage, agent: str, local_id: str, previous: AgentOutput | None) -> AgentOutput:
+        """One agent does the stage: its output, or `_StageFailed` (its step ends in error)."""
         stage_ctx = self.ctx.span(f"stage:{stage.index}")
-        spec = self.ctx.team.get(stage.agent)
-        role = spec.role if spec is not None else stage.agent
-        await stage_ctx.turn(agent)
-        await stage_ctx.emit(
-            StepStarted, agent=agent, step_id=step_id, assigned_to=agent,
-            title=f"Stage {stage.index}/{len(self.stages)}"
-            + (f" for {stage.agent}" if agent != stage.agent else "") + f": {role}",
+        title = (
+            f"Stage {stage.index}/{len(self.stages)}"
+            + (f" for {stage.agent}" if agent != stage.agent else "") + f": {stage.role}"
         )
         prompt = stage_prompt(
-            self.ctx, self.task, stage, self.stages, agent=agent, previous=previous,
-            include_original=self.include_original,
+            self.task, stage, self.stages, agent=agent, previous=previous, include_original=self.include_original
         )
-        context = [previous] if previous is not None else []
-        try:
-            if stage.contract is None:
-                text = await stage_ctx.call(agent, prompt, context=context, step_id=step_id)
-            else:
-                payload = await stage_ctx.call(
-                    agent, prompt, context=context, schema=stage.contract.json_schema, step_id=step_id
-                )
-                value = await stage_ctx.handoff(
-                    stage.contract, payload, from_agent=agent, to_agent=self.next_agent(stage)
-                )
-                text = json.dumps(as_data(value), indent=2, ensure_ascii=False)
-        except CallFailedError as error:
-            verdict: Verdict | None = "invalid" if error.error_type == "invalid_output" else None
-            await stage_ctx.emit(StepFinished, agent=agent, step_id=step_id, status="error", error=error.message)
-            raise _StageFailed(agent, error.message, verdict, error) from None
-        except HandoffRejected as error:
-            message = f"low-confidence handoff rejected: {error.reason}"
-            await stage_ctx.emit(StepFinished, agent=agent, step_id=step_id, status="error", error=message)
-            raise _StageFailed(agent, message, "rejected") from None
-        except HandoffError as error:
-            await stage_ctx.emit(StepFinished, agent=agent, step_id=step_id, status="error", error=error.reason)
-            raise _StageFailed(agent, error.reason, "invalid") from None
-        self.ctx.record_partial(f"stage {stage.index} · {agent}", text)
-        await stage_ctx.emit(StepFinished, agent=agent, step_id=step_id, status="done", output=text)
-        return text
+        context = list(self.ctx.inputs) if sees_task(previous, self.include_original) else []
+        if previous is not None:
+            context.append(previous)
+        async with stage_ctx.step(agent, local_id, title) as step:
+            try:
+                if stage.contract is None:
+                    step.output = await stage_ctx.call(agent, prompt, context=context, step_id=step.id)
+                else:
+                    payload = await stage_ctx.call(
+                        agent, prompt, context=context, schema=stage.contract.json_schema, step_id=step.id
+                    )
+                    value = await stage_ctx.handoff(
+                        stage.contract, payload, from_agent=agent, to_agent=self.next_agent(stage)
+                    )
+                    step.output = json_text(value)
+            except CallFailedError as error:
+                invalid = error.error_type == "invalid_output"
+                raise _StageFailed(
+                    agent, error.message, "invalid" if invalid else None, None if invalid else error
+                ) from None
+            except HandoffRejected as error:
+                raise _StageFailed(agent, f"low-confidence handoff rejected: {error.reason}", "rejected") from None
+            except HandoffError as error:
+                raise _StageFailed(agent, error.reason, "invalid") from None
+            self.ctx.record_partial(f"stage {stage.index} · {agent}", step.output)
+        return AgentOutput(agent, step.output, step=step.id, title=f"stage {stage.index}: {stage.agent}")
 
     async def give_up(self, stage: Stage, failure: _StageFailed, previous: AgentOutput | None) -> AgentOutput | None:
         """No agent could do the stage: escalate a contract breach, stop otherwise."""
         where = f"stage {stage.index} ({stage.agent})"
+        if failure.fatal is not None:  # the call failed for good: end with what is done
+            await self.note(stage, failure.agent, "stopped", None, f"stopping: {failure.message}", failure.message)
+            raise failure.fatal
         if failure.verdict == "rejected":
             await self.note(stage, failure.agent, "stopped", "rejected", f"stopping: {failure.message}", failure.message)
-            raise StopSession("stopped", f"{where}: {failure.message}")
+            raise PatternStopped("stopped", f"{where}: {failure.message}")
         contract = stage.contract
-        if failure.verdict != "invalid" or contract is None:  # the call failed for good: end with what is done
-            await self.note(stage, failure.agent, "stopped", None, f"stopping: {failure.message}", failure.message)
-            raise failure.cause or StopSession("failed", f"{where} failed: {failure.message}")
+        assert contract is not None  # only a stage with a contract hands on output that breaks one
         skip = (
             f"Skip {stage.agent}: pass {previous.source}'s output on" if previous is not None
             else f"Skip {stage.agent}: the next stage starts from the task"
         )
-        decision = await self.ctx.span(f"stage:{stage.index}").escalate(
+        stage_ctx = self.ctx.span(f"stage:{stage.index}")
+        decision = await stage_ctx.escalate(
             "invalid_output",
             f"{where} produced no output that meets contract {contract.name}: {failure.message}",
             {"stage": stage.agent, "contract": contract.name, "error": failure.message, "schema": contract.json_schema},
             agent=stage.agent,
-            options=("approve", "edit", "reject"),
             validate=contract.validate,
             labels={
                 "approve": skip,
@@ -399,21 +399,26 @@ class _Pipeline:
             await self.note(stage, None, "skipped", "invalid", f"skipped; {goes_on}", failure.message)
             return previous
         if decision.action == "edit":
-            value = as_data(decision.edited)
-            text = json.dumps(value, indent=2, ensure_ascii=False)
-            await self.ctx.span(f"stage:{stage.index}").emit(
-                Handoff, agent=stage.agent, from_agent=stage.agent, to_agent=self.next_agent(stage),
-                contract=contract.name, payload=value, confidence=contract.confidence_of(value), verdict="accepted",
+            # A person wrote it: hand it on under the contract, without asking how sure they are.
+            value = await stage_ctx.handoff(
+                replace(contract, min_confidence=0.0), decision.edited,
+                from_agent=stage.agent, to_agent=self.next_agent(stage),
             )
+            text = json_text(value)
             self.ctx.record_partial(f"stage {stage.index} · written by a person", text)
             await self.note(stage, None, "edited", "accepted", "a person wrote its output")
-            return AgentOutput(stage.agent, text, step=f"stage{stage.index}",
+            return AgentOutput(stage.agent, text, step=self.ctx.step_id(f"stage{stage.index}"),
                                title=f"stage {stage.index}: {stage.agent}, written by a person")
         why = decision.reason or "rejected"
         await self.note(stage, None, "stopped", "invalid", f"stopping: {why}", failure.message)
-        raise StopSession("stopped", f"{where} broke contract {contract.name} and the pipeline was stopped: {why}")
+        raise PatternStopped("stopped", f"{where} broke contract {contract.name} and the pipeline was stopped: {why}")
+
+
+def json_text(value: Any) -> str:
+    """A structured stage output as the text the next stage reads."""
+    return json.dumps(as_data(value), indent=2, ensure_ascii=False)
 
 
 async def run(ctx: RunContext, task: str, options: Options) -> str:
-    stages = plan_stages(ctx, options)
+    stages = await plan_stages(ctx, options)
     return await _Pipeline(ctx, task, stages, options.include_original).run()

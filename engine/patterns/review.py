@@ -20,7 +20,8 @@ When the draft is still rejected after the last allowed revision, the session es
   ``{"guidance": "..."}``; guidance is optional): the producer revises once more, with the
   guidance, and the reviewer reviews again; a still-rejected draft escalates again. A person
   may grant at most `MAX_EXTRA_REVISIONS` this way, after which only approve and reject remain;
-- reject, "Stop": the session stops, keeping the last draft and its review as the partial result.
+- reject, "Stop": the loop stops (the session, or a member team's step), keeping the last
+  draft and its review as the partial result.
 
 A call that fails for good escalates the same way instead of ending the session: a failed
 review offers "Accept the unreviewed draft" / "Review it again" / "Stop"; a failed revision
@@ -46,10 +47,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.agents import LEAD_MODEL, AgentSpec, TeamSpec
 from engine.approvals import Decision
 from engine.context import RunContext
-from engine.events import PatternNote, StepFinished, StepStarted
-from engine.guards import CallFailedError, StopSession
+from engine.events import PatternNote
+from engine.formats import plural
+from engine.guards import CallFailedError, PatternStopped
 from engine.handoffs import HandoffContract, HandoffRejected
-from engine.patterns.orchestrator import step_scope
 from engine.trust import AgentOutput
 
 NAME = "review"
@@ -128,15 +129,15 @@ class Pair:
     reviewer: str
 
 
-def pair_of(team: TeamSpec) -> Pair:
-    """Who produces and who reviews; StopSession when the team cannot fill both roles."""
-    callers = [a.name for a in team.agents if a.team is None]
+async def pair_of(ctx: RunContext) -> Pair:
+    """Who produces and who reviews; `ctx.fail` when the team cannot fill both roles."""
+    team = ctx.team
+    callers = [a.name for a in team.direct_callers()]
     reviewer = team.lead if team.lead in callers else (callers[-1] if callers else None)
     producers = [name for name in callers if name != reviewer]
     if reviewer is None or not producers:
-        raise StopSession(
-            "failed",
-            f"the review pattern needs a producer and a reviewer; team {team.name} has {len(callers)} agent(s)",
+        await ctx.fail(
+            f"the review pattern needs a producer and a reviewer; team {team.name} has {len(callers)} agent(s)"
         )
     return Pair(producers[0], reviewer)
 
@@ -188,10 +189,6 @@ def guidance_of(decision: Decision) -> str | None:
     return (guidance.strip() or None) if guidance else None
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def count_issues(review: Review) -> str:
     return plural(len(review.issues), "issue") if review.issues else "no issues listed"
 
@@ -218,10 +215,9 @@ class ReviewLoop:
         self.draft = ""
         self.revision = 0
         """Which revision `draft` is (0: the first draft)."""
-        self.scope = step_scope(ctx)
-        """Prefixes step ids when this loop runs as a member team's pattern (hierarchical)."""
         self.draft_step = ""
         self.review_step = ""
+        """The (local) ids of the steps that wrote `draft` and the newest review."""
         self.kept: dict[bool, str] = {}
         """The partial-result label of the newest draft (True) and of its review (False)."""
         self.writes = 0
@@ -230,11 +226,22 @@ class ReviewLoop:
 
     def keep(self, label: str, text: str, *, draft: bool = True) -> None:
         """Keep the newest draft (and its review) for a stopped session; older ones are superseded."""
+        label = self.ctx.scope + label  # two member teams' drafts stay apart
         for kind in (True, False) if draft else (False,):
             if kind in self.kept:
                 self.ctx.drop_partial(self.kept.pop(kind))
         self.kept[draft] = label
         self.ctx.record_partial(label, text)
+
+    def draft_output(self) -> AgentOutput:
+        """The current draft, as data for the next call."""
+        return AgentOutput(
+            self.pair.producer, self.draft, step=self.ctx.step_id(self.draft_step), title=draft_label(self.revision)
+        )
+
+    def review_output(self, review: Review, title: str) -> AgentOutput:
+        """The newest review, as data for the next call."""
+        return AgentOutput(self.pair.reviewer, review_text(review), step=self.ctx.step_id(self.review_step), title=title)
 
     # -- the two kinds of work ----------------------------------------------
 
@@ -244,19 +251,14 @@ class ReviewLoop:
         n = self.writes
         self.writes += 1
         step_ctx = self.ctx.span(f"draft:{n}")
-        step_id = f"{self.scope}d{n}"
         title = draft_label(revision) if n == revision else f"{draft_label(revision)}, again"
-        await step_ctx.turn(producer)
-        await step_ctx.emit(StepStarted, agent=producer, step_id=step_id, title=title, assigned_to=producer)
-        prompt = draft_prompt(self.task, revision, guidance)
-        try:
-            draft = await step_ctx.call(producer, prompt, context=[*self.ctx.inputs, *context], step_id=step_id)
-        except CallFailedError as error:
-            await step_ctx.emit(StepFinished, agent=producer, step_id=step_id, status="error", error=error.message)
-            raise
-        self.keep(f"{self.scope}{draft_label(revision)} · {producer}", draft)
-        await step_ctx.emit(StepFinished, agent=producer, step_id=step_id, status="done", output=draft)
-        self.draft, self.revision, self.draft_step = draft, revision, step_id
+        async with step_ctx.step(producer, f"d{n}", title) as step:
+            step.output = await step_ctx.call(
+                producer, draft_prompt(self.task, revision, guidance), context=[*self.ctx.inputs, *context],
+                step_id=step.id,
+            )
+            self.keep(f"{draft_label(revision)} · {producer}", step.output)
+        self.draft, self.revision, self.draft_step = step.output, revision, f"d{n}"
 
     async def review(self, previous: Review | None) -> Review | CallFailedError:
         """The reviewer's verdict on the current draft, or the error when the review failed for good."""
@@ -264,32 +266,24 @@ class ReviewLoop:
         n = self.reviews
         self.reviews += 1
         step_ctx = self.ctx.span(f"review:{n}")
-        step_id = f"{self.scope}r{n}"
         label = draft_label(revision)
-        await step_ctx.turn(reviewer)
-        await step_ctx.emit(
-            StepStarted, agent=reviewer, step_id=step_id, title=f"review of {label}",
-            assigned_to=reviewer, depends_on=[self.draft_step],
-        )
-        context = [*self.ctx.inputs, AgentOutput(self.pair.producer, self.draft, step=self.draft_step, title=label)]
+        context = [*self.ctx.inputs, self.draft_output()]
         if previous is not None:
-            context.append(
-                AgentOutput(reviewer, review_text(previous), step=self.review_step, title="your previous review")
-            )
+            context.append(self.review_output(previous, "your previous review"))
         try:
-            review = await step_ctx.call(
-                reviewer, review_prompt(self.task, revision), context=context, schema=Review, step_id=step_id
-            )
+            async with step_ctx.step(reviewer, f"r{n}", f"review of {label}", depends_on=[self.draft_step]) as step:
+                review = await step_ctx.call(
+                    reviewer, review_prompt(self.task, revision), context=context, schema=Review, step_id=step.id
+                )
+                step.output = review_text(review)
+                self.keep(f"review of {label} · {reviewer}", step.output, draft=False)
         except CallFailedError as error:
-            await step_ctx.emit(StepFinished, agent=reviewer, step_id=step_id, status="error", error=error.message)
             await step_ctx.emit(
                 PatternNote, agent=reviewer, topic="review", text=f"{label}: no review ({error.message})",
                 data={"revision": revision, "approved": False, "issues": [], "error": error.message},
             )
             return error
-        self.review_step = step_id
-        self.keep(f"{self.scope}review of {label} · {reviewer}", review_text(review), draft=False)
-        await step_ctx.emit(StepFinished, agent=reviewer, step_id=step_id, status="done", output=review_text(review))
+        self.review_step = f"r{n}"
         verdict = "approved" if review.approved else f"changes requested ({count_issues(review)})"
         await step_ctx.emit(
             PatternNote, agent=reviewer, topic="review", text=f"{label}: {verdict}",
@@ -302,14 +296,17 @@ class ReviewLoop:
 
     # -- decisions ------------------------------------------------------------
 
-    async def escalate(self, why: str, review: Review | None) -> Decision:
-        """Ask what to do with a draft that cannot (yet) be approved (trigger reviewer_deadlock)."""
-        can_revise = self.granted < MAX_EXTRA_REVISIONS
+    async def decide(self, why: str, review: Review | None) -> tuple[str | None, str | None]:
+        """Ask what to do with a draft that cannot (yet) be approved (trigger reviewer_deadlock).
+
+        Returns the result when the draft is accepted as it is; else None and the person's
+        guidance for one more try. Raises `PatternStopped` when they choose to stop.
+        """
         if review is None:
             labels = {"approve": "Accept the unreviewed draft", "edit": "Review it again", "reject": "Stop"}
         else:
             labels = {"approve": "Accept as best effort", "edit": "Allow one more revision", "reject": "Stop"}
-        if not can_revise:
+        if self.granted >= MAX_EXTRA_REVISIONS:
             del labels["edit"]
         payload = Deadlock(
             revision=self.revision,
@@ -318,13 +315,25 @@ class ReviewLoop:
             summary=review.summary if review is not None else None,
         ).model_dump(mode="json")
         decision = await self.ctx.span(f"deadlock:{self.writes}.{self.reviews}").escalate(
-            "reviewer_deadlock", why, payload, agent=self.pair.reviewer,
-            options=("approve", "edit", "reject") if can_revise else ("approve", "reject"),
-            validate=validate_deadlock_edit, labels=labels,
+            "reviewer_deadlock", why, payload, agent=self.pair.reviewer, validate=validate_deadlock_edit, labels=labels
         )
-        if decision.action == "edit":
-            self.granted += 1
-        return decision
+        label = draft_label(self.revision)
+        if decision.action == "approve":
+            if review is None:
+                await self.finish("unreviewed", f"{label} accepted unreviewed")
+                head = f"Unreviewed: the review of {label} failed; accepted as it is by {decision.by}."
+                return marked(self.draft, head, None), None
+            await self.finish("best_effort", f"{label} accepted as best effort, not approved")
+            head = (
+                f"Not approved: the reviewer still requests changes to {label}; "
+                f"accepted as best effort by {decision.by}."
+            )
+            return marked(self.draft, head, review), None
+        if decision.action == "reject":
+            await self.finish("stopped", f"stopped with {label} not approved")
+            raise PatternStopped("stopped", f"{label} was not approved and the review loop was stopped")
+        self.granted += 1
+        return None, guidance_of(decision)
 
     async def finish(self, status: Outcome, text: str) -> None:
         await self.ctx.emit(
@@ -332,30 +341,10 @@ class ReviewLoop:
             data={"status": status, "revisions": self.revision, "approved": status == "approved"},
         )
 
-    async def settle(self, decision: Decision, review: Review | None) -> str | None:
-        """Act on an approve or reject; None for an edit (one more revision is allowed)."""
-        label = draft_label(self.revision)
-        if decision.action == "approve":
-            if review is None:
-                await self.finish("unreviewed", f"{label} accepted unreviewed")
-                head = f"Unreviewed: the review of {label} failed; accepted as it is by {decision.by}."
-                return marked(self.draft, head, None)
-            await self.finish("best_effort", f"{label} accepted as best effort, not approved")
-            return marked(
-                self.draft,
-                f"Not approved: the reviewer still requests changes to {label}; "
-                f"accepted as best effort by {decision.by}.",
-                review,
-            )
-        if decision.action == "reject":
-            await self.finish("stopped", f"stopped with {label} not approved")
-            raise StopSession("stopped", f"{label} was not approved and the review loop was stopped")
-        return None
-
     # -- the loop -------------------------------------------------------------
 
     async def run(self) -> str:
-        await self.write(0, [], None)  # no first draft, nothing to review: the failure ends the session
+        await self.write(0, [], None)  # no first draft, nothing to review: the failure ends the loop
         previous: Review | None = None
         # Each pass reviews one draft, then returns, raises, or makes one revision. Revisions
         # stop at `allowed`, which only a person raises (at most MAX_EXTRA_REVISIONS times).
@@ -364,7 +353,7 @@ class ReviewLoop:
             label = draft_label(self.revision)
             if isinstance(reviewed, CallFailedError):
                 why = f"{self.pair.reviewer} could not review {label} ({reviewed.message}); the draft is unreviewed"
-                result = await self.settle(await self.escalate(why, None), None)
+                result, _ = await self.decide(why, None)
                 if result is not None:
                     return result
                 continue  # review it again, as a person asked
@@ -394,12 +383,10 @@ class ReviewLoop:
                     f"{self.pair.reviewer} still requests changes after {plural(self.revision, 'revision')}, "
                     f"the limit ({count_issues(review)})"
                 )
-                decision = await self.escalate(why, review)
-                result = await self.settle(decision, review)
+                result, guidance = await self.decide(why, review)
                 if result is not None:
                     return result
                 self.allowed += 1
-                guidance = guidance_of(decision)
             result = await self.revise(review, guidance)
             if result is not None:
                 return result
@@ -409,13 +396,7 @@ class ReviewLoop:
         """Write the next revision from the draft and its review. When the producer fails for
         good, escalate: a person may accept the last draft, try once more, or stop. Returns a
         final result when the loop ends here, None when there is a new draft to review."""
-        context = [
-            AgentOutput(self.pair.producer, self.draft, step=self.draft_step, title=draft_label(self.revision)),
-            AgentOutput(
-                self.pair.reviewer, review_text(review), step=self.review_step,
-                title=f"review of {draft_label(self.revision)}",
-            ),
-        ]
+        context = [self.draft_output(), self.review_output(review, f"review of {draft_label(self.revision)}")]
         target = self.revision + 1
         while True:  # bounded: each retry is a person's grant, at most MAX_EXTRA_REVISIONS
             try:
@@ -426,12 +407,11 @@ class ReviewLoop:
                     f"{self.pair.producer} could not write {draft_label(target)} ({error.message}); "
                     f"{draft_label(self.revision)} is the last draft and it is not approved"
                 )
-                decision = await self.escalate(why, review)
-                result = await self.settle(decision, review)
+                result, more = await self.decide(why, review)
                 if result is not None:
                     return result
-                guidance = guidance_of(decision) or guidance
+                guidance = more or guidance
 
 
 async def run(ctx: RunContext, task: str, options: Options) -> str:
-    return await ReviewLoop(ctx, pair_of(ctx.team), task, options.max_revisions).run()
+    return await ReviewLoop(ctx, await pair_of(ctx), task, options.max_revisions).run()

@@ -5,17 +5,21 @@ The router (the team's lead) makes a structured choice, `Route`: which specialis
 why, and how sure it is. What happens next:
 
 - a confident route to a specialist (or to the general agent): that agent answers;
-- a specialist the team does not have: the general agent answers (with no general
-  agent on the team, the route escalates as `invalid_output`: edit picks a
-  specialist, reject stops the session);
+- a specialist the team does not have (the route breaks its handoff contract): the
+  general agent answers (with no general agent on the team, the route escalates as
+  `invalid_output`: edit picks a specialist, reject stops);
 - a route under the confidence threshold (`Options.min_confidence`, else the
   policy's): escalates as `low_confidence` (approve keeps the route, edit picks
-  another specialist, reject sends the task to the general agent), or goes
-  straight to the general agent when `on_low_confidence` is "general";
+  another specialist, reject sends the task to the general agent, or stops when
+  there is none), or goes straight to the general agent when `on_low_confidence`
+  is "general";
 - a router whose call fails for good: the general agent answers;
 - a chosen specialist whose call fails for good: the general agent answers.
 
-The chosen agent answers the whole task; its answer is the result.
+The chosen agent answers the whole task; its answer is the result. In a member
+team, the router and whoever answers also get what the team's step was handed
+(`ctx.inputs`), as data. A settled route is a `route` handoff from the router to
+the agent it settles on, its payload naming that agent.
 
 Pattern notes (topic "route", one per routing decision; a route that escalates
 gets a second note once it is decided). `data` keys:
@@ -31,14 +35,17 @@ gets a second note once it is decided). `data` keys:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.agents import LEAD_MODEL, WORKER_MODEL, AgentSpec, TeamSpec
+from engine.approvals import Decision
 from engine.context import RunContext
-from engine.events import Handoff, PatternNote, StepFinished, StepStarted
-from engine.guards import CallFailedError, StopSession
+from engine.events import Handoff, PatternNote
+from engine.guards import CallFailedError, PatternStopped
+from engine.handoffs import HandoffContract, HandoffError
 from engine.trust import AgentOutput
 
 NAME = "routing"
@@ -117,18 +124,40 @@ class Route(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0, description="How sure you are this is the right specialist")
 
 
+def route_to(names: list[str]) -> type[Route]:
+    """`Route`, narrowed to a specialist in `names`."""
+
+    class Routed(Route):
+        @field_validator("specialist")
+        @classmethod
+        def _on_the_team(cls, name: str) -> str:
+            if name not in names:
+                raise ValueError(f"no specialist named {name!r}; must be one of {', '.join(names)}")
+            return name
+
+    return Routed
+
+
 def route_prompt(task: str, specialists: list[AgentSpec], general: str | None) -> str:
     """The router's instructions: the task and who it can be sent to."""
-    lines = [f"- {agent.name}: {_describe(agent)}" for agent in specialists]
+    lines = [f"- {agent.name}: {agent.skills()}" for agent in specialists]
     prompt = f"Task: {task}\n\nChoose the one specialist who should answer this task. Specialists:\n" + "\n".join(lines)
     if general is not None:
         prompt += f"\n\nIf none of them fits, choose {general}, who handles anything else."
     return prompt + "\n\nGive the specialist's exact name, one sentence on why, and your confidence."
 
 
-def _describe(agent: AgentSpec) -> str:
-    skills = f" ({', '.join(agent.capabilities)})" if agent.capabilities else ""
-    return f"{agent.role}{skills}"
+def team_problem(ctx: RunContext, options: Options) -> str | None:
+    """Why routing cannot work with this team and these options, or None."""
+    callers = {agent.name for agent in ctx.team.direct_callers()}
+    router = ctx.lead().name
+    if router not in callers:
+        return f"routing: the router {router!r} must be an agent, not a member team"
+    if options.general not in callers and "general" in options.model_fields_set:
+        return f"routing: no agent named {options.general!r} to be the general agent"
+    if callers == {router}:
+        return "routing needs at least one specialist or a general agent on the team"
+    return None
 
 
 class _Router:
@@ -137,21 +166,18 @@ class _Router:
     def __init__(self, ctx: RunContext, options: Options) -> None:
         self.ctx = ctx.span("route")
         self.router = ctx.lead().name
-        general = ctx.team.get(options.general)
-        if (general is None or general.team is not None) and "general" in options.model_fields_set:
-            raise StopSession("failed", f"routing: no agent named {options.general!r} to be the general agent")
-        self.general = options.general if general is not None and general.team is None else None
-        self.specialists = [
-            agent for agent in ctx.team.agents
-            if agent.team is None and agent.name not in (self.router, self.general)
-        ]
+        self.agents = {agent.name: agent for agent in ctx.team.direct_callers()}
+        self.general = options.general if options.general in self.agents else None
+        self.specialists = [agent for agent in self.agents.values() if agent.name not in (self.router, self.general)]
+        self.names = [agent.name for agent in self.specialists]
         self.options = options
+        self.stop = "Stop the session" if ctx.depth == 0 else f"Stop team {ctx.team.name}"
         threshold = options.min_confidence
         self.threshold = ctx.gate.policy.low_confidence_threshold if threshold is None else threshold
-
-    @property
-    def names(self) -> list[str]:
-        return [agent.name for agent in self.specialists]
+        """Known here, not only by `ctx.handoff`: a doubtful route may go to the general
+        agent without asking, and its note says it is escalated while a person decides."""
+        self.contract = HandoffContract("route", route_to(self.names + ([self.general] if self.general else [])), 0.0)
+        """Settled routes only: the router's doubt is dealt with before the handoff."""
 
     async def note(self, text: str, route: Route | None, outcome: Outcome, handled_by: str | None,
                    cause: str | None = None) -> None:
@@ -165,71 +191,55 @@ class _Router:
         }
         await self.ctx.emit(PatternNote, agent=self.router, topic="route", text=text, data=data)
 
-    async def handoff(self, route: Route, to_agent: str, verdict: Literal["accepted", "invalid", "low_confidence"],
-                      error: str | None = None) -> None:
-        await self.ctx.emit(
-            Handoff, agent=self.router, from_agent=self.router, to_agent=to_agent, contract="route",
-            payload=route.model_dump(mode="json"), confidence=route.confidence, verdict=verdict, error=error,
-        )
+    async def hand(self, route: Route) -> str:
+        """Hand the task to the agent `route` names, under the contract (`HandoffError` if not on the team)."""
+        await self.ctx.handoff(self.contract, route, from_agent=self.router, to_agent=route.specialist)
+        return route.specialist
+
+    async def to_general(self, route: Route) -> str:
+        return await self.hand(route.model_copy(update={"specialist": self.general}))
 
     async def choose(self, task: str) -> tuple[str, Route | None]:
-        """The agent who answers, and the route that chose it (None when the router failed)."""
-        if not self.specialists:
-            if self.general is None:
-                raise StopSession("failed", "routing needs at least one specialist or a general agent on the team")
+        """The agent who answers, and the route that chose it (None when the router did not route)."""
+        if not self.specialists and self.general is not None:
             await self.note(f"no specialists on the team: {self.general} answers", None, "fallback",
                             self.general, "no_specialists")
             return self.general, None
-        await self.ctx.turn(self.router)
-        await self.ctx.emit(
-            StepStarted, agent=self.router, step_id="route", title="Choose a specialist", assigned_to=self.router
-        )
         try:
-            route = await self.ctx.call(
-                self.router, route_prompt(task, self.specialists, self.general), schema=Route, step_id="route"
-            )
+            async with self.ctx.step(self.router, "route", "Choose a specialist") as step:
+                route = await self.ctx.call(
+                    self.router, route_prompt(task, self.specialists, self.general), context=self.ctx.inputs,
+                    schema=Route, step_id=step.id,
+                )
+                step.output = f"{route.specialist} ({route.confidence:.0%}): {route.reason}"
+                self.ctx.record_partial(f"route · {self.router}", step.output)
         except CallFailedError as error:
-            await self.ctx.emit(
-                StepFinished, agent=self.router, step_id="route", status="error", error=error.message
-            )
-            return await self._router_failed(error)
-        summary = f"{route.specialist} ({route.confidence:.0%}): {route.reason}"
-        self.ctx.record_partial(f"route · {self.router}", summary)
-        await self.ctx.emit(StepFinished, agent=self.router, step_id="route", status="done", output=summary)
+            if self.general is None:
+                await self.note(f"{self.router} failed ({error.message}) and there is no general agent", None,
+                                "stopped", None, "router_failed")
+                raise
+            await self.note(f"{self.router} failed ({error.message}): {self.general} answers", None, "fallback",
+                            self.general, "router_failed")
+            return self.general, None
         return await self._settle(route), route
 
-    async def _router_failed(self, error: CallFailedError) -> tuple[str, None]:
-        if self.general is None:
-            await self.note(f"{self.router} failed ({error.message}) and there is no general agent", None,
-                            "stopped", None, "router_failed")
-            raise error
-        await self.note(f"{self.router} failed ({error.message}): {self.general} answers", None, "fallback",
-                        self.general, "router_failed")
-        return self.general, None
-
     async def _settle(self, route: Route) -> str:
-        if route.specialist == self.general:
-            await self.handoff(route, route.specialist, "accepted")
-            await self.note(f"→ {route.specialist} ({route.confidence:.0%}): {route.reason}", route, "routed",
-                            route.specialist)
-            return route.specialist
-        if route.specialist not in self.names:
-            return await self._unknown(route)
-        if route.confidence < self.threshold:
+        if route.specialist in self.names and route.confidence < self.threshold:
             return await self._doubtful(route)
-        await self.handoff(route, route.specialist, "accepted")
+        try:
+            await self.hand(route)
+        except HandoffError:
+            return await self._unknown(route)
         await self.note(f"→ {route.specialist} ({route.confidence:.0%}): {route.reason}", route, "routed",
                         route.specialist)
         return route.specialist
 
     async def _unknown(self, route: Route) -> str:
-        problem = f"no specialist named {route.specialist!r} (specialists: {', '.join(self.names)})"
-        await self.handoff(route, route.specialist, "invalid", problem)
+        problem = f"no specialist named {route.specialist!r}"
         if self.general is not None:
             await self.note(f"{problem}: {self.general} answers", route, "fallback", self.general,
                             "unknown_specialist")
-            await self.handoff(route, self.general, "accepted")
-            return self.general
+            return await self.to_general(route)
         await self.note(f"{problem}: escalated", route, "escalated", None, "unknown_specialist")
         decision = await self.ctx.escalate(
             "invalid_output",
@@ -237,102 +247,89 @@ class _Router:
             "and there is no general agent to take it",
             {**route.model_dump(mode="json"), "specialists": self.names},
             agent=self.router,
-            options=("edit", "reject"),
-            validate=self._specialist_edit,
-            labels={"edit": "Choose a specialist", "reject": "Stop the session"},
+            validate=self._edit(route),
+            labels={"edit": "Choose a specialist", "reject": self.stop},
         )
-        if decision.action == "approve":  # a blanket policy cannot approve a specialist who does not exist
-            await self.note(f"{problem}: nobody chose a specialist, stopping", route, "stopped", None,
-                            "unknown_specialist")
-            raise StopSession("stopped", f"{problem}, and no specialist was chosen instead")
-        return await self._decided(route, decision.action, decision.edited, decision.reason)
+        return await self._decided(route, decision, f"{problem} and none was chosen instead")
 
     async def _doubtful(self, route: Route) -> str:
         doubt = f"{route.specialist} at {route.confidence:.0%}, under {self.threshold:.0%}"
         if self.options.on_low_confidence == "general" and self.general is not None:
             await self.note(f"doubtful route ({doubt}): {self.general} answers", route, "fallback",
                             self.general, "low_confidence")
-            await self.handoff(route, self.general, "accepted")
-            return self.general
-        await self.handoff(route, route.specialist, "low_confidence")
+            return await self.to_general(route)
+        await self.ctx.emit(
+            Handoff, agent=self.router, from_agent=self.router, to_agent=route.specialist, contract="route",
+            payload=route.model_dump(mode="json"), confidence=route.confidence, verdict="low_confidence",
+        )
         await self.note(f"doubtful route ({doubt}): escalated", route, "escalated", None, "low_confidence")
-        fallback = f"Send it to {self.general}" if self.general else "Stop the session"
         decision = await self.ctx.escalate(
             "low_confidence",
             f"{self.router} would send the task to {route.specialist} but is only "
             f"{route.confidence:.0%} sure (threshold {self.threshold:.0%}): {route.reason}",
             {**route.model_dump(mode="json"), "specialists": self.names},
             agent=self.router,
-            options=("approve", "edit", "reject"),
-            validate=self._specialist_edit,
+            validate=self._edit(route),
             labels={
                 "approve": f"Send it to {route.specialist}",
                 "edit": "Choose another specialist",
-                "reject": fallback,
+                "reject": f"Send it to {self.general}" if self.general else self.stop,
             },
         )
-        return await self._decided(route, decision.action, decision.edited, decision.reason)
+        return await self._decided(route, decision, f"route to {route.specialist} rejected")
 
-    async def _decided(self, route: Route, action: str, edited: Any, reason: str | None) -> str:
-        if action == "approve":
-            await self.handoff(route, route.specialist, "accepted")
-            await self.note(f"approved: → {route.specialist}", route, "approved", route.specialist)
-            return route.specialist
-        if action == "edit":
-            chosen = edited["specialist"]
-            await self.handoff(route.model_copy(update={"specialist": chosen}), chosen, "accepted")
-            await self.note(f"edited: → {chosen}", route, "edited", chosen)
-            return chosen
-        why = reason or "rejected"
-        if self.general is None:
-            await self.note(f"route rejected ({why}): stopping", route, "stopped", None, "rejected")
-            raise StopSession("stopped", f"route to {route.specialist} rejected: {why}")
-        await self.handoff(route.model_copy(update={"specialist": self.general}), self.general, "accepted")
-        await self.note(f"route rejected ({why}): {self.general} answers", route, "fallback", self.general,
-                        "rejected")
-        return self.general
+    async def _decided(self, route: Route, decision: Decision, stop: str) -> str:
+        """Who answers after a person (or the policy) decided on `route`; `stop` says why
+        the pattern stops when the route is rejected and there is no general agent."""
+        if decision.action == "reject":
+            why = decision.reason or "rejected"
+            if self.general is None:
+                await self.note(f"route rejected ({why}): stopping", route, "stopped", None, "rejected")
+                raise PatternStopped("stopped", f"{stop}: {why}")
+            await self.note(f"route rejected ({why}): {self.general} answers", route, "fallback", self.general,
+                            "rejected")
+            return await self.to_general(route)
+        outcome: Outcome = "edited" if decision.action == "edit" else "approved"
+        chosen = await self.hand(decision.edited if decision.action == "edit" else route)
+        await self.note(f"{outcome}: → {chosen}", route, outcome, chosen)
+        return chosen
 
-    def _specialist_edit(self, edited: Any) -> dict[str, Any]:
-        """An edit names a specialist (or the general agent) on the team."""
-        name = edited.get("specialist") if isinstance(edited, dict) else None
-        allowed = self.names + ([self.general] if self.general else [])
-        if name not in allowed:
-            raise ValueError(f"specialist must be one of {', '.join(allowed)}")
-        return {**edited, "specialist": name}
+    def _edit(self, route: Route) -> Callable[[Any], Route]:
+        """A person's edit, validated by the contract; what it leaves out keeps the route's value."""
+
+        def validate(edited: Any) -> Route:
+            return self.contract.validate({**route.model_dump(), **edited} if isinstance(edited, dict) else edited)
+
+        return validate
 
 
-async def _answer(ctx: RunContext, agent: str, task: str, route: Route | None, router: str, span: str) -> str:
+async def _answer(ctx: RunContext, agent: AgentSpec, task: str, route: Route | None, router: str, local_id: str) -> str:
     """`agent` answers the whole task, with the route it came by as data."""
-    spec = ctx.team.get(agent)
-    answer_ctx = ctx.span(span)
-    await answer_ctx.turn(agent)
-    role = spec.role if spec is not None else agent
-    await answer_ctx.emit(StepStarted, agent=agent, step_id=span, title=f"Answer as {role}", assigned_to=agent)
-    prompt = f"Task: {task}\n\nThis task was routed to you as the team's {role}. Answer it completely."
-    context = []
+    answer_ctx = ctx.span(local_id)
+    context = list(ctx.inputs)
     if route is not None:
         context.append(AgentOutput(
             router, f"specialist: {route.specialist}\nconfidence: {route.confidence:.2f}\nreason: {route.reason}",
             title="route",
         ))
-    try:
-        answer = await answer_ctx.call(agent, prompt, context=context, step_id=span)
-    except CallFailedError as error:
-        await answer_ctx.emit(StepFinished, agent=agent, step_id=span, status="error", error=error.message)
-        raise
-    ctx.record_partial(f"answer · {agent}", answer)
-    await answer_ctx.emit(StepFinished, agent=agent, step_id=span, status="done", output=answer)
-    return answer
+    prompt = f"Task: {task}\n\nThis task was routed to you as the team's {agent.role}. Answer it completely."
+    async with answer_ctx.step(agent.name, local_id, f"Answer as {agent.role}") as step:
+        step.output = await answer_ctx.call(agent.name, prompt, context=context, step_id=step.id)
+        ctx.record_partial(f"answer · {agent.name}", step.output)
+    return step.output
 
 
 async def run(ctx: RunContext, task: str, options: Options) -> str:
+    problem = team_problem(ctx, options)
+    if problem is not None:
+        await ctx.fail(problem, agent=ctx.lead().name)
     router = _Router(ctx, options)
     agent, route = await router.choose(task)
     try:
-        return await _answer(ctx, agent, task, route, router.router, "answer")
+        return await _answer(ctx, router.agents[agent], task, route, router.router, "answer")
     except CallFailedError as error:
         if router.general is None or agent == router.general:
             raise
         await router.note(f"{agent} failed ({error.message}): {router.general} answers", route, "fallback",
                           router.general, "specialist_failed")
-        return await _answer(ctx, router.general, task, route, router.router, "answer:general")
+        return await _answer(ctx, router.agents[router.general], task, route, router.router, "answer:general")

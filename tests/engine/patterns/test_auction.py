@@ -116,6 +116,16 @@ async def test_a_tie_goes_to_the_name_that_sorts_first():
     assert notes(ran, "award")[0]["winner"] == "architect"
 
 
+async def test_bids_and_scores_under_a_dollar_show_as_money():
+    bids = {"writer": bid(0.8, 0.004), "engineer": bid(0.5, 0.004)}
+    ran = await run(ScriptedProvider(market(bids)), pattern="auction", options={"lots": ["x"]})
+
+    texts = {n.agent: n.text for n in ran.of("pattern.note") if n.topic == "bid"}
+    assert texts["writer"] == "lot 1: writer bids capability 0.80, $0.0040 → $0.0050 per unit"
+    [award] = [n.text for n in ran.of("pattern.note") if n.topic == "award"]
+    assert award == "lot 1 → writer (lowest cost per unit, $0.0050)"
+
+
 async def test_a_bidder_whose_call_fails_has_no_bid_and_the_auction_goes_on():
     ran = await run(ScriptedProvider(market(failing_bids={(1, "writer")})), pattern="auction", options={"lots": ["x"]})
     writer = next(b for b in notes(ran, "bid") if b["agent"] == "writer")
@@ -206,7 +216,8 @@ async def test_no_valid_bid_rejected_fails_that_lot_and_the_others_are_combined(
     assert outcome == {"lot1": "error", "lot2": "done"}
     assert ran.finished.status == "completed"
     combine = provider.requests[-1].messages[-1]
-    assert "These lots failed" in combine.content and "lot 1 (first): lot 1 failed: no valid bid" in combine.content
+    assert "These lots did not finish" in combine.content
+    assert "- lot 1 (first): lot 1 failed: no valid bid" in combine.content
 
 
 async def test_when_every_lot_fails_the_session_fails_clearly():
@@ -259,15 +270,21 @@ async def test_a_malformed_bidder_makes_no_bid_and_the_simulated_auction_complet
 
 async def test_a_team_without_bidders_fails_clearly():
     alone = TeamSpec(name="solo", lead="auctioneer", agents=(AgentSpec(name="auctioneer", role="auctioneer"),))
-    ran = await run(ScriptedProvider(market()), pattern="auction", team=alone)
+    provider = ScriptedProvider(market())
+    ran = await run(provider, pattern="auction", team=alone)
     assert ran.finished.status == "failed" and "at least one bidder" in ran.finished.reason
+    [error] = ran.of("error")
+    assert error.error_type == "bad_request" and error.fatal and "at least one bidder" in error.message
+    assert not provider.requests
 
 
 @pytest.mark.parametrize(
-    "raw", [{"lots": []}, {"lots": ["  "]}, {"min_capability": 1.0}, {"min_capability": -0.1}, {"bidders": 2}]
+    ("raw", "problem"),
+    [({"lots": []}, "lots: "), ({"lots": ["  "]}, r"lots\[0\]: "), ({"min_capability": 1.0}, "min_capability: "),
+     ({"min_capability": -0.1}, "min_capability: "), ({"bidders": 2}, "bidders: Extra inputs")],
 )
-def test_bad_options_are_refused(raw):
-    with pytest.raises(ValueError, match="auction options"):
+def test_bad_options_are_refused(raw, problem):
+    with pytest.raises(ValueError, match=problem):
         get_pattern("auction").parse_options(raw)
 
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from engine.agents import default_team
+from engine.agents import AgentSpec, TeamSpec, default_team
 from engine.approvals import ApprovalGate, Decision, DecisionError
 from engine.budgets import Limits
 from engine.patterns.blackboard import Blackboard
@@ -211,7 +211,12 @@ async def test_rewritten_inputs_run_a_contributor_again_until_max_cycles():
     provider = ScriptedProvider(board_script())
     ran = await run(provider, pattern="blackboard", options={"contributors": contributors, "max_cycles": 4})
 
-    assert [(n.data["key"], n.data["version"]) for n in notes(ran, "write")][1:] == [("x", 1), ("y", 1), ("x", 2), ("y", 2)]
+    # Every write is noted, in order, with its version and the start of its value.
+    writes = [(n.data["key"], n.data["version"], n.data["preview"]) for n in notes(ran, "write")][1:]
+    assert writes == [
+        ("x", 1, "researcher wrote this"), ("y", 1, "analyst wrote this"),
+        ("x", 2, "engineer wrote this"), ("y", 2, "analyst wrote this"),
+    ]
     assert "changed since" in prompt_of(provider, "analyst")
     [stop] = notes(ran, "stop")
     assert stop.data == {"reason": "max_cycles", "cycles": 4, "goal": "recommendation"}
@@ -232,9 +237,22 @@ async def test_contributors_that_do_not_fit_the_team_are_a_clear_error():
     provider = ScriptedProvider(board_script())
     ran = await run(provider, pattern="blackboard", options={"contributors": {"ghost": {"writes": "recommendation"}}})
     assert ran.finished.status == "failed" and "contributors not on the team: ghost" in ran.finished.reason
+    [error] = ran.of("error")
+    assert error.error_type == "bad_request" and error.fatal
 
     ran = await run(provider, pattern="blackboard", options={"contributors": {"lead": {"writes": "notes"}}})
     assert "no contributor writes the goal key 'recommendation'" in ran.finished.reason
+    assert not provider.requests
+
+
+async def test_a_team_of_only_member_teams_is_a_clear_error():
+    inner = TeamSpec(name="inner", agents=(AgentSpec(name="inner-dev", role="engineer"),))
+    outer = TeamSpec(name="outer", agents=(AgentSpec(name="inner", role="a team", team=inner),))
+    provider = ScriptedProvider(board_script())
+    ran = await run(provider, pattern="blackboard", team=outer)
+
+    assert ran.finished.status == "failed"
+    assert "a blackboard needs agents that call a model; team outer has only member teams" in ran.finished.reason
     assert not provider.requests
 
 
@@ -247,13 +265,12 @@ async def test_on_another_team_every_agent_writes_its_own_key_and_the_lead_the_g
     assert not notes(ran, "conflict")
 
 
-def test_the_workspace_versions_each_key_and_keeps_every_write():
+def test_the_workspace_versions_each_key():
     board = Blackboard()
     board.write("facts", "a", "researcher", 1.0)
     entry = board.write("facts", "b", "analyst", 2.0)
     assert (entry.version, entry.writer, entry.ts) == (2, "analyst", 2.0)
-    assert board.version("facts") == 2 and board.version("nothing") == 0
-    assert [e.value for _, e in board.history] == ["a", "b"]
+    assert board.version("facts") == 2 and board.version("nothing") == 0 and board.entries["facts"].value == "b"
     assert board.keys() == {"facts": {"writer": "analyst", "version": 2, "ts": 2.0}}
 
 

@@ -187,7 +187,7 @@ async def test_a_team_without_panelists_fails_clearly():
 
 @pytest.mark.parametrize("raw", [{"max_rounds": 0}, {"max_rounds": 11}, {"order": "random"}, {"rounds": 2}])
 def test_bad_options_are_refused(raw):
-    with pytest.raises(ValueError, match="discussion options"):
+    with pytest.raises(ValueError, match=next(iter(raw))):
         get_pattern("discussion").parse_options(raw)
 
 

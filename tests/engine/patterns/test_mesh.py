@@ -263,6 +263,19 @@ async def test_a_budget_stop_ends_the_mesh_with_what_the_helpers_finished():
     assert not [e for e in ran.of("call.started") if e.span_id == "root/peer:architect/answer"]
 
 
+async def test_a_budget_stop_inside_a_helper_stops_the_session_and_fails_no_step():
+    policy = ApprovalPolicy(default="approve", triggers={"budget": "reject"})
+    ran = await run(
+        ScriptedProvider(mesh_script({"architect": ["databases"]})), pattern="mesh", policy=policy,
+        limits=Limits(tokens=200),
+    )
+
+    budget = next(e for e in ran.of("escalation.requested") if e.trigger == "budget")
+    assert budget.span_id.startswith("root/peer:architect/ask1:dba")  # crossed inside the helpers' task group
+    assert ran.finished.status == "stopped" and "tokens budget" in ran.finished.reason
+    assert not [e for e in ran.of("step.finished") if e.status == "error"]  # a stop, not the asker's failure
+
+
 async def test_a_provider_that_keeps_failing_trips_the_breaker_instead_of_looping():
     provider = ScriptedProvider(lambda request: ProviderError("overloaded", "overloaded (529)", retryable=True))
     ran = await asyncio.wait_for(run(provider, pattern="mesh"), timeout=10)
@@ -278,6 +291,11 @@ async def test_the_entry_peer_is_an_option_and_an_unknown_one_is_a_clear_error()
 
     ran = await run(ScriptedProvider(mesh_script({})), pattern="mesh", options={"entry": "ghost"})
     assert ran.finished.status == "failed" and "'ghost' is not a peer" in ran.finished.reason
+
+
+async def test_the_task_steps_title_is_the_tasks_first_line():
+    ran = await run(ScriptedProvider(mesh_script({})), pattern="mesh", task="Design a rate limiter\n\nIt must be fair.")
+    assert ran.of("step.started")[0].title == "Design a rate limiter"
 
 
 def test_the_preset_team_has_distinct_capabilities_and_no_coordinator():

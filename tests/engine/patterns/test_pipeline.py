@@ -199,6 +199,20 @@ async def test_an_edit_becomes_the_stage_output_and_a_bad_edit_is_refused():
     assert ran.finished.status == "completed"
 
 
+async def test_a_person_written_output_is_not_asked_about_its_confidence():
+    sure = {**DRAFT, "properties": {**DRAFT["properties"], "confidence": {"type": "number"}}}
+    provider = ScriptedProvider(staged({"writer": {"wrong": 1}}))
+    gate = ApprovalGate(ApprovalPolicy(default="ask"))
+    edit = Decision("edit", edited={"draft": "HUMAN-DRAFT", "confidence": 0.1})
+    ran = await run(provider, pattern="pipeline", gate=gate, policy=gate.policy, on_event=answering(gate, lambda e: edit),
+                    options={"contracts": {"writer": {"schema": sure, "min_confidence": 0.8}}, "fallbacks": {}})
+
+    assert [e.trigger for e in ran.of("escalation.requested")] == ["invalid_output"]
+    [handoff] = ran.of("handoff")
+    assert handoff.verdict == "accepted" and handoff.confidence == 0.1
+    assert ran.finished.status == "completed"
+
+
 async def test_rejecting_invalid_output_stops_with_what_is_done():
     provider = ScriptedProvider(staged({"writer": {"wrong": 1}}))
     ran = await run(provider, pattern="pipeline", options=_invalid_writer_options(),

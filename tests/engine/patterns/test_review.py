@@ -268,9 +268,13 @@ async def test_a_team_of_one_cannot_review_itself():
     assert ran.finished.status == "failed" and "a producer and a reviewer" in ran.finished.reason
 
 
-@pytest.mark.parametrize("raw", [{"max_revisions": -1}, {"max_revisions": 11}, {"revisions": 1}])
-def test_bad_options_are_refused(raw):
-    with pytest.raises(ValueError, match="review options"):
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [({"max_revisions": -1}, "max_revisions: "), ({"max_revisions": 11}, "max_revisions: "),
+     ({"revisions": 1}, "revisions: Extra inputs")],
+)
+def test_bad_options_are_refused(raw, problem):
+    with pytest.raises(ValueError, match=problem):
         get_pattern("review").parse_options(raw)
 
 

@@ -95,6 +95,9 @@ async def test_unknown_specialist_goes_to_the_general_agent():
     invalid = [h for h in ran.of("handoff") if h.verdict == "invalid"]
     assert invalid and "no specialist named 'ghost'" in invalid[0].error
     assert not ran.of("escalation.requested")
+    # The task goes to the general agent under a route that names it (it used to name 'ghost').
+    [accepted] = [h for h in ran.of("handoff") if h.verdict == "accepted"]
+    assert (accepted.to_agent, accepted.payload["specialist"]) == ("general", "general")
 
 
 async def test_router_choosing_the_general_agent_is_a_plain_route():
@@ -160,6 +163,8 @@ async def test_on_low_confidence_general_skips_the_escalation():
     assert not ran.of("escalation.requested")
     assert answerers(provider) == ["general"]
     assert notes(ran)[0]["cause"] == "low_confidence"
+    assert [(h.to_agent, h.payload["specialist"], h.verdict) for h in ran.of("handoff")] == [
+        ("general", "general", "accepted")]
 
 
 async def test_min_confidence_option_overrides_the_policy_threshold():
@@ -230,7 +235,18 @@ async def test_without_a_general_agent_an_unknown_route_escalates_and_stops_unle
     [escalation] = ran.of("escalation.requested")
     assert escalation.trigger == "invalid_output" and escalation.options == ["edit", "reject"]
     assert ran.finished.status == "stopped" and ran.finished.partial
+    assert "no specialist named 'ghost' and none was chosen instead" in ran.finished.reason
     assert answerers(provider) == []
+
+
+async def test_without_a_general_agent_rejecting_a_doubtful_route_stops():
+    provider = ScriptedProvider(routed({**ROUTE, "specialist": "billing", "confidence": 0.4}))
+    ran = await run(provider, pattern="routing", team=_team_without_general(), policy=ApprovalPolicy(default="reject"))
+
+    [escalation] = ran.of("escalation.requested")
+    assert escalation.trigger == "low_confidence" and escalation.labels["reject"] == "Stop the session"
+    assert ran.finished.status == "stopped" and "route to billing rejected" in ran.finished.reason
+    assert notes(ran)[-1]["outcome"] == "stopped" and answerers(provider) == []
 
 
 async def test_without_a_general_agent_an_edit_chooses_the_specialist():

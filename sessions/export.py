@@ -1,8 +1,9 @@
 """Exports of a recorded session: Markdown for people, JSON (the events, lossless) for tools.
 
 Both stream: they take the session's events as an async iterable (see
-`SessionStore.iter_events`) and hand text to `write` as they go, so a session
-of any length exports in bounded memory (Markdown keeps only finished replies).
+`SessionStore.iter_events` and `SessionStore.iter_event_json`) and hand text to
+`write` as they go, so a session of any length exports in bounded memory
+(Markdown keeps only finished replies).
 
 In Markdown nothing a model or a user wrote is rendered as Markdown: replies,
 the task and the result go in fenced blocks, shorter texts are escaped, so an
@@ -15,13 +16,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.events import EventBase
-from engine.formats import clock, money
+from engine.events import DECIDED, EventBase
+from engine.formats import clock, money, time_of_day, when
 from sessions.rows import SessionRow
 
 Write = Callable[[str], object]
@@ -29,19 +29,30 @@ Sanitize = Callable[[str], str]
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>#|~])")
 """Enough to keep escaped text from forming emphasis, code, links, images, HTML or table cells."""
-_VERBS = {"approve": "approved", "reject": "rejected", "edit": "edited"}
+_NOT_ASCII = re.compile(r"[^\x00-\x7e]")
 
 
-async def write_json(row: SessionRow, events: AsyncIterable[EventBase], write: Write) -> None:
-    """`{"session": row, "events": [...]}`: every event as `model_dump(mode="json")`, one per
-    line. Non-ASCII characters are escaped, so the output is also safe to print to a terminal."""
+async def write_json(row: SessionRow, events: AsyncIterable[str], write: Write) -> None:
+    """`{"session": row, "events": [...]}`: each event as the JSON text it is stored as,
+    one per line. Characters outside printable ASCII are escaped, so the output is also
+    safe to print to a terminal."""
     session = json.dumps(row.to_json(), indent=2).replace("\n", "\n  ")
     write('{\n  "session": ' + session + ',\n  "events": [')
     separator = "\n    "
-    async for event in events:
-        write(separator + json.dumps(event.model_dump(mode="json")))
+    async for text in events:
+        write(separator + _NOT_ASCII.sub(_escape, text))
         separator = ",\n    "
     write("\n  ]\n}\n")
+
+
+def _escape(match: re.Match[str]) -> str:
+    """A character as a JSON escape (two, a surrogate pair, beyond the first plane).
+    In JSON text, anything but ASCII can only be inside a string, where this is safe."""
+    code = ord(match.group())
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 | code >> 10:04x}\\u{0xDC00 | code & 0x3FF:04x}"
 
 
 async def write_markdown(
@@ -54,16 +65,10 @@ async def write_markdown(
     write(document.render())
 
 
-def clock_time(ts: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(ts))
-
-
-def date_time(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
 @dataclass
-class _AgentUsage:
+class _Spent:
+    """One agent's calls, tokens and cost; tokens in as the live panel counts them."""
+
     calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
@@ -92,7 +97,7 @@ class MarkdownExport:
     escalations: dict[str, list[str]] = field(default_factory=dict)
     """Each escalation's lines, its request then its decision, by escalation id."""
     problems: list[str] = field(default_factory=list)
-    usage: dict[str, _AgentUsage] = field(default_factory=dict)
+    usage: dict[str, _Spent] = field(default_factory=dict)
     finished: Any = None
     _steps: dict[str, str] = field(default_factory=dict)
     _call_steps: dict[str, str] = field(default_factory=dict)
@@ -122,7 +127,7 @@ class MarkdownExport:
         label = "Plan" if e.revision == 0 else f"Plan, revision {e.revision}"
         confidence = e.plan.get("confidence")
         extra = f" · confidence {confidence:.0%}" if isinstance(confidence, float) else ""
-        lines = [f"### {label} (by {self.inline(e.agent or 'the lead')}, {clock_time(e.ts)}){extra}", ""]
+        lines = [f"### {label} (by {self.inline(e.agent or 'the lead')}, {time_of_day(e.ts)}){extra}", ""]
         for number, step in enumerate(e.plan.get("steps", []), start=1):
             after = step.get("depends_on") or []
             after_text = f" _(after {', '.join(self.inline(a) for a in after)})_" if after else ""
@@ -147,9 +152,9 @@ class MarkdownExport:
             self._call_steps[e.call_key] = e.step_id
 
     def _on_call_finished(self, e: Any) -> None:
-        tally = self.usage.setdefault(e.agent or "?", _AgentUsage())
+        tally = self.usage.setdefault(e.agent or "?", _Spent())
         tally.calls += 1
-        tally.tokens_in += e.usage.input_tokens
+        tally.tokens_in += e.usage.tokens_in
         tally.tokens_out += e.usage.output_tokens
         tally.cost += e.cost
         step = self._call_steps.get(e.call_key)
@@ -165,7 +170,7 @@ class MarkdownExport:
         )
         source = ", recorded reply" if e.recorded else ""
         footer = (
-            f"_{clock_time(e.ts)} · {self.inline(e.model)} · {e.usage.input_tokens:,} tokens in / "
+            f"_{time_of_day(e.ts)} · {self.inline(e.model)} · {e.usage.tokens_in:,} tokens in / "
             f"{e.usage.output_tokens:,} out · {money(e.cost)} · {e.latency_s:.1f}s{source}_"
         )
         heading = f"### {self.inline(e.agent or '?')} · {what}"
@@ -183,30 +188,30 @@ class MarkdownExport:
     def _on_call_failed(self, e: Any) -> None:
         what = "call failed for good" if e.final else f"attempt {e.attempt} failed"
         self.problems.append(
-            f"- {clock_time(e.ts)} · {self.inline(e.agent or '?')} {what} ({e.error_type}): {self.inline(e.error)}"
+            f"- {time_of_day(e.ts)} · {self.inline(e.agent or '?')} {what} ({e.error_type}): {self.inline(e.error)}"
         )
 
     def _on_retry(self, e: Any) -> None:
         after = f", retry-after {e.retry_after_s:g}s" if e.retry_after_s else ""
         self.problems.append(
-            f"- {clock_time(e.ts)} · {self.inline(e.agent or '?')} retried (attempt {e.attempt}) "
+            f"- {time_of_day(e.ts)} · {self.inline(e.agent or '?')} retried (attempt {e.attempt}) "
             f"after {e.delay_s:.1f}s{after}: {self.inline(e.reason)}"
         )
 
     def _on_error(self, e: Any) -> None:
         fatal = " (ended the session)" if e.fatal else ""
-        self.problems.append(f"- {clock_time(e.ts)} · {e.error_type}{fatal}: {self.inline(e.message)}")
+        self.problems.append(f"- {time_of_day(e.ts)} · {e.error_type}{fatal}: {self.inline(e.message)}")
 
     def _on_escalation_requested(self, e: Any) -> None:
         asked = "asked a person" if e.human else "settled by rule"
         self.escalations.setdefault(e.escalation_id, []).append(
-            f"- **{self.inline(e.trigger)}** from {self.inline(e.agent or 'the engine')} at {clock_time(e.ts)}: "
+            f"- **{self.inline(e.trigger)}** from {self.inline(e.agent or 'the engine')} at {time_of_day(e.ts)}: "
             f"{self.inline(e.reason)} (rule: {self.inline(e.rule)}; {asked})"
         )
 
     def _on_escalation_resolved(self, e: Any) -> None:
         line = (
-            f"  - **{_VERBS[e.action]}** by {self.inline(e.by)} at {clock_time(e.ts)} "
+            f"  - **{DECIDED[e.action]}** by {self.inline(e.by)} at {time_of_day(e.ts)} "
             f"(rule: {self.inline(e.rule)})"
         )
         if e.reason:
@@ -251,7 +256,7 @@ class MarkdownExport:
         rows = [
             ("Session", f"`{row.id}`"),
             ("Status", row.status + (" (partial result)" if row.partial else "")),
-            ("Started", date_time(row.created_at)),
+            ("Started", when(row.created_at, seconds=True)),
             ("Duration", clock(row.duration_s)),
             ("Pattern", self.inline(row.pattern)),
             ("Team", f"{self.inline(row.team)}: {', '.join(self.inline(a) for a in row.agents)}"),

@@ -41,6 +41,7 @@ class SessionRow:
     seed: int | None
     status: SessionState
     tokens_in: int
+    """Tokens the models read, cached or not (`Usage.tokens_in`), as the live panels count them."""
     tokens_out: int
     cost: float
     calls: int
@@ -71,11 +72,8 @@ class SessionRow:
         return len(self.agents)
 
     @property
-    def event_count(self) -> int:
-        return self.last_seq
-
-    @property
     def tokens(self) -> int:
+        """Tokens in and out."""
         return self.tokens_in + self.tokens_out
 
     def to_json(self) -> dict[str, Any]:
@@ -115,6 +113,7 @@ class SessionTally:
     created_at: float
     updated_at: float
     status: str = "running"
+    """`running` until the session finishes; `values()` tells `waiting` from it."""
     tokens_in: int = 0
     tokens_out: int = 0
     cost: float = 0.0
@@ -128,16 +127,6 @@ class SessionTally:
     waiting_on: set[str] = field(default_factory=set)
     """Escalations that wait for a person; while there are any the session is `waiting`."""
 
-    @classmethod
-    def of_row(cls, row: SessionRow) -> SessionTally:
-        """Carry on from a row already stored (a recorder picking up a session it did not start)."""
-        return cls(
-            session_id=row.id, created_at=row.created_at, updated_at=row.updated_at, status=row.status,
-            tokens_in=row.tokens_in, tokens_out=row.tokens_out, cost=row.cost, calls=row.calls,
-            turns=row.turns, duration_s=row.duration_s, result=row.result, reason=row.reason,
-            partial=row.partial, last_seq=row.last_seq,
-        )
-
     def feed(self, event: EventBase) -> str | None:
         """Fold one event in (events come in `seq` order); return the text it adds
         to the search index, if any. Cheap for the common kinds: deltas are most
@@ -147,25 +136,23 @@ class SessionTally:
         fold = _FOLDS.get(event.kind)
         return fold(self, event) if fold is not None else None
 
-    @property
-    def live(self) -> bool:
-        return self.status in LIVE_STATES
-
     def values(self) -> dict[str, Any]:
-        """The columns an update writes."""
-        if self.live:
-            self.status = "waiting" if self.waiting_on else "running"
-            self.duration_s = round(max(0.0, self.updated_at - self.created_at), 3)
+        """The columns an update writes. While the session is live, its status says
+        whether it waits for a person, and its duration runs to its latest event."""
+        status, duration_s = self.status, self.duration_s
+        if self.status in LIVE_STATES:
+            status = "waiting" if self.waiting_on else "running"
+            duration_s = round(max(0.0, self.updated_at - self.created_at), 3)
         return {
             "id": self.session_id,
             "updated_at": self.updated_at,
-            "status": self.status,
+            "status": status,
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
             "cost": round(self.cost, 8),
             "calls": self.calls,
             "turns": self.turns,
-            "duration_s": self.duration_s,
+            "duration_s": duration_s,
             "result": self.result,
             "reason": self.reason,
             "partial": int(self.partial),
@@ -178,7 +165,7 @@ def _started(tally: SessionTally, event: Any) -> str:
 
 
 def _call_finished(tally: SessionTally, event: Any) -> str:
-    tally.tokens_in += event.usage.input_tokens
+    tally.tokens_in += event.usage.tokens_in
     tally.tokens_out += event.usage.output_tokens
     tally.cost += event.cost
     tally.calls += 1
@@ -203,7 +190,7 @@ def _finished(tally: SessionTally, event: Any) -> str:
     tally.result = event.result
     tally.reason = event.reason
     tally.partial = event.partial
-    tally.tokens_in = event.usage.input_tokens
+    tally.tokens_in = event.usage.tokens_in
     tally.tokens_out = event.usage.output_tokens
     tally.cost = event.cost
     tally.calls = event.calls

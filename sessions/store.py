@@ -28,7 +28,7 @@ from sessions import errors
 from sessions.errors import AmbiguousId, SessionBusy, SessionNotFound, StoreError
 from sessions.files import check_file, check_schema
 from sessions.migrations import APPLICATION_ID, SCHEMA_VERSION, pending
-from sessions.rows import COLUMNS, LIVE_STATES, SessionRow, SessionTally
+from sessions.rows import COLUMNS, LIVE_STATES, SessionRow
 from sessions.search import (
     SESSION_KEYS_MATCHING,
     document_range,
@@ -42,7 +42,8 @@ HOST = socket.gethostname()
 
 _EVENTS = TypeAdapter(list[Event])
 
-_SELECT_ROW = f"SELECT {', '.join(COLUMNS)} FROM sessions"
+_ROW_COLUMNS = ", ".join(COLUMNS)
+_SELECT_ROW = f"SELECT {_ROW_COLUMNS} FROM sessions"
 _INSERT_SESSION = """
     INSERT INTO sessions (id, created_at, updated_at, task, title, pattern, team, agents, provider,
                           models, seed, status, pid, host, last_seq)
@@ -313,9 +314,9 @@ class SessionStore:
                 ids,
             )
 
-    async def mark_interrupted(self) -> int:
+    async def mark_interrupted(self) -> None:
         """Mark live sessions whose recording process on this machine has ended as
-        `interrupted`; return how many. Run by `open`."""
+        `interrupted`. Run by `open`."""
         with self._translated():
             live = await self._db.execute_fetchall(
                 "SELECT id, pid, host FROM sessions WHERE status IN ('running', 'waiting')"
@@ -332,7 +333,6 @@ class SessionStore:
                     "WHERE id = ? AND status IN ('running', 'waiting')",
                     gone,
                 )
-        return len(gone)
 
     async def delete_session(self, session_id: str) -> SessionRow:
         """Delete a session with its events and search documents; return its row.
@@ -340,17 +340,17 @@ class SessionStore:
         A session still being recorded by a live process is refused (`SessionBusy`).
         """
         async with self._writing() as db:
-            found = await db.execute_fetchall(f"{_SELECT_ROW} WHERE id = ?", (session_id,))
+            found = await db.execute_fetchall(f"SELECT key, {_ROW_COLUMNS} FROM sessions WHERE id = ?", (session_id,))
             if not found:
                 raise self._not_found(session_id)
-            row = SessionRow.from_db(tuple(next(iter(found))))
+            key, *values = next(iter(found))
+            row = SessionRow.from_db(tuple(values))
             if row.status in LIVE_STATES and not _process_gone(row.pid, row.host):
                 raise SessionBusy(
                     f"huddle: session {row.id} is still being recorded (pid {row.pid} on {row.host}); "
                     "let it finish or stop it, then delete it",
                     path=self._path,
                 )
-            key = await self._scalar("SELECT key FROM sessions WHERE id = ?", (session_id,))
             await db.execute("DELETE FROM search WHERE rowid BETWEEN ? AND ?", document_range(key))
             await db.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
             await db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
@@ -444,17 +444,22 @@ class SessionStore:
 
     # -- reading events -----------------------------------------------------------------
 
-    async def load_events(self, session_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[Event]:
-        """Up to `limit` events of a session with `seq` above `after_seq`, in order."""
+    async def _stored(self, session_id: str, after_seq: int, limit: int) -> list[tuple[int, str]]:
+        """Up to `limit` (seq, JSON text) of a session's events with `seq` above `after_seq`, in order."""
         with self._translated():
             found = await self._db.execute_fetchall(
-                "SELECT data FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                "SELECT seq, data FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (session_id, after_seq, limit),
             )
+        return [(seq, data) for seq, data in found]
+
+    async def load_events(self, session_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[Event]:
+        """Up to `limit` events of a session with `seq` above `after_seq`, in order."""
+        found = await self._stored(session_id, after_seq, limit)
         if not found:
             return []
         try:
-            return _EVENTS.validate_json("[" + ",".join(data for (data,) in found) + "]")
+            return _EVENTS.validate_json("[" + ",".join(data for _, data in found) + "]")
         except ValidationError as error:
             raise StoreError(
                 f"huddle: session {session_id} in {self._path} holds events this huddle cannot read "
@@ -473,18 +478,18 @@ class SessionStore:
                 return
             after = events[-1].seq
 
+    async def iter_event_json(self, session_id: str, *, page: int = 1000) -> AsyncIterator[str]:
+        """Every event of a session as the JSON text it is stored as (see
+        `engine.events.event_to_json`), in order, read `page` at a time, never parsed."""
+        after = 0
+        while True:
+            found = await self._stored(session_id, after, page)
+            for _, data in found:
+                yield data
+            if len(found) < page:
+                return
+            after = found[-1][0]
+
     async def event_count(self, session_id: str) -> int:
         with self._translated():
             return int(await self._scalar("SELECT count(*) FROM events WHERE session_id = ?", (session_id,)))
-
-    async def load_tally(self, session_id: str) -> SessionTally:
-        """The row's running totals, for a recorder that picks up a session it did not start."""
-        rows = await self._rows(f"{_SELECT_ROW} WHERE id = ?", (session_id,))
-        if not rows:
-            raise StoreError(
-                f"huddle: events of session {session_id} arrived before its session.started; "
-                "a recorder must be attached before the session starts",
-                path=self._path,
-            )
-        return SessionTally.of_row(rows[0])
-

@@ -8,16 +8,18 @@ and replays.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from typing import Literal
 
 from textual.app import App
 from textual.binding import Binding
 
 from engine.events import EventBase
+from engine.formats import plural
 from sessions.rows import SessionRow
 from sessions.store import SessionStore
-from tui.bridge import LiveSession
 from tui.commands import HuddleCommands
+from tui.recording import LiveSession
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.session import SessionScreen
 from tui.setup import Setup
@@ -101,30 +103,45 @@ class HuddleApp(App[None]):
 
     # -- leaving -------------------------------------------------------------------------
 
+    def back(self, *, exit: bool = True) -> None:
+        """Back to the screen below the current one; from the first screen, out of
+        huddle (or, with `exit=False`, nowhere)."""
+        if len(self.screen_stack) > 2:  # the first is Textual's own default screen
+            self.pop_screen()
+        elif exit:
+            self.exit()
+
+    def stop_sessions(self, sessions: list[LiveSession], question: ConfirmScreen, then: Callable[[], object]) -> None:
+        """Ask `question`; once confirmed, cancel `sessions`, wait until each has stopped
+        and its recording is committed, then call `then`."""
+
+        async def stop() -> None:
+            for live in sessions:
+                live.cancel()
+            for live in sessions:
+                await live.stopped()
+            then()
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self.run_worker(stop(), name="stopping", group="stopping", exclusive=True)
+
+        self.push_screen(question, callback=answered)
+
     def action_leave(self) -> None:
         running = [live for live in self.sessions if live.running]
         if not running:
             self.exit()
             return
-        self.push_screen(
+        self.stop_sessions(
+            running,
             ConfirmScreen(
-                f"Stop {len(running)} running session{'s' if len(running) > 1 else ''} and quit?",
+                f"Stop {plural(len(running), 'running session')} and quit?",
                 "Stopped sessions are recorded as cancelled; finished work is kept.",
                 confirm="Stop and quit",
             ),
-            callback=self._quit_confirmed,
+            then=self.exit,
         )
-
-    def _quit_confirmed(self, confirmed: bool | None) -> None:
-        if confirmed:
-            self.run_worker(self._stop_all_and_exit(), group="quitting", exclusive=True)
-
-    async def _stop_all_and_exit(self) -> None:
-        for live in self.sessions:
-            live.cancel()
-        for live in self.sessions:
-            await live.stopped()
-        self.exit()
 
 
 def make_app(

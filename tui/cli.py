@@ -9,17 +9,20 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
+from sessions.errors import StoreError
 from tui import sessions_cli, teams_cli
+from tui.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.safe import report
+
+if TYPE_CHECKING:
+    from tui.setup import Setup
 
 DEMO_TASK = (
     "Design a rate limiter for our public REST API: per-client quotas, "
     "burst handling, and clear errors when a client is throttled."
 )
-
-EXIT_USAGE = 2
 
 
 class UsageError(Exception):
@@ -127,39 +130,25 @@ def _run(args: argparse.Namespace) -> int:
     return _run_app(args, setup)
 
 
-def _run_app(args: argparse.Namespace, setup: object | None = None, start: str = "launch") -> int:
+def _run_app(args: argparse.Namespace, setup: Setup | None = None, start: str = "launch") -> int:
     """The app: on a live session (`setup`), or at the launch screen or the browser."""
-    from sessions.errors import StoreError
     from sessions.paths import db_path
     from sessions.store import SessionStore
     from tui.app import make_app
-    from tui.bridge import LiveSession
+    from tui.recording import LiveSession
 
     async def main() -> int:
-        try:
-            store = await SessionStore.open(db_path(args.db))
-        except StoreError as error:
-            report(str(error))
-            return 1
-        live = None
-        try:
-            if setup is not None:
-                live = LiveSession(setup.spec, setup.provider, setup.config, store=store)  # type: ignore[attr-defined]
+        async with await SessionStore.open(db_path(args.db)) as store:
+            live = LiveSession(setup.spec, setup.provider, setup.config, store=store) if setup is not None else None
             app = make_app(live, store=store, start=start)  # type: ignore[arg-type]
             await app.run_async()
-        finally:
-            await store.close()
         if app.return_code:  # the app itself failed
             return app.return_code
         if live is None:
-            return 0
+            return EXIT_OK
         if live.error is not None:
-            report(str(live.error))
-            return 1
-        finished = live.finished
-        if finished is None or finished.status == "cancelled":
-            return 130 if finished is not None else 1
-        return 0 if finished.status == "completed" else 1
+            raise live.error
+        return live.exit_status()
 
     return asyncio.run(main())
 
@@ -183,7 +172,7 @@ def _patterns(args: argparse.Namespace) -> int:
             default = json.dumps(field.get_default(call_default_factory=True), default=str)
             print(f"    --option {name}=…  (default {default}) {about}")
         print()
-    return 0
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -197,9 +186,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         report(f"huddle: error: {error}")
         return EXIT_USAGE
-    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+    except StoreError as error:  # a database problem: its message says what to do
+        report(str(error))
+        return EXIT_FAILED
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python from
+        # complaining about stdout once more on the way out.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

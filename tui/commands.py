@@ -8,11 +8,12 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from engine.patterns import PATTERNS
-from tui.safe import clean
+from tui.safe import clean_line
 
 
 class HuddleCommands(Provider):
-    """Patterns, preset teams and sessions, for ctrl+p."""
+    """Patterns, preset teams and sessions, for ctrl+p. The palette reads a str as
+    markup, so everything it shows goes in as Content."""
 
     def _static(self) -> list[tuple[str, str, object]]:
         app = self.app
@@ -33,20 +34,19 @@ class HuddleCommands(Provider):
 
     async def discover(self) -> Hits:
         for name, help_text, callback in self._static():
-            yield DiscoveryHit(name, callback, help=help_text)  # type: ignore[arg-type]
+            yield DiscoveryHit(Content(name), callback, help=Content(help_text))  # type: ignore[arg-type]
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, help_text, callback in self._static():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, help=help_text)  # type: ignore[arg-type]
+                yield Hit(score, matcher.highlight(name), callback, help=Content(help_text))  # type: ignore[arg-type]
         store = getattr(self.app, "store", None)
         if store is None or len(query.strip()) < 2:
             return
         for row in await store.list_sessions(search=query, limit=8):
-            title = " ".join(clean(row.title).split())[:60]
             yield Hit(
-                0.5, Content(f"Session: {title}"), partial(self.app.open_replay, row),  # type: ignore[attr-defined]
-                help=f"{row.status} · {row.pattern} · {row.id[:8]}",
+                0.5, Content(f"Session: {clean_line(row.title, 60)}"), partial(self.app.open_replay, row),  # type: ignore[attr-defined]
+                help=Content(clean_line(f"{row.status} · {row.pattern} · {row.id[:8]}")),
             )

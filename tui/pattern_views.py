@@ -13,10 +13,10 @@ from typing import Any
 
 from textual.content import Content
 
+from engine.formats import money
+from tui.render import Parts, plan_tree
 from tui.view import Note, SessionView
-from tui.widgets.details import plan_tree
 
-Parts = list[Content | tuple[str, str] | str]
 OK, BAD, WAIT, DIM = "$text-success", "$text-error", "$text-warning", "dim"
 
 
@@ -197,7 +197,7 @@ def auction(view: SessionView) -> Content:
         for bid in lot_bids:
             if bid.get("valid"):
                 parts += [("   ✓ ", OK), (str(bid.get("agent")), "bold"),
-                          f"  capability {_pct(bid.get('capability'))} · ${bid.get('cost', 0):.2f} · score {bid.get('score', 0):.2f}\n"]
+                          f"  capability {_pct(bid.get('capability'))} · {money(bid.get('cost') or 0)} · score {bid.get('score', 0):.2f}\n"]
             else:
                 parts += [("   ✗ ", DIM), (str(bid.get("agent")), DIM), (f"  {bid.get('reason') or 'no bid'}", DIM), "\n"]
         award = awards.get(lot)

@@ -1,90 +1,137 @@
-"""Recording a live session into the session database, for headless runs and the app.
+"""A live session, recorded into the session database: what the app's session screen
+and headless runs both run. Nothing here needs Textual.
 
-    recording = await LiveRecording.open(path)      # StoreError before anything runs
-    async with recording:                           # closes the database
-        recording.attach(bus)                       # before the session starts
-        session = asyncio.create_task(run_session(..., bus=bus))
-        finished = await recording.watch(session)   # StoreError if recording failed
-        await recording.finish()                    # the rest of the stream, committed
+    live = LiveSession(spec, provider, config, store=store)
+    live.bus.listen(...)                 # readers, before it runs
+    await live.run()                     # to its end, recorded; problems kept in `live.error`
 """
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-from types import TracebackType
-from typing import Any, TypeVar
+from functools import cached_property
 
-from engine.bus import EventBus
+from engine.approvals import ApprovalGate
+from engine.bus import EventBus, Subscription
+from engine.events import EventBase, SessionFinished
+from engine.providers.base import Provider
+from engine.session import EngineConfig, SessionSpec, new_session_id, run_session
+from sessions.errors import StoreError
 from sessions.recorder import Recorder
 from sessions.store import SessionStore
+from tui.exits import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
 
-T = TypeVar("T")
 
+class LiveSession:
+    """A session running on this loop: its bus, its approval gate, its recording, its outcome."""
 
-class LiveRecording:
-    """The database a live session is recorded into, and its recorder once attached."""
-
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(
+        self,
+        spec: SessionSpec,
+        provider: Provider,
+        config: EngineConfig | None = None,
+        *,
+        store: SessionStore | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        self.spec = spec
+        self.provider = provider
+        self.config = config or EngineConfig()
         self.store = store
-        self._recorder: Recorder | None = None
+        """The database it is recorded into; None: not recorded."""
+        self.session_id = session_id or new_session_id()
+        self.bus = EventBus()
+        self.gate = ApprovalGate(spec.policy)
+        self.finished: SessionFinished | None = None
+        """The session's last event, once it has one (also when it was cancelled)."""
+        self.bus.listen(self._keep_finished)
+        self.running = False
+        self.cancelled = False
+        """True once `cancel()` stopped the session (or kept it from starting)."""
+        self.error: StoreError | None = None
+        """Why recording failed, if it did: the session was then stopped, or never started."""
+        self._task: asyncio.Future[SessionFinished] | None = None
+        self._done = asyncio.Event()
 
-    @classmethod
-    async def open(cls, path: Path) -> LiveRecording:
-        """Open the database at `path` and make sure it can be written now, so a
-        read-only file or a lock held by another program is reported before the
-        session starts, not in the middle of it."""
-        store = await SessionStore.open(path)
+    @cached_property
+    def events(self) -> Subscription:
+        """Every event, queued for a reader that drains it (the app's screen). Made
+        when first asked for: ask before `run()`."""
+        return self.bus.subscribe()
+
+    async def run(self) -> SessionFinished | None:
+        """Run (and record) the session to its end; the app runs this as a worker.
+
+        A database that cannot be written now (read-only, or locked by another
+        program) is found before the session starts; recording that fails midway
+        stops the session, since what nobody records cannot be replayed.
+        """
+        self.running = True
+        recorder: Recorder | None = None
         try:
-            await store.check_writable()
-        except BaseException:
-            await store.close()
-            raise
-        return cls(store)
+            if self.store is not None:
+                await self.store.check_writable()
+                recorder = Recorder.attach(self.store, self.bus)
+                recorder.start()
+            if not self.cancelled:
+                self._task = asyncio.ensure_future(
+                    run_session(
+                        self.spec, self.provider, bus=self.bus, gate=self.gate,
+                        config=self.config, session_id=self.session_id,
+                    )
+                )
+                await self._watch(self._task, recorder)
+        except asyncio.CancelledError:
+            if self._task is None or not self._task.cancelled():
+                raise  # the worker itself was cancelled, not just the session
+        except StoreError as error:
+            self.error = error
+        finally:
+            self.running = False
+            self.bus.close()
+            if recorder is not None:
+                try:
+                    await recorder.finish()
+                except StoreError as error:
+                    self.error = self.error or error
+            self._done.set()
+        return self.finished
 
-    @property
-    def path(self) -> Path:
-        return self.store.path
-
-    @property
-    def recorder(self) -> Recorder:
-        if self._recorder is None:
-            raise RuntimeError("attach() the recording to the session's bus first")
-        return self._recorder
-
-    def attach(self, bus: EventBus) -> Recorder:
-        """Record everything `bus` publishes from now on; call it before the session starts."""
-        if self._recorder is not None:
-            raise RuntimeError("this recording is already attached to a bus")
-        self._recorder = Recorder.attach(self.store, bus)
-        self._recorder.start()
-        return self._recorder
-
-    async def watch(self, session: asyncio.Task[T]) -> T:
-        """The session's result. If recording fails first, the session is cancelled
-        (what nobody records cannot be replayed) and the error that stopped
-        recording is raised; what was committed before stays readable."""
-        failure = self.recorder.failure
-        either: set[asyncio.Future[Any]] = {session, failure}
-        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    @staticmethod
+    async def _watch(session: asyncio.Future[SessionFinished], recorder: Recorder | None) -> None:
+        """Wait for the session. If recording fails first, cancel the session and
+        raise the error that stopped recording; what was committed stays readable."""
+        if recorder is None:
+            await session
+            return
+        await asyncio.wait({session, recorder.failure}, return_when=asyncio.FIRST_COMPLETED)
         if session.done():
-            return session.result()
+            session.result()
+            return
         session.cancel()
         await asyncio.wait({session})
-        raise failure.result()
+        raise recorder.failure.result()
 
-    async def finish(self) -> None:
-        """Commit the rest of the stream and stop recording; raises the error that
-        stopped recording early, if one did."""
-        await self.recorder.finish()
+    async def stopped(self) -> None:
+        """Wait until a started session has ended and its recording is committed."""
+        if self._task is not None:
+            await self._done.wait()
 
-    async def close(self) -> None:
-        await self.store.close()
+    def _keep_finished(self, event: EventBase) -> None:
+        if isinstance(event, SessionFinished):
+            self.finished = event
 
-    async def __aenter__(self) -> LiveRecording:
-        return self
+    def cancel(self) -> None:
+        """Stop the session; it finishes as cancelled, keeping what was done. One
+        that has not started yet never starts."""
+        if self._done.is_set() or (self._task is not None and self._task.done()):
+            return
+        self.cancelled = True
+        if self._task is not None:
+            self._task.cancel()
 
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        await self.close()
+    def exit_status(self) -> int:
+        """What the command exits with once it ran: 0 completed, 130 cancelled, else 1."""
+        if self.finished is not None and self.finished.status == "completed":
+            return EXIT_OK
+        return EXIT_CANCELLED if self.cancelled else EXIT_FAILED

@@ -1,8 +1,8 @@
 """`huddle sessions list|show|export|delete`: the recorded sessions, from the command line.
 
 The parser is built at import with nothing heavy loaded (so `huddle --help`
-stays fast); each command imports the store when it runs. Every database
-problem is one line on standard error and exit status 1.
+stays fast); each command imports the store when it runs. A database problem
+leaves as a `StoreError`, which `huddle` prints as one line (exit status 1).
 """
 
 from __future__ import annotations
@@ -10,23 +10,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
-import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sessions.rows import SESSION_STATES
-from tui.safe import report
+from tui.exits import EXIT_OK
+from tui.safe import clean_line
 
 if TYPE_CHECKING:
     from sessions.rows import SessionRow
     from sessions.store import SessionStore
 
 DEFAULT_LIMIT = 20
-EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def add_commands(
@@ -83,22 +80,11 @@ def add_commands(
 
 def run(args: argparse.Namespace) -> int:
     """Run the `sessions` subcommand in `args`; the exit status."""
-    from sessions.errors import StoreError
-
     handlers: dict[str, Callable[[argparse.Namespace], object]] = {
         "list": _list, "show": _show, "export": _export, "delete": _delete,
     }
     handler = handlers[args.sessions_command or "list"]
-    try:
-        return asyncio.run(handler(args))  # type: ignore[arg-type]
-    except StoreError as error:
-        report(str(error))
-        return EXIT_FAILED
-    except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly, and keep Python from
-        # complaining about stdout once more on the way out.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_FAILED
+    return asyncio.run(handler(args))  # type: ignore[arg-type]
 
 
 def _path(args: argparse.Namespace) -> Path:
@@ -136,7 +122,8 @@ async def _list(args: argparse.Namespace) -> int:
             print(f"no sessions {'match' if filtered else 'recorded yet'} (in {store.path})")
             return EXIT_OK
         short = await store.short_ids([row.id for row in rows])
-        total = await store.count_sessions(**filters)
+        # Only a full page can have more behind it: count (a second search) only then.
+        total = await store.count_sessions(**filters) if len(rows) == args.limit else len(rows)
     for line in table(rows, short):
         print(line)
     if total > len(rows):
@@ -144,30 +131,21 @@ async def _list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _tokens(count: int) -> str:
-    if count >= 1_000_000:
-        return f"{count / 1_000_000:.1f}M"
-    if count >= 10_000:
-        return f"{count / 1000:.1f}k"
-    return f"{count:,}"
-
-
 def table(rows: list[SessionRow], short: dict[str, str]) -> list[str]:
     """The rows as aligned columns under a header, titles cleaned for the terminal."""
-    from tui.safe import clean
-    from engine.formats import clock, money
+    from engine.formats import clock, money, tokens, when
 
     header = ("ID", "STARTED", "STATUS", "PATTERN", "TOKENS", "COST", "TIME", "TITLE")
     cells = [
         (
             short.get(row.id, row.id),
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(row.created_at)),
+            when(row.created_at),
             row.status,
-            " ".join(clean(row.pattern).split()),
-            _tokens(row.tokens),
+            clean_line(row.pattern),
+            tokens(row.tokens),
             money(row.cost),
             clock(row.duration_s),
-            " ".join(clean(row.title).split()),
+            clean_line(row.title),
         )
         for row in rows
     ]
@@ -186,22 +164,17 @@ def table(rows: list[SessionRow], short: dict[str, str]) -> list[str]:
 
 
 async def _show(args: argparse.Namespace) -> int:
-    from tui.headless import use_colour
-    from tui.transcript import Transcript
+    from tui.transcript import Transcript, use_colour
 
     async with await _open(args) as store:
         row = await store.get_session(args.id)
-
-        def write(text: str) -> None:
-            sys.stdout.write(text)
-
-        transcript = Transcript(write, colour=use_colour(sys.stdout))
+        transcript = Transcript(sys.stdout.write, colour=use_colour(sys.stdout))
         ended = False
         async for event in store.iter_events(row.id):
             transcript.feed(event)
             ended = event.kind == "session.finished"
     if not ended:
-        why = f": {row.reason}" if row.reason else ""
+        why = f": {clean_line(row.reason)}" if row.reason else ""
         print(f"\n({row.status}, no result recorded{why})")
     return EXIT_OK
 
@@ -209,67 +182,23 @@ async def _show(args: argparse.Namespace) -> int:
 # -- export ---------------------------------------------------------------------------
 
 
-def exporter(store: SessionStore, row: SessionRow, fmt: str) -> Callable[[Callable[[str], object]], object]:
-    """A function that writes the session's export (md or json) through `write`."""
-    from sessions.export import write_json, write_markdown
-    from tui.safe import clean
-
-    async def produce(write: Callable[[str], object]) -> None:
-        events = store.iter_events(row.id)
-        if fmt == "json":
-            await write_json(row, events, write)
-        else:
-            await write_markdown(row, events, write, sanitize=clean)
-
-    return produce
-
-
-async def export_to_file(store: SessionStore, row: SessionRow, fmt: str, target: Path) -> Path:
-    """Write the export to `target` (owner-only, never half-written); the absolute path."""
-    target = target.expanduser().absolute()
-    await _write_file(target, exporter(store, row, fmt))
-    return target
-
-
 async def _export(args: argparse.Namespace) -> int:
+    from tui.exporting import export_to_file, write_export
+
     async with await _open(args) as store:
         row = await store.get_session(args.id)
         if args.output is None:
-            await exporter(store, row, args.format)(sys.stdout.write)  # type: ignore[misc]
+            await write_export(store, row, args.format, sys.stdout.write)
             return EXIT_OK
         target = await export_to_file(store, row, args.format, Path(args.output))
     print(target)
     return EXIT_OK
 
 
-async def _write_file(target: Path, produce: Callable[[Callable[[str], object]], object]) -> None:
-    """Write through a temporary file beside `target`, then rename it into place, so
-    a failure never leaves half an export (or clobbers an older one)."""
-    from sessions.errors import StoreError
-
-    temporary: Path | None = None
-    try:
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=target.parent, prefix=f".{target.name}.", delete=False
-        ) as handle:
-            temporary = Path(handle.name)
-            await produce(handle.write)  # type: ignore[misc]
-        os.replace(temporary, target)
-    except BaseException as error:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            reason = error.strerror or str(error)
-            raise StoreError(f"huddle: cannot write {target} ({reason}); choose another -o FILE") from error
-        raise
-
-
 # -- delete ---------------------------------------------------------------------------
 
 
 async def _delete(args: argparse.Namespace) -> int:
-    from tui.safe import clean
-
     async with await _open(args) as store:
         rows = {}
         for wanted in args.ids:  # every id resolved before anything is deleted
@@ -277,5 +206,5 @@ async def _delete(args: argparse.Namespace) -> int:
             rows[row.id] = row
         for row in rows.values():
             await store.delete_session(row.id)
-            print(f"deleted {row.id} · {row.status} · {row.last_seq:,} events · {' '.join(clean(row.title).split())}")
+            print(f"deleted {row.id} · {row.status} · {row.last_seq:,} events · {clean_line(row.title)}")
     return EXIT_OK

@@ -17,7 +17,7 @@ from engine.approvals import one_line
 from engine.budgets import Limits
 from engine.config import ConfigError, UserConfig, load_config
 from engine.patterns import UnknownPattern
-from engine.providers import ProviderSetupError, make_provider
+from engine.providers import make_provider
 from engine.providers.base import Provider
 from engine.providers.faults import FaultSpecError, parse_faults
 from engine.session import EngineConfig, SessionSpec
@@ -58,7 +58,6 @@ class Setup:
     spec: SessionSpec
     provider: Provider
     config: EngineConfig
-    team_file: TeamFile
 
 
 def team_for(choices: Choices) -> TeamFile:
@@ -98,18 +97,16 @@ def build(choices: Choices, user: UserConfig | None = None) -> Setup:
             task=choices.task, pattern=pattern, team=team_file.team(), limits=limits,
             policy=policy, seed=seed, options=options,
         )
-    except UnknownPattern as error:
-        raise SetupError(str(error)) from None
     except ValidationError as error:
         raise SetupError(one_line(error)) from None
-    except ValueError as error:
+    except ValueError as error:  # an unknown pattern, among others
         raise SetupError(str(error)) from None
     try:
         provider = make_provider(choices.provider or team_file.provider, user, seed=seed, speed=choices.speed, faults=faults)
-    except (ProviderSetupError, ValueError) as error:
+    except ValueError as error:  # a ProviderSetupError, among others
         raise SetupError(str(error)) from None
     config = EngineConfig(call_timeout=choices.call_timeout, prices=user.price_table())
-    return Setup(spec, provider, config, team_file)
+    return Setup(spec, provider, config)
 
 
 def parse_option(text: str) -> tuple[str, Any]:

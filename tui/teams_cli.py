@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tui.exits import EXIT_FAILED, EXIT_OK
 from tui.safe import report
-
-EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], parser_class: type[argparse.ArgumentParser]) -> None:

@@ -8,12 +8,13 @@ reach the terminal as an escape sequence.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
-from engine.events import EventBase
+from engine.events import DECIDED, EventBase
 from engine.formats import clock, money
-from tui.safe import clean
+from tui.safe import clean, clean_line
 
 _RESET = "\x1b[0m"
 _STYLES = {
@@ -27,12 +28,18 @@ _STYLES = {
     "cyan": "\x1b[36m",
 }
 _AGENT_COLOURS = ("cyan", "magenta", "green", "yellow", "blue")
+_DECISION_MARKS = {"approve": ("green", "✓"), "reject": ("red", "✗"), "edit": ("cyan", "✎")}
+
+
+def use_colour(stream: object) -> bool:
+    """Colour for a terminal, unless the user set NO_COLOR."""
+    return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
 
 
 class Transcript:
     """Turns events into printed lines; one instance per session."""
 
-    def __init__(self, write: Callable[[str], None], *, colour: bool = False) -> None:
+    def __init__(self, write: Callable[[str], object], *, colour: bool = False) -> None:
         self._write = write
         self._colour = colour
         self._start: float | None = None
@@ -144,7 +151,7 @@ class Transcript:
         source = " (recorded)" if e.recorded else ""
         self._line(self._c(
             "dim",
-            f"{'':>{self._width}} └ {u.input_tokens:,} in / {u.output_tokens:,} out · "
+            f"{'':>{self._width}} └ {u.tokens_in:,} in / {u.output_tokens:,} out · "
             f"{money(e.cost)} · {e.latency_s:.1f}s · {clean(e.model)}{source}",
         ))
 
@@ -170,10 +177,9 @@ class Transcript:
             self._line(self._c("dim", f"    decides {e.default} by itself after {e.timeout_s:g}s"))
 
     def _on_escalation_resolved(self, e: Any) -> None:
-        marks = {"approve": ("green", "✓ approved"), "reject": ("red", "✗ rejected"), "edit": ("cyan", "✎ edited")}
-        style, label = marks[e.action]
+        style, mark = _DECISION_MARKS[e.action]
         reason = f": {clean(e.reason)}" if e.reason else ""
-        self._line(f"{self._at(e)} {self._c(style, label)} by {e.by} {self._c('dim', f'({e.rule})')}{reason}")
+        self._line(f"{self._at(e)} {self._c(style, f'{mark} {DECIDED[e.action]}')} by {e.by} {self._c('dim', f'({e.rule})')}{reason}")
 
     def _on_budget_updated(self, e: Any) -> None:
         if e.reason == "extended":
@@ -199,7 +205,7 @@ class Transcript:
 
     def _on_tool_result(self, e: Any) -> None:
         if e.is_error:
-            self._line(f"{self._at(e)} {self._c('red', '✗')} {clean(e.tool)}: {' '.join(clean(e.output).split())[:200]}")
+            self._line(f"{self._at(e)} {self._c('red', '✗')} {clean(e.tool)}: {clean_line(e.output, 200)}")
         else:
             self._line(f"{self._at(e)} ⚙ {clean(e.tool)} → {len(e.output.splitlines())} lines")
 
@@ -218,6 +224,6 @@ class Transcript:
         u = e.usage
         self._line(self._c(
             "dim",
-            f"{u.input_tokens:,} tokens in / {u.output_tokens:,} out · {money(e.cost)} · "
+            f"{u.tokens_in:,} tokens in / {u.output_tokens:,} out · {money(e.cost)} · "
             f"{e.calls} calls · {e.turns} turns · {clock(e.duration_s)}",
         ))

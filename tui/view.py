@@ -9,26 +9,19 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.budgets import Spent
-from engine.events import EscalationRequested, EventBase
+from engine.events import DECIDED, EscalationRequested, EventBase
+from engine.formats import limits_text
 from tui.safe import clean, clean_data
 
 MAX_LINES = 400
 """Scroll-back per agent panel, in lines; older lines are dropped."""
 MAX_TIMELINE = 2_000
-
-STATUS_GLYPHS = {
-    "idle": "○",
-    "thinking": "◔",
-    "streaming": "●",
-    "waiting": "◆",
-    "retrying": "↻",
-    "done": "✓",
-    "failed": "✗",
-}
+"""Timeline entries a session's screen keeps; older ones are dropped."""
 
 
 @dataclass
@@ -115,10 +108,10 @@ class Budget(Spent):
 class SessionView:
     """The state of a session's screen, built by applying its events in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, timeline_limit: int | None = MAX_TIMELINE) -> None:
+        """`timeline_limit`: how many entries to keep (None: all, for a replay's index of the whole session)."""
         self.session_id = ""
         self.task = ""
-        self.title = ""
         self.pattern = ""
         self.provider = ""
         self.seed: int | None = None
@@ -131,7 +124,7 @@ class SessionView:
         self.finished_ts: float | None = None
         self.seq = 0
         self.agents: dict[str, AgentView] = {}
-        self.timeline: deque[Entry] = deque(maxlen=MAX_TIMELINE)
+        self.timeline: deque[Entry] = deque(maxlen=timeline_limit)
         self.plan: dict[str, Any] | None = None
         """The session's top-level plan."""
         self.plan_revision = 0
@@ -145,10 +138,11 @@ class SessionView:
         self.decisions: dict[str, dict[str, Any]] = {}
         """How each escalation ended: id -> {"action", "by", "rule", "reason", "ts"}."""
         self.budget = Budget()
-        self._call_purpose: dict[str, str] = {}
         self._changed_agents: set[str] = set()
         self.changed: set[str] = set()
-        """What changed since `take_changes`: "agents", "timeline", "budget", "header", "pending", "plan"."""
+        """What changed since `take_changes`: "header" (who, what, where: set once), "timeline",
+        "pending", "plan", "notes". Agents that changed are named apart; the status, the
+        budget and the clock are read on every update."""
 
     # -- reading ------------------------------------------------------------------
 
@@ -178,13 +172,22 @@ class SessionView:
         for event in events:
             self.apply(event)
 
+    def copy(self, *, timeline_limit: int | None = MAX_TIMELINE) -> SessionView:
+        """A copy that folds on independently (a replay's checkpoints), keeping the last
+        `timeline_limit` entries. Entries, notes, requests and finished lines never
+        change once made, so the copy shares them."""
+        lines = (line for agent in self.agents.values() for line in agent.lines)
+        shared: dict[int, Any] = {id(item): item for item in (*self.timeline, *self.notes, *self.pending.values(), *lines)}
+        twin = deepcopy(self, shared)
+        twin.timeline = deque(twin.timeline, maxlen=timeline_limit)
+        return twin
+
     def _agent(self, name: str | None) -> AgentView | None:
         if name is None:
             return None
         agent = self.agents.get(name)
         if agent is not None:
             self._changed_agents.add(name)
-            self.changed.add("agents")
         return agent
 
     def _entry(
@@ -197,14 +200,15 @@ class SessionView:
         self.changed.add("timeline")
 
     def _on_session_started(self, e: Any) -> None:
-        self.session_id, self.task, self.title = e.session_id, e.task, e.title
+        self.session_id, self.task = e.session_id, e.task
         self.pattern, self.provider, self.seed = e.pattern, e.provider, e.seed
         self.started_ts = e.ts
         for spec in e.team.callers():
-            self.agents[spec.name] = AgentView(spec.name, spec.role, spec.model, tuple(e.team.path_of(spec.name)))
+            path = tuple(clean(team) for team in e.team.path_of(spec.name))
+            self.agents[spec.name] = AgentView(spec.name, clean(spec.role), spec.model, path)
         self.budget.limits = e.limits.model_dump()
         self._entry(e, "◆", f"session started: {e.pattern}, {len(e.team.agents)} agents", "accent")
-        self.changed |= {"header", "agents", "budget"}
+        self.changed.add("header")
 
     def _on_session_finished(self, e: Any) -> None:
         self.status, self.result, self.reason, self.partial = e.status, e.result, e.reason, e.partial
@@ -221,7 +225,7 @@ class SessionView:
         style = "success" if e.status == "completed" else "error"
         text = f"session {e.status}" + (f": {e.reason}" if e.reason else "")
         self._entry(e, "◆", text, style, {"title": "Result", "text": e.result})
-        self.changed |= {"header", "pending"}
+        self.changed |= {"pending", "plan"}
 
     def _on_plan_made(self, e: Any) -> None:
         plan: dict[str, Any] = clean_data(e.plan)  # type: ignore[assignment]
@@ -273,7 +277,6 @@ class SessionView:
         purpose = _purpose(e.span_id)
         if e.step_id and e.step_id in self.steps:
             purpose = f"{e.step_id} · {self.steps[e.step_id]['title']}"
-        self._call_purpose[e.call_key] = purpose
         agent.end_partial()
         after = " (after tools)" if e.tool_round else ""
         attempt = f" (attempt {e.attempt})" if e.attempt > 1 else ""
@@ -295,7 +298,7 @@ class SessionView:
             return
         agent.end_partial()
         agent.status = "done"
-        agent.tokens_in += e.usage.input_tokens + e.usage.cache_read_tokens + e.usage.cache_write_tokens
+        agent.tokens_in += e.usage.tokens_in
         agent.tokens_out += e.usage.output_tokens
         agent.cost += e.cost
         agent.latency = e.latency_s
@@ -327,7 +330,6 @@ class SessionView:
             if agent is not None and agent.status != "waiting":
                 agent._before_wait, agent.status = agent.status, "waiting"
             self.changed.add("pending")
-            self.changed.add("header")
         detail = {"plan": True} if e.trigger in ("plan", "low_confidence") and isinstance(e.payload, dict) and "steps" in e.payload else {"title": f"{e.trigger} payload", "data": e.payload}
         self._entry(e, "?", f"[{e.trigger}] {e.reason}", "warning", detail, ref=e.escalation_id)
 
@@ -337,11 +339,11 @@ class SessionView:
             "offset": self.offset(e.ts),
         }
         if self.pending.pop(e.escalation_id, None) is not None:
-            self.changed |= {"pending", "header"}
+            self.changed.add("pending")
             agent = self._agent(e.agent)
             if agent is not None and agent.status == "waiting" and not any(p.agent == e.agent for p in self.pending.values()):
                 agent.status = agent._before_wait
-        word = {"approve": "approved", "reject": "rejected", "edit": "edited"}[e.action]
+        word = DECIDED[e.action]
         style = {"approve": "success", "reject": "error", "edit": "accent"}[e.action]
         reason = f": {e.reason}" if e.reason else ""
         detail = {"title": "edited payload", "data": e.edited} if e.action == "edit" else None
@@ -351,10 +353,8 @@ class SessionView:
         b = self.budget
         b.tokens, b.cost, b.turns, b.seconds, b.calls = e.tokens, e.cost, e.turns, e.seconds, e.calls
         b.limits = e.limits.model_dump()
-        self.changed.add("budget")
         if e.reason == "extended":
-            limits = ", ".join(f"{k} {v:g}" for k, v in b.limits.items() if v is not None)
-            self._entry(e, "$", f"budget raised: {limits}", "accent")
+            self._entry(e, "$", f"budget raised: {limits_text(b.limits)}", "accent")
 
     def _on_handoff(self, e: Any) -> None:
         confidence = f" ({e.confidence:.0%})" if e.confidence is not None else ""
@@ -400,8 +400,3 @@ def _purpose(span_id: str) -> str:
     last = span_id.rsplit("/", 1)[-1]
     return "session" if last == "root" else last.replace(":", " ")
 
-
-def fold(events: list[EventBase]) -> SessionView:
-    view = SessionView()
-    view.apply_all(events)
-    return view

@@ -31,7 +31,7 @@ from engine.session import EngineConfig, SessionSpec, run_session
 from tests.bench.report import Report
 from tests.helpers import pattern_info
 from tui.app import make_app
-from tui.bridge import LiveSession
+from tui.recording import LiveSession
 from tui.widgets.agent_grid import AgentGrid
 
 AGENTS = 8

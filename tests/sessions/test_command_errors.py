@@ -14,7 +14,6 @@ import pytest
 from sessions import store as store_module
 from sessions.store import SessionStore
 from tests.sessions.helpers import connect, unprivileged
-from tui import recording
 from tui.cli import main
 
 TASK = "Design a rate limiter for our public REST API"
@@ -78,15 +77,14 @@ def test_a_full_disk_fails_the_run_and_keeps_what_was_recorded(
     assert main(["--db", str(path), *RUN]) == 0
     capsys.readouterr()
     earlier = recorded_rows(path)
-    opened = recording.LiveRecording.open.__func__  # type: ignore[attr-defined]
+    writable = SessionStore.check_writable
 
-    async def nearly_full(cls: type[recording.LiveRecording], where: Path) -> recording.LiveRecording:
-        live = await opened(cls, where)
-        rows = await live.store._db.execute_fetchall("PRAGMA page_count")
-        await live.store._db.execute(f"PRAGMA max_page_count = {next(iter(rows))[0] + 3}")
-        return live
+    async def nearly_full(store: SessionStore) -> None:  # as the session starts
+        await writable(store)
+        rows = await store._db.execute_fetchall("PRAGMA page_count")
+        await store._db.execute(f"PRAGMA max_page_count = {next(iter(rows))[0] + 3}")
 
-    monkeypatch.setattr(recording.LiveRecording, "open", classmethod(nearly_full))
+    monkeypatch.setattr(SessionStore, "check_writable", nearly_full)
     code = main(["--db", str(path), "run", "--headless", "--speed", "4", "--approve", "approve", TASK])
 
     out = one_line_failure(capsys, code, "full", str(path))

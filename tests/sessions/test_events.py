@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 from engine.events import EVENT_ADAPTER, EVENT_KINDS, CallDelta, event_to_json
+from engine.providers.simulated import SimulatedProvider
 from sessions.export import write_json
 from sessions.store import SessionStore
+from tests.helpers import run
 from tests.sessions.helpers import connect, every_kind, publish, record
 
 
@@ -32,7 +34,7 @@ async def test_json_export_is_lossless(store: SessionStore) -> None:
     row = await store.get_session("allkinds0001")
     chunks: list[str] = []
 
-    await write_json(row, store.iter_events(row.id), chunks.append)
+    await write_json(row, store.iter_event_json(row.id), chunks.append)
 
     exported = json.loads("".join(chunks))
     assert exported["session"] == json.loads(json.dumps(row.to_json()))
@@ -41,15 +43,15 @@ async def test_json_export_is_lossless(store: SessionStore) -> None:
 
 
 async def test_events_load_in_pages_by_seq(store: SessionStore) -> None:
-    session = (await record(store)).events
+    session = (await run(SimulatedProvider(seed=1, speed=0))).events
     session_id = session[0].session_id
     # Pad the session with deltas to several pages' worth.
     extra = [
         CallDelta(session_id=session_id, seq=len(session) + i, ts=2e9 + i, call_key="k", attempt=1, text=f"d{i}")
         for i in range(1, 2301)
     ]
-    await publish(store, extra)
     everything = session + extra
+    await publish(store, everything)
 
     first = await store.load_events(session_id, limit=1000)
     second = await store.load_events(session_id, after_seq=first[-1].seq, limit=1000)
@@ -60,6 +62,8 @@ async def test_events_load_in_pages_by_seq(store: SessionStore) -> None:
 
     streamed = [event async for event in store.iter_events(session_id, page=300)]
     assert streamed == everything
+    stored = [text async for text in store.iter_event_json(session_id, page=300)]
+    assert stored == [event_to_json(event) for event in everything]
     assert await store.event_count(session_id) == len(everything)
     assert (await store.get_session(session_id)).last_seq == len(everything)
 

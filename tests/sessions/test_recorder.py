@@ -15,13 +15,13 @@ from engine.events import CallDelta, EscalationRequested, EscalationResolved, Ev
 from engine.policy import ApprovalPolicy
 from engine.providers.simulated import SimulatedProvider
 from engine.session import EngineConfig, SessionSpec, run_session
-from sessions.errors import DiskFull, StoreError
+from sessions.errors import DatabaseLocked, DiskFull, StoreError
 from sessions.recorder import Recorder
 from sessions.rows import SessionTally
 from sessions.store import SessionStore
-from tests.helpers import FAST_RETRY
+from tests.helpers import FAST_RETRY, run
 from tests.sessions.helpers import APPROVE, TASK, connect, publish, record
-from tui.recording import LiveRecording
+from tui.recording import LiveSession
 
 
 def committed(store: SessionStore, session_id: str) -> int:
@@ -56,15 +56,15 @@ async def started_session(store: SessionStore, bus: EventBus, **options: float) 
 
 
 async def test_a_burst_is_written_in_a_few_transactions(store: SessionStore) -> None:
-    ran = await record(store)
-    session_id = ran.finished.session_id
-    burst = [delta(session_id, seq) for seq in range(len(ran.events) + 1, len(ran.events) + 5001)]
+    ran = await run(SimulatedProvider(seed=1, speed=0))
+    start = ran.events[0]
+    burst = [start, *(delta(start.session_id, seq) for seq in range(2, 5002))]
 
     recorder = await publish(store, burst)
 
-    assert recorder.events_written == 5000
-    assert recorder.batches <= 5, recorder.batches
-    assert await store.event_count(session_id) == len(ran.events) + 5000
+    assert recorder.events_written == 5001
+    assert recorder.batches <= 5, recorder.batches  # the start at once, then the deltas in a few
+    assert await store.event_count(start.session_id) == 5001
 
 
 async def test_events_are_committed_within_the_interval_not_one_by_one(store: SessionStore) -> None:
@@ -210,32 +210,29 @@ async def test_a_full_disk_fails_the_session_and_keeps_what_was_recorded(store: 
     assert (await store.get_session(earlier.finished.session_id)).status == "completed"
 
 
-async def test_when_recording_fails_the_live_session_is_stopped(db_path: Any) -> None:
-    recording = await LiveRecording.open(db_path)
-    async with recording:
-        await fill_disk(recording.store, spare_pages=2)
-        bus = EventBus()
-        recording.attach(bus)
-        session = asyncio.create_task(
-            run_session(SessionSpec(task=TASK, policy=APPROVE), SimulatedProvider(seed=1, speed=4), bus=bus)
-        )
-        with pytest.raises(DiskFull):
-            await asyncio.wait_for(recording.watch(session), timeout=10)
-        assert session.cancelled()
-        with pytest.raises(DiskFull):
-            await recording.finish()
+async def test_when_recording_fails_the_live_session_is_stopped(store: SessionStore) -> None:
+    await fill_disk(store, spare_pages=2)
+    live = LiveSession(SessionSpec(task=TASK, policy=APPROVE), SimulatedProvider(seed=1, speed=4), store=store)
+
+    finished = await asyncio.wait_for(live.run(), timeout=10)
+
+    assert isinstance(live.error, DiskFull)
+    assert finished is not None and finished.status == "cancelled" and not live.running
+    assert live.exit_status() == 1
 
 
-async def test_a_second_recorder_carries_on_a_session(store: SessionStore) -> None:
-    ran = await record(store)
-    session_id = ran.finished.session_id
-    row = await store.get_session(session_id)
+async def test_a_database_that_cannot_be_written_now_stops_the_session_before_it_starts(db_path: Any) -> None:
+    async with await SessionStore.open(db_path, busy_timeout=0.1) as store:
+        live = LiveSession(SessionSpec(task=TASK, policy=APPROVE), SimulatedProvider(seed=1, speed=0), store=store)
+        seen: list[EventBase] = []
+        live.bus.listen(seen.append)
+        with connect(db_path) as other:
+            other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
 
-    await publish(store, [delta(session_id, row.last_seq + 1), delta(session_id, row.last_seq + 2)])
+            assert await live.run() is None
 
-    after = await store.get_session(session_id)
-    assert after.last_seq == row.last_seq + 2
-    assert (after.status, after.tokens_in, after.cost, after.calls) == (row.status, row.tokens_in, row.cost, row.calls)
+    assert isinstance(live.error, DatabaseLocked) and str(db_path) in str(live.error)
+    assert seen == [] and live.finished is None  # nothing ran
 
 
 async def test_events_of_a_session_that_never_started_are_refused(store: SessionStore) -> None:

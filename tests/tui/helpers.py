@@ -14,7 +14,7 @@ from engine.providers.simulated import SimulatedProvider
 from engine.session import EngineConfig, SessionSpec
 from tests.helpers import FAST_RETRY
 from tui.app import make_app
-from tui.bridge import LiveSession
+from tui.recording import LiveSession
 from tui.screens.session import SessionScreen
 
 TASK = "Design a rate limiter for our public REST API"

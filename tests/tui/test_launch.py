@@ -130,6 +130,28 @@ async def test_the_users_team_files_are_offered(user_config):
         assert "engineer" in text_of(screen, "#team-agents") and "reviewer" in text_of(screen, "#team-agents")
 
 
+async def test_moving_through_patterns_keeps_what_was_typed_for_a_team_file(user_config, monkeypatch):
+    import tui.screens.launch as launch_module
+
+    write_team_file("mine", preset("review"))
+    reads = []
+    monkeypatch.setattr(launch_module, "load_team_file", lambda path: reads.append(path) or preset("review"))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await launch(pilot)
+        team = screen.query_one("#team", Select)
+        team.value = next(value for _, value in team._options if str(value).endswith("mine.toml"))
+        await pilot.pause()
+        screen.query_one("#cost", Input).value = "0.5"
+        patterns = screen.query_one("#patterns", OptionList)
+        for name in ("pipeline", "fanout", "discussion"):
+            patterns.highlighted = list(PATTERNS).index(name)
+            await pilot.pause()
+        assert str(team.value).endswith("mine.toml")
+        assert screen.query_one("#cost", Input).value == "0.5"
+        assert len(reads) == 1  # read once, not on every move
+
+
 async def test_recent_tasks_can_be_recalled(tmp_path):
     from sessions.store import SessionStore
     from tests.sessions.helpers import record

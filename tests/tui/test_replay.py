@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from textual.widgets import Static
 
 from engine.providers.faults import parse_faults
@@ -14,7 +15,7 @@ from tests.tui.helpers import fake_clock, until
 from tui.app import HuddleApp
 from tui.bridge import EventsArrived
 from tui.screens.jump import JumpScreen
-from tui.screens.replay import ReplayScreen
+from tui.screens.replay import CHECKPOINT, ReplayScreen
 from tui.screens.session import SessionScreen
 from tui.widgets.budget_bar import BudgetBar
 from tui.widgets.pattern_pane import PatternPane
@@ -105,6 +106,21 @@ async def test_step_forward_and_back_one_event_at_a_time():
         assert screen.view.seq == 38
 
 
+async def test_stepping_back_over_an_entry_drops_it_and_keeps_the_rest_of_the_timeline():
+    events = await recorded()
+    app = HuddleApp(start=None)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_replay(pilot, events, playing=False)
+        await screen._move_to(len(events) // 2)
+        timeline = screen.query_one(Timeline)
+        last = timeline.entry_at(timeline.option_count - 1)
+        kept = list(timeline.options[:-1])
+        await screen._move_to(last.seq)
+        await pilot.press("left")
+        assert [timeline.entry_at(i) for i in range(timeline.option_count)] == list(screen.view.timeline)
+        assert list(timeline.options) == kept  # the same options: nothing was built again
+
+
 async def test_jump_to_any_entry_and_to_the_ends():
     events = await recorded()
     app = HuddleApp(start=None)
@@ -144,7 +160,9 @@ async def test_escalations_show_the_decision_taken_by_whom_and_when():
         assert "Decision: approved by policy at +" in details  # decided later in the run, shown now
 
 
-async def test_the_screen_after_jumping_to_event_n_is_the_live_screen_after_n():
+@pytest.mark.parametrize("checkpoint", [25, CHECKPOINT], ids=["from-copies", "from-the-start"])
+async def test_the_screen_after_jumping_to_event_n_is_the_live_screen_after_n(checkpoint, monkeypatch):
+    monkeypatch.setattr("tui.screens.replay.CHECKPOINT", checkpoint)
     events = await recorded()
     rng = random.Random(3)
     for n in (1, 25, len(events) // 2, len(events) - 5, len(events)):
@@ -169,6 +187,10 @@ async def test_the_screen_after_jumping_to_event_n_is_the_live_screen_after_n():
             await screen._move_to(n)
             await pilot.pause(0.1)
             assert screen_state(screen) == expected, f"after event {n}"
+            await screen._move_to(1)  # and on from the start
+            await screen._move_to(n)
+            await pilot.pause(0.1)
+            assert screen_state(screen) == expected, f"after event {n}, from the start"
 
 
 async def test_replay_never_calls_a_model(monkeypatch):

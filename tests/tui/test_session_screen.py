@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+from textual.content import Content
+
 from engine.policy import ApprovalPolicy
 from tests.helpers import pattern_info
 from tests.tui.helpers import app_for, live, screen_of, until
+from tui.app import make_app
 from tui.screens.approval import ApprovalScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.reading import ReadingScreen
@@ -31,7 +34,7 @@ async def test_panels_for_every_agent_stream_and_finish():
         await pilot.pause(0.1)
         assert set(screen.panels) == {"lead", "researcher", "coder", "reviewer"}
         coder = screen.panels["coder"]
-        assert coder.has_class("-status-done")
+        assert Content.from_markup(coder.border_subtitle).plain == "✓ done"
         assert any("```python" in line for line in coder.stream.text_lines)
         assert "s3 · Implement" in str(coder.query_one("#step").render())
         assert screen.view.status == "completed"
@@ -221,6 +224,40 @@ async def test_tab_cycles_panels_and_zoom_shows_one():
         await pilot.press("z")
         assert grid.zoomed is None
         assert all(p.display for p in screen.query(AgentPanel))
+
+
+async def test_panels_hidden_by_zoom_catch_up_when_they_show_again():
+    from engine.providers.simulated import SimulatedProvider
+    from tests.helpers import run
+    from tui.bridge import EventsArrived
+    from tui.screens.session import SessionScreen
+
+    events = (await run(SimulatedProvider(seed=3, speed=0))).events
+    plan = next(i for i, e in enumerate(events) if e.kind == "plan.made")
+
+    def shows_its_agent(panel: AgentPanel) -> bool:
+        agent = screen.view.agents[panel.agent_name]
+        return (panel.stream.text_lines == [text for _, text in agent.lines]
+                and str(panel.query_one("#stats").render()).startswith(f"{agent.tokens_in:,} in"))
+
+    app = make_app(start=None)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = SessionScreen()
+        await app.push_screen(screen)
+        screen.post_message(EventsArrived(events[: plan + 1]))
+        await until(pilot, lambda: screen.view.seq == plan + 1, what="the plan")
+        screen.focus_agent("lead")
+        await pilot.press("z")
+        screen.post_message(EventsArrived(events[plan + 1 :]))  # the others work while hidden
+        await until(pilot, lambda: screen.view.finished, what="the end")
+        await pilot.pause()
+        researcher = screen.panels["researcher"]
+        assert not researcher.display and not shows_its_agent(researcher)  # hidden panels wait
+        await pilot.press("tab")  # zoomed: the next panel takes the zoom
+        assert researcher.display and shows_its_agent(researcher)
+        await pilot.press("z")
+        await pilot.pause()
+        assert all(shows_its_agent(panel) for panel in screen.panels.values())
 
 
 async def test_timeline_selection_focuses_the_agent_and_shows_details():

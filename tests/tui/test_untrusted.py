@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+from textual.command import CommandList
+from textual.content import Content
+from textual.widgets import DataTable, Select
+from textual.widgets._select import SelectOverlay
+
 from engine.policy import ApprovalPolicy
+from sessions.store import SessionStore
 from tests.helpers import ScriptedProvider, orchestrated, plan_of
+from tests.sessions.helpers import record
 from tests.tui.helpers import app_for, live, screen_of, until
+from tui.app import make_app
+from tui.screens.browser import BrowserScreen
+from tui.screens.launch import LaunchScreen
 from tui.screens.reading import ReadingScreen
 from tui.widgets.timeline import Timeline
 
@@ -78,4 +91,82 @@ async def test_nasty_text_in_an_escalation_payload_is_shown_as_data():
         assert "\\u001b[31mred" in editor_text  # JSON-escaped, never raw
         await pilot.press("escape")
         await pilot.press("enter")
+        assert app.is_running
+
+
+# -- stored and user text in the browser, the palette and the launch screen -------------
+
+MARKUP = "[@click=app.quit]boom[/] [b]bold[/b] [/]"
+
+
+class NastyStore:
+    """A real store whose sessions come back with markup in every text column."""
+
+    def __init__(self, store, **nasty) -> None:
+        self._store, self._nasty = store, nasty
+        self.path = store.path
+
+    async def count_sessions(self, **filters):
+        return await self._store.count_sessions(**filters)
+
+    async def list_sessions(self, **filters):
+        return [replace(row, **self._nasty) for row in await self._store.list_sessions(**filters)]
+
+
+@pytest.fixture
+async def nasty_store(tmp_path):
+    store = await SessionStore.open(tmp_path / "nasty.db")
+    await record(store, task="Migrate billing to PostgreSQL")
+    yield NastyStore(store, title=MARKUP, pattern=MARKUP, task=MARKUP, result=MARKUP)
+    await store.close()
+
+
+async def test_stored_text_in_the_browser_shows_literally(nasty_store):
+    app = make_app(store=nasty_store, start="browser")  # type: ignore[arg-type]
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, BrowserScreen) and app.screen.rows, what="rows")
+        await pilot.pause(0.1)
+        table = app.screen.query_one(DataTable)
+        title, pattern = (table.get_row_at(0)[index] for index in (1, 2))
+        assert isinstance(pattern, Content) and pattern.plain == MARKUP  # a str cell would be read as markup
+        assert title.plain.startswith("[@click=app.quit]boom[/]")
+        assert MARKUP in str(app.screen.query_one("#preview").render())
+        assert app.is_running
+
+
+async def test_stored_text_in_the_palette_shows_literally(nasty_store):
+    app = make_app(store=nasty_store, start="browser")  # type: ignore[arg-type]
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, BrowserScreen) and app.screen.rows, what="rows")
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"billing")
+        await until(pilot, lambda: app.screen.query_one(CommandList).option_count > 0, what="a hit")
+        shown = str(app.screen.query_one(CommandList).get_option_at_index(0).prompt)
+        assert "Session: [@click=app.quit]boom[/]" in shown and f"completed · {MARKUP}" in shown
+        assert app.is_running
+
+
+async def test_team_file_names_in_the_team_list_show_literally(user_config):
+    from engine.teams import preset, teams_dir, write_team_file
+
+    names = ["[@click=app.quit]x", "[b]mine", "[red]team"]  # no "/": it cannot be in a file name
+    for name in names:
+        path = write_team_file("plain", preset("review"), overwrite=True)
+        path.rename(teams_dir() / f"{name}.toml")
+    app = make_app()
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, LaunchScreen), what="launch screen")
+        await pilot.pause(0.1)
+        team = app.screen.query_one("#team", Select)
+        for name in names:
+            team.value = next(value for _, value in team._options if name in str(value))
+            await pilot.pause()
+            label = str(team.query_one("SelectCurrent #label").render())
+            assert label == f"{name} (your team file)"
+        team.action_show_overlay()
+        await pilot.pause()
+        prompts = [str(option.prompt) for option in team.query_one(SelectOverlay).options]
+        assert [f"{name} (your team file)" for name in names] == prompts[1:]
+        await pilot.press("escape")
         assert app.is_running

@@ -23,8 +23,8 @@ from textual.widgets import Button, Input, Static, TextArea
 from engine.approvals import Decision, DecisionError
 from engine.events import EscalationRequested
 from tui.safe import clean
+from tui.render import plan_tree, pretty
 from tui.view import SessionView
-from tui.widgets.details import plan_tree, pretty
 
 
 class ApprovalHost(Protocol):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from pathlib import Path
 
 from textual import on, work
@@ -22,45 +21,31 @@ from textual.widgets import DataTable, Input, Select, Static
 from engine.patterns import PATTERNS
 from sessions.errors import StoreError
 from sessions.rows import SESSION_STATES, SessionRow
-from tui.safe import clean
+from engine.formats import clock, money, when
+from tui.render import session_status
+from tui.safe import clean_line
 from tui.screens.confirm import ConfirmScreen
-from engine.formats import clock, money
 from tui.widgets.key_hints import KeyHints
 
 PAGE = 100
 SEARCH_DELAY = 0.15
 
-STATUS = {
-    "completed": ("✓", "$text-success"),
-    "failed": ("✗", "$text-error"),
-    "stopped": ("■", "$text-warning"),
-    "cancelled": ("⊘", "$text-muted"),
-    "interrupted": ("⚠", "bold $text-error"),
-    "waiting": ("◆", "bold $text-warning"),
-    "running": ("●", "$text-accent"),
-}
 COLUMNS = (("Started", 16), ("Title", 48), ("Pattern", 12), ("Status", 22), ("Agents", 6), ("Tokens", 9), ("Cost", 9), ("Duration", 8))
 COMPACT = (("Started", 11), ("Title", 0), ("Status", 13), ("Tokens", 8), ("Cost", 8))
 """The columns under 110 cells wide; the title takes what is left."""
 COMPACT_BELOW = 110
 
 
-def status_cell(status: str) -> Content:
-    glyph, style = STATUS.get(status, ("?", ""))
-    label = "waiting for approval" if status == "waiting" else status
-    return Content.styled(f"{glyph} {label}", style)
-
-
 def row_cells(row: SessionRow, compact: bool = False) -> tuple[Content | str, ...]:
-    title = Content(" ".join(clean(row.title).split())[:60])
-    tokens = f"{row.tokens_in + row.tokens_out:,}"
+    """The row's cells. Strings in a DataTable are read as markup: only ones we made
+    go in as strings; anything stored goes in as Content."""
+    title = Content(clean_line(row.title, 60))
+    tokens = f"{row.tokens:,}"
     if compact:
-        glyph, style = STATUS.get(row.status, ("?", ""))
-        return (time.strftime("%m-%d %H:%M", time.localtime(row.created_at)), title,
-                Content.styled(f"{glyph} {row.status}", style), tokens, money(row.cost))
+        return (when(row.created_at)[5:], title, session_status(row.status, short=True), tokens, money(row.cost))
     return (
-        time.strftime("%Y-%m-%d %H:%M", time.localtime(row.created_at)),
-        title, row.pattern, status_cell(row.status), str(len(row.agents)), tokens, money(row.cost), clock(row.duration_s),
+        when(row.created_at), title, Content(clean_line(row.pattern)), session_status(row.status),
+        str(row.agent_count), tokens, money(row.cost), clock(row.duration_s),
     )
 
 
@@ -199,9 +184,9 @@ class BrowserScreen(Screen[None]):
         if row is None:
             preview.update(Content.styled("No sessions match." if self.total == 0 else "", "dim"))
             return
-        result = " ".join(clean(row.result or row.reason or "").split())[:300]
+        result = clean_line(row.result or row.reason or "", 300)
         preview.update(Content.assemble(
-            ("task: ", "bold"), " ".join(clean(row.task).split())[:300], "\n",
+            ("task: ", "bold"), clean_line(row.task, 300), "\n",
             (f"{row.id} · {row.provider} · seed {row.seed} · {row.calls} calls · {row.turns} turns", "dim"), "\n",
             ("result: " if row.result else "why: ", "bold"), result or "—",
         ))
@@ -248,7 +233,7 @@ class BrowserScreen(Screen[None]):
         self.app.push_screen(
             ConfirmScreen(
                 f"Delete session {row.id[:8]}?",
-                f"{' '.join(clean(row.title).split())[:70]} · {row.status} · {row.last_seq:,} events. This cannot be undone.",
+                f"{clean_line(row.title, 70)} · {row.status} · {row.last_seq:,} events. This cannot be undone.",
                 confirm="Delete",
             ),
             callback=lambda yes: self._delete(row) if yes else None,
@@ -270,7 +255,7 @@ class BrowserScreen(Screen[None]):
 
     @work(group="browser-export")
     async def action_export(self, fmt: str) -> None:
-        from tui.sessions_cli import export_to_file
+        from tui.exporting import export_to_file
 
         row = self.current()
         if row is None:
@@ -285,7 +270,5 @@ class BrowserScreen(Screen[None]):
     def action_back(self) -> None:
         if self.query_one("#search", Input).has_focus:
             self.query_one(DataTable).focus()
-        elif len(self.app.screen_stack) > 2:
-            self.app.pop_screen()
         else:
-            self.app.exit()
+            self.app.back()  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,7 +18,7 @@ from engine.budgets import Limits
 from engine.config import ConfigError, config_path, load_config
 from engine.patterns import PATTERNS
 from engine.teams import TeamFile, TeamFileError, load_team_file, preset, user_team_paths
-from tui.safe import clean
+from tui.safe import clean, clean_line
 from tui.setup import Choices, SetupError, build
 from tui.widgets.key_hints import KeyHints
 
@@ -48,10 +49,17 @@ def agents_table(team_file: TeamFile) -> Content:
                 add(agent.team.agents, indent + "   ")
             else:
                 lead = " (lead)" if agent.name == team_file.lead else ""
-                parts.extend([indent, (agent.name, "bold"), (lead, "$text-accent"), f" · {clean(agent.role)}", (f" · {agent.model}", "dim"), "\n"])
+                parts.extend([indent, (agent.name, "bold"), (lead, "$text-accent"), f" · {clean(agent.role)}", (f" · {clean(agent.model)}", "dim"), "\n"])
 
     add(team_file.agents, "")
     return Content.assemble(*parts)
+
+
+def _label(text: str) -> Text:
+    """A Select option's label as plain text: Select reads a str prompt as markup, and
+    team file names are the user's. (Not Content: Select's type-to-search in Textual
+    8.2 only reads str and rich Text prompts.)"""
+    return Text(clean_line(text))
 
 
 class LaunchScreen(Screen[None]):
@@ -72,6 +80,11 @@ class LaunchScreen(Screen[None]):
         self._pattern = pattern if pattern in PATTERNS else "orchestrator"
         self._team_choice = f"file:{team}" if team and Path(team).suffix == ".toml" else (f"preset:{team}" if team in PATTERNS else None)
         self._initial_task = task
+        self._user_teams: list[Path] = []
+        """The team files in the user's teams folder, found once when the screen opens."""
+        self._teams: dict[str, TeamFile | TeamFileError] = {}
+        """Each team choice read so far, or why it could not be read."""
+        self._shown_team: str | None = None
         self._team_file: TeamFile | None = None
         self._recent: list[str] = []
 
@@ -85,7 +98,7 @@ class LaunchScreen(Screen[None]):
                 yield Static(id="about", markup=False)
             with Vertical(id="middle"):
                 yield Label("Team")
-                yield Select([(f"{self._pattern} (preset)", f"preset:{self._pattern}")], id="team", allow_blank=False)
+                yield Select([(_label(f"{self._pattern} (preset)"), f"preset:{self._pattern}")], id="team", allow_blank=False)
                 yield Static(id="team-agents", markup=False)
             with VerticalScroll(id="right"):
                 yield Label("Task")
@@ -115,6 +128,7 @@ class LaunchScreen(Screen[None]):
         yield KeyHints(self.BINDINGS)
 
     def on_mount(self) -> None:
+        self._user_teams = user_team_paths()
         patterns = self.query_one("#patterns", OptionList)
         for info in PATTERNS.values():
             patterns.add_option(Option(Content.assemble((info.title, "bold"), "\n", (info.summary, "dim")), id=info.name))
@@ -141,9 +155,9 @@ class LaunchScreen(Screen[None]):
         self._offer_teams()
 
     def _offer_teams(self) -> None:
-        options: list[tuple[str, str]] = [(f"{self._pattern} (preset)", f"preset:{self._pattern}")]
-        for path in user_team_paths():
-            options.append((f"{path.stem} (your team file)", f"file:{path}"))
+        options: list[tuple[Text, str]] = [(_label(f"{self._pattern} (preset)"), f"preset:{self._pattern}")]
+        for path in self._user_teams:
+            options.append((_label(f"{path.stem} (your team file)"), f"file:{path}"))
         select = self.query_one("#team", Select)
         wanted = self._team_choice if self._team_choice in {value for _, value in options} else options[0][1]
         with select.prevent(Select.Changed):
@@ -157,14 +171,26 @@ class LaunchScreen(Screen[None]):
             self._team_choice = message.value
             self._show_team(message.value)
 
+    def _read_team(self, choice: str) -> TeamFile | TeamFileError:
+        if choice not in self._teams:
+            kind, _, name = choice.partition(":")
+            try:
+                self._teams[choice] = preset(name) if kind == "preset" else load_team_file(Path(name))
+            except TeamFileError as error:
+                self._teams[choice] = error
+        return self._teams[choice]
+
     def _show_team(self, choice: str) -> None:
-        kind, _, name = choice.partition(":")
+        """Show the chosen team and fill the form from it: only when the choice changed,
+        so moving through patterns keeps what was typed for a team file."""
+        if choice == self._shown_team:
+            return
+        self._shown_team = choice
         agents = self.query_one("#team-agents", Static)
-        try:
-            team_file = preset(name) if kind == "preset" else load_team_file(Path(name))
-        except TeamFileError as error:
+        team_file = self._read_team(choice)
+        if isinstance(team_file, TeamFileError):
             self._team_file = None
-            agents.update(Content.styled(str(error), "$text-error"))
+            agents.update(Content.styled(clean(str(team_file)), "$text-error"))
             return
         self._team_file = team_file
         description = Content.styled(clean(team_file.description) + "\n\n", "italic") if team_file.description else Content("")
@@ -180,16 +206,15 @@ class LaunchScreen(Screen[None]):
     # -- provider and recent tasks ---------------------------------------------------------
 
     def _offer_providers(self) -> None:
-        hint = self.query_one("#provider-hint", Static)
         try:
             key = load_config().anthropic_key()
+            hint = Content.styled(f"Anthropic needs a key: set ANTHROPIC_API_KEY or api_key in {clean(str(config_path()))}", "dim")
         except ConfigError as error:
             key = None
-            hint.update(Content.styled(str(error), "$text-error"))
-        anthropic = self.query_one("#anthropic", RadioButton)
-        anthropic.disabled = key is None
-        if key is None and not str(hint.render()):
-            hint.update(Content.styled(f"Anthropic needs a key: set ANTHROPIC_API_KEY or api_key in {config_path()}", "dim"))
+            hint = Content.styled(clean(str(error)), "$text-error")
+        self.query_one("#anthropic", RadioButton).disabled = key is None
+        if key is None:
+            self.query_one("#provider-hint", Static).update(hint)
 
     @work(group="recent", exclusive=True)
     async def _load_recent(self) -> None:
@@ -205,7 +230,7 @@ class LaunchScreen(Screen[None]):
             if len(tasks) == RECENT:
                 break
         recent.clear_options()
-        recent.add_options([Option(Content(" ".join(clean(task).split())[:120])) for task in tasks])
+        recent.add_options([Option(Content(clean_line(task, 120))) for task in tasks])
         self._recent = tasks
         recent.display = bool(tasks)
 
@@ -262,5 +287,4 @@ class LaunchScreen(Screen[None]):
         self.app.start_session(setup)  # type: ignore[attr-defined]
 
     def action_back(self) -> None:
-        if len(self.app.screen_stack) > 2:
-            self.app.pop_screen()
+        self.app.back(exit=False)  # type: ignore[attr-defined]  # escape while writing a task must not quit

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from bisect import bisect_left, bisect_right
 from collections.abc import Awaitable, Callable
 
 from textual import work
@@ -22,7 +23,7 @@ from engine.events import EventBase
 from tui.replay import SPEEDS, ReplayClock, speed_label
 from tui.screens.jump import JumpScreen
 from tui.screens.session import SessionScreen
-from tui.view import Entry, SessionView, fold
+from tui.view import Entry, SessionView
 from tui.widgets.budget_bar import BudgetBar
 from tui.widgets.details import DetailsPane
 from tui.widgets.key_hints import KeyHints
@@ -33,6 +34,8 @@ Loader = Callable[[int, int], Awaitable[list[EventBase]]]
 
 FIRST_PAGE = 2_000
 PAGE = 10_000
+CHECKPOINT = 5_000
+"""Events between kept copies of the view: moving back starts from the nearest one before."""
 TICK = 1 / 20
 
 
@@ -58,11 +61,13 @@ class ReplayScreen(SessionScreen):
         self.replay.total = total
         self.speed: float | None = speed
         self.playing = playing
-        self._shown = 0
         self._last_tick = time.monotonic()
         self._moving = asyncio.Lock()
-        self._whole: SessionView | None = None
-        """The whole session folded once it is all loaded: every entry, every decision."""
+        self._whole = SessionView(timeline_limit=None)
+        """Everything loaded so far, folded as each page arrives: every entry of the
+        timeline (for jumping), and how each escalation was decided."""
+        self._checkpoints = [SessionView()]
+        """The view after 0, CHECKPOINT, 2 x CHECKPOINT... events."""
 
     def compose_bottom(self) -> ComposeResult:
         yield ReplayBar(id="replay")
@@ -79,6 +84,11 @@ class ReplayScreen(SessionScreen):
     def mode(self) -> str:
         return "replay"
 
+    @property
+    def _shown(self) -> int:
+        """How many events are shown (events are numbered from 1 without gaps)."""
+        return self.view.seq
+
     # -- loading ------------------------------------------------------------------
 
     @work(group="replay-load", exclusive=True)
@@ -90,12 +100,22 @@ class ReplayScreen(SessionScreen):
                 self.replay.total = self.replay.loaded  # fewer than the row said (an interrupted run)
                 break
             self.replay.extend(page)
+            self._fold(page)
             after, size = page[-1].seq, PAGE
             if self._shown == 0:  # the session as it started (playing may take it on at once)
                 await self._move_to(self.replay.advance(0.0, self.speed) if self.playing else 1)
             self._show_bar()
-        self._whole = fold(self.replay.events)
         self._show_bar()
+
+    def _fold(self, page: list[EventBase]) -> None:
+        """Fold a page into the whole, keeping a copy of the view every CHECKPOINT events."""
+        folded = self.replay.loaded - len(page)
+        while page:
+            room = CHECKPOINT - folded % CHECKPOINT
+            self._whole.apply_all(page[:room])
+            folded, page = folded + len(page[:room]), page[room:]
+            if folded % CHECKPOINT == 0:
+                self._checkpoints.append(self._whole.copy())
 
     # -- playback -----------------------------------------------------------------
 
@@ -112,36 +132,31 @@ class ReplayScreen(SessionScreen):
             self._show_bar()
 
     async def _move_to(self, position: int) -> None:
-        """Show the session as it was after `position` events."""
+        """Show the session as it was after `position` events: on from the view shown,
+        or, going back or far ahead, from the nearest copy kept on the way."""
         async with self._moving:  # keys, the play timer and the loader all move; one at a time
             position = max(1, min(position, self.replay.loaded))
-            events = self.replay.events
-            if position >= self._shown:
-                self.view.apply_all(events[self._shown : position])
-                self._shown = position
-                await self.show_view()
-            else:
-                self.view = SessionView()
-                self.view.apply_all(events[:position])
-                self._shown = position
-                await self.show_view(full=True)
+            mark = min(position // CHECKPOINT, len(self._checkpoints) - 1)
+            restart = position < self._shown or mark * CHECKPOINT > self._shown
+            if restart:
+                self.view = self._checkpoints[mark].copy()
+            self.view.apply_all(self.replay.events[self._shown : position])
             self.replay.seek(position)
-            self._tick()
-            self._show_bar()
+            await self.show_view(full=restart)
+
+    def _tick(self) -> None:
+        super()._tick()
+        self._show_bar()
 
     def _show_bar(self) -> None:
         if self.is_mounted:
             self.query_one(ReplayBar).show(self.replay, playing=self.playing, speed=self.speed, elapsed=self.elapsed())
 
-    def now(self) -> float:
-        return self.view.last_ts or 0.0
-
     # -- keys -----------------------------------------------------------------------
 
-    def action_play(self) -> None:
+    async def action_play(self) -> None:
         if self.replay.at_end:
-            self.replay.seek(1)
-            self.call_later(self._move_to, 1)
+            await self._move_to(1)
         self.playing = not self.playing
         self._last_tick = time.monotonic()
         self._show_bar()
@@ -151,14 +166,14 @@ class ReplayScreen(SessionScreen):
         await self._move_to(self._shown + delta)
 
     async def action_entry(self, direction: int) -> None:
-        """To the previous or next timeline entry (of the whole session, once loaded)."""
+        """To the previous or next timeline entry (of all that is loaded)."""
         self.playing = False
-        entries = list((self._whole or self.view).timeline)
+        seqs = [entry.seq for entry in self._whole.timeline]
         if direction > 0:
-            later = [e.seq for e in entries if e.seq > self._shown]
+            later = seqs[bisect_right(seqs, self._shown):]
             target = later[0] if later else self.replay.loaded
         else:
-            earlier = [e.seq for e in entries if e.seq < self._shown]
+            earlier = seqs[: bisect_left(seqs, self._shown)]
             target = earlier[-1] if earlier else 1
         await self._move_to(target)
 
@@ -178,7 +193,7 @@ class ReplayScreen(SessionScreen):
         await self._move_to(self.replay.loaded)
 
     def action_jump(self) -> None:
-        if self._whole is None:
+        if not self.replay.complete:
             self.notify("Still loading the session's timeline…", timeout=2)
             return
         self.playing = False
@@ -194,8 +209,7 @@ class ReplayScreen(SessionScreen):
     # -- timeline -----------------------------------------------------------------------
 
     def show_entry(self, entry: Entry | None) -> None:
-        whole = self._whole.decisions if self._whole is not None else None
-        self.query_one(DetailsPane).show(entry, self.view, whole)
+        self.query_one(DetailsPane).show(entry, self.view, self._whole.decisions)
 
     async def select_entry(self, entry: Entry) -> None:
         """Back to the moment of that entry, then its agent."""

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import OptionList
 from textual.worker import Worker, WorkerState
 
 from engine.approvals import Decision
 from engine.events import EscalationRequested, EventBase
-from tui.bridge import EventsArrived, LiveSession, pump
+from tui.bridge import EventsArrived, pump
+from tui.recording import LiveSession
 from tui.screens.approval import ApprovalScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.reading import ReadingScreen
@@ -79,11 +81,11 @@ class SessionScreen(Screen[None]):
 
     def on_mount(self) -> None:
         if self.live is not None:
-            self._engine = self.run_worker(self.live.run(), name="engine", group="session")
-            self._bridge = self.run_worker(pump(self.live.events, self), name="bridge", group="session")
+            self.run_worker(self.live.run(), name="engine", group="session")
+            self.run_worker(pump(self.live.events, self), name="bridge", group="session")
+            self.set_interval(1.0, self._tick)  # a live session's clock runs between events too
         if self._initial:
             self.post_message(EventsArrived(self._initial))
-        self.set_interval(1.0, self._tick)
         self._tick()
 
     # -- events in ------------------------------------------------------------
@@ -94,11 +96,12 @@ class SessionScreen(Screen[None]):
         await self.show_view()
 
     async def show_view(self, *, full: bool = False) -> None:
-        """Bring every widget that changed up to date with `self.view`."""
+        """Bring every widget that changed up to date with `self.view`; `full`: every
+        widget, for a view that replaced the one shown (a replay moving back)."""
         view = self.view
         areas, changed_agents = view.take_changes()
         if full:
-            areas |= {"agents", "timeline", "budget", "header", "pending", "plan"}
+            areas |= {"timeline", "header", "pending", "plan", "notes"}
             changed_agents = set(view.agents)
         grid = self.query_one(AgentGrid)
         new = [agent for name, agent in view.agents.items() if name not in self.panels]
@@ -113,12 +116,12 @@ class SessionScreen(Screen[None]):
         for name in changed_agents:
             panel = self.panels.get(name)
             if panel is not None:
-                if full:
-                    panel.reset()
                 panel.sync(view.agents[name])
+        if "header" in areas:
+            self.query_one(SessionHeader).show(view, mode=self.mode)
         if "timeline" in areas:
             self.query_one(Timeline).sync(view)
-        if areas & {"plan", "timeline"}:
+        if "plan" in areas:
             self.query_one(DetailsPane).refresh_plan(view)
         if areas & {"plan", "notes", "header"}:
             self.query_one(PatternPane).show(view)
@@ -139,8 +142,9 @@ class SessionScreen(Screen[None]):
         return max(0.0, (end or view.started_ts) - view.started_ts)
 
     def _tick(self) -> None:
+        """What moves with the clock: the header's status and time, the budget gauges."""
         seconds = self.elapsed()
-        self.query_one(SessionHeader).show(self.view, elapsed=seconds, mode=self.mode)
+        self.query_one(SessionHeader).show_state(self.view, elapsed=seconds)
         self.query_one(BudgetBar).show(self.view.budget, seconds)
 
     @property
@@ -186,23 +190,18 @@ class SessionScreen(Screen[None]):
     # -- panels, zoom, reading ---------------------------------------------------
 
     def focused_panel(self) -> AgentPanel | None:
-        node = self.focused
-        while node is not None and not isinstance(node, AgentPanel):
-            node = node.parent  # type: ignore[assignment]
-        return node
+        try:
+            return self.focused.query_ancestor(AgentPanel) if self.focused is not None else None
+        except NoMatches:
+            return None
 
     def _cycle(self, step: int) -> None:
-        panels = list(self.panels.values())
+        panels = list(self.panels)
         if not panels:
             return
-        grid = self.query_one(AgentGrid)
         current = self.focused_panel()
-        index = panels.index(current) if current in panels else -step
-        target = panels[(index + step) % len(panels)]
-        if grid.zoomed is not None:
-            grid.zoom(target)
-            target.sync(self.view.agents[target.agent_name], force=True)
-        target.stream.focus()
+        index = panels.index(current.agent_name) if current is not None else -step
+        self.focus_agent(panels[(index + step) % len(panels)])
 
     def action_next_panel(self) -> None:
         self._cycle(1)
@@ -211,13 +210,13 @@ class SessionScreen(Screen[None]):
         self._cycle(-1)
 
     def focus_agent(self, name: str | None) -> None:
+        """Focus an agent's panel; while one is zoomed, zoom that one instead."""
         panel = self.panels.get(name or "")
         if panel is None:
             return
         grid = self.query_one(AgentGrid)
         if grid.zoomed is not None and grid.zoomed is not panel:
             grid.zoom(panel)
-            panel.sync(self.view.agents[panel.agent_name], force=True)
         panel.stream.focus()
         panel.scroll_visible()
 
@@ -226,8 +225,6 @@ class SessionScreen(Screen[None]):
         if grid.zoomed is not None:
             grid.zoom(None)
             self.query_one("#side").display = True
-            for panel in self.panels.values():
-                panel.sync(self.view.agents[panel.agent_name], force=True)
             return
         panel = self.focused_panel() or next(iter(self.panels.values()), None)
         if panel is None:
@@ -280,32 +277,14 @@ class SessionScreen(Screen[None]):
 
     def action_leave(self) -> None:
         if self.live is not None and self.live.running:
-            self.app.push_screen(
+            self.app.stop_sessions(  # type: ignore[attr-defined]
+                [self.live],
                 ConfirmScreen(
                     "Stop the session and leave?",
                     "The session is cancelled: finished work is kept and it is recorded as cancelled.",
                     confirm="Stop and leave",
                 ),
-                callback=self._leave_confirmed,
+                then=self.app.back,  # type: ignore[attr-defined]
             )
         else:
-            self.leave()
-
-    def _leave_confirmed(self, confirmed: bool | None) -> None:
-        if confirmed:
-            self._stop_and_leave()
-
-    @work(group="leaving", exclusive=True)
-    async def _stop_and_leave(self) -> None:
-        assert self.live is not None
-        self.live.cancel()
-        await self._engine.wait()
-        await self._bridge.wait()
-        self.leave()
-
-    def leave(self) -> None:
-        """Back to the screen this one was opened from, or out of huddle if there is none."""
-        if len(self.app.screen_stack) > 2:
-            self.app.pop_screen()
-        else:
-            self.app.exit()
+            self.app.back()  # type: ignore[attr-defined]

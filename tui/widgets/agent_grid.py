@@ -49,10 +49,11 @@ class AgentGrid(Container):
         self.styles.grid_rows = "14" if many else "1fr"
 
     def zoom(self, panel: AgentPanel | None) -> None:
-        """Show `panel` alone, or (None) every panel again."""
+        """Show `panel` alone, or (None) every panel again; a panel shown again catches up
+        with what its agent did while it was hidden."""
         # Display is set directly rather than through CSS classes: no restyling of
         # every panel on each zoom, which keeps the key press quick while streaming.
         self.zoomed = panel
         for child in self.query_children(AgentPanel):
-            child.display = panel is None or child is panel
+            child.reveal(panel is None or child is panel)
         self.fit()

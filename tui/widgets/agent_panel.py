@@ -9,15 +9,15 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from tui.view import STATUS_GLYPHS, AgentView
+from engine.formats import money, plural
+from tui.render import AGENT_STATUS
+from tui.view import MAX_LINES, AgentView
 from tui.widgets.stream_view import StreamView
-
-STATUSES = tuple(STATUS_GLYPHS)
 
 
 def stats_line(agent: AgentView) -> str:
     latency = f" · {agent.latency:.1f}s" if agent.latency is not None else ""
-    return f"{agent.tokens_in:,} in · {agent.tokens_out:,} out · ${agent.cost:.4f}{latency} · {agent.calls} calls"
+    return f"{agent.tokens_in:,} in · {agent.tokens_out:,} out · {money(agent.cost)}{latency} · {plural(agent.calls, 'call')}"
 
 
 class AgentPanel(Vertical):
@@ -32,12 +32,6 @@ class AgentPanel(Vertical):
         & > #step { height: 1; color: $text-accent; text-wrap: nowrap; text-overflow: ellipsis; }
         & > StreamView { height: 1fr; background: $surface; }
         & > #stats { height: 1; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; }
-        &.-status-thinking { border-subtitle-color: $text-warning; }
-        &.-status-streaming { border-subtitle-color: $text-success; }
-        &.-status-waiting { border-subtitle-color: $text-warning; }
-        &.-status-retrying { border-subtitle-color: $text-warning; }
-        &.-status-done { border-subtitle-color: $text-success; }
-        &.-status-failed { border-subtitle-color: $text-error; }
     }
     """
 
@@ -52,7 +46,7 @@ class AgentPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="step", markup=False)
-        yield StreamView()
+        yield StreamView(MAX_LINES)
         yield Static(id="stats", markup=False)
 
     def on_mount(self) -> None:
@@ -61,8 +55,9 @@ class AgentPanel(Vertical):
         self.border_title = Content.assemble((teams, "dim"), (agent.name, "bold"), " · ", agent.role)
         self._show(self._agent)
 
-    # The border colour is set here, not by CSS (:focus-within): restyling the panel
-    # tree on every focus change was the slowest part of moving between panels.
+    # Border colours are set here, not by CSS (:focus-within, status classes):
+    # restyling the panel tree on every focus or status change was the slowest
+    # part of moving between panels.
     def on_descendant_focus(self) -> None:
         self._focused = True
         self._paint_border()
@@ -72,41 +67,42 @@ class AgentPanel(Vertical):
         self._paint_border()
 
     def _paint_border(self) -> None:
-        if self._focused:
-            colour = "accent"
-        else:
-            colour = {"waiting": "warning", "failed": "error"}.get(self._status, "panel-lighten-2")
-        self.styles.border = ("round", self.app.theme_variables[colour])
+        _, colour, alarm = AGENT_STATUS.get(self._status, AGENT_STATUS["idle"])
+        border = "accent" if self._focused else colour if alarm and colour else "panel-lighten-2"
+        self.styles.border = ("round", self.app.theme_variables[border])
 
     @property
     def stream(self) -> StreamView:
         return self.query_one(StreamView)
 
-    def sync(self, agent: AgentView, *, force: bool = False) -> None:
-        """Show the agent's current state; skipped while the panel is hidden."""
+    def sync(self, agent: AgentView) -> None:
+        """Take the agent's current state: shown now, or when a hidden panel shows again."""
         self._agent = agent
-        if self.is_mounted and (force or self.display):
+        if self.is_mounted and self.display:
             self._show(agent)
+
+    def reveal(self, shown: bool) -> None:
+        """Show or hide the panel (zoom); shown again, it catches up with its agent."""
+        if shown != self.display:
+            self.display = shown
+            if shown and self.is_mounted:
+                self._show(self._agent)
 
     def _show(self, agent: AgentView) -> None:
         if agent.status != self._status:
-            self.remove_class(f"-status-{self._status}")
             self._status = agent.status
-            self.add_class(f"-status-{agent.status}")
-            self.border_subtitle = Content(f"{STATUS_GLYPHS[agent.status]} {agent.status}")
+            glyph, colour, _ = AGENT_STATUS[agent.status]
+            label = f"{glyph} {agent.status}"
+            self.border_subtitle = Content.styled(label, self.app.theme_variables[colour]) if colour else Content(label)
             self._paint_border()
         step, stats = agent.step or "—", stats_line(agent)
         if (step, stats) != self._labels:
             self._labels = (step, stats)
-            self.query_one("#step", Static).update(Content(step))
-            self.query_one("#stats", Static).update(Content(stats))
+            self.query_one("#step", Static).update(Content(step), layout=False)  # one line each
+            self.query_one("#stats", Static).update(Content(stats), layout=False)
         new = agent.line_total - self._shown_total
         if new < 0 or new > len(agent.lines):
             self.stream.reset(agent.lines, agent.partial)
         else:
             self.stream.append(islice(agent.lines, len(agent.lines) - new, None), agent.partial)
         self._shown_total = agent.line_total
-
-    def reset(self) -> None:
-        """Forget what was shown, so the next sync redraws everything (after a jump back)."""
-        self._shown_total = -1

@@ -55,6 +55,6 @@ class BudgetBar(Static):
             parts += gauge(label, used, limit, fmt)
         parts += ["  ", (f"{budget.calls} calls", "dim")]
         content = Content.assemble(*parts)
-        if content != self._shown:  # an unchanged line costs no layout pass
+        if content != self._shown:  # one line, as wide as the screen: no layout needed
             self._shown = content
-            self.update(content)
+            self.update(content, layout=False)

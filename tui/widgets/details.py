@@ -2,76 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from tui.render import decision_line, plan_tree, pretty
 from tui.safe import clean
 from tui.view import Entry, SessionView
-
-STEP_GLYPHS = {
-    "planned": ("○", "$text-muted"),
-    "running": ("●", "$text-warning"),
-    "done": ("✓", "$text-success"),
-    "error": ("✗", "$text-error"),
-    "skipped": ("–", "$text-muted"),
-    "stopped": ("■", "$text-warning"),
-}
-
-
-def plan_tree(view: SessionView) -> Content:
-    """The plan with each step's live status, as a tree; a member team's own plan
-    (hierarchical teams) hangs under the step it works on."""
-    plan = view.plan or {}
-    confidence = plan.get("confidence")
-    head = f"Plan (revision {view.plan_revision})" if view.plan_revision else "Plan"
-    if isinstance(confidence, int | float):
-        head += f" · confidence {confidence:.0%}"
-    parts: list[Content | tuple[str, str] | str] = [(head, "bold"), "\n"]
-    _steps(view, plan.get("steps", []), "", parts)
-    return Content.assemble(*parts)
-
-
-def _steps(view: SessionView, steps: list[dict[str, Any]], indent: str, parts: list[Any]) -> None:
-    for index, step in enumerate(steps):
-        last = index == len(steps) - 1
-        step_id = str(step.get("id", "?"))
-        state = view.steps.get(step_id, {})
-        glyph, style = STEP_GLYPHS.get(state.get("status", "planned"), STEP_GLYPHS["planned"])
-        parts += [
-            indent, "└─ " if last else "├─ ", (glyph + " ", style), (step_id.rsplit("/", 1)[-1], "bold"), " ",
-            (str(step.get("assigned_to", "?")), "$text-accent"), "  ", str(step.get("title", "")), "\n",
-        ]
-        rail = indent + ("   " if last else "│  ")
-        deps = step.get("depends_on") or []
-        if deps:
-            parts += [rail, ("   after " + ", ".join(d.rsplit("/", 1)[-1] for d in map(str, deps)), "dim"), "\n"]
-        if state.get("error"):
-            parts += [rail, ("   " + str(state["error"]), "$text-error"), "\n"]
-        for scope, nested in view.plans.items():
-            if scope.startswith(f"{step_id}/") and scope.count("/") == step_id.count("/") + 1:
-                team = scope.rsplit("/", 1)[-1]
-                parts += [rail, (f"   plan of {team}", "italic $text-accent"), "\n"]
-                _steps(view, nested.get("steps", []), rail + "   ", parts)
-
-
-def decision_line(decision: dict[str, Any]) -> Content:
-    """How an escalation was decided: what, by whom, when, under which rule."""
-    words = {"approve": ("approved", "$text-success"), "reject": ("rejected", "$text-error"), "edit": ("edited", "$text-accent")}
-    word, style = words.get(decision["action"], (decision["action"], ""))
-    offset = decision.get("offset", 0.0)
-    reason = f": {decision['reason']}" if decision.get("reason") else ""
-    return Content.assemble(
-        ("Decision: ", "bold"), (word, f"bold {style}"), f" by {decision['by']} at +{int(offset) // 60}:{int(offset) % 60:02d}",
-        (f" ({decision['rule']})", "dim"), reason,
-    )
-
-
-def pretty(data: Any) -> str:
-    return clean(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 class DetailsPane(VerticalScroll):

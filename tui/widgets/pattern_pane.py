@@ -28,7 +28,13 @@ class PatternPane(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(markup=False)
 
+    _shown: tuple[str, tuple[object, ...]] | None = None
+
     def show(self, view: SessionView) -> None:
         info = PATTERNS.get(view.pattern)
         self.border_title = Content(info.title if info else view.pattern or "Pattern")
-        self.query_one(Static).update(render(view))
+        content = render(view)
+        shown = (content.plain, tuple(content.spans))  # Content's == compares the text alone
+        if shown != self._shown:
+            self._shown = shown
+            self.query_one(Static).update(content)

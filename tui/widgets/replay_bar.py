@@ -20,8 +20,8 @@ class ReplayBar(Static):
         if replay.at_end:
             state = ("■ end", "bold")
         loading = "" if replay.complete else f" (loading {replay.loaded * 100 // max(total, 1)}%)"
-        self.update(Content.assemble(
+        self.update(Content.assemble(  # one line, as wide as the screen: no layout needed
             state, " ", (speed_label(speed), "bold"), " · event ",
             (f"{replay.position:,}", "bold"), f" of {total:,}{loading} · at +{fmt_clock(elapsed)} · ",
             ("recorded session: nothing is called", "dim"),
-        ))
+        ), layout=False)

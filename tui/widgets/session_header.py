@@ -8,17 +8,9 @@ from textual.content import Content
 from textual.widgets import Static
 
 from engine.formats import clock
+from tui.render import session_status
+from tui.safe import clean_line
 from tui.view import SessionView
-
-STATUS_STYLES = {
-    "running": "bold $text-success",
-    "waiting": "bold $text-warning",
-    "completed": "bold $text-success",
-    "failed": "bold $text-error",
-    "stopped": "bold $text-warning",
-    "cancelled": "bold $text-warning",
-    "interrupted": "bold $text-error",
-}
 
 
 class SessionHeader(Vertical):
@@ -39,7 +31,8 @@ class SessionHeader(Vertical):
 
     def __init__(self) -> None:
         super().__init__()
-        self._shown: dict[str, Content] = {}
+        self._state: Content | None = None
+        self._shown: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -48,33 +41,31 @@ class SessionHeader(Vertical):
             yield Static(id="state", markup=False)
         yield Static(id="task", markup=False)
 
-    def _set(self, selector: str, content: Content) -> None:
-        """Update one line, only when it changed (an update costs a layout pass)."""
-        if self._shown.get(selector) != content:
-            self._shown[selector] = content
-            self.query_one(selector, Static).update(content)
-
-    def show(self, view: SessionView, *, elapsed: float, mode: str = "live") -> None:
-        """Update from the view; `elapsed` seconds, `mode` "live" or how a past session is shown."""
-        self._set(
-            "#where",
-            Content.assemble(
-                ("huddle", "bold $text-accent"), " · session ", (view.session_id, "bold"),
-                " · ", (view.pattern, "bold"), (f" · seed {view.seed}" if view.seed is not None else "", "dim"),
-            )
-        )
+    def show(self, view: SessionView, *, mode: str = "live") -> None:
+        """Which session this is, on what, and its task (set once it starts); `mode` is
+        "live" or how a past session is shown."""
+        shown = (view.session_id, view.pattern, view.seed, view.provider, view.task, mode)
+        if shown == self._shown:
+            return
+        self._shown = shown
+        self.query_one("#where", Static).update(Content.assemble(
+            ("huddle", "bold $text-accent"), " · session ", (view.session_id, "bold"),
+            " · ", (view.pattern, "bold"), (f" · seed {view.seed}" if view.seed is not None else "", "dim"),
+        ), layout=False)
         provider = view.provider or "?"
         badge = Content.styled(f" {provider.upper()} ", "bold reverse $warning" if provider == "simulated" else "bold reverse $primary")
         if mode != "live":
             badge = Content.assemble((f" {mode} ", "bold reverse $secondary"), " ", badge)
-        self._set("#badge", badge)
+        self.query_one("#badge", Static).update(badge)
+        self.query_one("#task", Static).update(Content.assemble(("task: ", "bold"), clean_line(view.task)), layout=False)
+
+    def show_state(self, view: SessionView, *, elapsed: float) -> None:
+        """The status, what waits for a person, and `elapsed` seconds (this moves with the clock)."""
         status = "waiting" if view.pending and not view.finished else view.status
         pending = f" · {len(view.pending)} pending" if view.pending else ""
-        self._set(
-            "#state",
-            Content.assemble(
-                (status.replace("waiting", "waiting for approval"), STATUS_STYLES.get(status, "bold")),
-                (pending, "bold $text-warning"), " · ", (clock(elapsed), "bold"),
-            )
+        state = Content.assemble(
+            session_status(status, bold=True), (pending, "bold $text-warning"), " · ", (clock(elapsed), "bold"),
         )
-        self._set("#task", Content.assemble(("task: ", "bold"), " ".join(view.task.split())))
+        if state != self._state:  # an update costs a layout pass (#state is as wide as its text)
+            self._state = state
+            self.query_one("#state", Static).update(state)

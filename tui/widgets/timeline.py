@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
+from itertools import takewhile
+
 from textual.content import Content
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from engine.formats import clock
-from tui.view import Entry, SessionView
+from tui.view import MAX_TIMELINE, Entry, SessionView
 
 ENTRY_STYLES = {
     "": "",
@@ -39,45 +43,58 @@ class Timeline(OptionList):
     }
     """
 
+    SLACK = MAX_TIMELINE // 2
+    """How far past the view's bound the list may grow before it starts over (which
+    measures every entry again: ~0.1 s for 2,000), so a long session pays that rarely."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.entries: dict[str, Entry] = {}
-        self._last_seq = 0
+        self._entries: list[Entry] = []
+        """The entries shown, one per option, oldest first."""
 
     def on_mount(self) -> None:
         self.border_title = "Timeline"
 
     def sync(self, view: SessionView) -> None:
-        """Add the entries the view has that the list does not; start over after a jump back."""
-        timeline = view.timeline
-        if timeline and timeline[-1].seq < self._last_seq or not timeline and self._last_seq:
-            self.clear_options()
-            self.entries.clear()
-            self._last_seq = 0
-        new = [e for e in reversed(timeline) if e.seq > self._last_seq]
-        if not new:
+        """Show the view's entries. New ones are added at the end; a replay moving back
+        drops the ones after its moment. The list starts over only when the view has
+        older entries than it shows (a replay moving back past the bound), or when it
+        has grown SLACK entries past the view's bound."""
+        timeline, shown = view.timeline, self._entries
+        last = timeline[-1].seq if timeline else 0
+        keep = bisect_right(shown, last, key=lambda entry: entry.seq)
+        newest = shown[keep - 1].seq if keep else 0
+        new = list(takewhile(lambda entry: entry.seq > newest, reversed(timeline)))
+        older = bool(timeline) and keep > 0 and timeline[0].seq < shown[0].seq
+        if older or keep + len(new) > len(timeline) + self.SLACK:
+            self._rebuild(timeline)
             return
-        new.reverse()
+        for _ in range(len(shown) - keep):
+            self.remove_option_at_index(len(shown) - 1)
+            shown.pop()
+        if new:
+            new.reverse()
+            self._add(new)
+
+    def _add(self, entries: list[Entry]) -> None:
         at_end = self.highlighted is None or self.highlighted >= self.option_count - 1
-        for entry in new:
-            self.entries[str(entry.seq)] = entry
-        self.add_options([Option(entry_prompt(e), id=str(e.seq)) for e in new])
-        self._last_seq = new[-1].seq
+        self._entries.extend(entries)
+        self.add_options([Option(entry_prompt(entry)) for entry in entries])
         if at_end:
             self.scroll_end(animate=False)
 
-    def entry_at(self, index: int | None) -> Entry | None:
-        if index is None or index >= self.option_count:
-            return None
-        option = self.get_option_at_index(index)
-        return self.entries.get(option.id or "")
+    def _rebuild(self, timeline: Iterable[Entry]) -> None:
+        """Show exactly `timeline`, keeping the highlighted entry if it is still there."""
+        highlighted = self.entry_at(self.highlighted)
+        self.clear_options()
+        self._entries = []
+        self._add(list(timeline))
+        if highlighted is not None:
+            index = bisect_left(self._entries, highlighted.seq, key=lambda entry: entry.seq)
+            if index < len(self._entries) and self._entries[index].seq == highlighted.seq:
+                self.highlighted = index
 
-    def select_seq(self, seq: int) -> None:
-        """Highlight the entry for event `seq`, or the last one before it."""
-        best = None
-        for index in range(self.option_count):
-            entry = self.entry_at(index)
-            if entry is not None and entry.seq <= seq:
-                best = index
-        if best is not None:
-            self.highlighted = best
+    def entry_at(self, index: int | None) -> Entry | None:
+        if index is None or not 0 <= index < len(self._entries):
+            return None
+        return self._entries[index]

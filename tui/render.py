@@ -1,0 +1,116 @@
+"""How session state reads on screen: plans, decisions, payloads and statuses, as Content.
+
+Pure functions and tables, no widgets: screens, widgets and the pattern views
+all draw with them. Every string they show came through the view (which
+cleaned it) or through `clean` here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from textual.content import Content
+
+from engine.events import DECIDED
+from engine.formats import clock
+from tui.safe import clean
+from tui.view import SessionView
+
+Parts = list[Content | tuple[str, str] | str]
+
+SESSION_STATUS: dict[str, tuple[str, str]] = {
+    "running": ("●", "$text-success"),
+    "waiting": ("◆", "bold $text-warning"),
+    "completed": ("✓", "$text-success"),
+    "failed": ("✗", "$text-error"),
+    "stopped": ("■", "$text-warning"),
+    "cancelled": ("⊘", "$text-muted"),
+    "interrupted": ("⚠", "bold $text-error"),
+}
+"""A session's status: (glyph, style). Stopped means a budget or a limit ended it;
+cancelled, that a person did."""
+
+AGENT_STATUS: dict[str, tuple[str, str | None, bool]] = {
+    "idle": ("○", None, False),
+    "thinking": ("◔", "text-warning", False),
+    "streaming": ("●", "text-success", False),
+    "waiting": ("◆", "text-warning", True),
+    "retrying": ("↻", "text-warning", False),
+    "done": ("✓", "text-success", False),
+    "failed": ("✗", "text-error", True),
+}
+"""An agent's status: (glyph, theme colour of its label (None: muted), whether its
+panel's border takes that colour too: the two that need a person's eye)."""
+
+STEP_STATUS: dict[str, tuple[str, str]] = {
+    "planned": ("○", "$text-muted"),
+    "running": ("●", "$text-warning"),
+    "done": ("✓", "$text-success"),
+    "error": ("✗", "$text-error"),
+    "skipped": ("–", "$text-muted"),
+    "stopped": ("■", "$text-warning"),
+}
+"""A plan step's status: (glyph, style)."""
+
+DECISION_STYLES = {"approve": "$text-success", "reject": "$text-error", "edit": "$text-accent"}
+
+
+def session_status(status: str, *, short: bool = False, bold: bool = False) -> Content:
+    """A session's status with its glyph; `short` says "waiting" rather than "waiting for approval"."""
+    glyph, style = SESSION_STATUS.get(status, ("?", ""))
+    label = "waiting for approval" if status == "waiting" and not short else status
+    if bold and "bold" not in style:
+        style = f"bold {style}"
+    return Content.styled(f"{glyph} {label}", style)
+
+
+def plan_tree(view: SessionView) -> Content:
+    """The plan with each step's live status, as a tree; a member team's own plan
+    (hierarchical teams) hangs under the step it works on."""
+    plan = view.plan or {}
+    confidence = plan.get("confidence")
+    head = f"Plan (revision {view.plan_revision})" if view.plan_revision else "Plan"
+    if isinstance(confidence, int | float):
+        head += f" · confidence {confidence:.0%}"
+    parts: Parts = [(head, "bold"), "\n"]
+    _steps(view, plan.get("steps", []), "", parts)
+    return Content.assemble(*parts)
+
+
+def _steps(view: SessionView, steps: list[dict[str, Any]], indent: str, parts: Parts) -> None:
+    for index, step in enumerate(steps):
+        last = index == len(steps) - 1
+        step_id = str(step.get("id", "?"))
+        state = view.steps.get(step_id, {})
+        glyph, style = STEP_STATUS.get(state.get("status", "planned"), STEP_STATUS["planned"])
+        parts += [
+            indent, "└─ " if last else "├─ ", (glyph + " ", style), (step_id.rsplit("/", 1)[-1], "bold"), " ",
+            (str(step.get("assigned_to", "?")), "$text-accent"), "  ", str(step.get("title", "")), "\n",
+        ]
+        rail = indent + ("   " if last else "│  ")
+        deps = step.get("depends_on") or []
+        if deps:
+            parts += [rail, ("   after " + ", ".join(d.rsplit("/", 1)[-1] for d in map(str, deps)), "dim"), "\n"]
+        if state.get("error"):
+            parts += [rail, ("   " + str(state["error"]), "$text-error"), "\n"]
+        for scope, nested in view.plans.items():
+            if scope.startswith(f"{step_id}/") and scope.count("/") == step_id.count("/") + 1:
+                team = scope.rsplit("/", 1)[-1]
+                parts += [rail, (f"   plan of {team}", "italic $text-accent"), "\n"]
+                _steps(view, nested.get("steps", []), rail + "   ", parts)
+
+
+def decision_line(decision: dict[str, Any]) -> Content:
+    """How an escalation was decided: what, by whom, when, under which rule."""
+    action = decision["action"]
+    reason = f": {decision['reason']}" if decision.get("reason") else ""
+    return Content.assemble(
+        ("Decision: ", "bold"), (DECIDED.get(action, action), f"bold {DECISION_STYLES.get(action, '')}"),
+        f" by {decision['by']} at +{clock(decision.get('offset', 0.0))}", (f" ({decision['rule']})", "dim"), reason,
+    )
+
+
+def pretty(data: Any) -> str:
+    """A payload as indented JSON, cleaned."""
+    return clean(json.dumps(data, indent=2, ensure_ascii=False, default=str))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,3 +27,16 @@ def user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def stores_closed() -> Iterator[None]:
+    """Every test closes the stores it opens (in a fixture, a `finally` or `async with`),
+    even when it fails: none of the connection threads it started may outlive it."""
+    before = set(threading.enumerate())
+    yield
+    started = [t for t in threading.enumerate() if t not in before and "_connection_worker_thread" in t.name]
+    for thread in started:
+        thread.join(timeout=5)  # a closed store's thread ends a moment after `close` returns
+    left = sum(thread.is_alive() for thread in started)
+    assert not left, f"{left} store(s) left open: close each in a fixture, a `finally` or `async with`"

@@ -61,8 +61,9 @@ def test_the_launch_screen_starts_a_session_and_the_browser_replays_it(tmp_path)
         term.expect(r"Escalation: plan from lead", timeout=30)
         term.send("\r")
         term.expect(r"completed", timeout=60)
+        back = term.mark()
         term.send("q")  # back to the launch screen
-        term.expect(r"start a session", timeout=10)
+        term.expect(r"start a session", timeout=10, since=back)
         term.send("\x0f")  # ctrl+o: the browser
         term.expect(r"sessions · 1", timeout=10)
         term.send("\r")  # replay it
@@ -71,3 +72,5 @@ def test_the_launch_screen_starts_a_session_and_the_browser_replays_it(tmp_path)
         assert term.wait(timeout=20) == 0
     finally:
         term.close()
+    with sqlite3.connect(db) as connection:  # the whole task, typed at once, ctrl+s right after
+        assert connection.execute("SELECT task FROM sessions").fetchall() == [("Write the on-call runbook",)]

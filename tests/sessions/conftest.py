@@ -19,9 +19,8 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def store(db_path: Path) -> AsyncIterator[SessionStore]:
-    opened = await SessionStore.open(db_path)
-    yield opened
-    await opened.close()
+    async with await SessionStore.open(db_path) as opened:
+        yield opened
 
 
 @pytest.fixture

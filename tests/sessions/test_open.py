@@ -52,21 +52,18 @@ def test_the_path_comes_from_the_option_then_the_environment_then_the_default(tm
 
 async def test_a_new_database_and_its_log_files_are_readable_by_the_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "new" / "dirs" / "huddle.db"
-    store = await SessionStore.open(path)
-    try:
+    async with await SessionStore.open(path) as store:
         await record(store)  # write something, so the -wal and -shm files exist
         files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
         assert all(f.exists() for f in files)
         for f in files:
             assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
         assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    finally:
-        await store.close()
 
 
 async def test_wal_mode_and_the_schema_version(db_path: Path) -> None:
-    store = await SessionStore.open(db_path)
-    await store.close()
+    async with await SessionStore.open(db_path):
+        pass
     with connect(db_path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -79,6 +76,33 @@ async def test_reading_commands_do_not_create_a_database(tmp_path: Path) -> None
         await SessionStore.open(path, create=False)
     one_line(error.value, path)
     assert not path.exists()
+
+
+# -- a store left open ---------------------------------------------------------------
+
+LEFT_OPEN = """
+import asyncio, sys
+from sessions.store import SessionStore
+from tests.sessions.helpers import record
+
+async def main():
+    store = await SessionStore.open(sys.argv[1])
+    await record(store)
+    return store
+
+kept = asyncio.run(main())  # never closed, still referenced when the interpreter exits
+"""
+
+
+def test_a_store_left_open_does_not_keep_the_process_alive_and_loses_nothing_committed(db_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LEFT_OPEN, str(db_path)],
+        cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    with connect(db_path) as raw:
+        assert raw.execute("SELECT status FROM sessions").fetchall() == [("completed",)]
+        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 # -- schema versions ------------------------------------------------------------------
@@ -128,24 +152,21 @@ async def test_an_older_database_is_upgraded_and_keeps_its_sessions(db_path: Pat
             [(e.session_id, e.seq, e.ts, e.kind, e.agent, event_to_json(e)) for e in ran.events],
         )
 
-    store = await SessionStore.open(db_path)
-    try:
+    async with await SessionStore.open(db_path) as store:
         [row] = await store.list_sessions()
         assert (row.id, row.status, row.cost, row.last_seq) == (first.session_id, "completed", 0.5, last.seq)
+        assert (row.failed_steps, row.skipped_steps, row.outcome) == (0, 0, "completed")  # counted from version 3 on
         assert await store.load_events(row.id, limit=10_000) == ran.events
         # The new full-text index covers the old sessions: task, agent replies and result.
         for words in ("airship", "zeppelin fleet"):
             assert [r.id for r in await store.list_sessions(search=words)] == [row.id]
-    finally:
-        await store.close()
     with connect(db_path) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 async def test_a_newer_database_is_refused_and_left_untouched(db_path: Path) -> None:
-    store = await SessionStore.open(db_path)
-    await record(store)
-    await store.close()
+    async with await SessionStore.open(db_path) as store:
+        await record(store)
     with connect(db_path) as raw:
         raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     before = snapshot(db_path)
@@ -159,9 +180,8 @@ async def test_a_newer_database_is_refused_and_left_untouched(db_path: Path) -> 
 
 
 async def test_a_newer_schema_still_in_the_write_ahead_log_is_refused_too(db_path: Path) -> None:
-    store = await SessionStore.open(db_path)
-    await record(store)
-    await store.close()
+    async with await SessionStore.open(db_path) as store:
+        await record(store)
     with connect(db_path) as newer:  # a newer huddle, still running: its change is only in the WAL
         newer.execute("PRAGMA wal_autocheckpoint = 0")
         newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
@@ -212,10 +232,9 @@ async def test_a_directory_is_refused(tmp_path: Path) -> None:
 
 async def corrupt_copy(db_path: Path, tmp_path: Path) -> tuple[Path, int]:
     """A database with a few sessions, and the page where its sessions table starts."""
-    store = await SessionStore.open(db_path)
-    for _ in range(3):
-        await record(store)
-    await store.close()
+    async with await SessionStore.open(db_path) as store:
+        for _ in range(3):
+            await record(store)
     with connect(db_path) as raw:
         root = raw.execute("SELECT rootpage FROM sqlite_master WHERE name = 'sessions'").fetchone()[0]
         size = raw.execute("PRAGMA page_size").fetchone()[0]
@@ -230,11 +249,8 @@ async def test_a_damaged_sessions_table_is_reported_when_listed(db_path: Path, t
     before = snapshot(path)
 
     with pytest.raises(CorruptDatabase) as error:
-        store = await SessionStore.open(path)  # reads only the header and an index
-        try:
+        async with await SessionStore.open(path) as store:  # reads only the header and an index
             await store.list_sessions()
-        finally:
-            await store.close()
 
     assert "damaged" in one_line(error.value, path)
     assert snapshot(path) == before
@@ -248,23 +264,18 @@ async def test_damage_in_the_middle_of_the_file_is_reported_when_read(db_path: P
         handle.write(os.urandom(size // 3))
 
     with pytest.raises(CorruptDatabase) as error:
-        store = await SessionStore.open(path)
-        try:
+        async with await SessionStore.open(path) as store:
             for row in await store.list_sessions():
                 await store.load_events(row.id, limit=100_000)
-        finally:
-            await store.close()
     one_line(error.value, path)
 
 
 async def test_a_database_locked_by_another_writer_gives_up_after_the_timeout(db_path: Path) -> None:
-    store = await SessionStore.open(db_path)
-    earlier = await record(store)
-    await store.close()
+    async with await SessionStore.open(db_path) as store:
+        earlier = await record(store)
     with connect(db_path) as other:
         other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
-        store = await SessionStore.open(db_path, busy_timeout=0.3)
-        try:
+        async with await SessionStore.open(db_path, busy_timeout=0.3) as store:
             started = time.monotonic()
             with pytest.raises(DatabaseLocked) as error:
                 await store.check_writable()
@@ -276,22 +287,16 @@ async def test_a_database_locked_by_another_writer_gives_up_after_the_timeout(db
             # Recording, though, waits for the lock, gives up, and says so.
             with pytest.raises(DatabaseLocked):
                 await record(store)
-        finally:
-            await store.close()
-    store = await SessionStore.open(db_path)
-    try:
+    async with await SessionStore.open(db_path) as store:
         assert (await store.get_session(earlier.finished.session_id)).status == "completed"
         assert await store.event_count(earlier.finished.session_id) == len(earlier.events)
-    finally:
-        await store.close()
 
 
 async def test_a_directory_without_write_permission_is_refused(lockable_directory: Path) -> None:
     read_only_directory = lockable_directory
     existing = read_only_directory / "old.db"
-    store = await SessionStore.open(existing)
-    await record(store)
-    await store.close()
+    async with await SessionStore.open(existing) as store:
+        await record(store)
     if os.geteuid() == 0:
         os.chown(existing, 65534, 65534)  # the ordinary user below owns the database, not the directory
     read_only_directory.chmod(0o555)
@@ -341,9 +346,8 @@ def ended_process(*, reaped: bool) -> subprocess.Popen[bytes]:
 async def test_live_sessions_of_dead_processes_are_marked_interrupted(
     db_path: Path, pid: str | None, host: str, expected: str
 ) -> None:
-    store = await SessionStore.open(db_path)
-    ran = await record(store)
-    await store.close()
+    async with await SessionStore.open(db_path) as store:
+        ran = await record(store)
     ended = ended_process(reaped=pid != "zombie")
     pids = {"dead": ended.pid, "zombie": ended.pid, "self": os.getpid(), "parent": os.getppid(), None: None}
     hosts = {"here": socket.gethostname(), "elsewhere": "another-machine"}
@@ -353,11 +357,10 @@ async def test_live_sessions_of_dead_processes_are_marked_interrupted(
             (pids[pid], hosts[host], ran.finished.session_id),
         )
 
-    store = await SessionStore.open(db_path)
     try:
-        row = await store.get_session(ran.finished.session_id)
+        async with await SessionStore.open(db_path) as store:
+            row = await store.get_session(ran.finished.session_id)
     finally:
-        await store.close()
         ended.wait()
 
     assert row.status == (expected if expected == "interrupted" else "waiting")
@@ -367,20 +370,15 @@ async def test_live_sessions_of_dead_processes_are_marked_interrupted(
 
 
 async def test_the_busy_timeout_default_is_five_seconds_and_can_be_set(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = await SessionStore.open(db_path)
-    assert store.busy_timeout == 5.0
-    await store.close()
+    async with await SessionStore.open(db_path) as store:
+        assert store.busy_timeout == 5.0
     monkeypatch.setattr(store_module, "DEFAULT_BUSY_TIMEOUT", 0.5)
-    store = await SessionStore.open(db_path)
-    assert store.busy_timeout == 0.5
-    await store.close()
+    async with await SessionStore.open(db_path) as store:
+        assert store.busy_timeout == 0.5
 
 
 async def test_rejecting_sessions_are_recorded_too(db_path: Path) -> None:
-    store = await SessionStore.open(db_path)
-    try:
+    async with await SessionStore.open(db_path) as store:
         ran = await record(store, policy=ApprovalPolicy(default="reject"))
         row = await store.get_session(ran.finished.session_id)
         assert row.status == "stopped" and row.partial and row.reason == ran.finished.reason
-    finally:
-        await store.close()

@@ -88,6 +88,8 @@ def load_config(path: Path | None = None) -> UserConfig:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot read it: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start + 1}); save it as UTF-8") from None
     try:
         return UserConfig.model_validate(raw)
     except ValidationError as error:

@@ -3,6 +3,7 @@ that tell a pattern a call or the whole session has ended."""
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -53,7 +54,7 @@ class CallFailedError(Exception):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with jitter; a provider's retry-after is a floor."""
+    """Exponential backoff with jitter; a provider's retry-after is a floor, up to `max_wait`."""
 
     max_attempts: int = 4
     """Attempts per call for transport errors (rate limits, overload, timeouts...)."""
@@ -63,13 +64,21 @@ class RetryPolicy:
     """Up to this share of each delay is random, so parallel retries spread out."""
     schema_retries: int = 2
     """Extra attempts for a structured reply that does not validate."""
+    max_wait: float = 60.0
+    """The longest one wait before a retry lasts, whatever a provider's retry-after asks
+    (a server may ask for a day: the call is tried again, and fails in its own words)."""
 
-    def delay(self, failures: int, retry_after: float | None, rng: random.Random) -> float:
+    def delay(
+        self, failures: int, retry_after: float | None, rng: random.Random, *, longest: float | None = None
+    ) -> float:
+        """Seconds to wait before the next attempt: at most `max_wait`, and at most
+        `longest` (the call timeout) when given."""
         backoff = min(self.max_delay, self.base_delay * 2 ** (failures - 1))
         backoff = backoff * (1 - self.jitter) + backoff * self.jitter * rng.random()
-        if retry_after is not None:
+        if retry_after is not None and not math.isnan(retry_after):
             backoff = max(backoff, retry_after)
-        return round(backoff, 3)
+        cap = self.max_wait if longest is None else min(self.max_wait, longest)
+        return round(min(backoff, cap), 3)
 
 
 class CircuitBreaker:

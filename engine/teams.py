@@ -100,6 +100,8 @@ def load_team_file(path: Path) -> TeamFile:
         raise TeamFileError(f"{path}: no such team file") from None
     except OSError as error:
         raise TeamFileError(f"{path}: cannot read it: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise TeamFileError(f"{path}: not UTF-8 text (byte {error.start + 1}); save it as UTF-8") from None
     return parse_team_file(text, str(path))
 
 

@@ -11,32 +11,28 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.handoffs import check_json_schema
 from engine.providers.base import ToolSpec
+from engine.redaction import redact
+from engine.trust import well_formed
 
 MAX_READ = 64 * 1024
 """Bytes of a file a read returns; the rest is cut, and the reply says so."""
 MAX_LISTED = 200
-SECRET_NAMES = (".env", ".env.*", "*.pem", "*.key", "id_rsa*", "id_ed25519*", "*.p12", "*.pfx", ".netrc", "credentials*", "*secret*")
-SKIPPED_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache"}
-
-SECRET_PATTERNS = re.compile(
-    r"sk-ant-[A-Za-z0-9_-]{8,}"  # Anthropic keys
-    r"|sk-[A-Za-z0-9_-]{20,}"  # other providers' keys
-    r"|AKIA[0-9A-Z]{16}"  # AWS access key ids
-    r"|gh[pousr]_[A-Za-z0-9]{20,}"  # GitHub tokens
-    r"|xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack tokens
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
-    re.DOTALL,
+SECRET_NAMES = (
+    ".env", ".env.*", ".envrc", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "*.ppk", "*.kdbx",
+    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", ".netrc", "_netrc", ".pgpass", ".npmrc", ".pypirc",
+    ".git-credentials", ".htpasswd", ".dockercfg", "credentials*", "*secret*",
 )
-SECRET_ENV = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
-REDACTED = "[redacted]"
+"""File names huddle never reads (matched without regard to case)."""
+SECRET_DIRS = {".ssh", ".gnupg", ".aws", ".docker", ".kube", ".azure", ".config/gcloud"}
+"""Folders whose files hold keys and tokens: nothing under them is read."""
+SKIPPED_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache"}
 
 
 class ToolError(Exception):
@@ -55,10 +51,11 @@ class Tool:
         check_json_schema(self.input_schema, payload)
         return payload
 
-    def execute(self, payload: dict[str, Any], root: Path) -> str:
-        """Run on a validated input; the output with secrets redacted, or ToolError."""
+    def execute(self, payload: dict[str, Any], root: Path, secrets: Iterable[str] = ()) -> str:
+        """Run on a validated input; the output with secrets (and any piece of
+        `secrets`, the keys huddle holds) redacted, or ToolError."""
         try:
-            return redact(self.run(payload, root.resolve()))
+            return well_formed(redact(self.run(payload, root.resolve()), secrets))
         except OSError as error:
             raise ToolError(f"{self.name} failed: {error.strerror or error}") from None
 
@@ -76,8 +73,12 @@ def _inside(root: Path, relative: str) -> Path:
     return target
 
 
-def _looks_secret(path: Path) -> bool:
-    return any(fnmatch.fnmatch(path.name.lower(), pattern) for pattern in SECRET_NAMES)
+def _looks_secret(path: Path, root: Path) -> bool:
+    """A file named like a key or credentials, or inside a folder of them."""
+    if any(fnmatch.fnmatch(path.name.lower(), pattern) for pattern in SECRET_NAMES):
+        return True
+    folders = "/" + "/".join(path.relative_to(root).parts[:-1]).lower() + "/"
+    return any(f"/{folder}/" in folders for folder in SECRET_DIRS)
 
 
 def _list_files(payload: dict[str, Any], root: Path) -> str:
@@ -100,7 +101,7 @@ def _list_files(payload: dict[str, Any], root: Path) -> str:
 
 def _read_file(payload: dict[str, Any], root: Path) -> str:
     path = _inside(root, payload["path"])
-    if _looks_secret(path):
+    if _looks_secret(path, root):
         raise ToolError(f"{payload['path']!r} looks like a secret (keys, credentials); huddle does not read it")
     if not path.is_file():
         raise ToolError(f"{payload['path']!r} is not a file")
@@ -131,16 +132,6 @@ TOOLS: dict[str, Tool] = {
         ),
     )
 }
-
-
-def redact(text: str) -> str:
-    """`text` without anything that looks like a key: known key formats, private key
-    blocks, and the values of this process's secret-named environment variables."""
-    text = SECRET_PATTERNS.sub(REDACTED, text)
-    for name, value in os.environ.items():
-        if len(value) >= 8 and SECRET_ENV.search(name) and value in text:
-            text = text.replace(value, REDACTED)
-    return text
 
 
 def run_tool(name: str, payload: dict[str, Any], root: Path) -> str:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sessions.errors import StoreError
 from tui import sessions_cli, teams_cli
@@ -35,27 +36,38 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USAGE)
 
 
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be zero or more")
-    return value
+LARGEST = 2**63 - 1
+"""The largest whole number huddle records (a 64-bit integer in the database)."""
 
 
-def _positive(kind: type) -> object:
-    def parse(text: str) -> float:
+def number(kind: type[int] | type[float], least: str = "positive") -> Callable[[str], Any]:
+    """An argparse type for every numeric option: a finite number of `kind`, within what
+    huddle can record, and `least` "positive" (more than zero), "zero" (zero or more)
+    or "any". Anything else is one line: argparse names the option."""
+    what = "whole number" if kind is int else "number"
+
+    def parse(text: str) -> int | float:
         try:
-            value = kind(text)
+            value = kind(text.strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__ if kind is int else 'number'}") from None
-        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {what}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if least == "positive" and value <= 0:
             raise argparse.ArgumentTypeError("must be more than zero")
+        if least == "zero" and value < 0:
+            raise argparse.ArgumentTypeError("must be zero or more")
+        if abs(value) > LARGEST:
+            raise argparse.ArgumentTypeError(f"{text!r} is too large (at most {LARGEST})")
         return value
 
     return parse
+
+
+def text_argument(text: str) -> str:
+    """An argument as text: bytes that are not UTF-8 (which Python keeps as lone
+    surrogates) become U+FFFD, so they can be recorded and printed."""
+    return os.fsencode(text).decode("utf-8", "replace") if any("\udc80" <= c <= "\udcff" for c in text) else text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,28 +90,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--team", metavar="FILE|NAME", help="a team file, one of yours by name, or a preset (see 'huddle teams'; default: the pattern's preset)")
     run.add_argument("--pattern", help="collaboration pattern (see 'huddle patterns'; default: the team's, else orchestrator)")
     run.add_argument("--provider", choices=("simulated", "anthropic"), help="simulated (default, offline) or anthropic (real Claude models)")
-    run.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a pattern option, e.g. --option concurrency=2 (repeatable)")
-    run.add_argument("--seed", type=int, help="seed for the simulated provider (default: random, printed)")
-    run.add_argument("--speed", type=_non_negative, default=1.0, help="simulated streaming pace: 1 is about 50 tokens/s, 0 is instant")
+    run.add_argument("--option", action="append", type=text_argument, default=[], metavar="KEY=VALUE", help="a pattern option, e.g. --option concurrency=2 (repeatable)")
+    run.add_argument("--seed", type=number(int, "any"), help="seed for the simulated provider (default: random, printed)")
+    run.add_argument("--speed", type=number(float, "zero"), default=1.0, help="simulated streaming pace: 1 is about 50 tokens/s, 0 is instant")
     run.add_argument("--faults", metavar="SPEC", help="inject faults: kind[:probability][@agent],... (kinds: rate_limit, overload, timeout, mid_stream, malformed, low_confidence, reject)")
     run.add_argument("--approve", choices=("ask", "approve", "reject"), help="who decides escalations: ask at the terminal, or always approve/reject (default: ask on a terminal, else reject)")
-    run.add_argument("--max-tokens", type=_positive(int), metavar="N", help="token budget")
-    run.add_argument("--max-cost", type=_positive(float), metavar="USD", help="cost budget in US dollars")
-    run.add_argument("--max-turns", type=_positive(int), metavar="N", help="budget of delegations to agents")
-    run.add_argument("--timeout", type=_positive(float), metavar="S", help="wall-time budget for the session, in seconds")
-    run.add_argument("--call-timeout", type=_positive(float), default=120.0, metavar="S", help="time limit for one model call (default 120)")
-    run.add_argument("--decision-timeout", type=_positive(float), metavar="S", help="an unanswered escalation takes its safe default after S seconds")
+    run.add_argument("--max-tokens", type=number(int), metavar="N", help="token budget")
+    run.add_argument("--max-cost", type=number(float), metavar="USD", help="cost budget in US dollars")
+    run.add_argument("--max-turns", type=number(int), metavar="N", help="budget of delegations to agents")
+    run.add_argument("--timeout", type=number(float), metavar="S", help="wall-time budget for the session, in seconds")
+    run.add_argument("--call-timeout", type=number(float), default=120.0, metavar="S", help="how long a model call may go quiet (for its reply to start, or for the next part of it) before it is retried (default 120)")
+    run.add_argument("--decision-timeout", type=number(float), metavar="S", help="an unanswered escalation takes its safe default after S seconds")
 
     commands.add_parser("patterns", help="list the collaboration patterns", description="List the collaboration patterns.")
-    sessions_cli.add_commands(commands, db_option, _Parser, _positive(int))  # type: ignore[arg-type]
+    sessions_cli.add_commands(commands, db_option, _Parser, number(int))
     teams_cli.add_commands(commands, _Parser)
     return parser
 
 
 def _task_text(words: Sequence[str]) -> str:
+    """The task: the words given, or standard input for "-"; bytes that are not UTF-8
+    become U+FFFD (the task is recorded and shown as text)."""
     if list(words) == ["-"]:
-        return sys.stdin.read()
-    return " ".join(words)
+        raw = getattr(sys.stdin, "buffer", None)  # a text stream may stand in for stdin (tests, hosts)
+        return raw.read().decode("utf-8", "replace") if raw is not None else sys.stdin.read()
+    return " ".join(text_argument(word) for word in words)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from engine.providers.base import Provider
 from engine.session import EngineConfig, SessionSpec, new_session_id
@@ -30,6 +33,36 @@ class HeadlessRun:
     session_id: str = field(default_factory=new_session_id)
 
 
+class ClosablePipe:
+    """Standard output that may close under us (`huddle run --headless | head`): once the
+    reader has gone, writes are dropped, and the session runs on to its end and is
+    recorded whole, as a user who piped it into `head` to see the start expects."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self.closed = False
+        """True once the reader went away."""
+
+    def write(self, text: str) -> None:
+        if not self.closed:
+            self._guarded(lambda: self._stream.write(text))
+
+    def flush(self) -> None:
+        if not self.closed:
+            self._guarded(self._stream.flush)
+
+    def _guarded(self, act: Callable[[], object]) -> None:
+        try:
+            act()
+        except BrokenPipeError:
+            self.closed = True
+            # What is still buffered goes nowhere, so Python's own flush at exit
+            # cannot complain about the closed pipe either.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+
+
 async def run_headless(job: HeadlessRun) -> int:
     """Run and record the session, printing it as it happens; the exit status.
 
@@ -39,7 +72,7 @@ async def run_headless(job: HeadlessRun) -> int:
     """
     async with await SessionStore.open(job.db) as store:
         live = LiveSession(job.spec, job.provider, job.config, store=store, session_id=job.session_id)
-        output = Output(sys.stdout)
+        output = Output(ClosablePipe(sys.stdout))  # type: ignore[arg-type]
         live.bus.listen(Transcript(output.write, colour=use_colour(sys.stdout)).feed)
         helpers: list[asyncio.Task[None]] = []
         reader = stdin_reader() if job.ask else None

@@ -14,7 +14,8 @@ from engine.policy import ApprovalPolicy
 from engine.providers.base import ToolUse
 from engine.providers.simulated import SimulatedProvider
 from engine.session import EngineConfig
-from engine.tools import MAX_READ, ToolError, redact, run_tool
+from engine.redaction import redact
+from engine.tools import MAX_READ, ToolError, run_tool
 from tests.helpers import FAST_RETRY, ScriptedProvider, pattern_info, run
 
 KEY = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789"
@@ -78,7 +79,7 @@ def test_keys_in_files_and_the_environment_are_redacted(project, monkeypatch):
     assert KEY not in run_tool("read_file", {"path": "settings.py"}, project)
     assert "[redacted]" in run_tool("read_file", {"path": "settings.py"}, project)
     monkeypatch.setenv("MY_SERVICE_TOKEN", "plain-words-token-value")
-    assert redact("token: plain-words-token-value.") == "token: [redacted]."
+    assert redact("it says plain-words-token-value.") == "it says [redacted]."
     block = "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----"
     assert redact(f"a\n{block}\nb") == "a\n[redacted]\nb"
 

@@ -7,9 +7,9 @@ Both stream: they take the session's events as an async iterable (see
 
 In Markdown nothing a model or a user wrote is rendered as Markdown: replies,
 the task and the result go in fenced blocks, shorter texts are escaped, so an
-agent cannot put a link or a remote image into the document. Every such text
-also passes through `sanitize` (the caller's terminal-safe cleaner), so the
-document is safe to print to a terminal.
+agent cannot put a link or a remote image into the document. The row and every
+event pass through `gate` first (the caller's one gate for untrusted text,
+`tui.safe.safe`), so the document is safe to print to a terminal.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.events import DECIDED, EventBase
-from engine.formats import clock, money, time_of_day, when
+from engine.formats import clock, count, money, outcome, time_of_day, when
 from sessions.rows import SessionRow
 
 Write = Callable[[str], object]
-Sanitize = Callable[[str], str]
+Gate = Callable[[Any], Any]
+"""Returns a value (a row, an event) with every string in it made safe to show."""
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>#|~])")
 """Enough to keep escaped text from forming emphasis, code, links, images, HTML or table cells."""
@@ -56,12 +57,12 @@ def _escape(match: re.Match[str]) -> str:
 
 
 async def write_markdown(
-    row: SessionRow, events: AsyncIterable[EventBase], write: Write, *, sanitize: Sanitize
+    row: SessionRow, events: AsyncIterable[EventBase], write: Write, *, gate: Gate
 ) -> None:
     """A readable account of the session: what was asked, planned, done, decided and delivered."""
-    document = MarkdownExport(row, sanitize)
+    document = MarkdownExport(gate(row))
     async for event in events:
-        document.feed(event)
+        document.feed(gate(event))
     write(document.render())
 
 
@@ -90,7 +91,6 @@ class MarkdownExport:
     """Folds a session's events into the sections of its Markdown document."""
 
     row: SessionRow
-    sanitize: Sanitize
     plans: list[str] = field(default_factory=list)
     plan_spans: set[str] = field(default_factory=set)
     work: list[_Entry] = field(default_factory=list)
@@ -99,6 +99,8 @@ class MarkdownExport:
     problems: list[str] = field(default_factory=list)
     usage: dict[str, _Spent] = field(default_factory=dict)
     finished: Any = None
+    _named: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Each escalation's named choices, for how its decision reads."""
     _steps: dict[str, str] = field(default_factory=dict)
     _call_steps: dict[str, str] = field(default_factory=dict)
 
@@ -106,12 +108,12 @@ class MarkdownExport:
 
     def inline(self, text: object) -> str:
         """Short untrusted text on one line, with Markdown's special characters escaped."""
-        flat = " ".join(self.sanitize(str(text)).split())
+        flat = " ".join(str(text).split())
         return _MARKDOWN_SPECIALS.sub(r"\\\1", flat)
 
     def block(self, text: str, language: str = "") -> str:
         """Untrusted text, verbatim, in a fence longer than any run of backticks in it."""
-        body = self.sanitize(text).rstrip("\n")
+        body = text.rstrip("\n")
         longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
         fence = "`" * max(3, longest + 1)
         return f"{fence}{language}\n{body}\n{fence}"
@@ -170,8 +172,8 @@ class MarkdownExport:
         )
         source = ", recorded reply" if e.recorded else ""
         footer = (
-            f"_{time_of_day(e.ts)} · {self.inline(e.model)} · {e.usage.tokens_in:,} tokens in / "
-            f"{e.usage.output_tokens:,} out · {money(e.cost)} · {e.latency_s:.1f}s{source}_"
+            f"_{time_of_day(e.ts)} · {self.inline(e.model)} · {count(e.usage.tokens_in)} tokens in / "
+            f"{count(e.usage.output_tokens)} out · {money(e.cost)} · {e.latency_s:.1f}s{source}_"
         )
         heading = f"### {self.inline(e.agent or '?')} · {what}"
         self.work.append(
@@ -187,8 +189,15 @@ class MarkdownExport:
 
     def _on_call_failed(self, e: Any) -> None:
         what = "call failed for good" if e.final else f"attempt {e.attempt} failed"
+        used = ""
+        if e.usage.total:
+            tally = self.usage.setdefault(e.agent or "?", _Spent())
+            tally.tokens_in += e.usage.tokens_in
+            tally.tokens_out += e.usage.output_tokens
+            tally.cost += e.cost
+            used = f" (used {count(e.usage.tokens_in)} tokens in / {count(e.usage.output_tokens)} out · {money(e.cost)})"
         self.problems.append(
-            f"- {time_of_day(e.ts)} · {self.inline(e.agent or '?')} {what} ({e.error_type}): {self.inline(e.error)}"
+            f"- {time_of_day(e.ts)} · {self.inline(e.agent or '?')} {what} ({e.error_type}): {self.inline(e.error)}{used}"
         )
 
     def _on_retry(self, e: Any) -> None:
@@ -203,6 +212,8 @@ class MarkdownExport:
         self.problems.append(f"- {time_of_day(e.ts)} · {e.error_type}{fatal}: {self.inline(e.message)}")
 
     def _on_escalation_requested(self, e: Any) -> None:
+        if named := e.named():
+            self._named[e.escalation_id] = named
         asked = "asked a person" if e.human else "settled by rule"
         self.escalations.setdefault(e.escalation_id, []).append(
             f"- **{self.inline(e.trigger)}** from {self.inline(e.agent or 'the engine')} at {time_of_day(e.ts)}: "
@@ -210,10 +221,9 @@ class MarkdownExport:
         )
 
     def _on_escalation_resolved(self, e: Any) -> None:
-        line = (
-            f"  - **{DECIDED[e.action]}** by {self.inline(e.by)} at {time_of_day(e.ts)} "
-            f"(rule: {self.inline(e.rule)})"
-        )
+        label = self._named.pop(e.escalation_id, {}).get(e.option or "")
+        word = f"{self.inline(label)}** ({e.action})" if label else f"{DECIDED[e.action]}**"
+        line = f"  - **{word} by {self.inline(e.by)} at {time_of_day(e.ts)} (rule: {self.inline(e.rule)})"
         if e.reason:
             line += f": {self.inline(e.reason)}"
         if e.edited is not None:
@@ -255,16 +265,16 @@ class MarkdownExport:
         row = self.row
         rows = [
             ("Session", f"`{row.id}`"),
-            ("Status", row.status + (" (partial result)" if row.partial else "")),
+            ("Status", row.outcome + (" (partial result)" if row.partial else "")),
             ("Started", when(row.created_at, seconds=True)),
             ("Duration", clock(row.duration_s)),
             ("Pattern", self.inline(row.pattern)),
             ("Team", f"{self.inline(row.team)}: {', '.join(self.inline(a) for a in row.agents)}"),
             ("Provider", f"{self.inline(row.provider)}" + (f" (seed {row.seed})" if row.seed is not None else "")),
             ("Models", ", ".join(self.inline(m) for m in row.models)),
-            ("Tokens", f"{row.tokens_in:,} in / {row.tokens_out:,} out"),
+            ("Tokens", f"{count(row.tokens_in)} in / {count(row.tokens_out)} out"),
             ("Cost", money(row.cost)),
-            ("Calls / turns", f"{row.calls} / {row.turns}"),
+            ("Calls / turns", f"{count(row.calls)} / {count(row.turns)}"),
         ]
         if row.reason:
             rows.append(("Reason", self.inline(row.reason)))
@@ -275,7 +285,8 @@ class MarkdownExport:
             why = f": {self.inline(self.row.reason)}" if self.row.reason else ""
             return f"## Result\n\nNo result: the session is {self.row.status}{why}."
         e = self.finished
-        heading = f"## Result ({e.status}{', partial' if e.partial else ''})"
+        said = outcome(e.status, e.failed_steps, e.skipped_steps)
+        heading = f"## Result ({said}{', partial' if e.partial else ''})"
         reason = f"\n\n{e.status.capitalize()}: {self.inline(e.reason)}" if e.reason else ""
         return f"{heading}\n\n{self.block(e.result, 'markdown')}{reason}"
 
@@ -283,11 +294,13 @@ class MarkdownExport:
         lines = ["## Usage", "", "| Agent | Calls | Tokens in | Tokens out | Cost |", "|---|--:|--:|--:|--:|"]
         for agent, tally in self.usage.items():
             lines.append(
-                f"| {self.inline(agent)} | {tally.calls} | {tally.tokens_in:,} | {tally.tokens_out:,} "
+                f"| {self.inline(agent)} | {count(tally.calls)} | {count(tally.tokens_in)} | {count(tally.tokens_out)} "
                 f"| {money(tally.cost)} |"
             )
         row = self.row
-        lines.append(f"| **total** | {row.calls} | {row.tokens_in:,} | {row.tokens_out:,} | {money(row.cost)} |")
+        lines.append(
+            f"| **total** | {count(row.calls)} | {count(row.tokens_in)} | {count(row.tokens_out)} | {money(row.cost)} |"
+        )
         return "\n".join(lines)
 
     def render(self) -> str:

@@ -7,8 +7,9 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
+from engine.formats import preview
 from engine.patterns import PATTERNS
-from tui.safe import clean_line
+from tui.safe import safe
 
 
 class HuddleCommands(Provider):
@@ -45,8 +46,8 @@ class HuddleCommands(Provider):
         store = getattr(self.app, "store", None)
         if store is None or len(query.strip()) < 2:
             return
-        for row in await store.list_sessions(search=query, limit=8):
+        for row in safe(await store.list_sessions(search=query, limit=8)):
             yield Hit(
-                0.5, Content(f"Session: {clean_line(row.title, 60)}"), partial(self.app.open_replay, row),  # type: ignore[attr-defined]
-                help=Content(clean_line(f"{row.status} · {row.pattern} · {row.id[:8]}")),
+                0.5, Content(f"Session: {preview(row.title, 60)}"), partial(self.app.open_replay, row),  # type: ignore[attr-defined]
+                help=Content(preview(f"{row.status} · {row.pattern} · {row.id[:8]}")),
             )

@@ -11,9 +11,9 @@ import sys
 import tempfile
 from typing import IO, Any
 
-from engine.approvals import ApprovalGate, Decision, DecisionError
-from engine.events import EscalationRequested, EventBase
-from tui.safe import clean
+from engine.approvals import ApprovalGate, Decision, DecisionError, answer
+from engine.events import Choice, EscalationRequested, EventBase
+from tui.safe import clean, safe
 
 
 class Output:
@@ -78,7 +78,8 @@ class LineReader:
         return line.decode(errors="replace").rstrip("\r")
 
 
-_LABELS = {"approve": "[a]pprove", "reject": "[r]eject", "edit": "[e]dit"}
+KEYS = {"approve": "a", "edit": "e", "reject": "r"}
+"""The key that takes the choice making each action (Enter takes the one that approves)."""
 
 
 class ConsolePrompter:
@@ -92,7 +93,7 @@ class ConsolePrompter:
 
     def feed(self, event: EventBase) -> None:
         if isinstance(event, EscalationRequested) and event.human:
-            self._queue.put_nowait(event)
+            self._queue.put_nowait(safe(event))  # its payload is shown, and opened in an editor
 
     async def run(self) -> None:
         while True:
@@ -122,40 +123,60 @@ class ConsolePrompter:
 
     async def _ask(self, event: EscalationRequested, decided: asyncio.Future[Any]) -> None:
         if event.trigger != "plan" and event.payload is not None:
-            body = clean(json.dumps(event.payload, indent=2, ensure_ascii=False))
+            body = json.dumps(event.payload, indent=2, ensure_ascii=False)
             self._out.say("".join(f"    {line}\n" for line in body.splitlines()))
-        choices = " ".join(
-            f"{_LABELS[o]} ({event.labels[o]})" if o in event.labels else _LABELS[o] for o in event.options
-        )
-        prompt = f"  {choices} [A]lways allow {event.trigger} (enter approves) > "
+        keys = {KEYS[choice.action]: choice for choice in event.choices}
+        offered = "  ".join(f"[{KEYS[choice.action]}] {choice.label}" for choice in event.choices)
+        enter = " (enter: a)" if "a" in keys else ""
+        prompt = f"  {offered}  [A]lways allow {event.trigger}{enter} > "
         while True:
             try:
-                answer = await self._line(prompt, decided)
+                typed = await self._line(prompt, decided)
             except EOFError:
                 self._out.say("\n(no more input: rejecting)\n")
                 self._resolve(event, Decision("reject", reason="no answer: input closed"))
                 return
-            if answer is None:
+            if typed is None:
                 return
-            if answer == "A":
+            if typed == "A":
                 self._gate.allow_always(event.trigger)
                 return
-            action = {"": "approve", "a": "approve", "r": "reject", "e": "edit"}.get(answer.lower())
-            if action is None or action not in event.options:
-                self._out.say(f"  please answer one of: {choices}, or A\n")
+            choice = keys.get(typed.lower() or "a")
+            if choice is None:
+                self._out.say(f"  please answer one of: {', '.join(keys)}, or A\n")
                 continue
-            if action == "approve":
-                self._resolve(event, Decision("approve"))
-                return
-            if action == "reject":
-                reason = await self._line("  reason (sent back to the agent) > ", decided)
-                if reason is not None:
-                    self._resolve(event, Decision("reject", reason=reason or "rejected without a reason"))
-                return
-            if await self._edit(event, decided):
+            try:
+                if await self._take(event, choice, decided):
+                    return
+            except EOFError:
+                self._out.say("\n(no more input: rejecting)\n")
+                self._resolve(event, Decision("reject", reason="no answer: input closed"))
                 return
 
-    async def _edit(self, event: EscalationRequested, decided: asyncio.Future[Any]) -> bool:
+    async def _take(self, event: EscalationRequested, choice: Choice, decided: asyncio.Future[Any]) -> bool:
+        """Answer with `choice`, asking for what it needs; False to go back to the choices."""
+        if choice.input == "json":
+            return await self._edit(event, choice, decided)
+        if choice.input == "none":
+            self._resolve(event, answer(choice))
+            return True
+        if choice.input == "pick":
+            self._out.say("".join(f"    {n}. {pick}\n" for n, pick in enumerate(choice.picks, 1)))
+        while True:
+            typed = await self._line(f"  {choice.label}: {choice.prompt or 'your answer'} > ", decided)
+            if typed is None:
+                return True
+            if choice.input == "pick" and typed.isdigit() and 0 < int(typed) <= len(choice.picks):
+                typed = choice.picks[int(typed) - 1]
+            try:
+                self._gate.resolve(event.escalation_id, answer(choice, typed))
+                return True
+            except DecisionError as error:
+                self._out.say(f"  {clean(str(error))}\n")
+                if not typed:  # nothing given where something is needed: back to the choices
+                    return False
+
+    async def _edit(self, event: EscalationRequested, choice: Choice, decided: asyncio.Future[Any]) -> bool:
         """Edit the payload in $EDITOR until it validates (or the user gives up)."""
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         fd, path = tempfile.mkstemp(prefix=f"huddle-{event.escalation_id}-", suffix=".json")
@@ -168,11 +189,8 @@ class ConsolePrompter:
                 with open(path) as handle:
                     text = handle.read()
                 try:
-                    edited = json.loads(text)
-                    self._gate.resolve(event.escalation_id, Decision("edit", edited=edited))
+                    self._gate.resolve(event.escalation_id, answer(choice, text))
                     return True
-                except json.JSONDecodeError as error:
-                    problem = f"not valid JSON: {error.msg} (line {error.lineno})"
                 except DecisionError as error:
                     problem = str(error)
                 self._out.say(f"  edit rejected: {clean(problem)}\n")

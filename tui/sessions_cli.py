@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from sessions.rows import SESSION_STATES
 from tui.exits import EXIT_OK
-from tui.safe import clean_line
+from tui.safe import clean, report, safe
 
 if TYPE_CHECKING:
     from sessions.rows import SessionRow
@@ -100,6 +100,16 @@ async def _open(args: argparse.Namespace) -> SessionStore:
     return await SessionStore.open(_path(args), create=False)
 
 
+def note_damaged(rows: list[SessionRow], path: Path) -> None:
+    """One line on standard error for each row with columns that could not be read."""
+    for row in rows:
+        if row.damaged:
+            report(
+                f"huddle: session {row.id or '?'} in {path} has a damaged row ({', '.join(row.damaged)} "
+                "could not be read); it is shown with what could"
+            )
+
+
 # -- list -----------------------------------------------------------------------------
 
 
@@ -110,42 +120,45 @@ async def _list(args: argparse.Namespace) -> int:
     try:
         store = await _open(args)
     except NoDatabase as missing:
-        print("[]" if args.json else f"no sessions recorded yet (in {missing.path})")
+        print("[]" if args.json else f"no sessions recorded yet (in {clean(str(missing.path))})")
         return EXIT_OK
     async with store:
-        rows = await store.list_sessions(**filters, limit=args.limit)
-        if args.json:
-            print(json.dumps([row.to_json() for row in rows], indent=2, ensure_ascii=False))
+        rows = safe(await store.list_sessions(**filters, limit=args.limit))
+        note_damaged(rows, store.path)
+        if args.json:  # every character beyond ASCII escaped: the terminal sees none of it raw
+            print(json.dumps([row.to_json() for row in rows], indent=2))
             return EXIT_OK
         if not rows:
             filtered = any(value is not None for value in filters.values())
-            print(f"no sessions {'match' if filtered else 'recorded yet'} (in {store.path})")
+            print(f"no sessions {'match' if filtered else 'recorded yet'} (in {clean(str(store.path))})")
             return EXIT_OK
         short = await store.short_ids([row.id for row in rows])
         # Only a full page can have more behind it: count (a second search) only then.
         total = await store.count_sessions(**filters) if len(rows) == args.limit else len(rows)
+    from engine.formats import count
+
     for line in table(rows, short):
         print(line)
     if total > len(rows):
-        print(f"({len(rows)} of {total} sessions; --limit N shows more)")
+        print(f"({count(len(rows))} of {count(total)} sessions; --limit N shows more)")
     return EXIT_OK
 
 
 def table(rows: list[SessionRow], short: dict[str, str]) -> list[str]:
-    """The rows as aligned columns under a header, titles cleaned for the terminal."""
-    from engine.formats import clock, money, tokens, when
+    """The rows (through the gate, `tui.safe.safe`) as aligned columns under a header."""
+    from engine.formats import clock, money, outcome, preview, tokens, when
 
     header = ("ID", "STARTED", "STATUS", "PATTERN", "TOKENS", "COST", "TIME", "TITLE")
     cells = [
         (
             short.get(row.id, row.id),
             when(row.created_at),
-            row.status,
-            clean_line(row.pattern),
+            outcome(row.status, row.failed_steps, row.skipped_steps, short=True),
+            preview(row.pattern),
             tokens(row.tokens),
             money(row.cost),
             clock(row.duration_s),
-            clean_line(row.title),
+            preview(row.title),
         )
         for row in rows
     ]
@@ -167,14 +180,15 @@ async def _show(args: argparse.Namespace) -> int:
     from tui.transcript import Transcript, use_colour
 
     async with await _open(args) as store:
-        row = await store.get_session(args.id)
+        row = safe(await store.get_session(args.id))
+        note_damaged([row], store.path)
         transcript = Transcript(sys.stdout.write, colour=use_colour(sys.stdout))
         ended = False
         async for event in store.iter_events(row.id):
             transcript.feed(event)
             ended = event.kind == "session.finished"
     if not ended:
-        why = f": {clean_line(row.reason)}" if row.reason else ""
+        why = f": {' '.join(row.reason.split())}" if row.reason else ""
         print(f"\n({row.status}, no result recorded{why})")
     return EXIT_OK
 
@@ -187,6 +201,7 @@ async def _export(args: argparse.Namespace) -> int:
 
     async with await _open(args) as store:
         row = await store.get_session(args.id)
+        note_damaged([row], store.path)
         if args.output is None:
             await write_export(store, row, args.format, sys.stdout.write)
             return EXIT_OK
@@ -199,12 +214,14 @@ async def _export(args: argparse.Namespace) -> int:
 
 
 async def _delete(args: argparse.Namespace) -> int:
+    from engine.formats import plural
+
     async with await _open(args) as store:
         rows = {}
         for wanted in args.ids:  # every id resolved before anything is deleted
-            row = await store.get_session(wanted)
+            row = safe(await store.get_session(wanted))
             rows[row.id] = row
         for row in rows.values():
             await store.delete_session(row.id)
-            print(f"deleted {row.id} · {row.status} · {row.last_seq:,} events · {clean_line(row.title)}")
+            print(f"deleted {row.id} · {row.status} · {plural(row.last_seq, 'event')} · {' '.join(row.title.split())}")
     return EXIT_OK

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from tui.exits import EXIT_FAILED, EXIT_OK
-from tui.safe import report
+from tui.safe import clean, report, safe
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], parser_class: type[argparse.ArgumentParser]) -> None:
@@ -39,36 +39,37 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from engine.formats import plural
     from engine.patterns import PATTERNS
     from engine.teams import TeamFileError, load_team_file, preset, teams_dir, user_team_paths
-    from tui.safe import clean
 
     print("Presets (huddle run --team NAME, or huddle teams new MINE --from NAME):")
     width = max(len(name) for name in PATTERNS)
     for name in PATTERNS:
         team = preset(name).team()
         agents = ", ".join(agent.name for agent in team.agents)
-        print(f"  {name:<{width}}  {len(team.callers())} agents: {agents}")
+        print(f"  {name:<{width}}  {plural(len(team.callers()), 'agent')}: {agents}")
     paths = user_team_paths()
-    print(f"\nYour team files ({teams_dir()}):")
+    print(f"\nYour team files ({clean(str(teams_dir()))}):")
     if not paths:
         print("  none yet; make one with: huddle teams new NAME --from PRESET")
     for path in paths:
+        name = clean(path.stem)  # team files are shared: their names and fields go through the gate
         try:
-            team_file = load_team_file(path)
+            team_file = safe(load_team_file(path))
         except TeamFileError as error:
-            print(f"  {path.stem:<{width}}  ✗ {clean(str(error))}")
+            print(f"  {name:<{width}}  ✗ {clean(str(error))}")
             continue
         team = team_file.team()
-        print(f"  {path.stem:<{width}}  {team_file.pattern}, {len(team.callers())} agents, {team_file.provider}"
-              + (f": {clean(team_file.description)}" if team_file.description else ""))
+        print(f"  {name:<{width}}  {team_file.pattern}, {plural(len(team.callers()), 'agent')}, {team_file.provider}"
+              + (f": {team_file.description}" if team_file.description else ""))
     return EXIT_OK
 
 
 def _show(args: argparse.Namespace) -> int:
     from engine.teams import resolve_team, to_toml
 
-    sys.stdout.write(to_toml(resolve_team(args.name)))
+    sys.stdout.write(to_toml(safe(resolve_team(args.name))))
     return EXIT_OK
 
 
@@ -76,5 +77,5 @@ def _new(args: argparse.Namespace) -> int:
     from engine.teams import resolve_team, write_team_file
 
     path = write_team_file(args.name, resolve_team(args.source), overwrite=args.force)
-    print(path)
+    print(clean(str(path)))
     return EXIT_OK

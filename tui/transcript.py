@@ -1,8 +1,8 @@
 """The readable transcript of a session, as lines: what headless runs print live
 and `huddle sessions show` prints afterwards.
 
-Model output passes through `clean` before it is printed, so it can never
-reach the terminal as an escape sequence.
+Every event passes the gate (`tui.safe.safe`) as it is fed in, so nothing a model,
+a tool or a team file wrote can reach the terminal as an escape sequence.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.events import DECIDED, EventBase
-from engine.formats import clock, money
-from tui.safe import clean, clean_line
+from engine.formats import clock, count, limits_text, money, outcome, plural, preview
+from tui.safe import safe
 
 _RESET = "\x1b[0m"
 _STYLES = {
@@ -47,6 +47,8 @@ class Transcript:
         self._agents: dict[str, str] = {}
         self._width = 10
         self._structured: set[str] = set()
+        self._named: dict[str, dict[str, str]] = {}
+        """Each escalation's named choices, for how its decision reads."""
 
     # -- formatting ---------------------------------------------------------
 
@@ -57,7 +59,7 @@ class Transcript:
         if not name:
             return ""
         style = self._agents.get(name, "bold")
-        return self._c(style, clean(name))
+        return self._c(style, name)
 
     def _line(self, text: str) -> None:
         self._write(text + "\n")
@@ -69,6 +71,7 @@ class Transcript:
     # -- events ---------------------------------------------------------------
 
     def feed(self, event: EventBase) -> None:
+        event = safe(event)
         handler = getattr(self, "_on_" + event.kind.replace(".", "_"), None)
         if handler is not None:
             handler(event)
@@ -81,18 +84,16 @@ class Transcript:
         self._width = max(len(n) for n in callers)
         provider = e.provider + (" (offline, no API calls)" if e.provider == "simulated" else "")
         self._line(self._c("bold", f"huddle · session {e.session_id} · {e.pattern}"))
-        self._line(f"task: {clean(e.task)}")
+        self._line(f"task: {e.task}")
         team = ", ".join(
-            f"{clean(' › '.join([*e.team.path_of(a.name), a.name]))} ({clean(a.role)}, {clean(a.model)})"
+            f"{' › '.join([*e.team.path_of(a.name), a.name])} ({a.role}, {a.model})"
             for a in e.team.callers()
         )
         self._line(self._c("dim", f"team: {team}"))
         self._line(self._c("dim", f"provider: {provider} · seed {e.seed}"))
-        limits = [
-            f"{name} {value:g}" for name, value in e.limits.model_dump().items() if value is not None
-        ]
+        limits = limits_text(e.limits.model_dump())
         if limits:
-            self._line(self._c("dim", "budgets: " + ", ".join(limits)))
+            self._line(self._c("dim", f"budgets: {limits}"))
         self._line("")
 
     def _on_plan_made(self, e: Any) -> None:
@@ -103,21 +104,21 @@ class Transcript:
         self._line(f"{self._at(e)} {self._c('bold', label)} by {self._agent(e.agent)}{extra}")
         for step in steps:
             after = step.get("depends_on") or []
-            after_text = self._c("dim", f"  (after {', '.join(map(clean, after))})") if after else ""
+            after_text = self._c("dim", f"  (after {', '.join(map(str, after))})") if after else ""
             self._line(
-                f"    {clean(str(step.get('id', '?'))):<4} {clean(str(step.get('assigned_to', '?'))):<{self._width}}  "
-                f"{clean(str(step.get('title', '')))}{after_text}"
+                f"    {str(step.get('id', '?')):<4} {str(step.get('assigned_to', '?')):<{self._width}}  "
+                f"{str(step.get('title', ''))}{after_text}"
             )
 
     def _on_step_started(self, e: Any) -> None:
-        self._line(f"{self._at(e)} ▶ {clean(e.step_id)} {self._agent(e.assigned_to)}: {clean(e.title)}")
+        self._line(f"{self._at(e)} ▶ {e.step_id} {self._agent(e.assigned_to)}: {e.title}")
 
     def _on_step_finished(self, e: Any) -> None:
         if e.status == "done":
-            self._line(f"{self._at(e)} {self._c('green', '■')} {clean(e.step_id)} done ({self._agent(e.agent)})")
+            self._line(f"{self._at(e)} {self._c('green', '■')} {e.step_id} done ({self._agent(e.agent)})")
         else:
             mark = self._c("red", "✗") if e.status == "error" else self._c("yellow", "–")
-            self._line(f"{self._at(e)} {mark} {clean(e.step_id)} {e.status}: {clean(e.error or '')}")
+            self._line(f"{self._at(e)} {mark} {e.step_id} {e.status}: {e.error or ''}")
 
     def _on_call_started(self, e: Any) -> None:
         if e.structured:
@@ -128,14 +129,14 @@ class Transcript:
     def _on_call_delta(self, e: Any) -> None:
         if e.call_key in self._structured:
             return
-        buffer = self._buffers.get(e.call_key, "") + clean(e.text)
+        buffer = self._buffers.get(e.call_key, "") + e.text
         *lines, rest = buffer.split("\n")
         for line in lines:
             self._stream_line(e.agent, line)
         self._buffers[e.call_key] = rest
 
     def _stream_line(self, agent: str | None, line: str) -> None:
-        name = clean(agent or "")
+        name = agent or ""
         prefix = self._c(self._agents.get(name, "bold"), f"{name:>{self._width}} │")
         self._line(f"{prefix} {line}")
 
@@ -151,14 +152,19 @@ class Transcript:
         source = " (recorded)" if e.recorded else ""
         self._line(self._c(
             "dim",
-            f"{'':>{self._width}} └ {u.tokens_in:,} in / {u.output_tokens:,} out · "
-            f"{money(e.cost)} · {e.latency_s:.1f}s · {clean(e.model)}{source}",
+            f"{'':>{self._width}} └ {count(u.tokens_in)} in / {count(u.output_tokens)} out · "
+            f"{money(e.cost)} · {e.latency_s:.1f}s · {e.model}{source}",
         ))
 
     def _on_call_failed(self, e: Any) -> None:
         self._flush(e)
         what = "call failed" if e.final else f"attempt {e.attempt} failed"
-        self._line(f"{self._at(e)} {self._c('red', '✗')} {self._agent(e.agent)} {what}: {clean(e.error)}")
+        self._line(f"{self._at(e)} {self._c('red', '✗')} {self._agent(e.agent)} {what}: {e.error}")
+        if e.usage.total:  # a provider bills what an attempt used before it failed
+            u = e.usage
+            self._line(self._c(
+                "dim", f"{'':>{self._width}} └ {count(u.tokens_in)} in / {count(u.output_tokens)} out · {money(e.cost)} (failed attempt)",
+            ))
 
     def _on_retry(self, e: Any) -> None:
         after = f", retry-after {e.retry_after_s:g}s" if e.retry_after_s else ""
@@ -168,62 +174,65 @@ class Transcript:
         )
 
     def _on_escalation_requested(self, e: Any) -> None:
+        if named := e.named():
+            self._named[e.escalation_id] = named
         who = "asks you" if e.human else "escalates"
         self._line(
             f"{self._at(e)} {self._c('yellow', '?')} {self._agent(e.agent) or 'engine'} {who} "
-            f"[{e.trigger}]: {clean(e.reason)} {self._c('dim', f'({e.rule})')}"
+            f"[{e.trigger}]: {e.reason} {self._c('dim', f'({e.rule})')}"
         )
         if e.timeout_s:
             self._line(self._c("dim", f"    decides {e.default} by itself after {e.timeout_s:g}s"))
 
     def _on_escalation_resolved(self, e: Any) -> None:
         style, mark = _DECISION_MARKS[e.action]
-        reason = f": {clean(e.reason)}" if e.reason else ""
-        self._line(f"{self._at(e)} {self._c(style, f'{mark} {DECIDED[e.action]}')} by {e.by} {self._c('dim', f'({e.rule})')}{reason}")
+        reason = f": {e.reason}" if e.reason else ""
+        label = self._named.pop(e.escalation_id, {}).get(e.option or "")
+        word = f"“{label}”" if label else DECIDED[e.action]
+        self._line(f"{self._at(e)} {self._c(style, f'{mark} {word}')} by {e.by} {self._c('dim', f'({e.rule})')}{reason}")
 
     def _on_budget_updated(self, e: Any) -> None:
         if e.reason == "extended":
-            limits = ", ".join(f"{k} {v:g}" for k, v in e.limits.model_dump().items() if v is not None)
-            self._line(f"{self._at(e)} budget raised: {limits}")
+            self._line(f"{self._at(e)} budget raised: {limits_text(e.limits.model_dump())}")
 
     def _on_handoff(self, e: Any) -> None:
         confidence = f" ({e.confidence:.0%})" if e.confidence is not None else ""
         self._line(
             f"{self._at(e)} ⇢ handoff {self._agent(e.from_agent)} → {self._agent(e.to_agent)} "
-            f"[{clean(e.contract)}] {e.verdict}{confidence}" + (f": {clean(e.error)}" if e.error else "")
+            f"[{e.contract}] {e.verdict}{confidence}" + (f": {e.error}" if e.error else "")
         )
 
     def _on_message(self, e: Any) -> None:
         to = self._agent(e.to_agent) if e.to_agent else "everyone"
-        self._line(f"{self._at(e)} ✉ {self._agent(e.from_agent)} → {to}: {clean(e.text)}")
+        self._line(f"{self._at(e)} ✉ {self._agent(e.from_agent)} → {to}: {e.text}")
 
     def _on_pattern_note(self, e: Any) -> None:
-        self._line(f"{self._at(e)} · {clean(e.topic)}: {clean(e.text)}")
+        self._line(f"{self._at(e)} · {e.topic}: {e.text}")
 
     def _on_tool_call(self, e: Any) -> None:
-        self._line(f"{self._at(e)} ⚙ {self._agent(e.agent)} {clean(e.tool)} {clean(json.dumps(e.input))}")
+        self._line(f"{self._at(e)} ⚙ {self._agent(e.agent)} {e.tool} {json.dumps(e.input)}")
 
     def _on_tool_result(self, e: Any) -> None:
         if e.is_error:
-            self._line(f"{self._at(e)} {self._c('red', '✗')} {clean(e.tool)}: {clean_line(e.output, 200)}")
+            self._line(f"{self._at(e)} {self._c('red', '✗')} {e.tool}: {preview(e.output, 200)}")
         else:
-            self._line(f"{self._at(e)} ⚙ {clean(e.tool)} → {len(e.output.splitlines())} lines")
+            self._line(f"{self._at(e)} ⚙ {e.tool} → {plural(len(e.output.splitlines()), 'line')}")
 
     def _on_error(self, e: Any) -> None:
-        self._line(f"{self._at(e)} {self._c('red', '!')} {clean(e.message)}")
+        self._line(f"{self._at(e)} {self._c('red', '!')} {e.message}")
 
     def _on_session_finished(self, e: Any) -> None:
-        style = "green" if e.status == "completed" else "red"
-        heading = f"result ({e.status}{', partial' if e.partial else ''})"
+        said = outcome(e.status, e.failed_steps, e.skipped_steps)
+        style = "red" if e.status != "completed" else "yellow" if said != e.status else "green"
+        heading = f"result ({said}{', partial' if e.partial else ''})"
         self._line("")
         self._line(self._c(style, f"══ {heading} " + "═" * max(0, 60 - len(heading))))
-        self._line(clean(e.result))
+        self._line(e.result)
         self._line("")
-        if e.reason:
-            self._line(self._c(style, f"{e.status}: {clean(e.reason)}"))
         u = e.usage
         self._line(self._c(
             "dim",
-            f"{u.tokens_in:,} tokens in / {u.output_tokens:,} out · {money(e.cost)} · "
-            f"{e.calls} calls · {e.turns} turns · {clock(e.duration_s)}",
+            f"{count(u.tokens_in)} tokens in / {count(u.output_tokens)} out · {money(e.cost)} · "
+            f"{plural(e.calls, 'call')} · {plural(e.turns, 'turn')} · {clock(e.duration_s)}",
         ))
+        self._line(self._c(style, said + (f": {e.reason}" if e.reason else "")))

@@ -8,15 +8,16 @@ plan's steps in dependency order with a pluggable "do this step" callable) and
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from engine.agents import TeamSpec, default_team
 from engine.context import RunContext, failure_message
-from engine.dag import Outcome, run_dag
+from engine.dag import Outcome, find_cycles, run_dag
 from engine.events import PlanMade, StepFinished
 from engine.guards import PatternStopped, StepFailed
 from engine.trust import AgentOutput
@@ -41,14 +42,34 @@ def team() -> TeamSpec:
     return default_team()
 
 
+STEP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+"""What a model may call a step. Step ids are scoped with "/" in member teams
+("s2/engineering/s1") and name spans ("step:s1") and call keys ("...#agent#1"):
+an id holding one of those separators would be read as another step's, or file a
+plan under a team that does not exist."""
+
+
+def _step_id(value: str) -> str:
+    if not STEP_ID.fullmatch(value):
+        raise ValueError(
+            f"a step id is 1 to 32 letters, digits, '-', '_' or '.' starting with a letter or digit (like s1), not {value!r}"
+        )
+    return value
+
+
+StepId = Annotated[
+    str, AfterValidator(_step_id), WithJsonSchema({"type": "string", "pattern": f"^{STEP_ID.pattern}$", "maxLength": 32})
+]
+
+
 class PlanStep(BaseModel):
     """One subtask of the plan."""
 
-    id: str = Field(description="Short unique id, e.g. s1")
+    id: StepId = Field(description="Short unique id, e.g. s1")
     title: str = Field(description="A few words naming the subtask")
     instructions: str = Field(description="What the worker must do and deliver")
     assigned_to: str = Field(description="Name of the worker who does it")
-    depends_on: list[str] = Field(default_factory=list, description="Ids of steps whose results it needs")
+    depends_on: list[StepId] = Field(default_factory=list, description="Ids of steps whose results it needs")
 
 
 class Plan(BaseModel):
@@ -86,11 +107,14 @@ def scoped_plan(plan: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
 
 
 def unfinished(parts: list[str], what: str = "parts") -> str:
-    """What a synthesis prompt says of the parts that did not finish ("" when all did)."""
+    """What a synthesis prompt says of the parts that did not finish ("" when all did), so
+    the answer does not claim the work is complete."""
     if not parts:
         return ""
-    return f"\n\nThese {what} did not finish; say what is missing because of them:\n" + "\n".join(
-        f"- {part}" for part in parts
+    return (
+        f"\n\nThese {what} did not finish (they failed or were skipped), so the work is not "
+        "complete. Say so at the start of your answer, do not present it as finished, and say "
+        "what is missing because of them:\n" + "\n".join(f"- {part}" for part in parts)
     )
 
 
@@ -110,12 +134,52 @@ PlanningPrompt = Callable[[RunContext, str], str]
 """Writes the lead's plan request: (context, task) -> prompt."""
 
 
+def known_member(ctx: RunContext, step: PlanStep) -> str | None:
+    """The orchestrator's rule: anyone on the team (at any level) may be assigned."""
+    if ctx.team.get(step.assigned_to) is None:
+        return f"no worker named {step.assigned_to!r} (team: {', '.join(ctx.team.names)})"
+    return None
+
+
+def plan_problems(ctx: RunContext, plan: Plan, check: AssigneeCheck = known_member) -> list[str]:
+    """What keeps `plan` from running as written with this team: a step whose assignee
+    fails `check`, a dependency on a step the plan does not have, a dependency cycle."""
+    ids = {step.id for step in plan.steps}
+    problems = [f"{step.id}: {problem}" for step in plan.steps if (problem := check(ctx, step)) is not None]
+    problems += [
+        f"{step.id} depends on {dep!r}, which is not a step of the plan"
+        for step in plan.steps for dep in step.depends_on if dep not in ids
+    ]
+    problems += [
+        f"steps depend on each other in a cycle: {' -> '.join([*cycle, cycle[0]])}" for cycle in find_cycles(plan.steps)
+    ]
+    return problems
+
+
+def plan_edit_check(ctx: RunContext, check: AssigneeCheck = known_member) -> Callable[[Any], Plan]:
+    """Validates a person's edit of a plan before it is accepted: the schema, then the team
+    and the dependencies (`plan_problems`); ValueError says what to fix."""
+
+    def validate(edited: Any) -> Plan:
+        plan = Plan.model_validate(edited)
+        problems = plan_problems(ctx, plan, check)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ValueError(problems[0] + more)
+        return plan
+
+    return validate
+
+
 async def make_plan(
-    ctx: RunContext, task: str, max_revisions: int, prompt: PlanningPrompt = planning_prompt
+    ctx: RunContext, task: str, max_revisions: int, prompt: PlanningPrompt = planning_prompt,
+    check: AssigneeCheck = known_member,
 ) -> Plan:
     """Ask the lead for a plan until one is approved (or edited), or stop (`PatternStopped`).
 
-    A member team's lead plans with what its step was handed (`ctx.inputs`) as data.
+    A member team's lead plans with what its step was handed (`ctx.inputs`) as data. An
+    edited plan is accepted only if it can run with this team (`plan_problems`, with `check`
+    the rule of who may take a step).
     """
     lead = ctx.lead().name
     plan_ctx = ctx.span("plan")
@@ -132,7 +196,7 @@ async def make_plan(
             reason = f"{lead} proposes a {len(plan.steps)}-step plan"
         decision = await plan_ctx.escalate(
             trigger, reason, plan.model_dump(mode="json"), agent=lead,
-            options=("approve", "edit", "reject"), validate=Plan.model_validate,
+            options=("approve", "edit", "reject"), validate=plan_edit_check(ctx, check),
         )
         if decision.action == "approve":
             return plan
@@ -146,13 +210,6 @@ async def make_plan(
             f"\n\nA reviewer rejected your previous plan: {decision.reason or 'no reason given'}\nRevise the plan."
         )
     raise PatternStopped("stopped", f"plan rejected {max_revisions + 1} times")
-
-
-def known_member(ctx: RunContext, step: PlanStep) -> str | None:
-    """The orchestrator's rule: anyone on the team (at any level) may be assigned."""
-    if ctx.team.get(step.assigned_to) is None:
-        return f"no worker named {step.assigned_to!r} (team: {', '.join(ctx.team.names)})"
-    return None
 
 
 async def call_worker(step_ctx: RunContext, step: PlanStep, step_id: str, context: list[AgentOutput]) -> str:

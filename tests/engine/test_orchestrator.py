@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from engine.approvals import ApprovalGate, Decision
+import pytest
+
+from engine.approvals import ApprovalGate, Decision, DecisionError
 from engine.policy import ApprovalPolicy
 from engine.providers.simulated import SimulatedProvider
 from tests.helpers import ScriptedProvider, orchestrated, plan_of, run
@@ -141,7 +143,117 @@ async def test_default_team_plan_uses_real_workers_and_runs_in_parallel():
     assert ran.finished.result.startswith("## ")
 
 
+# Step ids are scoped with "/" in member teams ("s2/engineering/s1") and name spans
+# ("step:s1") and call keys ("...#coder#1"): one holding such a separator, a space, a
+# control, or nothing at all, would be read as another step's or file the plan under
+# a team that does not exist (the screen then showed an empty plan for approval).
+BAD_IDS = ["s2/engineering", "a/b/c", "step:1", "s#1", "step one", "", "x" * 33, "s1\x1b]0;t\x07"]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+async def test_a_step_id_that_breaks_scoping_is_refused_and_the_lead_asked_again(bad):
+    good = plan_of(("s1", "researcher", []), ("s2", "coder", ["s1"]))
+    wrong = plan_of((bad, "researcher", []), ("s2", "coder", [bad]))
+    plans = iter([wrong, good])
+    provider = ScriptedProvider(lambda request: next(plans) if request.tool else f"{request.agent} did it")
+    gate = ApprovalGate(ApprovalPolicy(default="ask"))
+    asked = []
+
+    def answer(event):
+        if event.kind == "escalation.requested" and event.human:
+            asked.append(event.payload)
+            asyncio.get_running_loop().call_soon(gate.resolve, event.escalation_id, Decision("approve"))
+
+    ran = await run(provider, gate=gate, policy=gate.policy, on_event=answer)
+    failed = ran.of("call.failed")
+    assert [f.error_type for f in failed] == ["invalid_output"] and not failed[0].final
+    assert "a step id is" in failed[0].error
+    retry = [r for r in provider.requests if r.tool is not None][1]
+    assert "a step id is" in retry.messages[-1].text  # the lead is told why
+    # Only the plan that can be filed is made, asked about and run.
+    assert [[s["id"] for s in p.plan["steps"]] for p in ran.of("plan.made")] == [["s1", "s2"]]
+    assert asked == [good]
+    assert [e.step_id for e in ran.of("step.started")] == ["s1", "s2"]
+    assert ran.finished.status == "completed"
+
+
+async def test_an_edit_with_a_step_id_that_breaks_scoping_is_refused():
+    provider = ScriptedProvider(orchestrated(plan_of(("s1", "researcher", []))))
+    gate = ApprovalGate(ApprovalPolicy(default="ask"))
+    refused = []
+
+    def answer(event):
+        if event.kind == "escalation.requested" and event.human:
+            def decide():
+                try:
+                    gate.resolve(event.escalation_id, Decision("edit", edited=plan_of(("s1/team", "coder", []))))
+                except DecisionError as error:
+                    refused.append(str(error))
+                    gate.resolve(event.escalation_id, Decision("approve"))
+            asyncio.get_running_loop().call_soon(decide)
+
+    ran = await run(provider, gate=gate, policy=gate.policy, on_event=answer)
+    assert len(refused) == 1 and "a step id is" in refused[0]
+    assert [e.step_id for e in ran.of("step.started")] == ["s1"]
+
+
 def _faults(spec):
     from engine.providers.faults import parse_faults
 
     return parse_faults(spec)
+
+
+@pytest.mark.parametrize(("edited", "why"), [
+    (plan_of(("s1", "ghost", [])), "s1: no worker named 'ghost'"),
+    (plan_of(("s1", "coder", ["s9"])), "s1 depends on 's9', which is not a step of the plan"),
+    (plan_of(("s1", "coder", ["s2"]), ("s2", "reviewer", ["s1"])), "a cycle: s1 -> s2 -> s1"),
+])
+async def test_an_edited_plan_that_cannot_run_with_the_team_is_refused_and_the_question_stays(edited, why):
+    """Checked against the team before it is accepted: the person is told why, the
+    escalation keeps waiting, and a plan that can run is then taken."""
+    provider = ScriptedProvider(orchestrated(plan_of(("s1", "researcher", []))))
+    gate = ApprovalGate(ApprovalPolicy(default="ask"))
+    refused = []
+    good = plan_of(("x1", "coder", []))
+
+    def answer(event):
+        if event.kind == "escalation.requested" and event.human:
+            def decide():
+                try:
+                    gate.resolve(event.escalation_id, Decision("edit", edited=edited))
+                except DecisionError as error:
+                    refused.append(str(error))
+                gate.resolve(event.escalation_id, Decision("edit", edited=good))
+            asyncio.get_running_loop().call_soon(decide)
+
+    ran = await run(provider, gate=gate, policy=gate.policy, on_event=answer)
+    assert len(refused) == 1 and why in refused[0], refused
+    assert [e.step_id for e in ran.of("step.started")] == ["x1"]
+    assert ran.finished.failed_steps == 0
+
+
+async def test_a_hierarchical_plan_edit_must_give_each_step_to_a_direct_member():
+    from engine.patterns.hierarchical import team as preset
+
+    members = preset()
+    inside = next(agent for member in members.agents if member.team for agent in member.team.agents)
+    gate = ApprovalGate(ApprovalPolicy(default="ask"))
+    refused = []
+
+    def answer(event):
+        if event.kind == "escalation.requested" and event.human and event.trigger in ("plan", "low_confidence"):
+            def decide():
+                steps = event.payload["steps"]
+                wrong = {**event.payload, "steps": [{**steps[0], "assigned_to": inside.name}, *steps[1:]]}
+                if event.escalation_id == "e1":  # the session's own plan
+                    try:
+                        gate.resolve(event.escalation_id, Decision("edit", edited=wrong))
+                    except DecisionError as error:
+                        refused.append(str(error))
+                gate.resolve(event.escalation_id, Decision("approve"))
+            asyncio.get_running_loop().call_soon(decide)
+        elif event.kind == "escalation.requested" and event.human:
+            asyncio.get_running_loop().call_soon(gate.resolve, event.escalation_id, Decision("approve"))
+
+    await run(SimulatedProvider(seed=2, speed=0), pattern="hierarchical", gate=gate, policy=gate.policy, on_event=answer)
+    assert len(refused) == 1 and f"{inside.name} works inside member team" in refused[0]

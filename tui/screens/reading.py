@@ -10,11 +10,9 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
 
-from tui.safe import clean
-
 
 class ReadingScreen(ModalScreen[None]):
-    """Model output is cleaned first and links do not open by themselves."""
+    """Shows text that came through the gate (`tui.safe`); links do not open by themselves."""
 
     DEFAULT_CSS = """
     ReadingScreen { align: center middle; }
@@ -29,7 +27,7 @@ class ReadingScreen(ModalScreen[None]):
 
     def __init__(self, title: str, text: str, *, markdown: bool) -> None:
         super().__init__()
-        self._title, self._text, self._markdown = title, clean(text), markdown
+        self._title, self._text, self._markdown = title, text, markdown
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -46,7 +44,7 @@ class ReadingScreen(ModalScreen[None]):
 
     @on(Markdown.LinkClicked)
     def _link(self, message: Markdown.LinkClicked) -> None:
-        self.notify(f"Link (not opened): {clean(message.href)}", timeout=4, markup=False)
+        self.notify(f"Link (not opened): {message.href}", timeout=4, markup=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -3,17 +3,21 @@
 A branch that escalates awaits its own future, so only that branch pauses.
 Whoever plays the human (the terminal UI, the headless prompt) watches for
 `escalation.requested` events with `human=True` and answers through
-`ApprovalGate.resolve`, which validates edits before accepting them.
+`ApprovalGate.resolve`, which validates edits before accepting them. An
+escalation offers named choices (`Choice`: "Allow one more revision"), each
+making one decision; `answer` turns the one a person took, with what they
+typed for it, into that decision, and the choice's id is recorded with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from engine.events import DecisionAction, EscalationRequested, EscalationResolved
+from engine.events import DEFAULT_CHOICES, Choice, DecisionAction, EscalationRequested, EscalationResolved
 from engine.policy import ApprovalPolicy
 
 if TYPE_CHECKING:
@@ -33,6 +37,44 @@ class Decision:
     by: str = "human"
     rule: str | None = None
     """Set when the decision comes from a standing rule rather than a one-off choice."""
+    option: str | None = None
+    """The id of the named choice taken; None: the one for `action`."""
+
+
+def answer(choice: Choice, text: str = "") -> Decision:
+    """A person's decision: `choice`, with what they typed for its input. Raises
+    `DecisionError` for input it cannot take (JSON that does not parse, a value that is
+    not one of its picks, nothing where something is required)."""
+    text = text.strip()
+    if choice.input == "reason":
+        return Decision(choice.action, reason=text or "rejected without a reason", option=choice.id)
+    if choice.input == "json":
+        try:
+            edited = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise DecisionError(f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+        return Decision(choice.action, edited=edited, option=choice.id)
+    if choice.input in ("text", "number", "pick"):
+        if not text:
+            if choice.required:
+                raise DecisionError(f"{choice.label}: {choice.prompt or choice.field or 'a value'} is needed")
+            return Decision(choice.action, option=choice.id)
+        value: Any = text
+        if choice.input == "pick" and text not in choice.picks:
+            raise DecisionError(f"choose one of: {', '.join(choice.picks)}")
+        if choice.input == "number":
+            value = _number(text, choice.field or "the value")
+        return Decision(choice.action, edited={choice.field: value}, option=choice.id)
+    return Decision(choice.action, option=choice.id)
+
+
+def _number(text: str, name: str) -> int | float:
+    """A typed number ("1,500", "2.5", "$3"): an int when it is whole."""
+    try:
+        value = float(text.replace(",", "").replace("_", "").lstrip("$"))
+    except ValueError:
+        raise DecisionError(f"{name} must be a number, not {text!r}") from None
+    return int(value) if value.is_integer() else value
 
 
 @dataclass
@@ -41,9 +83,13 @@ class Escalation:
     trigger: str
     reason: str
     payload: Any
-    options: list[DecisionAction]
+    choices: list[Choice]
     validate: Callable[[Any], Any] | None
     future: asyncio.Future[Decision] = field(repr=False)
+
+    @property
+    def options(self) -> list[DecisionAction]:
+        return [choice.action for choice in self.choices]
 
 
 class ApprovalGate:
@@ -71,9 +117,18 @@ class ApprovalGate:
         agent: str | None = None,
         options: tuple[DecisionAction, ...] = ("approve", "reject"),
         validate: Callable[[Any], Any] | None = None,
-        labels: dict[str, str] | None = None,
+        choices: Sequence[Choice] = (),
     ) -> Decision:
-        """Raise an escalation and wait for its decision (only this branch waits)."""
+        """Raise an escalation and wait for its decision (only this branch waits).
+
+        `choices` names what each option does here; the options are theirs when given."""
+        if choices:
+            actions = [choice.action for choice in choices]
+            if len(set(actions)) != len(actions) or len({choice.id for choice in choices}) != len(choices):
+                raise ValueError(f"choices must differ in action and id: {[c.id for c in choices]}")
+            options = tuple(actions)
+        named = {choice.action: choice for choice in choices}
+        every = [named.get(action) or DEFAULT_CHOICES[action] for action in options]
         self._count += 1
         escalation_id = f"e{self._count}"
         mode, rule = self.route(trigger)
@@ -85,8 +140,7 @@ class ApprovalGate:
         timeout = self.policy.timeout_s if human else None
         default = self._timeout_action(options) if timeout else None
         escalation = Escalation(
-            escalation_id, trigger, reason, payload, list(options), validate,
-            asyncio.get_running_loop().create_future(),
+            escalation_id, trigger, reason, payload, every, validate, asyncio.get_running_loop().create_future(),
         )
         if human:  # waiting before anyone hears of it, so a listener can answer at once
             self.pending[escalation_id] = escalation
@@ -99,7 +153,7 @@ class ApprovalGate:
                 reason=reason,
                 payload=payload,
                 options=list(options),
-                labels=labels or {},
+                choices=every,
                 rule=rule,
                 human=human,
                 timeout_s=timeout,
@@ -124,6 +178,7 @@ class ApprovalGate:
             rule=rule,
             reason=decision.reason,
             edited=decision.edited,
+            option=decision.option or next((c.id for c in every if c.action == decision.action), None),
         )
         return decision
 
@@ -149,13 +204,16 @@ class ApprovalGate:
             raise DecisionError(
                 f"{decision.action} is not an option here ({', '.join(escalation.options)})"
             )
+        chosen = next(choice for choice in escalation.choices if choice.action == decision.action)
+        if decision.option is not None and decision.option != chosen.id:
+            raise DecisionError(f"{decision.option} is not a choice here ({', '.join(c.id for c in escalation.choices)})")
         if decision.action == "edit" and escalation.validate is not None:
             try:
                 edited = escalation.validate(decision.edited)
             except (ValueError, TypeError) as error:
                 raise DecisionError(one_line(error)) from None
             decision = Decision("edit", decision.reason, edited, decision.by, decision.rule)
-        escalation.future.set_result(decision)
+        escalation.future.set_result(replace(decision, option=chosen.id))
 
     def allow_always(self, trigger: str) -> None:
         """Approve this trigger for the rest of the session, including what is pending now."""

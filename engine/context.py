@@ -21,14 +21,17 @@ from pydantic import BaseModel, ValidationError
 
 from engine.agents import AgentSpec, TeamSpec
 from engine.approvals import ApprovalGate, Decision, one_line
-from engine.budgets import RESOURCES, Limits, Resource, Spent, crossed
+from engine.budgets import RESOURCES, Limits, Resource, Spent, Streaming, crossed, new_limit_of
 from engine.bus import EventBus
 from engine.events import (
+    PROGRESS_EVERY,
     BudgetUpdated,
     CallDelta,
     CallFailed,
     CallFinished,
+    CallProgress,
     CallStarted,
+    Choice,
     DecisionAction,
     ErrorEvent,
     ErrorType,
@@ -41,7 +44,7 @@ from engine.events import (
     ToolResult,
     Usage,
 )
-from engine.formats import clock, money
+from engine.formats import amount
 from engine.handoffs import HandoffContract, HandoffError, HandoffRejected, as_data, check_json_schema
 from engine.guards import CallFailedError, CircuitBreaker, PatternStopped, RetryPolicy, StepFailed, StopSession
 from engine.pricing import PriceTable
@@ -55,8 +58,9 @@ from engine.providers.base import (
     ToolUse,
     edited_note,
 )
+from engine.redaction import redact
 from engine.tools import TOOLS, ToolError
-from engine.trust import AgentOutput, data_block
+from engine.trust import AgentOutput, data_block, well_formed, well_formed_data
 
 CALL_RESOURCES: tuple[Resource, ...] = ("tokens", "cost", "seconds")
 
@@ -121,6 +125,12 @@ class Run:
         self.tallies: dict[str, AgentTally] = {}
         self.agent_failures: dict[str, int] = {}
         self.partials: list[tuple[str, str]] = []
+        self.step_outcomes: dict[str, str] = {}
+        """How each step ended so far (its latest `step.finished` status), by step id."""
+        self.streaming: dict[str, Streaming] = {}
+        """Calls streaming now, by call key, with what each has used so far."""
+        self.secrets: tuple[str, ...] = tuple(getattr(provider, "secrets", ()))
+        """The keys the provider holds: no piece of one reaches an event."""
         self._budget_decision: asyncio.Task[bool] | None = None
 
     def next_seq(self) -> int:
@@ -130,6 +140,21 @@ class Run:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
+    def seconds_left(self) -> float | None:
+        """Time left in the session's time budget; None without one."""
+        limit = self.limits.seconds
+        return None if limit is None else max(0.0, limit - self.elapsed())
+
+    def used(self) -> Spent:
+        """What the session has used by now, counting calls still streaming: what every
+        budget is checked against, before a call and while one streams."""
+        self.spent.seconds = self.elapsed()
+        return self.spent.plus(self.streaming.values()) if self.streaming else self.spent
+
+    def outside_text(self, text: str) -> str:
+        """Text from a provider's error, made safe to record: well-formed, no secret in it."""
+        return redact(well_formed(text), self.secrets)
+
     def account(self, agent: str, model: str, usage: Usage) -> float:
         cost = self.prices.cost(model, usage)
         tally = self.tallies.setdefault(agent, AgentTally())
@@ -138,6 +163,11 @@ class Run:
         self.spent.tokens += usage.total
         self.spent.cost += cost
         return cost
+
+    def steps_not_done(self) -> tuple[int, int]:
+        """How many steps failed and how many were skipped (the session's outcome says so)."""
+        outcomes = list(self.step_outcomes.values())
+        return outcomes.count("error"), outcomes.count("skipped")
 
     def cancel_background(self) -> None:
         if self._budget_decision is not None and not self._budget_decision.done():
@@ -241,6 +271,8 @@ class RunContext:
     async def emit(self, cls: type[E], *, agent: str | None = None, **fields: Any) -> E:
         """Build and publish the next event (waits while a bounded reader is behind)."""
         event = self.build(cls, agent=agent, **fields)
+        if isinstance(event, StepFinished):
+            self._run.step_outcomes[event.step_id] = event.status
         self._run.bus.publish(event)
         await self._run.bus.wait_for_room()
         return event
@@ -314,8 +346,7 @@ class RunContext:
         """
         run = self._run
         while True:
-            run.spent.seconds = run.elapsed()
-            resource = crossed(run.limits, run.spent, resources)
+            resource = crossed(run.limits, run.used(), resources)
             if resource is None:
                 return
             if run._budget_decision is None or run._budget_decision.done() and run._budget_decision.result():
@@ -324,33 +355,35 @@ class RunContext:
             if not extended:
                 raise StopSession("stopped", f"{resource} budget used up")
 
-    async def _ask_budget(self, resource: str) -> bool:
+    async def _ask_budget(self, resource: Resource) -> bool:
         run = self._run
-        limit = run.limits.get(resource)  # type: ignore[arg-type]
-        used = run.spent.get(resource)  # type: ignore[arg-type]
-        suggested = run.limits.extended(resource).get(resource)  # type: ignore[arg-type]
-        payload = {"resource": resource, "limit": limit, "used": round(used, 6), "new_limit": suggested}
+        limit = run.limits.get(resource)
+        used = round(run.used().get(resource), 6)
+        suggested = run.limits.raised(resource, used)
+        payload = {"resource": resource, "limit": limit, "used": used, "new_limit": suggested}
 
         def validate(edited: Any) -> dict[str, Any]:
-            value = edited.get("new_limit") if isinstance(edited, dict) else edited
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise ValueError("new_limit must be a number")
-            if value <= used:
-                raise ValueError(f"new_limit must be more than what is used ({used:g})")
-            return {**payload, "new_limit": value}
+            return {**payload, "new_limit": new_limit_of(edited, payload)}
 
         decision = await self.escalate(
             "budget",
-            f"the {resource} budget is used up ({_fmt(resource, used)} of {_fmt(resource, limit)}); "
-            f"approve to raise it to {_fmt(resource, suggested)}, or reject to stop with what is done",
+            f"the {resource} budget is used up ({amount(resource, used)} of {amount(resource, limit)}); "
+            f"approve to raise it to {amount(resource, suggested)}, or reject to stop with what is done",
             payload,
-            options=("approve", "edit", "reject"),
             validate=validate,
+            choices=(
+                Choice(id="raise", label=f"Raise it to {amount(resource, suggested)}", action="approve"),
+                Choice(
+                    id="set_limit", label="Set another limit", action="edit", input="number", field="new_limit",
+                    prompt=f"the new {resource} limit (more than {amount(resource, used)})", required=True,
+                ),
+                Choice(id="stop", label="Stop with what is done", action="reject"),
+            ),
         )
         if decision.action == "reject":
             return False
         new_limit = decision.edited["new_limit"] if decision.action == "edit" else suggested
-        run.limits = run.limits.extended(resource, new_limit)  # type: ignore[arg-type]
+        run.limits = run.limits.extended(resource, new_limit)
         await self.budget_update("extended")
         return True
 
@@ -365,28 +398,28 @@ class RunContext:
         agent: str | None = None,
         options: tuple[DecisionAction, ...] | None = None,
         validate: Callable[[Any], Any] | None = None,
-        labels: dict[str, str] | None = None,
+        choices: Sequence[Choice] = (),
     ) -> Decision:
         """Pause this branch for a decision (a human's or the policy's).
 
-        `labels` names what each option means here ({"edit": "One more revision"});
-        the options are the labelled ones unless given (else approve and reject).
+        `choices` names what each option does here (`Choice`: "Allow one more revision",
+        with the text it asks for); the options are theirs when given, else `options`
+        (approve and reject when neither is), each with its plain choice.
         """
-        if options is None:
-            options = tuple(labels) if labels else ("approve", "reject")  # type: ignore[arg-type]
         return await self._run.gate.request(
-            self, trigger, reason, payload, agent=agent, options=options, validate=validate, labels=labels
+            self, trigger, reason, payload, agent=agent, options=options or ("approve", "reject"),
+            validate=validate, choices=choices,
         )
 
     async def handoff(
         self, contract: HandoffContract, payload: Any, *, from_agent: str, to_agent: str,
-        labels: dict[str, str] | None = None,
+        choices: Sequence[Choice] = (),
     ) -> Any:
         """Pass `payload` from one agent to another under `contract`.
 
         Returns the validated payload (edited, if a person edited it). Raises
         `HandoffError` when it breaks the contract (after an error event) and
-        `HandoffRejected` when a low-confidence handoff is refused. `labels` names
+        `HandoffRejected` when a low-confidence handoff is refused. `choices` names
         the low-confidence escalation's options here.
         """
         data = as_data(payload)
@@ -416,8 +449,8 @@ class RunContext:
                 "low_confidence",
                 f"{from_agent} hands {to_agent} work it is only {confidence:.0%} confident in "
                 f"(contract {contract.name} asks for {threshold:.0%})",
-                data, agent=from_agent, validate=contract.validate, labels=labels,
-                options=None if labels else ("approve", "edit", "reject"),
+                data, agent=from_agent, validate=contract.validate, choices=choices,
+                options=("approve", "edit", "reject"),
             )
             if decision.action == "reject":
                 raise HandoffRejected(contract.name, decision.reason or "rejected")
@@ -512,13 +545,26 @@ class RunContext:
             started = time.monotonic()
             try:
                 streamed = await self._stream(request, agent, key, attempt)
+            except _BudgetReached as reached:
+                # Stopped mid-reply: the next turn of the loop asks (once for the session)
+                # whether to raise the budget, then makes the call again, or stops.
+                await self.emit(
+                    CallFailed, agent=agent, call_key=key, attempt=attempt, error_type="budget",
+                    error=f"stopped mid-reply: the {reached.resource} budget is used up", final=False,
+                    usage=reached.usage, cost=round(reached.cost, 8),
+                )
+                await self.budget_update()
+                continue
             except _AttemptFailed as failed:
                 transport_failures += 1
                 final = not failed.retryable or transport_failures >= run.retry.max_attempts
                 await self.emit(
                     CallFailed, agent=agent, call_key=key, attempt=attempt,
                     error_type=failed.error_type, error=failed.message, final=final,
+                    usage=failed.usage, cost=round(failed.cost, 8),
                 )
+                if failed.usage.total:
+                    await self.budget_update()
                 if final:
                     run.breaker.failure()
                     if run.breaker.open:
@@ -527,12 +573,14 @@ class RunContext:
                         transport_failures = 0
                         continue
                     raise CallFailedError(agent, failed.error_type, failed.message) from None
-                delay = run.retry.delay(transport_failures, failed.retry_after, run.rng)
+                delay = run.retry.delay(transport_failures, failed.retry_after, run.rng, longest=run.call_timeout)
                 await self.emit(
                     Retry, agent=agent, call_key=key, attempt=attempt + 1, delay_s=delay,
                     reason=failed.message, retry_after_s=failed.retry_after,
                 )
-                await asyncio.sleep(delay)
+                # The session's time budget ends a wait too (the loop then asks about it).
+                left = run.seconds_left()
+                await asyncio.sleep(delay if left is None else min(delay, left))
                 continue
 
             run.breaker.success()
@@ -589,33 +637,99 @@ class RunContext:
             )
 
     async def _stream(self, request: ProviderRequest, agent: str, key: str, attempt: int) -> _Streamed:
+        """One attempt, streamed. Text from the provider enters well-formed (no lone
+        surrogates) and its errors without secrets. Budgets are checked as the reply
+        streams, counting what this and every other streaming call has used so far:
+        `_BudgetReached` stops the call once one is used up, its usage accounted."""
         run = self._run
         texts: list[str] = []
         answers: list[str] = []
         uses: list[ToolUse] = []
-        usage = Usage()
+        usage: Usage | None = None
         stop = None
+        sent = _estimated_tokens(sum(len(m.text) for m in request.messages) + len(request.system))
+        received = 0
+        flight = run.streaming[key] = Streaming()
+        first: float | None = None  # when the first piece of the reply came, by the session's clock
+        shown: float | None = None  # when progress was last sent
+
+        def so_far() -> Usage:
+            out = _estimated_tokens(received)
+            if usage is None:
+                return Usage(input_tokens=sent, output_tokens=out)
+            return usage.model_copy(update={"output_tokens": max(usage.output_tokens, out)})
+
+        # Two clocks may end the attempt: the time budget, and the call timeout, which
+        # bounds the wait for each part of the reply (the first, and every next one), not
+        # the length of a reply that keeps coming.
+        loop = asyncio.get_running_loop()
+        call_timeout, left = run.call_timeout, run.seconds_left()
+        budget_end = None if left is None else loop.time() + left
+
+        def deadline() -> float | None:
+            idle = None if call_timeout is None else loop.time() + call_timeout
+            return min((end for end in (budget_end, idle) if end is not None), default=None)
+
+        timer = asyncio.timeout_at(deadline())
         try:
-            async with asyncio.timeout(run.call_timeout):
+            async with timer:
                 async for event in run.provider.stream(request):
+                    timer.reschedule(deadline())
                     if event.type == "text" or event.type == "tool_input":
-                        piece = event.text if event.type == "text" else event.partial_json
+                        piece = well_formed(event.text if event.type == "text" else event.partial_json)
                         (texts if event.type == "text" else answers).append(piece)
-                        await self.emit(CallDelta, agent=agent, call_key=key, attempt=attempt, text=piece)
+                        received += len(piece)
+                        delta = await self.emit(CallDelta, agent=agent, call_key=key, attempt=attempt, text=piece)
+                        first = delta.ts if first is None else first
+                        if delta.ts - (shown or first) >= PROGRESS_EVERY:
+                            shown = delta.ts
+                            await self._progress(agent, key, attempt, request.model, so_far(), delta.ts - first)
+                        resource = self._streamed_past_budget(flight, request.model, so_far())
+                        if resource is not None:
+                            raise _BudgetReached(resource)
                     elif event.type == "tool_use":
-                        uses.append(event)
+                        uses.append(ToolUse(well_formed(event.id), well_formed(event.name), well_formed_data(event.input)))
                     elif event.type == "usage":
                         usage = event.usage
+                        if first is None:  # reported as the reply starts (input tokens): show it at once
+                            await self._progress(agent, key, attempt, request.model, so_far(), 0.0)
                     elif event.type == "stop":
                         stop = event.reason
+        except _BudgetReached as reached:
+            reached.used(run, agent, request.model, so_far())
+            raise
         except ProviderError as error:
-            run.account(agent, request.model, error.usage)
-            raise _AttemptFailed(error.error_type, error.message, error.retryable, error.retry_after) from None
+            failed = _AttemptFailed(error.error_type, run.outside_text(error.message), error.retryable, error.retry_after)
+            failed.used(run, agent, request.model, error.usage if error.usage.total else usage or Usage())
+            raise failed from None
         except TimeoutError:
-            raise _AttemptFailed(
-                "timeout", f"no complete reply within {run.call_timeout:g}s", True, None
-            ) from None
-        return _Streamed("".join(texts), "".join(answers), tuple(uses), usage, stop)
+            if budget_end is not None and timer.when() == budget_end:
+                raise _BudgetReached("seconds").used(run, agent, request.model, so_far()) from None
+            silence = "no reply" if first is None else "the reply stalled: nothing more"
+            failed = _AttemptFailed("timeout", f"{silence} for {call_timeout:g}s", True, None)
+            raise failed.used(run, agent, request.model, usage or Usage()) from None  # what the provider reported
+        finally:
+            del run.streaming[key]
+        return _Streamed("".join(texts), "".join(answers), tuple(uses), usage or Usage(), stop)
+
+    async def _progress(self, agent: str, key: str, attempt: int, model: str, usage: Usage, streaming_s: float) -> None:
+        """Say how far a call has come: its tokens and cost so far, and its pace."""
+        rate = round(usage.output_tokens / streaming_s, 1) if streaming_s > 0 else None
+        await self.emit(
+            CallProgress, agent=agent, call_key=key, attempt=attempt, usage=usage,
+            cost=round(self._run.prices.cost(model, usage), 8), tokens_per_s=rate,
+        )
+
+    def _streamed_past_budget(self, flight: Streaming, model: str, usage: Usage) -> Resource | None:
+        """Note what a streaming call has used so far; the budget it used up, if any."""
+        run = self._run
+        limits = run.limits
+        if limits.tokens is None and limits.cost is None and limits.seconds is None:
+            return None
+        flight.tokens = usage.total
+        if limits.cost is not None:
+            flight.cost = run.prices.cost(model, usage)
+        return crossed(limits, run.used(), CALL_RESOURCES)
 
     # -- tools ----------------------------------------------------------------------
 
@@ -651,7 +765,11 @@ class RunContext:
             "tool_use",
             f"{agent} wants to use {use.name} {json.dumps(payload, ensure_ascii=False)}",
             payload, agent=agent, validate=tool.validate,
-            labels={"approve": f"Run {use.name}", "edit": "Edit the input", "reject": "Refuse"},
+            choices=(
+                Choice(id="run", label=f"Run {use.name}", action="approve"),
+                Choice(id="edit", label="Edit the input", action="edit", input="json", prompt=f"the input of {use.name}"),
+                Choice(id="refuse", label="Refuse", action="reject", input="reason", prompt="Why? The agent gets this back."),
+            ),
         )
         if decision.action == "reject":
             why = f": {decision.reason}" if decision.reason else ""
@@ -695,6 +813,10 @@ class RunContext:
             "approve to try again, reject to give up on this call",
             {"agent": agent, "failures": run.agent_failures[agent], "last_error": message},
             agent=agent,
+            choices=(
+                Choice(id="retry", label="Try again", action="approve"),
+                Choice(id="give_up", label="Give up on this call", action="reject"),
+            ),
         )
         return decision.action == "approve"
 
@@ -734,7 +856,33 @@ class _Streamed:
     stop: str | None
 
 
-class _AttemptFailed(Exception):
+class _Billed(Exception):
+    """An attempt that ended early, and what it used before it did (a provider bills it)."""
+
+    usage: Usage = Usage()
+    cost: float = 0.0
+
+    def used(self, run: Run, agent: str, model: str, usage: Usage) -> _Billed:
+        """Count `usage` against the agent and the session; the exception, to raise."""
+        self.usage, self.cost = usage, run.account(agent, model, usage)
+        return self
+
+
+class _BudgetReached(_Billed):
+    """A call stopped while it streamed, because a budget was used up."""
+
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource)
+        self.resource = resource
+
+
+def _estimated_tokens(characters: int) -> int:
+    """Tokens in a text of this length, for budgets while a reply streams (about 4
+    characters a token); the provider's own count replaces it when it reports one."""
+    return (characters + 3) // 4
+
+
+class _AttemptFailed(_Billed):
     def __init__(self, error_type: ErrorType, message: str, retryable: bool, retry_after: float | None) -> None:
         super().__init__(message)
         self.error_type = error_type
@@ -781,13 +929,3 @@ def _validate(schema: type[M] | dict[str, Any], text: str) -> tuple[Any, str | N
 def _structured(value: Any) -> dict[str, Any] | None:
     data = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
     return data if isinstance(data, dict) else None
-
-
-def _fmt(resource: str, value: float | None) -> str:
-    if value is None:
-        return "unlimited"
-    if resource == "cost":
-        return money(value)
-    if resource == "seconds":
-        return clock(value)
-    return f"{int(value):,}"

@@ -7,15 +7,22 @@ one stream. Each event carries its session, a gap-free `seq`, a wall-clock
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from engine.agents import TeamSpec
 from engine.budgets import Limits
 from engine.policy import ApprovalPolicy
+from engine.trust import well_formed_data
 
 EVENT_VERSION = 1
+
+JsonData = Annotated[Any, BeforeValidator(to_jsonable_python)]
+"""A payload as plain JSON data: a pydantic model given here (a validated edit, say) is
+kept as its JSON form, so an event holds the same thing live as read back from its record."""
 
 SessionStatus = Literal["completed", "failed", "stopped", "cancelled"]
 StepStatus = Literal["done", "error", "skipped"]
@@ -34,6 +41,7 @@ ErrorType = Literal[
     "bad_request",
     "not_found",
     "unknown_agent",
+    "budget",
     "internal",
 ]
 
@@ -115,6 +123,10 @@ class SessionFinished(EventBase):
     calls: int
     turns: int
     duration_s: float
+    failed_steps: int = 0
+    """Steps that ended in error (and were not done later), in every team of the session."""
+    skipped_steps: int = 0
+    """Steps never run because a step they needed did not get done."""
 
 
 # -- plan and steps ------------------------------------------------------------
@@ -169,6 +181,27 @@ class CallDelta(EventBase):
     text: str
 
 
+PROGRESS_EVERY = 0.25
+"""Seconds of streaming between two `call.progress` events of one call."""
+
+
+class CallProgress(EventBase):
+    """How far a call's reply has come: sent when the provider reports usage before the
+    reply, then about every `PROGRESS_EVERY` seconds of streaming (by the session's clock,
+    so how many depends on the pace)."""
+
+    kind: Literal["call.progress"] = "call.progress"
+    call_key: str
+    attempt: int
+    usage: Usage
+    """Tokens so far: as the provider reported them, the output at least as many as the
+    text streamed so far makes (an estimate until the call finishes)."""
+    cost: float
+    """What `usage` costs."""
+    tokens_per_s: float | None = None
+    """Output tokens a second since the first of them came."""
+
+
 class CallFinished(EventBase):
     kind: Literal["call.finished"] = "call.finished"
     call_key: str
@@ -193,6 +226,10 @@ class CallFailed(EventBase):
     error: str
     final: bool
     """True when no attempt is left: the call as a whole has failed."""
+    usage: Usage = Field(default_factory=Usage)
+    """What the attempt used before it failed, as the provider reported it (a provider
+    bills it), counted in the agent's and the session's totals and budgets."""
+    cost: float = 0.0
 
 
 class Retry(EventBase):
@@ -228,7 +265,7 @@ class Handoff(EventBase):
     from_agent: str
     to_agent: str
     contract: str
-    payload: Any
+    payload: JsonData
     confidence: float | None = None
     verdict: Literal["accepted", "invalid", "low_confidence"]
     error: str | None = None
@@ -254,15 +291,54 @@ class PatternNote(EventBase):
 # -- humans in the loop -------------------------------------------------------------
 
 
+ChoiceInput = Literal["none", "reason", "text", "number", "pick", "json"]
+
+
+class Choice(BaseModel):
+    """One named way to answer an escalation: what a person sees, and exactly what it does."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    """Its name, recorded with the decision ("revise")."""
+    label: str
+    """What the person sees ("Allow one more revision")."""
+    action: DecisionAction
+    """The decision it makes. An escalation has at most one choice per action."""
+    input: ChoiceInput = "none"
+    """What it asks for: nothing; a reason the agent gets back ("reason", optional); a line
+    of text ("text"), a number ("number") or one of `picks` ("pick"), which becomes
+    `{field: value}` of the edit; the payload itself, as JSON ("json")."""
+    field: str | None = None
+    """The payload field a "text", "number" or "pick" input sets."""
+    prompt: str = ""
+    """What the input asks ("Guidance for the next revision (optional)")."""
+    required: bool = False
+    """True when a "text", "number" or "pick" input may not be left empty."""
+    picks: list[str] = Field(default_factory=list)
+    """The values a "pick" input offers."""
+
+
+DEFAULT_CHOICES: dict[str, Choice] = {
+    "approve": Choice(id="approve", label="Approve", action="approve"),
+    "reject": Choice(
+        id="reject", label="Reject", action="reject", input="reason",
+        prompt="Why? The agent gets this reason back.",
+    ),
+    "edit": Choice(id="edit", label="Edit", action="edit", input="json", prompt="The payload, as JSON"),
+}
+"""The choice for an action when an escalation names none of its own."""
+
+
 class EscalationRequested(EventBase):
     kind: Literal["escalation.requested"] = "escalation.requested"
     escalation_id: str
     trigger: str
     reason: str
-    payload: Any = None
+    payload: JsonData = None
     options: list[DecisionAction] = Field(default_factory=lambda: ["approve", "reject"])
-    labels: dict[str, str] = Field(default_factory=dict)
-    """What each option means here, when it is not the plain word ({"edit": "One more revision"})."""
+    choices: list[Choice] = Field(default_factory=list)
+    """The named choices, one per option, in order (the plain ones when it names none)."""
     rule: str
     """The policy rule that routed it (to a human or to an automatic decision)."""
     human: bool = False
@@ -270,6 +346,34 @@ class EscalationRequested(EventBase):
     timeout_s: float | None = None
     default: DecisionAction | None = None
     """What a timeout decides."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_choices(cls, data: Any) -> Any:
+        """Fill in the plain choice for each option that has none; read a record from before
+        choices were named (`labels`: {"edit": "One more revision"}) as choices."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        labels = data.pop("labels", None) or {}
+        options = data.get("options", ["approve", "reject"])
+        given = {(c.action if isinstance(c, Choice) else c.get("action")): c for c in data.get("choices") or []}
+        data["choices"] = [
+            given.get(action) or DEFAULT_CHOICES[action].model_copy(
+                update={"label": labels[action]} if action in labels else {}
+            )
+            for action in options
+        ]
+        return data
+
+    def choice(self, action: str) -> Choice | None:
+        """The choice that makes `action`, if it is one of the options."""
+        return next((choice for choice in self.choices if choice.action == action), None)
+
+    def named(self) -> dict[str, str]:
+        """The labels of its named choices by id, leaving out the plain ones ("Approve"),
+        which read better as what they did ("approved")."""
+        return {c.id: c.label for c in self.choices if c != DEFAULT_CHOICES.get(c.action)}
 
 
 class EscalationResolved(EventBase):
@@ -281,7 +385,9 @@ class EscalationResolved(EventBase):
     """"human", "policy" or "timeout"."""
     rule: str
     reason: str | None = None
-    edited: Any = None
+    edited: JsonData = None
+    option: str | None = None
+    """The id of the named choice it took (see `EscalationRequested.choices`)."""
 
 
 # -- budgets and errors --------------------------------------------------------------
@@ -316,6 +422,7 @@ Event = Annotated[
         StepFinished,
         CallStarted,
         CallDelta,
+        CallProgress,
         CallFinished,
         CallFailed,
         Retry,
@@ -344,5 +451,11 @@ def event_from_json(data: str | bytes) -> Event:
 
 def event_to_json(event: EventBase) -> str:
     """The event as compact JSON: `model_dump_json()`'s text, without its per-call
-    overhead (a third of the recorder's own time per event)."""
-    return event.__pydantic_serializer__.to_json(event).decode()
+    overhead (a third of the recorder's own time per event). Text that UTF-8 cannot
+    hold (a lone surrogate that got past the engine's gates) is written as U+FFFD
+    rather than failing the recording."""
+    try:
+        return event.__pydantic_serializer__.to_json(event).decode()
+    except PydanticSerializationError:
+        data = well_formed_data(event.model_dump(mode="json"))
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))

@@ -16,9 +16,30 @@ def clock(seconds: float) -> str:
     return f"{whole // 60}:{whole % 60:02d}"
 
 
-def plural(count: int, noun: str) -> str:
-    """"1 issue", "3 issues"."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+def count(number: int) -> str:
+    """A count as it reads everywhere: 7, 1,130."""
+    return f"{number:,}"
+
+
+def plural(number: int, noun: str) -> str:
+    """"1 issue", "3 issues", "1,130 calls"."""
+    return f"{count(number)} {noun}{'' if number == 1 else 's'}"
+
+
+def outcome(status: str, failed_steps: int = 0, skipped_steps: int = 0, *, short: bool = False) -> str:
+    """A session's status, saying which steps did not get done: "completed with 3 failed
+    steps"; `short` (for a list's column): "completed, 3 failed", "completed, 4 not done"."""
+    if not failed_steps and not skipped_steps:
+        return status
+    if short:
+        if failed_steps and skipped_steps:
+            return f"{status}, {count(failed_steps + skipped_steps)} not done"
+        return f"{status}, {count(failed_steps)} failed" if failed_steps else f"{status}, {count(skipped_steps)} skipped"
+    if failed_steps and skipped_steps:
+        return f"{status} with {count(failed_steps)} failed and {count(skipped_steps)} skipped steps"
+    if failed_steps:
+        return f"{status} with {plural(failed_steps, 'failed step')}"
+    return f"{status} with {plural(skipped_steps, 'skipped step')}"
 
 
 def headline(text: str, width: int = 60) -> str:
@@ -39,9 +60,23 @@ def _fit(line: str, width: int) -> str:
     return (cut or line[: width - 1]) + "…"
 
 
+def amount(resource: str, value: float | None) -> str:
+    """An amount of a budget's resource: $2.00 (cost), 30:00 (seconds), 1,130 (tokens,
+    turns); "unlimited" for no limit."""
+    if value is None:
+        return "unlimited"
+    if resource == "cost":
+        return money(value)
+    if resource == "seconds":
+        return clock(value)
+    return count(int(value))
+
+
 def limits_text(limits: dict[str, float | None]) -> str:
-    """The budgets that are set: "cost 2, turns 40"."""
-    return ", ".join(f"{name} {value:g}" for name, value in limits.items() if value is not None)
+    """The budgets that are set: "cost $2.00, turns 40, time 30:00"."""
+    return ", ".join(
+        f"{'time' if name == 'seconds' else name} {amount(name, value)}" for name, value in limits.items() if value is not None
+    )
 
 
 def tokens(count: int) -> str:

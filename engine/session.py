@@ -26,6 +26,7 @@ from engine.patterns import get_pattern
 from engine.policy import ApprovalPolicy
 from engine.pricing import PriceTable
 from engine.providers.base import Provider
+from engine.trust import well_formed
 
 
 class SessionSpec(BaseModel):
@@ -39,13 +40,14 @@ class SessionSpec(BaseModel):
     """The team; left out, the pattern's preset team."""
     limits: Limits = Field(default_factory=Limits)
     policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
-    seed: int = 0
+    seed: int = Field(default=0, ge=-(2**63), lt=2**63)
+    """Any whole number a database stores (64 bits)."""
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("task")
     @classmethod
     def _task_given(cls, value: str) -> str:
-        value = value.strip()
+        value = well_formed(value).strip()
         if not value:
             raise ValueError("the task is empty: say what the team should do")
         return value
@@ -78,6 +80,8 @@ class EngineConfig:
 
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     call_timeout: float | None = 120.0
+    """Seconds a call may go quiet (before its reply starts, or between two parts of it)
+    before the attempt fails as a timeout and is retried; None: wait as long as it takes."""
     breaker_threshold: int = 4
     prices: PriceTable = field(default_factory=PriceTable)
     clock: Callable[[], float] = time.time
@@ -169,7 +173,7 @@ async def run_session(
             status, reason = "failed", str(failed)
         else:
             bug = found[0]
-            status, reason = "failed", f"internal error: {type(bug).__name__}: {one_line(bug)}"
+            status, reason = "failed", run.outside_text(f"internal error: {type(bug).__name__}: {one_line(bug)}")
             await ctx.emit(ErrorEvent, error_type="internal", message=reason, fatal=True)
         result = partial_result(run.partials, reason)
         partial = True
@@ -182,6 +186,7 @@ async def run_session(
 def _finish(ctx: RunContext, status: str, result: str, partial: bool, reason: str | None) -> SessionFinished:
     run = ctx.run
     usage = sum((tally.usage for tally in run.tallies.values()), Usage())
+    failed_steps, skipped_steps = run.steps_not_done()
     event = ctx.build(
         SessionFinished,
         status=status,
@@ -193,6 +198,8 @@ def _finish(ctx: RunContext, status: str, result: str, partial: bool, reason: st
         calls=run.calls,
         turns=run.spent.turns,
         duration_s=round(run.elapsed(), 3),
+        failed_steps=failed_steps,
+        skipped_steps=skipped_steps,
     )
     run.bus.publish(event)
     return event

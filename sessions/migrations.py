@@ -95,6 +95,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        3,
+        "how many steps of a finished session failed or were skipped (0 for sessions recorded before)",
+        (
+            "ALTER TABLE sessions ADD COLUMN failed_steps INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE sessions ADD COLUMN skipped_steps INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

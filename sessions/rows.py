@@ -18,7 +18,7 @@ LIVE_STATES: tuple[str, ...] = ("running", "waiting")
 COLUMNS: tuple[str, ...] = (
     "id", "created_at", "updated_at", "task", "title", "pattern", "team", "agents", "provider",
     "models", "seed", "status", "tokens_in", "tokens_out", "cost", "calls", "turns", "duration_s",
-    "result", "reason", "partial", "pid", "host", "last_seq",
+    "result", "reason", "partial", "pid", "host", "last_seq", "failed_steps", "skipped_steps",
 )
 
 
@@ -57,15 +57,37 @@ class SessionRow:
     host: str | None
     last_seq: int
     """The `seq` of its last recorded event; events are gap-free, so also their number."""
+    failed_steps: int = 0
+    """Steps that failed, as the session finished (0 while it runs)."""
+    skipped_steps: int = 0
+    """Steps skipped because a step they needed did not get done."""
+
+    @property
+    def outcome(self) -> str:
+        """Its status, saying which steps did not get done ("completed with 3 failed steps")."""
+        from engine.formats import outcome
+
+        return outcome(self.status, self.failed_steps, self.skipped_steps)
+
+    damaged: tuple[str, ...] = ()
+    """Columns whose stored value could not be read (a damaged row): each holds its
+    empty value instead, and the rest of the row is as stored."""
 
     @classmethod
     def from_db(cls, values: tuple[Any, ...]) -> SessionRow:
-        """A row from a `SELECT` of `COLUMNS`, in that order."""
-        row = dict(zip(COLUMNS, values, strict=True))
-        row["agents"] = tuple(json.loads(row["agents"]))
-        row["models"] = tuple(json.loads(row["models"]))
-        row["partial"] = bool(row["partial"])
-        return cls(**row)
+        """A row from a `SELECT` of `COLUMNS`, in that order. A value that is not what
+        its column holds (garbage written by another program, a damaged file) never
+        raises: the row comes back with that column empty and named in `damaged`."""
+        row: dict[str, Any] = {}
+        damaged: list[str] = []
+        for column, value in zip(COLUMNS, values, strict=True):
+            kind = _KINDS.get(column, "int")
+            try:
+                row[column] = _READERS[kind](value)
+            except (TypeError, ValueError):
+                row[column] = _EMPTY[kind]
+                damaged.append(column)
+        return cls(**row, damaged=tuple(damaged))
 
     @property
     def agent_count(self) -> int:
@@ -77,11 +99,66 @@ class SessionRow:
         return self.tokens_in + self.tokens_out
 
     def to_json(self) -> dict[str, Any]:
-        """The row as plain JSON values."""
+        """The row as plain JSON values (`damaged` only when it is)."""
         data = asdict(self)
         data["agents"] = list(self.agents)
         data["models"] = list(self.models)
+        if self.damaged:
+            data["damaged"] = list(self.damaged)
+        else:
+            del data["damaged"]
         return data
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    names = json.loads(_text(value))
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ValueError(value)
+    return tuple(names)
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(value)
+    return value
+
+
+def _real(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise TypeError(value)
+    return float(value)
+
+
+def _status(value: Any) -> str:
+    if value not in SESSION_STATES:
+        raise ValueError(value)
+    return value
+
+
+def _nullable(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else read(value)
+
+
+_READERS: dict[str, Callable[[Any], Any]] = {
+    "text": _text, "names": _names, "int": _whole, "real": _real, "status": _status,
+    "bool": lambda value: bool(_whole(value)), "text?": _nullable(_text), "int?": _nullable(_whole),
+}
+_EMPTY: dict[str, Any] = {
+    "text": "", "names": (), "int": 0, "real": 0.0, "status": "interrupted", "bool": False, "text?": None, "int?": None,
+}
+_KINDS: dict[str, str] = {
+    "id": "text", "created_at": "real", "updated_at": "real", "task": "text", "title": "text", "pattern": "text",
+    "team": "text", "agents": "names", "provider": "text", "models": "names", "seed": "int?", "status": "status",
+    "cost": "real", "duration_s": "real", "result": "text?", "reason": "text?", "partial": "bool", "pid": "int?",
+    "host": "text?",
+}
+"""How each column is read; every other column is a whole number."""
 
 
 def started_values(event: SessionStarted, *, pid: int, host: str) -> dict[str, Any]:
@@ -124,6 +201,8 @@ class SessionTally:
     reason: str | None = None
     partial: bool = False
     last_seq: int = 0
+    failed_steps: int = 0
+    skipped_steps: int = 0
     waiting_on: set[str] = field(default_factory=set)
     """Escalations that wait for a person; while there are any the session is `waiting`."""
 
@@ -157,6 +236,8 @@ class SessionTally:
             "reason": self.reason,
             "partial": int(self.partial),
             "last_seq": self.last_seq,
+            "failed_steps": self.failed_steps,
+            "skipped_steps": self.skipped_steps,
         }
 
 
@@ -170,6 +251,13 @@ def _call_finished(tally: SessionTally, event: Any) -> str:
     tally.cost += event.cost
     tally.calls += 1
     return event.text
+
+
+def _call_failed(tally: SessionTally, event: Any) -> None:
+    """A failed attempt counts what it used before it failed (no call, no text)."""
+    tally.tokens_in += event.usage.tokens_in
+    tally.tokens_out += event.usage.output_tokens
+    tally.cost += event.cost
 
 
 def _budget(tally: SessionTally, event: Any) -> None:
@@ -196,6 +284,8 @@ def _finished(tally: SessionTally, event: Any) -> str:
     tally.calls = event.calls
     tally.turns = event.turns
     tally.duration_s = event.duration_s
+    tally.failed_steps = event.failed_steps
+    tally.skipped_steps = event.skipped_steps
     tally.waiting_on.clear()
     return event.result
 
@@ -203,6 +293,7 @@ def _finished(tally: SessionTally, event: Any) -> str:
 _FOLDS: dict[str, Callable[[SessionTally, Any], str | None]] = {
     "session.started": _started,
     "call.finished": _call_finished,
+    "call.failed": _call_failed,
     "budget.updated": _budget,
     "escalation.requested": _asked,
     "escalation.resolved": _decided,

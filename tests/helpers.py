@@ -138,3 +138,8 @@ def pattern_info(name: str, run: Callable[[Any, str], Any], team: Callable[[], A
         return await run(ctx, task)
 
     return PatternInfo(name, name, "test pattern", "tests", run_pattern, NoOptions, team or default_team)
+
+
+def labels(escalation: Any) -> dict[str, str]:
+    """What each option of an escalation is called there: {"edit": "Allow one more revision"}."""
+    return {choice.action: choice.label for choice in escalation.choices}

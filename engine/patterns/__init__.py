@@ -25,6 +25,18 @@ MODULES = (
     "review", "hierarchical", "mesh", "blackboard", "auction",
 )
 
+SHORT_NAMES: dict[str, str] = {
+    "orchestrator": "orch", "routing": "route", "pipeline": "pipe", "fanout": "fan", "discussion": "disc",
+    "review": "review", "hierarchical": "hier", "mesh": "mesh", "blackboard": "board", "auction": "auct",
+}
+"""Each pattern's name in at most 6 cells, for tables too narrow for the whole name."""
+
+
+def short_name(pattern: str) -> str:
+    """`pattern`'s short name; a name huddle does not know (from a newer huddle, or a
+    plug-in) cut to 6 cells."""
+    return SHORT_NAMES.get(pattern, pattern[:6])
+
 
 class UnknownPattern(ValueError):
     pass

@@ -53,7 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from engine.agents import LEAD_MODEL, WORKER_MODEL, AgentSpec, TeamSpec
 from engine.context import RunContext
-from engine.events import PatternNote, StepFinished
+from engine.events import Choice, PatternNote, StepFinished
 from engine.formats import headline, money, plural
 from engine.guards import CallFailedError, PatternStopped
 from engine.patterns.orchestrator import unfinished
@@ -399,7 +399,14 @@ async def no_bid(lot_ctx: RunContext, market: Market, index: int, lot: Lot, offe
         f"{reason} for lot {index} ({lot.title}); "
         f"approve to give it to {market.auctioneer}, edit to assign a bidder, reject to fail the lot",
         payload, agent=market.auctioneer, validate=assignment_check(market),
-        labels={"approve": f"Give the lot to {market.auctioneer}", "edit": "Assign a bidder", "reject": "Fail the lot"},
+        choices=(
+            Choice(id="auctioneer", label=f"Give the lot to {market.auctioneer}", action="approve"),
+            Choice(
+                id="assign", label="Assign a bidder", action="edit", input="pick", field="agent",
+                prompt="the bidder who does the lot", required=True, picks=[b.name for b in market.bidders],
+            ),
+            Choice(id="fail", label="Fail the lot", action="reject", input="reason", prompt="Why? (recorded with the lot)"),
+        ),
     )
     if decision.action == "reject":
         error = f"lot {index} failed: {reason}, and it was not reassigned ({decision.reason or 'rejected'})"

@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.agents import LEAD_MODEL, AgentSpec, TeamSpec
 from engine.context import RunContext
-from engine.events import PatternNote
+from engine.events import Choice, PatternNote
 from engine.formats import preview
 from engine.guards import CallFailedError, PatternStopped
 from engine.trust import AgentOutput
@@ -338,7 +338,14 @@ class BoardRun:
             {"key": key, "writes": [{"writer": p.writer, "priority": p.priority, "value": p.value} for p in ranked]},
             agent=top.writer,
             validate=validate,
-            labels={"approve": f"Take {top.writer}'s (priority {top.priority})", "edit": "Write my own value", "reject": keep},
+            choices=(
+                Choice(id="take", label=f"Take {top.writer}'s (priority {top.priority})", action="approve"),
+                Choice(
+                    id="write", label="Write my own value", action="edit", input="text", field="value",
+                    prompt=f"the value to write to {key}", required=True,
+                ),
+                Choice(id="keep", label=keep, action="reject"),
+            ),
         )
         if decision.action == "approve":
             return top, f"approved: {top.writer}'s value", "approve"

@@ -27,6 +27,7 @@ Pattern notes (`PatternNote.topic`, and the keys of `data`):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -37,6 +38,7 @@ from engine.context import RunContext
 from engine.events import PatternNote
 from engine.formats import plural
 from engine.guards import CallFailedError, PatternStopped
+from engine.patterns.orchestrator import unfinished
 from engine.trust import AgentOutput
 
 NAME = "discussion"
@@ -169,7 +171,7 @@ def verdict_prompt(task: str, round_no: int, max_rounds: int) -> str:
     )
 
 
-def summary_prompt(task: str, stopped: Stopped, rounds: int) -> str:
+def summary_prompt(task: str, stopped: Stopped, rounds: int, absent: Sequence[str] = ()) -> str:
     held = plural(rounds, "round")
     if stopped == "consensus":
         ask = (
@@ -189,14 +191,15 @@ def summary_prompt(task: str, stopped: Stopped, rounds: int) -> str:
             "round. Write the final summary from what was said, and say that the discussion was "
             "cut short."
         )
-    return f"Topic: {task}\n\n{ask}"
+    return f"Topic: {task}\n\n{ask}" + unfinished(list(absent), "contributions")
 
 
 async def contribute(
     round_ctx: RunContext, task: str, panel: Panel, speaker: AgentSpec, round_no: int, position: int,
-    max_rounds: int, record: list[AgentOutput],
+    max_rounds: int, record: list[AgentOutput], absent: list[str],
 ) -> AgentOutput | None:
-    """One panelist's turn: their contribution, or None when their call failed for good."""
+    """One panelist's turn: their contribution, or None when their call failed for good
+    (and a line in `absent` saying so, for the summary)."""
     local_id = f"r{round_no}.{position}"
     prompt = contribution_prompt(task, panel, speaker, round_no, max_rounds, first=not record)
     try:
@@ -212,6 +215,7 @@ async def contribute(
             "the round goes on without them",
             data={"round": round_no, "agent": speaker.name, "error": error.message},
         )
+        absent.append(f"round {round_no}: {speaker.name} ({error.message})")
         return None
     return AgentOutput(speaker.name, step.output, step=local_id, title=f"round {round_no}")
 
@@ -253,6 +257,7 @@ async def judge(
 async def run(ctx: RunContext, task: str, options: Options) -> str:
     panel = await panel_of(ctx)
     record: list[AgentOutput] = []  # the discussion so far, in order: contributions and verdicts
+    absent: list[str] = []  # the turns that failed
     stopped: Stopped = "round_limit"
     rounds = 0
     for round_no in range(1, options.max_rounds + 1):
@@ -260,7 +265,9 @@ async def run(ctx: RunContext, task: str, options: Options) -> str:
         rounds = round_no
         speakers: list[str] = []
         for position, speaker in enumerate(speaking_order(panel.panelists, round_no, options.order), 1):
-            said = await contribute(round_ctx, task, panel, speaker, round_no, position, options.max_rounds, record)
+            said = await contribute(
+                round_ctx, task, panel, speaker, round_no, position, options.max_rounds, record, absent
+            )
             if said is not None:
                 speakers.append(speaker.name)
                 record.append(said)
@@ -287,5 +294,5 @@ async def run(ctx: RunContext, task: str, options: Options) -> str:
     )
     summary_ctx = ctx.span("summary")
     return await summary_ctx.call(
-        panel.moderator, summary_prompt(task, stopped, rounds), context=[*ctx.inputs, *record]
+        panel.moderator, summary_prompt(task, stopped, rounds, absent), context=[*ctx.inputs, *record]
     )

@@ -245,6 +245,6 @@ async def run(ctx: RunContext, task: str, options: Options) -> str:
             return await run_member_team(step_ctx, member, step, step_id, context)
         return await call_worker(step_ctx, step, step_id, context)
 
-    plan = await make_plan(ctx, task, options.max_plan_revisions, prompt=planning_prompt)
+    plan = await make_plan(ctx, task, options.max_plan_revisions, prompt=planning_prompt, check=direct_member)
     outcomes = await run_plan(ctx, plan, work=work, check=direct_member, concurrency=options.concurrency)
     return await synthesise(ctx, task, outcomes)

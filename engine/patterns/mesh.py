@@ -44,6 +44,7 @@ from engine.events import AgentMessage, PatternNote
 from engine.formats import headline
 from engine.guards import CallFailedError, StopSession, leaves
 from engine.handoffs import HandoffContract, HandoffError
+from engine.patterns.orchestrator import unfinished
 from engine.trust import AgentOutput
 
 NAME = "mesh"
@@ -185,8 +186,9 @@ class Mesh:
         async with ctx.step(peer, local_id, title) as step:
             assessment = await self.assess(ctx, peer, question, material, step.id)
             helps: list[AgentOutput] = []
+            missing: list[str] = []
             if assessment is not None and not assessment.answer_myself and assessment.requests:
-                helps = await self.gather(ctx, peer, chain, assessment.requests, local_id)
+                helps, missing = await self.gather(ctx, peer, chain, assessment.requests, local_id)
             if requester is None:
                 prompt = f"Task: {question}\n\nWrite the final answer to the task."
             else:
@@ -196,6 +198,7 @@ class Mesh:
                 )
             if helps:
                 prompt += "\n\nUse the results below from the team."
+            prompt += unfinished(missing, "requests for help")
             step.output = await ctx.span("answer").call(peer, prompt, context=[*material, *helps], step_id=step.id)
             ctx.record_partial(f"{step.id} · {peer}: {title}", step.output)
         return Answer(step.output, assessment.confidence if assessment is not None else None)
@@ -219,9 +222,10 @@ class Mesh:
 
     async def gather(
         self, ctx: RunContext, requester: str, chain: tuple[str, ...], requests: Sequence[HelpRequest], local_id: str
-    ) -> list[AgentOutput]:
+    ) -> tuple[list[AgentOutput], list[str]]:
         """The helpers' replies to `requester`: route each request (in order), then let the
-        helpers work concurrently. None past the hop limit (a stop note says so)."""
+        helpers work concurrently. None past the hop limit (a stop note says so). Also, the
+        routed requests that got no usable reply, and why, for the requester's answer."""
         hop = len(chain) - 1
         if hop >= self.options.hop_limit:
             wanted = sorted({r.capability for r in requests})
@@ -231,14 +235,14 @@ class Mesh:
                 f"no further asks for {', '.join(wanted)}; it answers alone",
                 reason="hop_limit", requester=requester, chain=list(chain), capabilities=wanted,
             )
-            return []
+            return [], []
         routed: list[tuple[int, HelpRequest, str]] = []
         for index, request in enumerate(requests[: self.options.max_requests], start=1):
             helper = await self.route(ctx, requester, chain, request)
             if helper is not None:
                 routed.append((index, request, helper))
         if not routed:
-            return []
+            return [], []
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [
@@ -251,7 +255,13 @@ class Mesh:
             if stop is None:
                 raise
             raise stop from None
-        return [reply for task in tasks if (reply := task.result()) is not None]
+        replies = [task.result() for task in tasks]
+        helps = [reply for reply in replies if isinstance(reply, AgentOutput)]
+        missing = [
+            f"{request.capability} from {helper}: {reply}"
+            for (_, request, helper), reply in zip(routed, replies, strict=True) if isinstance(reply, str)
+        ]
+        return helps, missing
 
     async def route(self, ctx: RunContext, requester: str, chain: tuple[str, ...], request: HelpRequest) -> str | None:
         """The peer who takes the request (its load counted), or None after a stop note."""
@@ -306,9 +316,9 @@ class Mesh:
         helper: str,
         index: int,
         local_id: str,
-    ) -> AgentOutput | None:
+    ) -> AgentOutput | str:
         """`helper` answers `requester` (request number `index` of its assessment); the
-        reply, as data for the requester, or None when there is none to use."""
+        reply, as data for the requester, or why there is none to use."""
         branch = ctx.span(f"ask{index}:{helper}")
         try:
             answer = await self.consult(
@@ -319,15 +329,15 @@ class Mesh:
             await branch.emit(
                 AgentMessage, agent=helper, from_agent=helper, to_agent=requester, text=f"could not help: {error.message}"
             )
-            return None
+            return error.message
         finally:
             self.active[helper] -= 1
         await branch.emit(AgentMessage, agent=helper, from_agent=helper, to_agent=requester, text=answer.text)
         payload = {"helper": helper, "capability": request.capability, "answer": answer.text, "confidence": answer.confidence}
         try:
             reply: HelpReply = await branch.handoff(self.contract, payload, from_agent=helper, to_agent=requester)
-        except HandoffError:
-            return None  # the handoff's events say why; the requester goes on without it
+        except HandoffError as error:
+            return f"its reply was not handed on ({error})"  # the requester goes on without it
         return AgentOutput(helper, reply.answer, title=f"{request.capability}: {request.question}")
 
 

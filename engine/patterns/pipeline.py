@@ -51,7 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.agents import LEAD_MODEL, WORKER_MODEL, AgentSpec, TeamSpec
 from engine.context import RunContext
-from engine.events import PatternNote
+from engine.events import Choice, PatternNote
 from engine.guards import CallFailedError, PatternStopped, StepFailed
 from engine.handoffs import HandoffContract, HandoffError, HandoffRejected, as_data, check_schema
 from engine.trust import AgentOutput
@@ -388,11 +388,17 @@ class _Pipeline:
             {"stage": stage.agent, "contract": contract.name, "error": failure.message, "schema": contract.json_schema},
             agent=stage.agent,
             validate=contract.validate,
-            labels={
-                "approve": skip,
-                "edit": f"Write {stage.agent}'s output yourself (checked against {contract.name})",
-                "reject": "Stop the pipeline with what is done",
-            },
+            choices=(
+                Choice(id="skip", label=skip, action="approve"),
+                Choice(
+                    id="write", label=f"Write {stage.agent}'s output yourself (checked against {contract.name})",
+                    action="edit", input="json", prompt=f"{stage.agent}'s output, as JSON matching {contract.name}",
+                ),
+                Choice(
+                    id="stop", label="Stop the pipeline with what is done", action="reject", input="reason",
+                    prompt="Why? (recorded with the stop)",
+                ),
+            ),
         )
         if decision.action == "approve":
             goes_on = "the previous output goes on" if previous is not None else "the next stage starts from the task"

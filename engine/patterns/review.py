@@ -14,14 +14,14 @@ draft and the review as labelled data, never as instructions.
 When the draft is still rejected after the last allowed revision, the session escalates
 (trigger `reviewer_deadlock`, payload a `Deadlock`):
 
-- approve, "Accept as best effort": the last draft is the result, with a note above it
-  saying it was not approved and listing the open issues;
-- edit, "Allow one more revision" (the payload with `guidance` set, or just
-  ``{"guidance": "..."}``; guidance is optional): the producer revises once more, with the
+- `accept` (approve), "Accept as best effort": the last draft is the result, with a note
+  above it saying it was not approved and listing the open issues;
+- `revise` (edit), "Allow one more revision", with optional guidance typed for it (the edit
+  is ``{"guidance": "..."}``, or nothing): the producer revises once more, with the
   guidance, and the reviewer reviews again; a still-rejected draft escalates again. A person
-  may grant at most `MAX_EXTRA_REVISIONS` this way, after which only approve and reject remain;
-- reject, "Stop": the loop stops (the session, or a member team's step), keeping the last
-  draft and its review as the partial result.
+  may grant at most `MAX_EXTRA_REVISIONS` this way, after which only accept and stop remain;
+- `stop` (reject), "Stop": the loop stops (the session, or a member team's step), keeping
+  the last draft and its review as the partial result.
 
 A call that fails for good escalates the same way instead of ending the session: a failed
 review offers "Accept the unreviewed draft" / "Review it again" / "Stop"; a failed revision
@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.agents import LEAD_MODEL, AgentSpec, TeamSpec
 from engine.approvals import Decision
 from engine.context import RunContext
-from engine.events import PatternNote
+from engine.events import Choice, PatternNote
 from engine.formats import plural
 from engine.guards import CallFailedError, PatternStopped
 from engine.handoffs import HandoffContract, HandoffRejected
@@ -303,11 +303,16 @@ class ReviewLoop:
         guidance for one more try. Raises `PatternStopped` when they choose to stop.
         """
         if review is None:
-            labels = {"approve": "Accept the unreviewed draft", "edit": "Review it again", "reject": "Stop"}
+            accept = Choice(id="accept", label="Accept the unreviewed draft", action="approve")
+            again = Choice(id="review_again", label="Review it again", action="edit")
         else:
-            labels = {"approve": "Accept as best effort", "edit": "Allow one more revision", "reject": "Stop"}
-        if self.granted >= MAX_EXTRA_REVISIONS:
-            del labels["edit"]
+            accept = Choice(id="accept", label="Accept as best effort", action="approve")
+            again = Choice(
+                id="revise", label="Allow one more revision", action="edit", input="text", field="guidance",
+                prompt="guidance for the revision (optional)",
+            )
+        stop = Choice(id="stop", label="Stop", action="reject")
+        choices = (accept, again, stop) if self.granted < MAX_EXTRA_REVISIONS else (accept, stop)
         payload = Deadlock(
             revision=self.revision,
             reviewed=review is not None,
@@ -315,7 +320,7 @@ class ReviewLoop:
             summary=review.summary if review is not None else None,
         ).model_dump(mode="json")
         decision = await self.ctx.span(f"deadlock:{self.writes}.{self.reviews}").escalate(
-            "reviewer_deadlock", why, payload, agent=self.pair.reviewer, validate=validate_deadlock_edit, labels=labels
+            "reviewer_deadlock", why, payload, agent=self.pair.reviewer, validate=validate_deadlock_edit, choices=choices
         )
         label = draft_label(self.revision)
         if decision.action == "approve":

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from engine.agents import LEAD_MODEL, WORKER_MODEL, AgentSpec, TeamSpec
 from engine.approvals import Decision
 from engine.context import RunContext
-from engine.events import Handoff, PatternNote
+from engine.events import Choice, Handoff, PatternNote
 from engine.guards import CallFailedError, PatternStopped
 from engine.handoffs import HandoffContract, HandoffError
 from engine.trust import AgentOutput
@@ -248,7 +248,7 @@ class _Router:
             {**route.model_dump(mode="json"), "specialists": self.names},
             agent=self.router,
             validate=self._edit(route),
-            labels={"edit": "Choose a specialist", "reject": self.stop},
+            choices=(self._choose("Choose a specialist"), Choice(id="stop", label=self.stop, action="reject")),
         )
         return await self._decided(route, decision, f"{problem} and none was chosen instead")
 
@@ -270,11 +270,12 @@ class _Router:
             {**route.model_dump(mode="json"), "specialists": self.names},
             agent=self.router,
             validate=self._edit(route),
-            labels={
-                "approve": f"Send it to {route.specialist}",
-                "edit": "Choose another specialist",
-                "reject": f"Send it to {self.general}" if self.general else self.stop,
-            },
+            choices=(
+                Choice(id="send", label=f"Send it to {route.specialist}", action="approve"),
+                self._choose("Choose another specialist"),
+                Choice(id="general", label=f"Send it to {self.general}", action="reject") if self.general
+                else Choice(id="stop", label=self.stop, action="reject"),
+            ),
         )
         return await self._decided(route, decision, f"route to {route.specialist} rejected")
 
@@ -293,6 +294,13 @@ class _Router:
         chosen = await self.hand(decision.edited if decision.action == "edit" else route)
         await self.note(f"{outcome}: → {chosen}", route, outcome, chosen)
         return chosen
+
+    def _choose(self, label: str) -> Choice:
+        """The choice of a person naming the specialist themselves."""
+        return Choice(
+            id="choose", label=label, action="edit", input="pick", field="specialist",
+            prompt="the specialist who answers", required=True, picks=list(self.names),
+        )
 
     def _edit(self, route: Route) -> Callable[[Any], Route]:
         """A person's edit, validated by the contract; what it leaves out keeps the route's value."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.events import Usage
+from engine.redaction import redact
 from engine.providers.base import (
     Message,
     ProviderError,
@@ -122,6 +123,7 @@ class StreamState:
                 cache_read_tokens=getattr(usage, "cache_read_input_tokens", None) or 0,
                 cache_write_tokens=getattr(usage, "cache_creation_input_tokens", None) or 0,
             )
+            return [UsageReport(self.usage)]  # what was read is known as the reply starts
         elif kind == "content_block_start":
             block = event.content_block
             if block.type == "tool_use" and block.name != self.forced:
@@ -170,15 +172,18 @@ class AnthropicProvider:
         if not api_key:
             raise ValueError("no Anthropic API key: set ANTHROPIC_API_KEY or api_key in the huddle config")
         self._sdk = anthropic
-        self._secret = api_key
+        self.secrets = (api_key,)
+        """What the engine keeps out of events: any piece of the key an error echoes."""
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
         )
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
         state = StreamState(forced=request.tool.name if request.tool else None)
+        begun = False
         try:
             stream = await self._client.messages.create(**request_params(request), stream=True)
+            begun = True  # the reply has begun: a connection that breaks now dropped mid-stream
             async with stream:
                 async for event in stream:
                     for provider_event in state.feed(event):
@@ -187,15 +192,8 @@ class AnthropicProvider:
             raise self._status_error(error, request, state) from None
         except self._sdk.APITimeoutError:
             raise ProviderError("timeout", "the API did not answer in time", retryable=True, usage=state.usage) from None
-        except self._sdk.APIConnectionError as error:
-            raise ProviderError(
-                "connection", f"connection to the API failed: {self._safe(str(error))}", retryable=True, usage=state.usage
-            ) from None
-        except (OSError, self._transport_errors()) as error:  # the connection dropped mid-stream
-            raise ProviderError(
-                "connection", f"the connection dropped mid-stream ({type(error).__name__})",
-                retryable=True, usage=state.usage,
-            ) from None
+        except (self._sdk.APIConnectionError, OSError, self._transport_errors()) as error:
+            raise self._connection_error(error, begun, state) from None
         if not state.stopped:
             raise ProviderError(
                 "stream_error", "the stream ended before message_stop (incomplete reply)",
@@ -203,12 +201,25 @@ class AnthropicProvider:
             )
 
     def _transport_errors(self) -> type[Exception]:
-        import httpx2  # the SDK's HTTP client; its errors escape while a stream is read
+        import httpx2  # the SDK's HTTP client: older SDKs let its errors escape while a stream is read
 
         return httpx2.TransportError
 
+    def _connection_error(self, error: Exception, begun: bool, state: StreamState) -> ProviderError:
+        """A broken connection: before the reply began, the API could not be reached;
+        after, the connection dropped mid-stream, however the SDK reports it (2.17
+        wraps the HTTP client's error in `APIConnectionError`; older ones let it escape)."""
+        if not begun:
+            return ProviderError(
+                "connection", f"connection to the API failed: {self._safe(str(error))}", retryable=True, usage=state.usage
+            )
+        cause = error.__cause__ if isinstance(error, self._sdk.APIConnectionError) and error.__cause__ else error
+        return ProviderError(
+            "connection", f"the connection dropped mid-stream ({type(cause).__name__})", retryable=True, usage=state.usage
+        )
+
     def _safe(self, text: str) -> str:
-        return " ".join(text.replace(self._secret, "[redacted]").split())[:300]
+        return " ".join(redact(text, self.secrets).split())[:300]
 
     def _status_error(self, error: Any, request: ProviderRequest, state: StreamState) -> ProviderError:
         status = error.status_code

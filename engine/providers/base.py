@@ -148,6 +148,9 @@ class ProviderError(Exception):
 
 
 class Provider(Protocol):
+    """Streams replies. A provider that holds keys may list them in a `secrets`
+    attribute: the engine then keeps every piece of them out of its events."""
+
     name: str
     """"simulated" or "anthropic": shown in the UI and recorded."""
 

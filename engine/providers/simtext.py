@@ -289,28 +289,38 @@ def merged_phrases(task: str, prompt: str, limit: int = 4) -> list[str]:
     return phrases or ["the request"]
 
 
+_UNFINISHED = re.compile(r"These ([\w ]+?) did not finish\b[^\n]*\n((?:- [^\n]*(?:\n|$))+)")
+"""A prompt's list of the parts that did not get done (see `engine.patterns.orchestrator.unfinished`)."""
+
+
+def missing_parts(prompt: str) -> tuple[str, list[str]]:
+    """What a prompt says did not get done: ("subtasks", ["s2 (coder: ...): error, ..."]), or ("", [])."""
+    found = _UNFINISHED.search(prompt.split("<agent_output", 1)[0])
+    if found is None:
+        return "", []
+    return found.group(1), [line[2:] for line in found.group(2).splitlines() if line.startswith("- ")]
+
+
 def reply_text(
     rng: random.Random, *, agent: str, role: str, task: str, prompt: str
 ) -> str:
-    """A Markdown reply of 60 to 400 tokens, in the voice of the agent's role."""
+    """A Markdown reply of 60 to 400 tokens, in the voice of the agent's role. Told that
+    parts of the work did not get done, it says so first and lists them."""
     kind = role_kind(agent, role)
     phrases = merged_phrases(task, prompt)
     # Vary which phrase leads, so parallel steps on one task read differently.
     if len(phrases) > 2 and rng.random() < 0.3:
         phrases[1], phrases[2] = phrases[2], phrases[1]
+    what, missing = missing_parts(prompt)
+    if missing:
+        return _incomplete(rng, kind, phrases, prompt, what, missing)
 
     parts = [
         _fill(rng.choice(_OPENERS[kind]), phrases),
         _fill(rng.choice(_INTROS[kind]), phrases),
     ]
-    if kind == "lead":
-        sources = _SOURCE.findall(prompt)
-        if sources:
-            lines = []
-            for source, step, title in sources:
-                what = title or step or "their part"
-                lines.append(f"- **{source}**: {what.rstrip('.')}.")
-            parts.append("### What each part contributed\n" + "\n".join(lines))
+    if kind == "lead" and (contributed := _contributions(prompt, "What each part contributed")):
+        parts.append(contributed)
     points = rng.sample(_POINTS[kind], k=min(len(_POINTS[kind]), rng.randint(3, 5)))
     parts.append("\n".join(f"- {_fill(point, phrases)}" for point in points))
     if kind == "code":
@@ -322,6 +332,29 @@ def reply_text(
         parts.pop(-2)
         text = "\n\n".join(parts)
     return text
+
+
+def _contributions(prompt: str, heading: str) -> str:
+    """Who contributed what, from the agent outputs in a prompt, under `heading` ("" when none)."""
+    lines = [
+        f"- **{source}**: {(title or step or 'their part').rstrip('.')}."
+        for source, step, title in _SOURCE.findall(prompt)
+    ]
+    return f"### {heading}\n" + "\n".join(lines) if lines else ""
+
+
+def _incomplete(rng: random.Random, kind: str, phrases: list[str], prompt: str, what: str, missing: list[str]) -> str:
+    """A reply that does not claim the work is complete: it says what did not get done."""
+    a = phrases[0]
+    parts = [
+        _fill(rng.choice(_OPENERS[kind]), phrases) + " (incomplete)",
+        f"**This answer is incomplete:** {len(missing)} of the {what} did not get done, so parts of "
+        f"{a} are missing and nothing below should be read as the finished work.",
+        "### Not done\n" + "\n".join(f"- {item}" for item in missing),
+        _contributions(prompt, "What was done"),
+        f"### Next steps\n1. Redo the {what} that did not get done.\n2. Revisit this answer once they are in.",
+    ]
+    return "\n\n".join(part for part in parts if part)
 
 
 def sentence(rng: random.Random, phrases: list[str], kind: str = "general") -> str:

@@ -115,6 +115,7 @@ class SimulatedProvider:
         if self._hits("timeout", request):
             # Stall: the engine's per-call timeout is what ends this.
             await asyncio.sleep(3600)
+        yield UsageReport(Usage(input_tokens=input_tokens))  # as a real stream opens: what was read
 
         use = simtools.next_use(request)
         text = use[0] if use else self.reply(request, rng)

@@ -78,7 +78,7 @@ def test_patterns_lists_each_with_a_description():
 def test_asking_at_the_terminal_approves_on_enter():
     term = Terminal([huddle_command(), "run", "--headless", "--speed", "0", "--seed", "2", TASK])
     try:
-        term.expect(r"\[a\]pprove \[e\]dit \[r\]eject")
+        term.expect(r"\[a\] Approve  \[e\] Edit  \[r\] Reject")
         term.send("\r")
         term.expect(r"approved by human")
         term.expect(r"result \(completed\)")
@@ -90,13 +90,13 @@ def test_asking_at_the_terminal_approves_on_enter():
 def test_rejecting_at_the_terminal_sends_the_reason_back():
     term = Terminal([huddle_command(), "run", "--headless", "--speed", "0", "--seed", "2", TASK])
     try:
-        term.expect(r"\[a\]pprove")
+        term.expect(r"\[a\] Approve")
         term.send("r\r")
         term.expect(r"reason")
         term.send("add a load test step\r")
         term.expect(r"rejected by human.*add a load test step")
         term.expect(r"plan \(revision 1\)")
-        term.expect(r"\[a\]pprove", timeout=20)
+        term.expect(r"\[a\] Approve", timeout=20)
         term.send("a\r")
         term.expect(r"result \(completed\)")
         assert term.wait() == 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+from types import SimpleNamespace
 
 import pytest
 
@@ -53,7 +55,7 @@ async def test_ping_events_are_ignored():
     events.insert(3, ("ping", {"type": "ping"}))
     with MessagesAPI([Reply(events=events)]) as api:
         result = await collect(AnthropicProvider(api_key=KEY, base_url=api.base_url), request())
-    assert [e.type for e in result] == ["text", "usage", "stop"]
+    assert [e.type for e in result] == ["usage", "text", "usage", "stop"]  # usage as it starts, and at the end
 
 
 async def test_forced_tool_use_with_input_json_fragments():
@@ -124,12 +126,57 @@ async def test_error_event_mid_stream_is_a_retryable_overload():
     assert caught.value.error_type == "overloaded" and caught.value.retryable
 
 
-async def test_dropped_connection_mid_stream_is_detected():
-    with MessagesAPI([Reply(events=text_events(TEXT), drop_after=5)]) as api:
+@pytest.mark.parametrize("drop_after", [0, 5], ids=["before-any-event", "after-some-events"])
+async def test_dropped_connection_mid_stream_is_detected(drop_after):
+    with MessagesAPI([Reply(events=text_events(TEXT), drop_after=drop_after)]) as api:
         with pytest.raises(ProviderError) as caught:
             await collect(AnthropicProvider(api_key=KEY, base_url=api.base_url), request())
     assert caught.value.error_type == "connection" and caught.value.retryable
-    assert "dropped" in caught.value.message
+    assert "dropped mid-stream" in caught.value.message
+
+
+class EscapingStream:
+    """A stream as older SDKs gave it: the HTTP client's own error escapes mid-stream."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        return None
+
+    async def __aiter__(self):
+        yield SimpleNamespace(type="ping")
+        raise self.error
+
+
+async def test_a_transport_error_escaping_mid_stream_is_a_dropped_connection_too(monkeypatch):
+    import httpx2
+
+    provider = AnthropicProvider(api_key=KEY, base_url="http://127.0.0.1:9")
+    stream = EscapingStream(httpx2.RemoteProtocolError("peer closed connection without sending complete message body"))
+
+    async def create(**params):
+        return stream
+
+    monkeypatch.setattr(provider._client.messages, "create", create)
+    with pytest.raises(ProviderError) as caught:
+        await collect(provider, request())
+    assert (caught.value.error_type, caught.value.retryable) == ("connection", True)
+    assert caught.value.message == "the connection dropped mid-stream (RemoteProtocolError)"
+
+
+async def test_an_api_that_cannot_be_reached_is_not_a_dropped_stream():
+    with socket.socket() as closed:  # a loopback port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with pytest.raises(ProviderError) as caught:
+        await collect(AnthropicProvider(api_key=KEY, base_url=f"http://127.0.0.1:{port}"), request())
+    assert caught.value.error_type == "connection" and caught.value.retryable
+    assert caught.value.message.startswith("connection to the API failed") and "dropped" not in caught.value.message
+    assert KEY not in caught.value.message
 
 
 async def test_clean_close_without_message_stop_is_detected():
@@ -149,7 +196,7 @@ def test_stream_state_is_a_pure_fold():
     for _, data in text_events("hi there", pieces=2):
         if data["type"] != "ping":
             out += state.feed(adapter.validate_python(data))
-    assert [e.type for e in out] == ["text", "text", "usage", "stop"] and state.stopped
+    assert [e.type for e in out] == ["usage", "text", "text", "usage", "stop"] and state.stopped
 
 
 READ = ToolSpec("read_file", "Read a file.", {"type": "object", "properties": {"path": {"type": "string"}}})
@@ -159,8 +206,8 @@ async def test_an_offered_tool_use_arrives_whole_after_the_text():
     events = tool_events({"path": "README.md"}, name="read_file", lead="Let me look.", fragments=3, tool_id="toolu_9")
     with MessagesAPI([Reply(events=events)]) as api:
         result = await collect(AnthropicProvider(api_key=KEY, base_url=api.base_url), request(tools=(READ,)))
-    assert [e.type for e in result] == ["text", "tool_use", "usage", "stop"]
-    assert result[1] == ToolUse("toolu_9", "read_file", {"path": "README.md"})
+    assert [e.type for e in result] == ["usage", "text", "tool_use", "usage", "stop"]
+    assert result[2] == ToolUse("toolu_9", "read_file", {"path": "README.md"})
     assert result[-1].reason == "tool_use"
     body = api.requests[0].body
     assert body["tools"][0]["name"] == "read_file" and body["tool_choice"] == {"type": "auto"}

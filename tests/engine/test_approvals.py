@@ -8,6 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from engine.approvals import ApprovalGate, Decision, DecisionError
+from engine.events import Choice
 from engine.policy import ApprovalPolicy
 from tests.helpers import ScriptedProvider, orchestrated, plan_of, run
 
@@ -117,7 +118,8 @@ async def test_a_blanket_approve_cannot_take_an_option_that_is_not_offered():
     decision = await ctx.escalate("invalid_output", "choose one", options=("edit", "reject"))
     assert (decision.action, decision.by) == ("reject", "policy")
     gate.allow_always("invalid_output")  # a person's standing "allow" still asks, then times out safely
-    decision = await ctx.escalate("invalid_output", "choose one", labels={"edit": "Choose", "reject": "Stop"})
+    choices = (Choice(id="choose", label="Choose", action="edit"), Choice(id="stop", label="Stop", action="reject"))
+    decision = await ctx.escalate("invalid_output", "choose one", choices=choices)
     assert (decision.action, decision.by) == ("reject", "timeout")
     requested = [e for e in events if e.kind == "escalation.requested"]
     assert requested[-1].human and requested[-1].default == "reject" and requested[-1].options == ["edit", "reject"]

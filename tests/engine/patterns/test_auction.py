@@ -15,7 +15,7 @@ from engine.policy import ApprovalPolicy
 from engine.providers.base import ProviderError
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
-from tests.helpers import ScriptedProvider, run
+from tests.helpers import ScriptedProvider, labels, run
 
 TASK = "Design a rate limiter for our public REST API"
 BIDDERS = ["researcher", "engineer", "writer", "architect"]
@@ -176,7 +176,7 @@ async def test_no_valid_bid_approved_goes_to_the_auctioneer():
 
     [escalation] = ran.of("escalation.requested")
     assert escalation.trigger == "no_bid" and "4 declined" in escalation.reason
-    assert escalation.labels == {
+    assert labels(escalation) == {
         "approve": "Give the lot to auctioneer", "edit": "Assign a bidder", "reject": "Fail the lot",
     }
     awards = notes(ran, "award")

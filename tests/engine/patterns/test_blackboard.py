@@ -16,7 +16,7 @@ from engine.providers.base import ProviderError
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
 from tests.e2e.terminal import huddle_command
-from tests.helpers import ScriptedProvider, run
+from tests.helpers import ScriptedProvider, labels, run
 
 # The preset: researcher (problem → facts, 1), analyst (facts → options, 2),
 # engineer (facts → options, 3), critic (options → risks, 2), lead (options, risks →
@@ -149,7 +149,7 @@ async def test_an_escalated_conflict_takes_the_decision(decision, writer):
     [escalation] = ran.of("escalation.requested")
     assert escalation.trigger == "conflict" and escalation.payload["key"] == "options"
     assert [w["writer"] for w in escalation.payload["writes"]] == ["engineer", "analyst"]
-    assert escalation.labels["reject"] == "Leave options unwritten"
+    assert labels(escalation)["reject"] == "Leave options unwritten"
     assert refused and "value" in refused[0]
     [conflict] = notes(ran, "conflict")
     assert conflict.data["resolution"] == "escalation" and conflict.data["decision"] == decision.action

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.agents import AgentSpec, TeamSpec
 from engine.providers.base import ProviderError
-from tests.helpers import ScriptedProvider, plan_of, run
+from tests.helpers import ScriptedProvider, labels, plan_of, run
 
 FROM_S1 = '<agent_output source="researcher" step="s1"'
 
@@ -91,7 +91,7 @@ async def test_a_stop_inside_a_fanout_or_routing_member_team_fails_only_its_step
     assert outcome["s3"].status == "error" and "no workers besides the synthesizer" in outcome["s3"].error
     assert outcome["s4"].status == "error" and "no specialist named 'ghost'" in outcome["s4"].error
     [escalation] = [e for e in ran.of("escalation.requested") if e.trigger == "invalid_output"]
-    assert escalation.labels == {"edit": "Choose a specialist", "reject": "Stop team support"}
+    assert labels(escalation) == {"edit": "Choose a specialist", "reject": "Stop team support"}
     assert not any(e.fatal for e in ran.of("error"))
     lead_synthesis = next(e for e in ran.of("call.started") if e.span_id == "root/synthesis")
     assert "did not finish" in lead_synthesis.prompt

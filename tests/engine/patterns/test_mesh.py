@@ -265,9 +265,9 @@ async def test_a_budget_stop_ends_the_mesh_with_what_the_helpers_finished():
 
 async def test_a_budget_stop_inside_a_helper_stops_the_session_and_fails_no_step():
     policy = ApprovalPolicy(default="approve", triggers={"budget": "reject"})
-    ran = await run(
+    ran = await run(  # 250: more than the architect's first reply streams, less than the helper's
         ScriptedProvider(mesh_script({"architect": ["databases"]})), pattern="mesh", policy=policy,
-        limits=Limits(tokens=200),
+        limits=Limits(tokens=250),
     )
 
     budget = next(e for e in ran.of("escalation.requested") if e.trigger == "budget")

@@ -15,7 +15,7 @@ from engine.policy import ApprovalPolicy
 from engine.providers.base import ProviderError
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
-from tests.helpers import ScriptedProvider, run
+from tests.helpers import ScriptedProvider, labels, run
 
 STAGES = ["researcher", "writer", "editor", "fact_checker"]
 NOTES = {"summary": "quotas per client", "key_findings": ["FINDING-1"], "sources": ["RFC 6585"], "confidence": 0.9}
@@ -151,7 +151,7 @@ async def test_invalid_output_without_fallback_escalates_and_approval_passes_the
 
     [escalation] = ran.of("escalation.requested")
     assert escalation.trigger == "invalid_output" and escalation.options == ["approve", "edit", "reject"]
-    assert escalation.labels["approve"] == "Skip writer: pass researcher's output on"
+    assert labels(escalation)["approve"] == "Skip writer: pass researcher's output on"
     assert escalation.payload["error"].startswith("no valid Draft") and escalation.payload["schema"] == DRAFT
     assert ("writer", None, "skipped", "invalid") in stage_notes(ran)
     assert '<agent_output source="researcher"' in prompts(provider)["editor"]
@@ -162,7 +162,7 @@ async def test_skipping_the_first_stage_starts_the_next_from_the_task():
     provider = ScriptedProvider(staged({"researcher": {"summary": "no findings"}}))
     ran = await run(provider, pattern="pipeline", task="TASK-MARKER", options={"fallbacks": {}})
 
-    assert ran.of("escalation.requested")[0].labels["approve"] == "Skip researcher: the next stage starts from the task"
+    assert labels(ran.of("escalation.requested")[0])["approve"] == "Skip researcher: the next stage starts from the task"
     writer = prompts(provider)["writer"]
     assert "<agent_output" not in writer and "Start the work from the task." in writer and "TASK-MARKER" in writer
     assert ran.finished.status == "completed"

@@ -15,7 +15,7 @@ from engine.policy import ApprovalPolicy
 from engine.providers.base import ProviderError
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
-from tests.helpers import ScriptedProvider, run
+from tests.helpers import ScriptedProvider, labels, run
 
 
 def verdict(approved, issues=(), confidence=0.9):
@@ -103,7 +103,7 @@ async def test_deadlock_after_the_last_revision_and_approve_accepts_the_draft_as
 
     [escalation] = ran.of("escalation.requested")
     assert escalation.trigger == "reviewer_deadlock"
-    assert escalation.labels == {
+    assert labels(escalation) == {
         "approve": "Accept as best effort", "edit": "Allow one more revision", "reject": "Stop",
     }
     assert escalation.payload["issues"] == ["ISSUE-A"] and escalation.payload["revision"] == 1
@@ -169,7 +169,7 @@ async def test_a_person_can_grant_only_so_many_extra_revisions():
     )
     escalations = ran.of("escalation.requested")
     assert len(escalations) == MAX_EXTRA_REVISIONS + 1
-    assert escalations[-1].options == ["approve", "reject"] and "edit" not in escalations[-1].labels
+    assert escalations[-1].options == ["approve", "reject"] and "edit" not in labels(escalations[-1])
     assert len(prompts(provider, "engineer")) == MAX_EXTRA_REVISIONS + 1
     assert ran.finished.status == "completed"
 
@@ -209,8 +209,8 @@ async def test_a_failed_review_escalates_with_the_draft_unreviewed():
 
     [escalation] = ran.of("escalation.requested")
     assert escalation.trigger == "reviewer_deadlock" and "unreviewed" in escalation.reason
-    assert escalation.labels["approve"] == "Accept the unreviewed draft"
-    assert escalation.labels["edit"] == "Review it again"
+    assert labels(escalation)["approve"] == "Accept the unreviewed draft"
+    assert labels(escalation)["edit"] == "Review it again"
     assert ran.finished.result.startswith("> Unreviewed") and ran.finished.result.endswith("draft 0")
     assert notes(ran, "review")[0]["error"] and notes(ran, "outcome")[-1]["status"] == "unreviewed"
 

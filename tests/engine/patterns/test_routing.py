@@ -13,7 +13,7 @@ from engine.policy import ApprovalPolicy
 from engine.providers.base import ProviderError
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
-from tests.helpers import ScriptedProvider, run
+from tests.helpers import ScriptedProvider, labels, run
 
 ROUTE = {"specialist": "security", "reason": "it is about who may log in", "confidence": 0.9}
 
@@ -116,7 +116,7 @@ async def test_doubtful_route_escalates_and_approval_keeps_it():
 
     [escalation] = ran.of("escalation.requested")
     assert escalation.trigger == "low_confidence" and "40%" in escalation.reason
-    assert escalation.labels == {
+    assert labels(escalation) == {
         "approve": "Send it to security", "edit": "Choose another specialist", "reject": "Send it to general",
     }
     assert [n["outcome"] for n in notes(ran)] == ["escalated", "approved"]
@@ -244,7 +244,7 @@ async def test_without_a_general_agent_rejecting_a_doubtful_route_stops():
     ran = await run(provider, pattern="routing", team=_team_without_general(), policy=ApprovalPolicy(default="reject"))
 
     [escalation] = ran.of("escalation.requested")
-    assert escalation.trigger == "low_confidence" and escalation.labels["reject"] == "Stop the session"
+    assert escalation.trigger == "low_confidence" and labels(escalation)["reject"] == "Stop the session"
     assert ran.finished.status == "stopped" and "route to billing rejected" in ran.finished.reason
     assert notes(ran)[-1]["outcome"] == "stopped" and answerers(provider) == []
 

@@ -13,11 +13,16 @@ from typing import Any
 
 from textual.content import Content
 
-from engine.formats import money
+from engine.formats import clock, money, plural
 from tui.render import Parts, plan_tree
 from tui.view import Note, SessionView
 
 OK, BAD, WAIT, DIM = "$text-success", "$text-error", "$text-warning", "dim"
+
+
+def _many(value: object, noun: str) -> str:
+    """A count from a pattern note's data ("3 rounds"), which may be missing ("? rounds")."""
+    return plural(value, noun) if isinstance(value, int) else f"{value if value is not None else '?'} {noun}s"
 
 
 def _pct(value: Any) -> str:
@@ -60,23 +65,27 @@ def hierarchical(view: SessionView) -> Content:
 
 
 def routing(view: SessionView) -> Content:
+    """Where the task went in the end (after an escalation, a re-route or a fallback), the
+    router's own choice, and every routing decision in order once there is more than one."""
     routes = _notes(view, "route")
     if not routes:
         return _empty("Waiting for the router…")
-    note = routes[-1]
-    data = note.data
+    data = routes[-1].data
     outcome = data.get("outcome", "?")
     style = BAD if outcome == "stopped" else WAIT if outcome in ("escalated", "fallback") else OK
-    parts: Parts = [
-        ("Route → ", "bold"), (str(data.get("specialist") or "none"), "bold $text-accent"),
-        f"  ({_pct(data.get('confidence'))} sure)\n",
-        ("Reason: ", "bold"), str(data.get("reason") or "—"), "\n",
-        ("Outcome: ", "bold"), (outcome, style),
-    ]
-    if data.get("handled_by"):
-        parts += [", answered by ", (str(data["handled_by"]), "bold")]
+    goes_to = data.get("handled_by") or (data.get("specialist") if outcome == "escalated" else None)
+    parts: Parts = [("Route → ", "bold"), (str(goes_to or "none"), "bold $text-accent"), "\n", ("Outcome: ", "bold"), (outcome, style)]
+    if outcome == "escalated":
+        parts += [(" (waiting for a decision)", DIM)]
     if data.get("cause"):
         parts += [(f" ({str(data['cause']).replace('_', ' ')})", DIM)]
+    if data.get("specialist") is not None:
+        parts += ["\n", ("Router chose: ", "bold"), str(data["specialist"]), f" ({_pct(data.get('confidence'))} sure)"]
+    parts += ["\n", ("Reason: ", "bold"), str(data.get("reason") or "—"), "\n"]
+    if len(routes) > 1:
+        parts += ["\n", ("Route history", "bold"), "\n"]
+        for note in routes:
+            parts += [(f"+{clock(note.offset)} ", DIM), note.text, "\n"]
     return Content.assemble(*parts)
 
 
@@ -117,7 +126,7 @@ def fanout(view: SessionView) -> Content:
         return _empty("Splitting the work…")
     data = setup[-1].data
     parts: Parts = [
-        (f"{data.get('mode', '?')}", "bold"), f" · {data.get('chunks', '?')} parts · at most {data.get('concurrency', '?')} at once\n",
+        (f"{data.get('mode', '?')}", "bold"), f" · {_many(data.get('chunks'), 'part')} · at most {data.get('concurrency', '?')} at once\n",
     ]
     ended = _latest_by(_notes(view, "chunk"), "index")
     running = [step for step in view.steps.values() if step.get("status") == "running"]
@@ -154,7 +163,7 @@ def discussion(view: SessionView) -> Content:
     ended = _notes(view, "discussion")
     if ended:
         stopped = str(ended[-1].data.get("stopped", "?")).replace("_", " ")
-        parts += [("Stopped: ", "bold"), f"{stopped} after {ended[-1].data.get('rounds', '?')} rounds"]
+        parts += [("Stopped: ", "bold"), f"{stopped} after {_many(ended[-1].data.get('rounds'), 'round')}"]
     return Content.assemble(*parts)
 
 
@@ -172,7 +181,7 @@ def review(view: SessionView) -> Content:
         approved = bool(data.get("approved"))
         issues = data.get("issues") or []
         parts += [("✓ " if approved else "✗ ", OK if approved else WAIT), (label, "bold"),
-                  ": approved" if approved else f": {len(issues)} issues", "\n"]
+                  ": approved" if approved else f": {plural(len(issues), 'issue')}", "\n"]
     last = reviews[-1].data
     for issue in (last.get("issues") or [])[:4]:
         parts += [("   • ", DIM), str(issue), "\n"]

@@ -1,8 +1,8 @@
 """How session state reads on screen: plans, decisions, payloads and statuses, as Content.
 
 Pure functions and tables, no widgets: screens, widgets and the pattern views
-all draw with them. Every string they show came through the view (which
-cleaned it) or through `clean` here.
+all draw with them. Every string they show came through the view, whose events
+passed the gate (`tui.safe.safe`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from typing import Any
 from textual.content import Content
 
 from engine.events import DECIDED
-from engine.formats import clock
-from tui.safe import clean
+from engine.formats import clock, outcome
 from tui.view import SessionView
 
 Parts = list[Content | tuple[str, str] | str]
@@ -56,10 +55,19 @@ STEP_STATUS: dict[str, tuple[str, str]] = {
 DECISION_STYLES = {"approve": "$text-success", "reject": "$text-error", "edit": "$text-accent"}
 
 
-def session_status(status: str, *, short: bool = False, bold: bool = False) -> Content:
-    """A session's status with its glyph; `short` says "waiting" rather than "waiting for approval"."""
+def session_status(
+    status: str, *, short: bool = False, bold: bool = False, failed_steps: int = 0, skipped_steps: int = 0,
+    brief_steps: bool = False,
+) -> Content:
+    """A session's status with its glyph, saying which steps did not get done ("completed with
+    3 failed steps", in the warning colour); `short` says "waiting" rather than "waiting for
+    approval", `brief_steps` "completed, 3 failed" (a list's column)."""
     glyph, style = SESSION_STATUS.get(status, ("?", ""))
     label = "waiting for approval" if status == "waiting" and not short else status
+    if failed_steps or skipped_steps:
+        label = outcome(label, failed_steps, skipped_steps, short=brief_steps)
+        if status == "completed":
+            style = "$text-warning"
     if bold and "bold" not in style:
         style = f"bold {style}"
     return Content.styled(f"{glyph} {label}", style)
@@ -101,16 +109,43 @@ def _steps(view: SessionView, steps: list[dict[str, Any]], indent: str, parts: P
                 _steps(view, nested.get("steps", []), rail + "   ", parts)
 
 
+def proposed_plan(plan: dict[str, Any]) -> Content:
+    """A plan as an escalation proposes it, exactly as it would run: each step's id,
+    worker, title, dependencies, and the instructions the worker would be given."""
+    confidence = plan.get("confidence")
+    head = "Proposed plan" + (f" · confidence {confidence:.0%}" if isinstance(confidence, int | float) else "")
+    parts: Parts = [(head, "bold"), "\n"]
+    steps = plan.get("steps")
+    steps = steps if isinstance(steps, list) else []
+    for index, step in enumerate(steps):
+        last = index == len(steps) - 1
+        step = step if isinstance(step, dict) else {"title": json.dumps(step, ensure_ascii=False, default=str)}
+        parts += [
+            "└─ " if last else "├─ ", (str(step.get("id", "?")), "bold"), " ",
+            (str(step.get("assigned_to", "?")), "$text-accent"), "  ", str(step.get("title", "")), "\n",
+        ]
+        rail = "   " if last else "│  "
+        deps = step.get("depends_on") or []
+        if deps:
+            parts += [rail, ("   after " + ", ".join(map(str, deps) if isinstance(deps, list) else [str(deps)]), "dim"), "\n"]
+        for line in str(step.get("instructions") or "").splitlines():
+            parts += [rail, ("   " + line, "dim"), "\n"]
+    if not steps:
+        parts.append(("(no steps)", "dim"))
+    return Content.assemble(*parts)
+
+
 def decision_line(decision: dict[str, Any]) -> Content:
     """How an escalation was decided: what, by whom, when, under which rule."""
     action = decision["action"]
     reason = f": {decision['reason']}" if decision.get("reason") else ""
+    word = f"“{decision['label']}”" if decision.get("label") else DECIDED.get(action, action)
     return Content.assemble(
-        ("Decision: ", "bold"), (DECIDED.get(action, action), f"bold {DECISION_STYLES.get(action, '')}"),
+        ("Decision: ", "bold"), (word, f"bold {DECISION_STYLES.get(action, '')}"),
         f" by {decision['by']} at +{clock(decision.get('offset', 0.0))}", (f" ({decision['rule']})", "dim"), reason,
     )
 
 
 def pretty(data: Any) -> str:
-    """A payload as indented JSON, cleaned."""
-    return clean(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    """A payload as indented JSON."""
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)

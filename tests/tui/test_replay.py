@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -11,9 +12,10 @@ from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
 from engine.session import EngineConfig
 from tests.helpers import FAST_RETRY, run
-from tests.tui.helpers import fake_clock, until
+from tests.tui.helpers import Leaving, fake_clock, until
 from tui.app import HuddleApp
 from tui.bridge import EventsArrived
+from tui.screens import replay as replay_module
 from tui.screens.jump import JumpScreen
 from tui.screens.replay import CHECKPOINT, ReplayScreen
 from tui.screens.session import SessionScreen
@@ -43,7 +45,7 @@ def screen_state(screen: SessionScreen) -> dict:
     panels = {
         name: (
             panel._status,
-            str(panel.query_one("#step").render()),
+            str(panel.border_subtitle),
             str(panel.query_one("#stats").render()),
             panel.stream.text_lines,
             panel.stream._partial,
@@ -144,6 +146,33 @@ async def test_jump_to_any_entry_and_to_the_ends():
         assert screen._shown == 1
 
 
+async def test_in_the_timeline_home_and_end_go_to_its_ends_and_enter_keeps_the_entry_highlighted():
+    events = await recorded()
+    app = HuddleApp(start=None)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_replay(pilot, events, playing=False)
+        await pilot.press("end")  # on a panel: the replay's end
+        assert screen._shown == len(events)
+        timeline = screen.query_one(Timeline)
+        await pilot.press("t")
+        await pilot.press("home")
+        assert timeline.highlighted == 0 and screen._shown == len(events)  # the list's first entry
+        await pilot.press("end")
+        assert timeline.highlighted == timeline.option_count - 1 and screen._shown == len(events)
+        chosen = next(i for i in range(timeline.option_count) if timeline.entry_at(i).text.startswith("s3 →"))
+        entry = timeline.entry_at(chosen)
+        timeline.highlighted = chosen
+        await pilot.press("enter")
+        await until(pilot, lambda: screen._shown == entry.seq, what="the replay at the entry")
+        await pilot.pause()
+        assert timeline.has_focus and timeline.entry_at(timeline.highlighted) == entry
+        assert screen.panels["coder"].region.height > 0  # its agent's panel in view
+        await pilot.press("up", "enter")  # on to the entry before it, from the keyboard
+        before = timeline.entry_at(chosen - 1)
+        await until(pilot, lambda: screen._shown == before.seq, what="the entry before")
+        assert timeline.has_focus and timeline.entry_at(timeline.highlighted) == before
+
+
 async def test_escalations_show_the_decision_taken_by_whom_and_when():
     events = await recorded()
     app = HuddleApp(start=None)
@@ -208,3 +237,32 @@ async def test_replay_never_calls_a_model(monkeypatch):
         screen = await open_replay(pilot, events, speed=None)
         await until(pilot, lambda: screen.replay.at_end, what="played")
         assert screen.live is None and screen.view.status == "completed"
+
+
+@pytest.mark.parametrize("how", ["back", "quit"])
+async def test_leaving_while_events_load_stops_the_loading_before_any_widget_goes(monkeypatch, how):
+    events = await recorded()
+    monkeypatch.setattr(replay_module, "FIRST_PAGE", 10)
+    loading, release = asyncio.Event(), asyncio.Event()
+
+    async def load(after: int, limit: int):
+        if after:  # the second page: held until the screen has gone
+            loading.set()
+            await release.wait()
+        return events[after : after + limit]
+
+    watch = Leaving()
+    app = HuddleApp(start=None)
+    async with app.run_test(size=SIZE, message_hook=watch) as pilot:
+        screen = ReplayScreen(load, len(events), speed=1.0)
+        app.call_later(app.push_screen, screen)  # from the app, so the hook sees the screen's widgets
+        await loading.wait()
+        watch.leaving(screen)
+        if how == "back":
+            await app.pop_screen()
+            await until(pilot, lambda: not screen.is_attached, what="gone")
+            release.set()
+            await pilot.pause()
+            assert screen.replay.loaded == 10  # the page never arrived
+    release.set()  # quitting: the app has closed with the page still held
+    assert watch.stopped_first and all(watch.stopped_first)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from textual.content import Content
 
 from engine.policy import ApprovalPolicy
@@ -36,7 +37,7 @@ async def test_panels_for_every_agent_stream_and_finish():
         coder = screen.panels["coder"]
         assert Content.from_markup(coder.border_subtitle).plain == "✓ done"
         assert any("```python" in line for line in coder.stream.text_lines)
-        assert "s3 · Implement" in str(coder.query_one("#step").render())
+        assert any(line.startswith("── s3 · Implement") for line in coder.stream.text_lines)
         assert screen.view.status == "completed"
         assert "completed" in str(app.screen.query_one("#state").render())
 
@@ -368,3 +369,177 @@ async def test_a_tool_use_is_shown_approved_and_edited_from_the_keyboard(monkeyp
         assert '⚙ read_file {"path": "app.py"}' in lines and "  → 2 lines" in lines
         assert any(line.startswith("── session (after tools)") for line in lines)
         assert screen.view.result.startswith("_Read `app.py` (2 lines) before answering._")
+
+
+class HeldProvider:
+    """The simulated provider, holding every call until `go` is set."""
+
+    name = "simulated"
+
+    def __init__(self) -> None:
+        from engine.providers.simulated import SimulatedProvider
+
+        self.inner = SimulatedProvider(seed=3, speed=0)
+        self.go = asyncio.Event()
+
+    async def stream(self, request):
+        await self.go.wait()
+        async for event in self.inner.stream(request):
+            yield event
+
+
+def question_of(app) -> str:
+    return str(app.screen.query_one("#question").render())
+
+
+async def test_an_escalation_waits_while_the_quit_question_is_open_then_shows():
+    provider = HeldProvider()
+    session = live(provider=provider)  # the plan waits for a person
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: session.running and bool(screen.panels), what="the session started")
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.styles.background.a < 1  # the session stays in view behind the question
+        provider.go.set()
+        await until(pilot, lambda: bool(screen.view.pending), what="the plan's escalation")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and question_of(app) == "Stop the session and leave?"
+        assert any("1 escalation waiting for you" in n.message for n in app._notifications)
+        await pilot.press("enter")  # answers the question on screen: No (its focused button)
+        await until(pilot, lambda: approval_open(app), what="the escalation it held back")
+        assert session.running
+        await pilot.press("enter")  # now it approves the plan
+        await until(pilot, lambda: screen.view.finished, what="session end")
+        assert screen.view.status == "completed"
+        assert next(iter(screen.view.decisions.values()))["action"] == "approve"
+
+
+@pytest.mark.parametrize(("key", "after"), [
+    ("q", "The session has finished. Leave it?"),
+    ("ctrl+q", "Every session has finished. Quit?"),
+])
+async def test_the_quit_question_follows_a_session_that_ends_while_it_is_open(key, after):
+    provider = HeldProvider()
+    session = live(provider=provider, policy=ApprovalPolicy(default="approve"))
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: session.running and bool(screen.panels), what="the session started")
+        await pilot.press(key)
+        assert question_of(app).startswith("Stop ")
+        provider.go.set()
+        await until(pilot, lambda: question_of(app) == after, what="the question to change")
+        assert str(app.screen.query_one("#confirm").label) in ("Leave", "Quit")
+        await pilot.press("y")
+        await until(pilot, lambda: not app.is_running, what="the app to end")
+    assert session.finished.status == "completed"
+
+
+def details_of(screen) -> str:
+    return str(screen.query_one(DetailsPane).query_one("Static").render())
+
+
+async def test_an_edited_plan_shows_as_json_beside_the_proposal_with_what_changed():
+    import json
+
+    session = live()
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: approval_open(app), what="approval dialog")
+        proposed = json.loads(json.dumps(next(iter(screen.view.pending.values())).payload))
+        edited = json.loads(json.dumps(proposed))
+        other = next(name for name in ("reviewer", "researcher") if name != proposed["steps"][1]["assigned_to"])
+        edited["steps"][1]["assigned_to"] = other
+        edited["steps"][1]["title"] = "Sketch it"
+        removed = edited["steps"].pop()
+        edited["steps"].append({"id": "s9", "title": "Write the docs", "instructions": "docs",
+                                "assigned_to": "researcher", "depends_on": ["s1"]})
+        await pilot.press("e")
+        app.screen.query_one("#editor").text = json.dumps(edited)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: screen.view.finished, what="session end")
+        timeline = screen.query_one(Timeline)
+        entries = [timeline.entry_at(i) for i in range(timeline.option_count)]
+
+        timeline.highlighted = next(i for i, e in enumerate(entries) if e.text.startswith("edited by"))
+        await pilot.pause()
+        shown = details_of(screen)
+        assert "Step(" not in shown and "steps=[" not in shown  # no Python repr, only JSON
+        assert json.loads(shown[shown.index("As edited\n") + 10 : shown.index("\n\nChanges")]) == edited
+        assert f"~ s2: assigned_to {proposed['steps'][1]['assigned_to']} → {other}; title " in shown
+        assert "+ s9 researcher: “Write the docs”" in shown
+        assert f"− {removed['id']} {removed['assigned_to']}: " in shown
+        assert json.loads(shown[shown.index("As proposed\n") + 12 :]) == proposed
+
+        timeline.highlighted = next(i for i, e in enumerate(entries) if e.text.startswith("plan revision 1"))
+        await pilot.pause()
+        shown = details_of(screen)
+        assert shown.startswith("Plan (revision 1)") and "✓ s9" in shown
+        assert "Changes from revision 0" in shown and "+ s9 researcher: “Write the docs”" in shown
+        assert "Revision 0, as proposed" in shown and removed["title"] in shown
+
+        timeline.highlighted = next(i for i, e in enumerate(entries) if e.text.startswith("plan:"))
+        await pilot.pause()
+        shown = details_of(screen)  # the first proposal, as it was made
+        assert removed["title"] in shown and "s9" not in shown
+
+
+@pytest.mark.parametrize("size", [(200, 50), (120, 30), (80, 24)])
+async def test_a_tall_plan_scrolls_in_the_dialog_and_its_buttons_stay_in_view(size):
+    app = app_for(live())
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: approval_open(app), what="approval dialog")
+        await pilot.pause()
+        dialog = app.screen.query_one("#dialog")
+        for mode in ("choose", "edit"):
+            inside = dialog.content_region
+            shown = [b for b in app.screen.query("#buttons Button") if b.display]
+            assert shown and all(inside.contains_region(b.region) for b in shown), (mode, inside)
+            area = app.screen.query_one("#stake" if mode == "choose" else "#editor")
+            assert inside.contains_region(area.region), (mode, area.region, inside)
+            await pilot.press("e")
+            await pilot.pause()
+        stake = app.screen.query_one("#stake")
+        if size[1] < 40:  # the plan is taller than the room left: it scrolls
+            assert stake.max_scroll_y > 0
+
+
+@pytest.mark.parametrize("held", ["the panels' mount", "a panel's parts"])
+async def test_events_shown_as_the_app_quits_end_quietly(monkeypatch, held):
+    """Widgets mounted while the app closes never start, and a panel removed before its
+    parts were mounted starts without them: showing the events that brought them must
+    stop there, not fail. Each mount is held until the app is closing."""
+    from engine.providers.simulated import SimulatedProvider
+    from tests.helpers import run
+    from tui.app import HuddleApp
+    from tui.screens.session import SessionScreen
+
+    ran = await run(SimulatedProvider(seed=3, speed=0))
+    mounting, release = asyncio.Event(), asyncio.Event()
+    if held == "the panels' mount":
+        owner, name = AgentGrid, "mount_all"
+    else:
+        owner, name = AgentPanel, "mount_composed_widgets"
+    original = getattr(owner, name)
+
+    async def holding(widget, *args, **kwargs):
+        mounting.set()
+        await release.wait()
+        await original(widget, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, holding)
+    app = HuddleApp(start=None)
+
+    async def release_when_closing() -> None:
+        while app.is_running:
+            await asyncio.sleep(0)  # a turn of the loop, not a wait for time
+        release.set()
+
+    async with app.run_test(size=SIZE):
+        app.push_screen(SessionScreen(events=ran.events))
+        await mounting.wait()
+        closing = asyncio.ensure_future(release_when_closing())
+    await closing

@@ -54,3 +54,30 @@ async def test_moving_back_drops_entries_from_the_end_only():
         await pilot.pause()
         assert shown(timeline) == list(range(1, 8))
         assert list(timeline.options) == first  # kept, not built again
+
+
+class NarrowTimelineApp(App[None]):
+    CSS = "Timeline { width: 40; height: 10; }"
+
+    def compose(self) -> ComposeResult:
+        yield Timeline()
+
+
+async def test_wrapped_entries_lose_no_character_when_the_scrollbar_appears():
+    """Entries wrap over lines; once there are more than fit, the scrollbar takes a
+    column. Every character of every entry is still drawn, inside the list."""
+    texts = [f"{seq} handoff router → technical support engineer under 60%): escalated (1 of 1)" for seq in range(12)]
+    view = SessionView()
+    app = NarrowTimelineApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        timeline = app.query_one(Timeline)
+        for seq, text in enumerate(texts, 1):  # one at a time, as a session adds them
+            view.timeline.append(Entry(seq, 0.0, None, "·", text))
+            timeline.sync(view)
+            await pilot.pause()
+        assert timeline.show_vertical_scrollbar
+        timeline.scroll_home(animate=False, immediate=True)
+        width = timeline.scrollable_content_region.width
+        drawn = [timeline.render_line(y).crop(0, width).text for y in range(timeline.virtual_size.height)]
+        expected = [f"+0:00 · {text}" for text in texts]
+        assert "".join("".join(drawn).split()) == "".join("".join(expected).split())

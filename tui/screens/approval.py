@@ -1,10 +1,13 @@
 """ApprovalScreen: answer the escalations waiting for you, one at a time.
 
 Shows why (trigger and policy rule), what is at stake (the plan, the payload),
-and how long until a timeout decides. Enter approves; `r` rejects with a
-reason; `e` edits the payload as JSON, checked before it is accepted (an
-invalid edit shows the error and keeps your text); `a` allows the trigger for
-the rest of the session. The rest of the team keeps working behind it.
+and how long until a timeout decides. Each of the escalation's named choices has
+a button and a key (Enter for the one that approves, `e` for the one that edits,
+`r` for the one that rejects) and does exactly what it says: at once, or after
+what it asks for: a line of text, one of a list, or the payload as JSON, checked
+before it is accepted (an invalid answer shows the error and keeps your text).
+`a` allows the trigger for the rest of the session. The rest of the team keeps
+working behind it.
 """
 
 from __future__ import annotations
@@ -12,19 +15,27 @@ from __future__ import annotations
 import json
 from typing import Protocol
 
+from textual.widgets.option_list import Option
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static, TextArea
+from textual.widgets import Button, Input, OptionList, Static, TextArea
 
-from engine.approvals import Decision, DecisionError
-from engine.events import EscalationRequested
-from tui.safe import clean
-from tui.render import plan_tree, pretty
+from engine.approvals import Decision, DecisionError, answer
+from engine.events import Choice, EscalationRequested
+from tui.render import pretty, proposed_plan
+from tui.safe import clean_line
 from tui.view import SessionView
+
+
+KEYS = {"approve": "⏎", "edit": "e", "reject": "r"}
+"""The key of the choice that makes each action."""
+MODES = {"reason": "line", "text": "line", "number": "line", "pick": "pick", "json": "json"}
+"""What a choice's input shows: a line to type, a list to pick from, or the JSON editor."""
 
 
 class ApprovalHost(Protocol):
@@ -43,11 +54,13 @@ class ApprovalScreen(ModalScreen[None]):
     """The oldest pending escalation, with a count of the rest."""
 
     CSS_PATH = "approval.tcss"
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
+    """Under 40 lines, the payload (or the editor) takes what room is left and scrolls: the buttons stay in view."""
 
     BINDINGS = [
-        Binding("enter", "approve", "Approve", id="approval.approve", tooltip="Approve (the plan, the payload, more budget)"),
-        Binding("r", "reject", "Reject", id="approval.reject", tooltip="Reject, with a reason the agent gets back"),
-        Binding("e", "edit", "Edit", id="approval.edit", tooltip="Edit the payload as JSON before approving it"),
+        Binding("enter", "choose('approve')", "Approve", id="approval.approve", tooltip="Take the choice that approves (the plan, the payload, more budget)"),
+        Binding("r", "choose('reject')", "Reject", id="approval.reject", tooltip="Take the choice that rejects (a reason may go back to the agent)"),
+        Binding("e", "choose('edit')", "Edit", id="approval.edit", tooltip="Take the choice that changes what is proposed"),
         Binding("a", "allow", "Always allow", id="approval.allow", tooltip="Approve this kind of escalation for the rest of the session"),
         Binding("ctrl+s", "save", "Save edit", id="approval.save", show=False),
         Binding("escape", "back", "Back", id="approval.back", tooltip="Back to the choices, or hide this dialog (it stays pending)", priority=True),
@@ -58,6 +71,9 @@ class ApprovalScreen(ModalScreen[None]):
         self.host = host
         self.current: EscalationRequested | None = None
         self.mode = "choose"
+        """"choose", or what the choice being answered shows: "line", "pick" or "json"."""
+        self.choice: Choice | None = None
+        """The choice being answered, while it asks for its input."""
         self._decided: set[str] = set()
         self._drafts: dict[str, str] = {}
 
@@ -68,7 +84,8 @@ class ApprovalScreen(ModalScreen[None]):
             yield Static(id="countdown", markup=False)
             with VerticalScroll(id="stake"):
                 yield Static(id="payload", markup=False)
-            yield Input(placeholder="Why? The agent gets this reason back. Enter rejects.", id="reason")
+            yield Input(id="reason")
+            yield OptionList(id="picks")
             yield TextArea(id="editor", soft_wrap=True, tab_behavior="indent", show_line_numbers=True)
             yield Static(id="error", markup=False)
             with Horizontal(id="buttons"):
@@ -104,20 +121,21 @@ class ApprovalScreen(ModalScreen[None]):
         self.query_one("#dialog").border_title = Content(f"Escalation: {e.trigger}{who}{more}")
 
     def _show(self, e: EscalationRequested) -> None:
-        self.query_one("#why", Static).update(Content.assemble(("Why: ", "bold"), clean(e.reason)))
+        self.query_one("#why", Static).update(Content.assemble(("Why: ", "bold"), e.reason))
         self.query_one("#rule", Static).update(
             Content.assemble(("Rule: ", "bold"), e.rule, ("  ·  options: " + ", ".join(e.options), "dim"))
         )
         payload = self.query_one("#payload", Static)
         if isinstance(e.payload, dict) and "steps" in e.payload:
-            payload.update(plan_tree(self.host.view))
+            payload.update(proposed_plan(e.payload))  # the plan being approved, not the one shown elsewhere
         elif e.payload is None:
             payload.update(Content("(nothing to show)"))
         else:
             payload.update(Content(pretty(e.payload)))
-        for name, key in (("approve", "⏎"), ("reject", "r"), ("edit", "e")):
-            word = e.labels.get(name) or name.capitalize()
-            self.query_one(f"#{name}", Button).label = Content(f"{word} ({key})" if key != "⏎" else f"{word} ⏎")
+        for action, key in KEYS.items():
+            choice = e.choice(action)
+            button = self.query_one(f"#{action}", Button)
+            button.label = Content(f"{choice.label} {key}" if key == "⏎" else f"{choice.label} ({key})") if choice else Content("")
         self.query_one("#error", Static).update("")
         self._set_mode("choose")
         self._countdown()
@@ -134,27 +152,35 @@ class ApprovalScreen(ModalScreen[None]):
 
     # -- modes ------------------------------------------------------------------
 
-    def _set_mode(self, mode: str) -> None:
-        self.mode = mode
-        self.query_one("#reason", Input).display = mode == "reject"
-        self.query_one("#editor", TextArea).display = mode == "edit"
-        self.query_one("#stake").display = mode != "edit"
-        self.query_one("#save", Button).display = mode == "edit"
-        for name in ("approve", "allow"):  # while editing: save, or reject after all
-            self.query_one(f"#{name}", Button).display = mode == "choose"
-        editable = self.current is not None and "edit" in self.current.options
-        self.query_one("#edit", Button).display = mode == "choose" and editable
+    def _set_mode(self, mode: str, choice: Choice | None = None) -> None:
+        """Show the choices ("choose"), or the input `choice` asks for ("line", "pick", "json")."""
+        self.mode, self.choice = mode, choice
+        self.query_one("#reason", Input).display = mode == "line"
+        self.query_one("#picks", OptionList).display = mode == "pick"
+        self.query_one("#editor", TextArea).display = mode == "json"
+        self.query_one("#stake").display = mode != "json"
+        self.query_one("#save", Button).display = mode == "json"
+        self.query_one("#allow", Button).display = mode == "choose"
+        offered = self.current.options if self.current is not None else []
+        for action in KEYS:  # while answering a choice: its own button, to submit; while editing, reject too
+            answering = choice is not None and choice.action == action and mode == "line"
+            shown = action in offered and (mode == "choose" or answering or (mode == "json" and action == "reject"))
+            self.query_one(f"#{action}", Button).display = shown
         if mode == "choose":
-            self.query_one("#approve", Button).focus()
-        elif mode == "reject":
+            first = next((f"#{action}" for action in KEYS if action in offered), "#allow")
+            self.query_one(first, Button).focus()
+        elif mode == "line":
             self.query_one("#reason", Input).focus()
+        elif mode == "pick":
+            self.query_one("#picks", OptionList).focus()
         else:
             self.query_one("#editor", TextArea).focus()
 
     def action_back(self) -> None:
-        if self.mode == "edit" and self.current is not None:
+        if self.mode == "json" and self.current is not None:
             self._drafts[self.current.escalation_id] = self.query_one("#editor", TextArea).text
         if self.mode != "choose":
+            self.query_one("#error", Static).update("")
             self._set_mode("choose")
         else:
             self.dismiss(None)
@@ -166,7 +192,7 @@ class ApprovalScreen(ModalScreen[None]):
         try:
             self.host.decide(self.current.escalation_id, decision)
         except DecisionError as error:
-            self.query_one("#error", Static).update(Content.styled(f"✗ {error}", "bold $text-error"))
+            self.query_one("#error", Static).update(Content.styled(f"✗ {clean_line(str(error))}", "bold $text-error"))
             return False
         self._decided.add(self.current.escalation_id)
         self._drafts.pop(self.current.escalation_id, None)
@@ -175,53 +201,76 @@ class ApprovalScreen(ModalScreen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Typing in the reason or the editor must not trigger the single-key choices.
-        if action in ("approve", "reject", "edit", "allow") and self.mode != "choose":
+        if action in ("choose", "allow") and self.mode != "choose":
             return False
-        if action == "save" and self.mode != "edit":
+        if action == "save" and self.mode != "json":
             return False
         return True
 
-    @on(Button.Pressed, "#approve")
-    def action_approve(self) -> None:
-        if self.current is not None:
-            self._decide(Decision("approve"))
+    @on(Button.Pressed, "#approve, #reject, #edit")
+    def _pressed(self, message: Button.Pressed) -> None:
+        if self.mode == "line" and self.choice is not None and message.button.id == self.choice.action:
+            self._submit_line()  # its button again: submit what was typed
+        elif self.mode in ("choose", "json"):
+            if self.mode == "json" and self.current is not None:  # refused after all: the edit is kept
+                self._drafts[self.current.escalation_id] = self.query_one("#editor", TextArea).text
+            self.action_choose(message.button.id or "")
 
-    @on(Button.Pressed, "#reject")
-    def action_reject(self) -> None:
-        if self.mode == "reject":
-            self._submit_reason()
+    def action_choose(self, action: str) -> None:
+        """Take the choice that makes `action`: decide now, or ask for what it needs."""
+        choice = self.current.choice(action) if self.current is not None else None
+        if choice is None:
+            return
+        self.query_one("#error", Static).update("")
+        mode = MODES.get(choice.input)
+        if mode is None:
+            self._decide(answer(choice))
+        elif mode == "line":
+            line = self.query_one("#reason", Input)
+            line.value = ""
+            line.placeholder = f"{choice.label}: {choice.prompt or 'your answer'}. Enter {'submits' if choice.action != 'reject' else 'rejects'}."
+            self._set_mode("line", choice)
+        elif mode == "pick":
+            picks = self.query_one("#picks", OptionList)
+            picks.clear_options()
+            picks.add_options([Option(Content(pick)) for pick in choice.picks])
+            picks.highlighted = 0 if choice.picks else None
+            picks.border_title = Content(f"{choice.label}: {choice.prompt or 'pick one'}")
+            self._set_mode("pick", choice)
         else:
-            self._set_mode("reject")
+            assert self.current is not None
+            editor = self.query_one("#editor", TextArea)
+            editor.text = self._drafts.get(self.current.escalation_id) or json.dumps(
+                self.current.payload, indent=2, ensure_ascii=False
+            )
+            self._set_mode("json", choice)
+
+    def _answer(self, text: str) -> bool:
+        """Decide with the choice being answered and what was given for it."""
+        assert self.choice is not None
+        try:
+            decision = answer(self.choice, text)
+        except DecisionError as error:
+            self.query_one("#error", Static).update(Content.styled(f"✗ {clean_line(str(error))}", "bold $text-error"))
+            return False
+        return self._decide(decision)
 
     @on(Input.Submitted, "#reason")
-    def _submit_reason(self) -> None:
-        reason = self.query_one("#reason", Input).value.strip() or "rejected without a reason"
-        if self._decide(Decision("reject", reason=reason)):
+    def _submit_line(self) -> None:
+        if self._answer(self.query_one("#reason", Input).value):
             self.query_one("#reason", Input).value = ""
 
-    @on(Button.Pressed, "#edit")
-    def action_edit(self) -> None:
-        if self.current is None or "edit" not in self.current.options:
-            return
-        e = self.current
-        editor = self.query_one("#editor", TextArea)
-        editor.text = self._drafts.get(e.escalation_id) or json.dumps(e.payload, indent=2, ensure_ascii=False)
-        self.query_one("#error", Static).update("")
-        self._set_mode("edit")
+    @on(OptionList.OptionSelected, "#picks")
+    def _picked(self, message: OptionList.OptionSelected) -> None:
+        if self.choice is not None:
+            self._answer(self.choice.picks[message.option_index])
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
         assert self.current is not None
         text = self.query_one("#editor", TextArea).text
         self._drafts[self.current.escalation_id] = text
-        try:
-            edited = json.loads(text)
-        except json.JSONDecodeError as error:
-            self.query_one("#error", Static).update(
-                Content.styled(f"✗ not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}", "bold $text-error")
-            )
-            return
-        self._decide(Decision("edit", edited=edited))
+        self._answer(text)
 
     @on(Button.Pressed, "#allow")
     def action_allow(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,6 +11,16 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+
+class Question(NamedTuple):
+    """What a confirmation asks: the question, what follows from it, the confirming
+    button's label, and whether that undoes something (a red button)."""
+
+    text: str
+    detail: str = ""
+    confirm: str = "Yes"
+    danger: bool = True
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -30,22 +42,45 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "cancel", "No", id="confirm.no"),
     ]
 
-    def __init__(self, question: str, detail: str = "", *, confirm: str = "Yes", cancel: str = "Cancel") -> None:
+    def __init__(
+        self, question: str, detail: str = "", *, confirm: str = "Yes", cancel: str = "Cancel", danger: bool = True
+    ) -> None:
         super().__init__()
         self._question, self._detail = question, detail
         self._labels = (confirm, cancel)
+        self._danger = danger
+
+    @classmethod
+    def asking(cls, question: Question) -> ConfirmScreen:
+        return cls(question.text, question.detail, confirm=question.confirm, danger=question.danger)
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Content(self._question), id="question")
-            if self._detail:
-                yield Static(Content(self._detail), id="detail")
+            detail = Static(Content(self._detail), id="detail")
+            detail.display = bool(self._detail)
+            yield detail
             with Horizontal():
                 yield Button(self._labels[1], id="cancel")
-                yield Button(self._labels[0], variant="error", id="confirm")
+                yield Button(self._labels[0], variant="error" if self._danger else "primary", id="confirm")
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
+
+    def ask(self, question: Question) -> None:
+        """Ask something else while open: what the question was about has changed."""
+        self._question, self._detail = question.text, question.detail
+        self._labels = (question.confirm, self._labels[1])
+        self._danger = question.danger
+        if not self.is_mounted:
+            return
+        self.query_one("#question", Static).update(Content(question.text))
+        detail = self.query_one("#detail", Static)
+        detail.update(Content(question.detail))
+        detail.display = bool(question.detail)
+        button = self.query_one("#confirm", Button)
+        button.label = Content(question.confirm)
+        button.variant = "error" if question.danger else "primary"
 
     @on(Button.Pressed, "#confirm")
     def action_confirm(self) -> None:

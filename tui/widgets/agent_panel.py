@@ -1,4 +1,4 @@
-"""AgentPanel: one agent at work — status, subtask, streamed text, spending."""
+"""AgentPanel: one agent at work — status, streamed text under a rule per call, spending."""
 
 from __future__ import annotations
 
@@ -9,15 +9,22 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from engine.formats import money, plural
+from engine.formats import count, money, plural
 from tui.render import AGENT_STATUS
 from tui.view import MAX_LINES, AgentView
 from tui.widgets.stream_view import StreamView
 
 
 def stats_line(agent: AgentView) -> str:
-    latency = f" · {agent.latency:.1f}s" if agent.latency is not None else ""
-    return f"{agent.tokens_in:,} in · {agent.tokens_out:,} out · {money(agent.cost)}{latency} · {plural(agent.calls, 'call')}"
+    """Tokens, cost, pace and calls, counting the calls still streaming: "1,204 in · 86 out ·
+    $0.0031 · 42 tok/s · 2 calls" (the last call's latency once none streams)."""
+    tokens_in, tokens_out, cost = agent.totals
+    rate = agent.rate
+    if rate is not None:
+        pace = f" · {rate:.0f} tok/s"
+    else:
+        pace = f" · {agent.latency:.1f}s" if agent.latency is not None else ""
+    return f"{count(tokens_in)} in · {count(tokens_out)} out · {money(cost)}{pace} · {plural(agent.calls, 'call')}"
 
 
 class AgentPanel(Vertical):
@@ -29,7 +36,6 @@ class AgentPanel(Vertical):
         border-subtitle-color: $text-muted;
         padding: 0 1;
         height: 1fr;
-        & > #step { height: 1; color: $text-accent; text-wrap: nowrap; text-overflow: ellipsis; }
         & > StreamView { height: 1fr; background: $surface; }
         & > #stats { height: 1; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; }
     }
@@ -39,13 +45,12 @@ class AgentPanel(Vertical):
         super().__init__(id=id)
         self.agent_name = agent.name
         self._shown_total = 0
-        self._status = ""
+        self._status = ("", 0)
         self._focused = False
-        self._labels = ("", "")
+        self._stats = ""
         self._agent = agent
 
     def compose(self) -> ComposeResult:
-        yield Static(id="step", markup=False)
         yield StreamView(MAX_LINES)
         yield Static(id="stats", markup=False)
 
@@ -53,7 +58,8 @@ class AgentPanel(Vertical):
         agent = self._agent
         teams = "".join(f"{team} › " for team in agent.path)
         self.border_title = Content.assemble((teams, "dim"), (agent.name, "bold"), " · ", agent.role)
-        self._show(self._agent)
+        if self.children:  # none when it was removed before they were mounted (the app closing)
+            self._show(self._agent)
 
     # Border colours are set here, not by CSS (:focus-within, status classes):
     # restyling the panel tree on every focus or status change was the slowest
@@ -67,7 +73,7 @@ class AgentPanel(Vertical):
         self._paint_border()
 
     def _paint_border(self) -> None:
-        _, colour, alarm = AGENT_STATUS.get(self._status, AGENT_STATUS["idle"])
+        _, colour, alarm = AGENT_STATUS.get(self._status[0], AGENT_STATUS["idle"])
         border = "accent" if self._focused else colour if alarm and colour else "panel-lighten-2"
         self.styles.border = ("round", self.app.theme_variables[border])
 
@@ -89,17 +95,18 @@ class AgentPanel(Vertical):
                 self._show(self._agent)
 
     def _show(self, agent: AgentView) -> None:
-        if agent.status != self._status:
-            self._status = agent.status
+        status = (agent.status, len(agent.open_calls))
+        if status != self._status:
+            self._status = status
             glyph, colour, _ = AGENT_STATUS[agent.status]
-            label = f"{glyph} {agent.status}"
+            at_once = f" · {status[1]} calls at once" if status[1] > 1 else ""
+            label = f"{glyph} {agent.status}{at_once}"
             self.border_subtitle = Content.styled(label, self.app.theme_variables[colour]) if colour else Content(label)
             self._paint_border()
-        step, stats = agent.step or "—", stats_line(agent)
-        if (step, stats) != self._labels:
-            self._labels = (step, stats)
-            self.query_one("#step", Static).update(Content(step), layout=False)  # one line each
-            self.query_one("#stats", Static).update(Content(stats), layout=False)
+        stats = stats_line(agent)
+        if stats != self._stats:
+            self._stats = stats
+            self.query_one("#stats", Static).update(Content(stats), layout=False)  # one line
         new = agent.line_total - self._shown_total
         if new < 0 or new > len(agent.lines):
             self.stream.reset(agent.lines, agent.partial)

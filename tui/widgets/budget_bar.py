@@ -1,14 +1,20 @@
-"""BudgetBar: gauges for tokens, cost, turns and time that change colour near their limits."""
+"""BudgetBar: gauges for tokens, cost, turns and time that change colour near their limits.
+
+On a narrow terminal the gauges shorten, then go (the numbers keep their colours),
+then the labels shorten: the line always fits."""
 
 from __future__ import annotations
 
 from textual.content import Content
 from textual.widgets import Static
 
-from engine.formats import clock, money
+from engine.formats import clock, count, money, plural
 from tui.view import Budget
 
 GAUGE_WIDTH = 8
+FITS = ((GAUGE_WIDTH, False), (4, False), (0, False), (0, True))
+"""(gauge width, short labels), widest first: the first that fits the bar is drawn."""
+SHORT = {"tokens": "tok", "cost": "", "turns": "turns", "time": ""}
 
 
 def gauge_style(share: float) -> str:
@@ -19,42 +25,53 @@ def gauge_style(share: float) -> str:
     return "$text-success"
 
 
-def gauge(label: str, used: float, limit: float | None, fmt) -> list[Content | tuple[str, str] | str]:
-    parts: list[Content | tuple[str, str] | str] = [(label + " ", "bold")]
+def gauge(label: str, used: float, limit: float | None, fmt, width: int = GAUGE_WIDTH) -> list[Content | tuple[str, str] | str]:
+    parts: list[Content | tuple[str, str] | str] = [(label + " ", "bold")] if label else []
     if limit is None:
         return parts + [fmt(used)]
     share = min(1.0, used / limit) if limit else 1.0
-    filled = round(share * GAUGE_WIDTH)
+    filled = round(share * width)
     style = gauge_style(share)
-    return parts + [
-        (fmt(used), style), f"/{fmt(limit)} ",
-        ("█" * filled, style), ("░" * (GAUGE_WIDTH - filled), "dim"),
-    ]
+    parts += [(fmt(used), style), f"/{fmt(limit)}"]
+    return parts + [" ", ("█" * filled, style), ("░" * (width - filled), "dim")] if width else parts
 
 
 class BudgetBar(Static):
     """One line of budget gauges."""
 
     _shown: Content | None = None
+    _last: tuple[Budget, float] | None = None
 
     DEFAULT_CSS = """
     BudgetBar { height: 1; background: $panel; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
+    def on_resize(self) -> None:
+        if self._last is not None:
+            self.show(*self._last)
+
     def show(self, budget: Budget, seconds: float) -> None:
+        self._last = (budget, seconds)
+        room = self.content_region.width
+        for width, short in FITS:
+            content = self._line(budget, seconds, width, short)
+            if not room or content.cell_length <= room:
+                break
+        if content != self._shown:  # one line, as wide as the screen: no layout needed
+            self._shown = content
+            self.update(content, layout=False)
+
+    def _line(self, budget: Budget, seconds: float, width: int, short: bool) -> Content:
         limits = budget.limits
         parts: list[Content | tuple[str, str] | str] = []
         for index, (label, used, limit, fmt) in enumerate((
-            ("tokens", budget.tokens, limits.get("tokens"), lambda v: f"{int(v):,}"),
+            ("tokens", budget.tokens, limits.get("tokens"), lambda v: count(int(v))),
             ("cost", budget.cost, limits.get("cost"), money),
-            ("turns", budget.turns, limits.get("turns"), lambda v: f"{int(v)}"),
+            ("turns", budget.turns, limits.get("turns"), lambda v: count(int(v))),
             ("time", seconds, limits.get("seconds"), clock),
         )):
             if index:
                 parts.append("  ")
-            parts += gauge(label, used, limit, fmt)
-        parts += ["  ", (f"{budget.calls} calls", "dim")]
-        content = Content.assemble(*parts)
-        if content != self._shown:  # one line, as wide as the screen: no layout needed
-            self._shown = content
-            self.update(content, layout=False)
+            parts += gauge(SHORT[label] if short else label, used, limit, fmt, width)
+        parts += ["  ", (plural(budget.calls, "call"), "dim")]
+        return Content.assemble(*parts)

@@ -1,4 +1,5 @@
-"""DetailsPane: what the selected timeline entry concerns — the plan as a tree, a payload as JSON."""
+"""DetailsPane: what the selected timeline entry concerns — the plan as a tree, a payload as JSON,
+and for a revised plan or an edited payload, the version before and what changed."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from tui.render import decision_line, plan_tree, pretty
-from tui.safe import clean
+from tui.render import decision_line, pretty
+from tui.revisions import edited_payload, plan_revision
 from tui.view import Entry, SessionView
 
 
@@ -26,6 +27,7 @@ class DetailsPane(VerticalScroll):
     """
 
     entry: Entry | None = None
+    _decisions: dict[str, dict[str, Any]] | None = None
 
     def compose(self):
         yield Static(Content("Select a timeline entry to see its details."), markup=False)
@@ -36,7 +38,7 @@ class DetailsPane(VerticalScroll):
     def show(self, entry: Entry | None, view: SessionView, decisions: dict[str, dict[str, Any]] | None = None) -> None:
         """Show an entry; `decisions` (from the whole of a recorded session) tells how an
         escalation that is still pending at this point was decided later."""
-        self.entry = entry
+        self.entry, self._decisions = entry, decisions
         body = self.query_one(Static)
         detail = entry.detail if entry is not None else None
         if entry is None:
@@ -44,13 +46,16 @@ class DetailsPane(VerticalScroll):
             return
         if detail and detail.get("plan"):
             self.border_title = "Details · plan"
-            content = plan_tree(view)
+            content = plan_revision(view, detail.get("scope", ""), detail.get("revision", view.plan_revision))
         elif detail and "data" in detail:
-            self.border_title = Content(clean(f"Details · {detail.get('title', '')}"))
-            content = Content(pretty(detail["data"]))
+            self.border_title = Content(f"Details · {detail.get('title', '')}")
+            if "proposed" in detail:
+                content = edited_payload(detail["proposed"], detail["data"])
+            else:
+                content = Content(pretty(detail["data"]))
         elif detail and "text" in detail:
-            self.border_title = Content(clean(f"Details · {detail.get('title', '')}"))
-            content = Content(clean(str(detail["text"])))
+            self.border_title = Content(f"Details · {detail.get('title', '')}")
+            content = Content(str(detail["text"]))
         else:
             self.border_title = "Details"
             content = Content(entry.text)
@@ -60,6 +65,6 @@ class DetailsPane(VerticalScroll):
         body.update(content)
 
     def refresh_plan(self, view: SessionView) -> None:
-        """Redraw if showing the plan (step statuses change as the run goes)."""
+        """Redraw if showing a plan (step statuses change as the run goes)."""
         if self.entry is not None and self.entry.detail and self.entry.detail.get("plan"):
-            self.query_one(Static).update(plan_tree(view))
+            self.show(self.entry, view, self._decisions)

@@ -6,7 +6,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from tui.replay import ReplayClock, speed_label
-from engine.formats import clock as fmt_clock
+from engine.formats import clock as fmt_clock, count
 
 
 class ReplayBar(Static):
@@ -22,6 +22,6 @@ class ReplayBar(Static):
         loading = "" if replay.complete else f" (loading {replay.loaded * 100 // max(total, 1)}%)"
         self.update(Content.assemble(  # one line, as wide as the screen: no layout needed
             state, " ", (speed_label(speed), "bold"), " · event ",
-            (f"{replay.position:,}", "bold"), f" of {total:,}{loading} · at +{fmt_clock(elapsed)} · ",
+            (count(replay.position), "bold"), f" of {count(total)}{loading} · at +{fmt_clock(elapsed)} · ",
             ("recorded session: nothing is called", "dim"),
         ), layout=False)

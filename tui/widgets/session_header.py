@@ -9,7 +9,6 @@ from textual.widgets import Static
 
 from engine.formats import clock
 from tui.render import session_status
-from tui.safe import clean_line
 from tui.view import SessionView
 
 
@@ -29,10 +28,26 @@ class SessionHeader(Vertical):
     }
     """
 
+    NARROW = 120
+    """Under this width the header says less: pattern first, no "huddle · session", a short status."""
+
     def __init__(self) -> None:
         super().__init__()
         self._state: Content | None = None
         self._shown: tuple[object, ...] | None = None
+        self._narrow = False
+        self._last: tuple[SessionView, str, float] | None = None
+        """What was shown last (view, mode, elapsed), to show again at another width."""
+
+    def on_resize(self) -> None:
+        narrow = self.size.width < self.NARROW
+        if narrow != self._narrow:
+            self._narrow = narrow
+            if self._last is not None:
+                view, mode, elapsed = self._last
+                self._shown = None
+                self.show(view, mode=mode)
+                self.show_state(view, elapsed=elapsed)
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -44,27 +59,36 @@ class SessionHeader(Vertical):
     def show(self, view: SessionView, *, mode: str = "live") -> None:
         """Which session this is, on what, and its task (set once it starts); `mode` is
         "live" or how a past session is shown."""
+        self._last = (view, mode, self._last[2] if self._last else 0.0)
         shown = (view.session_id, view.pattern, view.seed, view.provider, view.task, mode)
         if shown == self._shown:
             return
         self._shown = shown
-        self.query_one("#where", Static).update(Content.assemble(
-            ("huddle", "bold $text-accent"), " · session ", (view.session_id, "bold"),
-            " · ", (view.pattern, "bold"), (f" · seed {view.seed}" if view.seed is not None else "", "dim"),
-        ), layout=False)
+        seed = (f" · seed {view.seed}" if view.seed is not None else "", "dim")
+        if self._narrow:
+            where = Content.assemble((view.pattern, "bold"), " · ", (view.session_id, "bold"), seed)
+        else:
+            where = Content.assemble(
+                ("huddle", "bold $text-accent"), " · session ", (view.session_id, "bold"), " · ", (view.pattern, "bold"), seed,
+            )
+        self.query_one("#where", Static).update(where, layout=False)
         provider = view.provider or "?"
         badge = Content.styled(f" {provider.upper()} ", "bold reverse $warning" if provider == "simulated" else "bold reverse $primary")
         if mode != "live":
             badge = Content.assemble((f" {mode} ", "bold reverse $secondary"), " ", badge)
         self.query_one("#badge", Static).update(badge)
-        self.query_one("#task", Static).update(Content.assemble(("task: ", "bold"), clean_line(view.task)), layout=False)
+        self.query_one("#task", Static).update(Content.assemble(("task: ", "bold"), " ".join(view.task.split())), layout=False)
 
     def show_state(self, view: SessionView, *, elapsed: float) -> None:
         """The status, what waits for a person, and `elapsed` seconds (this moves with the clock)."""
+        self._last = (view, self._last[1] if self._last else "live", elapsed)
         status = "waiting" if view.pending and not view.finished else view.status
         pending = f" · {len(view.pending)} pending" if view.pending else ""
+        partial = " · partial result" if view.finished and view.partial else ""
         state = Content.assemble(
-            session_status(status, bold=True), (pending, "bold $text-warning"), " · ", (clock(elapsed), "bold"),
+            session_status(status, bold=True, failed_steps=view.failed_steps, skipped_steps=view.skipped_steps,
+                           short=self._narrow, brief_steps=self._narrow),
+            (pending, "bold $text-warning"), (partial, "bold $text-warning"), " · ", (clock(elapsed), "bold"),
         )
         if state != self._state:  # an update costs a layout pass (#state is as wide as its text)
             self._state = state

@@ -3,7 +3,9 @@
 Like Textual's `Log` it renders plain strings line by line (no markup, so model
 output is shown as written), but it wraps to the widget's width, keeps a
 partial last line that grows as text streams in, and holds at most `max_lines`
-lines of scroll-back.
+lines of scroll-back. A "rule" line heads the text after it, on one line (cut
+to the width): once scrolled out of view, it stays pinned on the top row while
+its text is in view.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.cache import LRUCache
@@ -59,6 +61,13 @@ def wrap(text: str, width: int) -> list[str]:
         words, used, started = [word], size, True
     lines.append("".join(words))
     return lines
+
+
+def heading(text: str, width: int) -> str:
+    """`text` on one line of `width` cells, cut with an ellipsis if it is longer."""
+    if width <= 0 or cell_len(text) <= width:
+        return text
+    return set_cell_size(text, width - 1) + "…"
 
 
 class StreamView(ScrollView, can_focus=True):
@@ -136,7 +145,10 @@ class StreamView(ScrollView, can_focus=True):
         self._update_size(first_changed)
 
     def _add_visual(self, line: Line) -> None:
-        wrapped = [(line[0], part) for part in wrap(line[1], self._wrap_width)]
+        if line[0] == "rule":
+            wrapped = [("rule", heading(line[1], self._wrap_width))]
+        else:
+            wrapped = [(line[0], part) for part in wrap(line[1], self._wrap_width)]
         self._visual.extend(wrapped)
         self._counts.append(len(wrapped))
 
@@ -192,9 +204,24 @@ class StreamView(ScrollView, can_focus=True):
             }
         return self._styles[name]
 
+    def _heading(self, index: int) -> int | None:
+        """The visual line of the rule heading line `index`, if that rule is above it (and
+        its text goes on below `index`: pinned, it would hide the only line of it in view)."""
+        visual = self._visual
+        if index < len(visual) and visual[index][0] == "rule":
+            return None
+        if index + 1 < len(visual) and visual[index + 1][0] == "rule":
+            return None
+        for above in range(min(index, len(visual)) - 1, -1, -1):
+            if visual[above][0] == "rule":
+                return above
+        return None
+
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
         width = self.size.width
+        if y == 0 and (heading := self._heading(index)) is not None:
+            index = heading
         if index < len(self._visual):
             style_name, text = self._visual[index]
         elif index - len(self._visual) < len(self._partial_visual):

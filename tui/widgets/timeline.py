@@ -11,6 +11,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from engine.formats import clock
+from tui.timeline_filter import TimelineFilter
 from tui.view import MAX_TIMELINE, Entry, SessionView
 
 ENTRY_STYLES = {
@@ -39,6 +40,7 @@ class Timeline(OptionList):
         height: 1fr;
         border: round $panel-lighten-2;
         padding: 0;
+        scrollbar-gutter: stable;  /* entries wrap to one width, with or without the scrollbar */
         &:focus { border: round $accent; }
     }
     """
@@ -51,6 +53,8 @@ class Timeline(OptionList):
         super().__init__(id=id)
         self._entries: list[Entry] = []
         """The entries shown, one per option, oldest first."""
+        self.filter = TimelineFilter()
+        """Which of the view's entries are shown (see `narrow`)."""
 
     def on_mount(self) -> None:
         self.border_title = "Timeline"
@@ -60,7 +64,8 @@ class Timeline(OptionList):
         drops the ones after its moment. The list starts over only when the view has
         older entries than it shows (a replay moving back past the bound), or when it
         has grown SLACK entries past the view's bound."""
-        timeline, shown = view.timeline, self._entries
+        timeline, shown = self.filter.apply(view.timeline), self._entries
+        self._show_filter(len(timeline), len(view.timeline))
         last = timeline[-1].seq if timeline else 0
         keep = bisect_right(shown, last, key=lambda entry: entry.seq)
         newest = shown[keep - 1].seq if keep else 0
@@ -76,6 +81,19 @@ class Timeline(OptionList):
             new.reverse()
             self._add(new)
 
+    def narrow(self, view: SessionView, by: TimelineFilter) -> None:
+        """Show only the view's entries that pass `by` (a search, an agent, a kind)."""
+        self.filter = by
+        entries = by.apply(view.timeline)
+        self._show_filter(len(entries), len(view.timeline))
+        self._rebuild(entries)
+
+    def _show_filter(self, shown: int, total: int) -> None:
+        """Under the list, while it is narrowed: how many entries pass, and what it is narrowed to."""
+        label = Content(f"{shown:,} of {total:,} · {self.filter.describe()} ") if self.filter.active else Content("")
+        if label != self.border_subtitle:
+            self.border_subtitle = label
+
     def _add(self, entries: list[Entry]) -> None:
         at_end = self.highlighted is None or self.highlighted >= self.option_count - 1
         self._entries.extend(entries)
@@ -90,9 +108,13 @@ class Timeline(OptionList):
         self._entries = []
         self._add(list(timeline))
         if highlighted is not None:
-            index = bisect_left(self._entries, highlighted.seq, key=lambda entry: entry.seq)
-            if index < len(self._entries) and self._entries[index].seq == highlighted.seq:
-                self.highlighted = index
+            self.highlight(highlighted.seq)
+
+    def highlight(self, seq: int) -> None:
+        """Highlight the entry of event `seq`, if it is shown."""
+        index = bisect_left(self._entries, seq, key=lambda entry: entry.seq)
+        if index < len(self._entries) and self._entries[index].seq == seq:
+            self.highlighted = index
 
     def entry_at(self, index: int | None) -> Entry | None:
         if index is None or not 0 <= index < len(self._entries):

@@ -13,6 +13,7 @@ import asyncio
 import os
 import socket
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -54,9 +55,21 @@ _UPDATE_SESSION = """
     UPDATE sessions SET updated_at = :updated_at, status = :status, tokens_in = :tokens_in,
         tokens_out = :tokens_out, cost = :cost, calls = :calls, turns = :turns,
         duration_s = :duration_s, result = :result, reason = :reason, partial = :partial,
-        last_seq = :last_seq
+        last_seq = :last_seq, failed_steps = :failed_steps, skipped_steps = :skipped_steps
     WHERE id = :id
 """
+SORT_KEYS: dict[str, str] = {
+    "created_at": "created_at",
+    "title": "title COLLATE NOCASE",
+    "pattern": "pattern",
+    "status": "status",
+    "agent_count": "json_array_length(agents)",
+    "tokens": "tokens_in + tokens_out",
+    "cost": "cost",
+    "duration_s": "duration_s",
+}
+"""What sessions can be listed by (each a `SessionRow` attribute) and the SQL it sorts on:
+the only text that reaches ORDER BY."""
 INSERT_EVENT = "INSERT INTO events (session_id, seq, ts, kind, agent, data) VALUES (?, ?, ?, ?, ?, ?)"
 _INSERT_DOCUMENT = "INSERT INTO search (rowid, body) VALUES (?, ?)"
 
@@ -106,6 +119,26 @@ def _zombie(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] == ["Z"]  # the state follows the command name
 
 
+def _connection(path: Path, timeout: float) -> aiosqlite.Connection:
+    """An aiosqlite connection, not yet started, whose thread cannot keep the process alive.
+
+    aiosqlite runs each connection on a thread of its own, and since 0.22 not a
+    daemon one: a store left open (a bug, or a test that failed before closing it)
+    would then keep the interpreter from ever exiting. As a daemon, the thread is
+    abandoned at exit, which SQLite handles like any crash: every committed
+    transaction is already on disk (WAL, synchronous = FULL), and one still open
+    is rolled back by the next connection to the file. `close` remains the clean
+    way to end a store; the app and every command close theirs. (`atexit` could
+    not close it instead: Python waits for non-daemon threads before it runs
+    `atexit` functions.)
+    """
+    connection = aiosqlite.connect(path, isolation_level=None, timeout=timeout)
+    thread = getattr(connection, "_thread", connection)  # before 0.22 the connection was the thread
+    if isinstance(thread, threading.Thread):
+        thread.daemon = True
+    return connection
+
+
 class SessionStore:
     """Sessions and their events in one SQLite file. Make one with `await SessionStore.open(path)`."""
 
@@ -136,7 +169,7 @@ class SessionStore:
         try:
             if check_file(where, create=create):
                 await asyncio.to_thread(check_schema, where, timeout)
-            db = await aiosqlite.connect(where, isolation_level=None, timeout=timeout)
+            db = await _connection(where, timeout)
         except sqlite3.Error as error:
             raise errors.from_sqlite_error(error, where, busy_timeout=timeout) from error
         store = cls(db, where, timeout)
@@ -383,15 +416,25 @@ class SessionStore:
         pattern: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        order_by: str = "created_at",
+        descending: bool = True,
     ) -> list[SessionRow]:
-        """Sessions newest first, from their rows alone (events are never read).
+        """Sessions newest first, or in the order asked, from their rows alone (events
+        are never read).
 
         `search` matches words in the task, the agents' replies and the result
         (every word, each as a prefix); `status` and `pattern` match exactly.
+        `order_by` is one of `SORT_KEYS` (ValueError otherwise); rows that tie keep
+        the order they were recorded in, so pages (`offset`) never skip or repeat one.
         """
+        try:
+            order = SORT_KEYS[order_by]
+        except KeyError:
+            raise ValueError(f"cannot list sessions by {order_by!r}; choose from {', '.join(SORT_KEYS)}") from None
+        direction = "DESC" if descending else "ASC"
         where, parameters = self._where(search, status, pattern)
         return await self._rows(
-            f"{_SELECT_ROW}{where} ORDER BY created_at DESC, key DESC LIMIT ? OFFSET ?",
+            f"{_SELECT_ROW}{where} ORDER BY {order} {direction}, key {direction} LIMIT ? OFFSET ?",
             [*parameters, limit, offset],
         )
 
@@ -445,13 +488,25 @@ class SessionStore:
     # -- reading events -----------------------------------------------------------------
 
     async def _stored(self, session_id: str, after_seq: int, limit: int) -> list[tuple[int, str]]:
-        """Up to `limit` (seq, JSON text) of a session's events with `seq` above `after_seq`, in order."""
+        """Up to `limit` (seq, JSON text) of a session's events with `seq` above `after_seq`, in
+        order. An event that is not JSON text (a damaged row) is a StoreError naming it."""
         with self._translated():
             found = await self._db.execute_fetchall(
-                "SELECT seq, data FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                "SELECT seq, data, typeof(data) = 'text' AND json_valid(data) FROM events "
+                "WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (session_id, after_seq, limit),
             )
-        return [(seq, data) for seq, data in found]
+        for seq, _, readable in found:
+            if not readable:
+                raise self._damaged_event(session_id, seq, "not JSON text")
+        return [(seq, data) for seq, data, _ in found]
+
+    def _damaged_event(self, session_id: str, seq: Any, problem: str) -> StoreError:
+        return StoreError(
+            f"huddle: event {seq} of session {session_id} in {self._path} cannot be read ({problem}): "
+            "the row is damaged, or a newer huddle wrote it",
+            path=self._path,
+        )
 
     async def load_events(self, session_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[Event]:
         """Up to `limit` events of a session with `seq` above `after_seq`, in order."""
@@ -461,11 +516,12 @@ class SessionStore:
         try:
             return _EVENTS.validate_json("[" + ",".join(data for _, data in found) + "]")
         except ValidationError as error:
-            raise StoreError(
-                f"huddle: session {session_id} in {self._path} holds events this huddle cannot read "
-                f"({error.error_count()} problems); a newer huddle may have written them",
-                path=self._path,
-            ) from error
+            first = error.errors()[0]
+            loc = first["loc"]
+            where = loc[0] if loc and isinstance(loc[0], int) and loc[0] < len(found) else 0
+            field = ".".join(str(part) for part in loc[1:])
+            problem = f"{field}: {first['msg']}" if field else str(first["msg"])
+            raise self._damaged_event(session_id, found[where][0], problem) from error
 
     async def iter_events(self, session_id: str, *, page: int = 1000) -> AsyncIterator[Event]:
         """Every event of a session, in order, loaded `page` at a time."""

@@ -159,3 +159,53 @@ async def test_a_session_still_being_recorded_cannot_be_deleted(store: SessionSt
     with pytest.raises(SessionBusy):
         await store.delete_session(ran.finished.session_id)
     assert await store.event_count(ran.finished.session_id) == len(ran.events)
+
+
+def _varied_rows(store: SessionStore, count: int) -> None:
+    """`count` rows with values that differ and tie, inserted oldest first."""
+    import json
+    import random
+
+    rng = random.Random(7)
+    with connect(store.path) as raw:
+        for i in range(count):
+            agents = json.dumps([f"a{n}" for n in range(rng.randint(1, 4))])
+            raw.execute(
+                "INSERT INTO sessions (id, created_at, updated_at, task, title, pattern, team, agents, provider,"
+                " models, status, tokens_in, tokens_out, cost, duration_s)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'default', ?, 'simulated', '[]', ?, ?, ?, ?, ?)",
+                (f"{i:012x}", 1.7e9 + rng.randint(0, 5) * 60, 1.7e9, f"task {i}",
+                 rng.choice(["alpha", "Beta", "gamma", "Delta"]), rng.choice(["review", "mesh", "auction"]),
+                 agents, rng.choice(["completed", "failed", "stopped"]), rng.randint(0, 3) * 100,
+                 rng.randint(0, 2) * 10, rng.choice([0.0, 0.5, 1.25]), rng.choice([3.0, 42.0])),
+            )
+
+
+@pytest.mark.parametrize("descending", [True, False])
+async def test_every_sort_key_orders_rows_and_pages_alike(store: SessionStore, descending: bool) -> None:
+    from sessions.store import SORT_KEYS
+
+    _varied_rows(store, 30)
+    recorded = {row.id: index for index, row in enumerate(sorted(await store.list_sessions(limit=100), key=lambda r: r.id))}
+    for order_by in SORT_KEYS:
+        whole = await store.list_sessions(order_by=order_by, descending=descending, limit=100)
+
+        def value(row, order_by=order_by):
+            found = getattr(row, order_by)
+            return found.lower() if isinstance(found, str) else found
+
+        # Ties keep the order they were recorded in (in the same direction), so it is one total order.
+        expected = sorted(whole, key=lambda row: (value(row), recorded[row.id]), reverse=descending)
+        assert [row.id for row in whole] == [row.id for row in expected], order_by
+        assert len({value(row) for row in whole}) > 1, order_by  # the rows do differ by it
+        paged = [row for offset in range(0, 30, 7)
+                 for row in await store.list_sessions(order_by=order_by, descending=descending, limit=7, offset=offset)]
+        assert [row.id for row in paged] == [row.id for row in whole], order_by
+
+
+async def test_only_known_sort_keys_reach_the_query(store: SessionStore) -> None:
+    await record(store, task="Migrate billing to PostgreSQL")
+    for wanted in ("task", "cost; DROP TABLE sessions", "created_at DESC", ""):
+        with pytest.raises(ValueError, match="cannot list sessions by"):
+            await store.list_sessions(order_by=wanted)
+    assert await store.count_sessions() == 1

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from textual import events
 from textual.widgets import Input, OptionList, RadioButton, Select, Static, TextArea
 
 from engine.patterns import PATTERNS
 from engine.providers.simulated import SimulatedProvider
 from engine.teams import preset, write_team_file
+from sessions.store import SessionStore
 from tests.helpers import run
-from tests.tui.helpers import until
+from tests.sessions.helpers import record
+from tests.tui.helpers import Leaving, until
 from tui.app import make_app
-from tui.screens.launch import LaunchScreen
+from tui.screens.browser import BrowserScreen
+from tests.tui.focus import shows_focus, tab_stops
+from tui.screens.launch import EXAMPLE_TASK, LaunchScreen
+from tui.widgets.scroll_box import ScrollBox
 from tui.screens.session import SessionScreen
 
 SIZE = (200, 50)
@@ -46,6 +54,8 @@ async def test_an_empty_task_is_refused_and_nothing_starts():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         screen = await launch(pilot)
+        await pilot.press("backspace")  # the example task, selected, goes
+        assert screen.query_one("#task", TextArea).text == ""
         await pilot.press("ctrl+s")
         assert "Write a task" in text_of(screen, "#error")
         assert app.screen is screen
@@ -69,6 +79,37 @@ async def test_budgets_and_policy_from_the_preset_can_be_changed_and_reach_the_s
         assert (spec.limits.tokens, spec.limits.cost, spec.limits.turns, spec.limits.seconds) == (50000, None, 40, 300)
         assert spec.policy.default == "approve"
         assert app.screen.live.provider.name == "simulated"
+
+
+def typed(text: str) -> list[events.Key]:
+    return [events.Key("space", " ") if char == " " else events.Key(char, char) for char in text]
+
+
+async def test_keys_typed_just_before_ctrl_s_reach_the_task_first():
+    """A fast typist's keys arrive in one burst, ctrl+s last: the session starts on
+    all of the task, never on a cut-off one or with "write a task" over a full box."""
+    task = "Write the oncall runbook for the payments team"
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await launch(pilot)
+        for key in [*typed(task), events.Key("ctrl+s", None)]:  # as the terminal driver posts them: no pause
+            app.post_message(key)
+        await until(pilot, lambda: isinstance(app.screen, SessionScreen) or text_of(screen, "#error"), what="a start")
+        assert text_of(screen, "#error") == ""
+        assert app.screen.live.spec.task == task
+
+
+@pytest.mark.parametrize("field", ["#patterns", "#team", "#task", "#provider", "#tokens", "#approve", "#start"])
+async def test_ctrl_s_starts_from_every_field(field):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await launch(pilot)
+        screen.query_one("#task", TextArea).text = "Design a rate limiter"
+        screen.query_one(field).focus()
+        await pilot.pause()
+        assert screen.focused is screen.query_one(field)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, SessionScreen), what="session screen")
 
 
 async def test_a_bad_budget_is_explained():
@@ -152,13 +193,15 @@ async def test_moving_through_patterns_keeps_what_was_typed_for_a_team_file(user
         assert len(reads) == 1  # read once, not on every move
 
 
-async def test_recent_tasks_can_be_recalled(tmp_path):
-    from sessions.store import SessionStore
-    from tests.sessions.helpers import record
+@pytest.fixture
+async def store(tmp_path):
+    async with await SessionStore.open(tmp_path / "recent.db") as store:
+        await record(store, task="Migrate billing to PostgreSQL")
+        await record(store, task="Write the on-call runbook")
+        yield store
 
-    store = await SessionStore.open(tmp_path / "recent.db")
-    await record(store, task="Migrate billing to PostgreSQL")
-    await record(store, task="Write the on-call runbook")
+
+async def test_recent_tasks_can_be_recalled(store):
     app = make_app(store=store)
     async with app.run_test(size=SIZE) as pilot:
         screen = await launch(pilot)
@@ -166,7 +209,34 @@ async def test_recent_tasks_can_be_recalled(tmp_path):
         await pilot.press("ctrl+r")
         await pilot.press("enter")
         assert screen.query_one("#task", TextArea).text == "Write the on-call runbook"
-    await store.close()
+
+
+async def test_leaving_while_recent_tasks_load_stops_the_loading_before_any_widget_goes(store, monkeypatch):
+    loading, release = asyncio.Event(), asyncio.Event()
+    list_sessions = store.list_sessions
+
+    async def held(**query):
+        rows = await list_sessions(**query)
+        if "offset" not in query:  # the launch screen's recent tasks (the browser pages from an offset)
+            loading.set()
+            await release.wait()
+        return rows
+
+    monkeypatch.setattr(store, "list_sessions", held)
+    watch = Leaving()
+    app = make_app(store=store, start="browser")
+    async with app.run_test(size=SIZE, message_hook=watch) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, BrowserScreen), what="browser")
+        await pilot.press("ctrl+n")
+        await loading.wait()
+        screen = app.screen
+        assert isinstance(screen, LaunchScreen)
+        watch.leaving(screen)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, BrowserScreen) and not screen.is_attached, what="back")
+        release.set()
+        await pilot.pause()
+    assert watch.stopped_first and all(watch.stopped_first)
 
 
 @pytest.mark.parametrize("pattern", ["routing", "blackboard"])
@@ -181,3 +251,98 @@ async def test_starting_another_pattern_runs_its_preset_team(pattern):
         await until(pilot, lambda: isinstance(app.screen, SessionScreen), what="session")
         assert app.screen.live.spec.pattern == pattern
         assert app.screen.live.spec.team.names == preset(pattern).team().names
+
+
+# -- what the user sees first, and where Tab goes -------------------------------------------
+
+
+async def test_the_task_opens_as_a_selected_example_that_typing_replaces():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await launch(pilot)
+        task = screen.query_one("#task", TextArea)
+        assert task.has_focus and task.text == EXAMPLE_TASK and task.selected_text == EXAMPLE_TASK
+        await pilot.press(*"Plan a picnic")
+        assert task.text == "Plan a picnic"
+
+
+async def test_ctrl_s_right_away_runs_the_example():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await launch(pilot)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, SessionScreen), what="session screen")
+        assert app.screen.live.spec.task == EXAMPLE_TASK
+
+
+@pytest.mark.parametrize("size", [(200, 50), (120, 30), (80, 24)])
+async def test_tab_stops_at_the_fields_in_order_and_each_shows_its_focus(size, tmp_path):
+    from sessions.store import SessionStore
+    from tests.sessions.helpers import record
+
+    store = await SessionStore.open(tmp_path / "tab.db")
+    try:
+        await record(store, task="Write the on-call runbook")
+        app = make_app(store=store)
+        async with app.run_test(size=size) as pilot:
+            screen = await launch(pilot)
+            await until(pilot, lambda: screen.query_one("#recent", OptionList).option_count == 1, what="recent tasks")
+            stops = await tab_stops(pilot, screen.query_one("#patterns"))
+            # The recent tasks sit under the task they fill; a description box is a stop
+            # where, and only where, it has more than it shows.
+            assert [stop.id for stop in stops if not isinstance(stop, ScrollBox)] == [
+                "patterns", "team", "task", "recent", "provider", "tokens", "cost", "turns", "minutes", "approve", "start",
+            ]
+            boxes = [box for box in screen.query(ScrollBox) if box.display]
+            assert {stop for stop in stops if isinstance(stop, ScrollBox)} == {box for box in boxes if box.max_scroll_y > 0}
+            if size == (80, 24):
+                assert "team-box" in [stop.id for stop in stops]  # four agents do not fit there
+            for stop in stops:
+                await pilot.pause()
+                assert await shows_focus(pilot, stop), f"{stop.id} shows no focus"
+                assert stop.region.area, f"{stop.id} is a stop out of sight"
+    finally:
+        await store.close()
+
+
+async def test_a_description_box_that_overflows_scrolls_from_the_keyboard_and_says_so():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await launch(pilot)
+        box = screen.query_one("#team-box", ScrollBox)
+        assert box.max_scroll_y > 0 and box.focusable
+        box.focus()
+        await pilot.pause()
+        assert "scroll" in str(box.border_title)
+        await pilot.press("down", "down")
+        assert box.scroll_y == 2
+        await pilot.press("tab")
+        assert screen.query_one("#task", TextArea).has_focus and not box.border_title
+
+
+def chosen_in_view(patterns: OptionList) -> bool:
+    top = patterns._index_to_line[patterns.highlighted]
+    bottom = top + patterns._heights[patterns.highlighted]
+    return patterns.scroll_y <= top and bottom <= patterns.scroll_y + patterns.scrollable_content_region.height
+
+
+async def test_the_chosen_pattern_stays_in_view_at_every_size():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await launch(pilot)
+        for pattern in ("routing", "mesh", "auction"):  # the second, one in the middle, the last
+            app.call_later(app.action_launch, pattern)  # as the palette does, over the first one
+            await until(pilot, lambda: len(app.screen_stack) == 3, what="second launch screen")
+            await pilot.pause(0.1)
+            screen = app.screen
+            patterns = screen.query_one("#patterns", OptionList)
+            assert patterns.get_option_at_index(patterns.highlighted).id == pattern
+            for size in [(200, 50), (120, 30), (80, 24), (100, 40)]:
+                await pilot.resize_terminal(*size)
+                await pilot.pause(0.1)
+                assert chosen_in_view(patterns), (pattern, size)
+                # ... and on the screen, with the task it will run on.
+                assert patterns.region.height > 2 and screen.query_one("#task").region.height > 2, (pattern, size)
+            await pilot.resize_terminal(80, 24)
+            app.pop_screen()
+            await until(pilot, lambda: len(app.screen_stack) == 2, what="back to the first")

@@ -6,7 +6,6 @@ open as fast as 100. Search covers the task and everything the agents wrote.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 
@@ -16,35 +15,55 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Input, Select, Static
 
-from engine.patterns import PATTERNS
+from engine.patterns import PATTERNS, short_name
 from sessions.errors import StoreError
-from sessions.rows import SESSION_STATES, SessionRow
-from engine.formats import clock, money, when
+from sessions.rows import LIVE_STATES, SESSION_STATES, SessionRow
+from engine.formats import clock, count, money, plural, preview, when
+from tui.clipboard import copy
 from tui.render import session_status
-from tui.safe import clean_line
+from tui.safe import safe
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.workers import CancelWorkersFirst
 from tui.widgets.key_hints import KeyHints
+from tui.widgets.scroll_box import ScrollBox
 
 PAGE = 100
 SEARCH_DELAY = 0.15
 
-COLUMNS = (("Started", 16), ("Title", 48), ("Pattern", 12), ("Status", 22), ("Agents", 6), ("Tokens", 9), ("Cost", 9), ("Duration", 8))
-COMPACT = (("Started", 11), ("Title", 0), ("Status", 13), ("Tokens", 8), ("Cost", 8))
-"""The columns under 110 cells wide; the title takes what is left."""
-COMPACT_BELOW = 110
+COLUMNS = (("Started", 16), ("Title", 0), ("Pattern", 12), ("Status", 24), ("Agents", 6), ("Tokens", 9), ("Cost", 9), ("Duration", 8))
+"""Every column, from 130 cells wide; the title takes what is left."""
+COMPACT = (("Started", 11), ("Title", 0), ("Pattern", 7), ("Status", 21), ("Cost", 8))
+"""The columns under 130 cells wide: the title takes what is left, the pattern shows its
+short name (so rows of different patterns look different), tokens are in the preview."""
+COMPACT_BELOW = 130
+TITLE_WIDTH = 60
+"""At most this much of a title shows in its column (the preview shows the whole task)."""
+SORTS = {
+    "started": "created_at", "title": "title", "pattern": "pattern", "status": "status",
+    "agents": "agent_count", "tokens": "tokens", "cost": "cost", "duration": "duration_s",
+}
+"""Each column (by key) and what the store sorts it by (`sessions.store.SORT_KEYS`)."""
+ASCENDING_FIRST = {"title", "pattern", "status"}
+"""Columns of words, sorted A to Z first; the others (times, numbers) largest first."""
 
 
 def row_cells(row: SessionRow, compact: bool = False) -> tuple[Content | str, ...]:
-    """The row's cells. Strings in a DataTable are read as markup: only ones we made
-    go in as strings; anything stored goes in as Content."""
-    title = Content(clean_line(row.title, 60))
-    tokens = f"{row.tokens:,}"
+    """The row's cells (of a row through the gate, `tui.safe.safe`). Strings in a
+    DataTable are read as markup: only ones we made go in as strings; anything
+    stored goes in as Content."""
+    title = Content(preview(row.title, TITLE_WIDTH))
+    tokens = count(row.tokens)
+    steps = {"failed_steps": row.failed_steps, "skipped_steps": row.skipped_steps, "brief_steps": True}
     if compact:
-        return (when(row.created_at)[5:], title, session_status(row.status, short=True), tokens, money(row.cost))
+        return (
+            when(row.created_at)[5:], title, Content(short_name(row.pattern)),
+            session_status(row.status, short=True, **steps), money(row.cost),
+        )
     return (
-        when(row.created_at), title, Content(clean_line(row.pattern)), session_status(row.status),
+        when(row.created_at), title, Content(preview(row.pattern)), session_status(row.status, **steps),
         str(row.agent_count), tokens, money(row.cost), clock(row.duration_s),
     )
 
@@ -54,7 +73,7 @@ def export_name(row: SessionRow, fmt: str) -> str:
     return f"huddle-{row.id[:8]}-{slug}.{fmt}"
 
 
-class BrowserScreen(Screen[None]):
+class BrowserScreen(CancelWorkersFirst, Screen[None]):
     """Past sessions: open one to replay it."""
 
     CSS_PATH = "browser.tcss"
@@ -62,9 +81,13 @@ class BrowserScreen(Screen[None]):
     BINDINGS = [
         Binding("enter", "open", "Replay", id="browser.open", tooltip="Replay the session"),
         Binding("slash", "search", "Search", key_display="/", id="browser.search", tooltip="Search tasks and agent output"),
+        Binding("R", "result", "Result", id="browser.result", tooltip="Read the session's result, saying whether it is partial"),
+        Binding("y", "copy", "Copy id", id="browser.copy", tooltip="Copy the session's id"),
         Binding("d", "delete", "Delete", id="browser.delete", tooltip="Delete the session (asks first)"),
         Binding("e", "export('md')", "Export md", id="browser.export_md", tooltip="Write a Markdown export to the current folder"),
         Binding("E", "export('json')", "Export json", key_display="E", id="browser.export_json", tooltip="Write a JSON export (every event)"),
+        Binding("s", "sort", "Sort", id="browser.sort", tooltip="Sort by the next column (or click a column's header)"),
+        Binding("S", "flip_sort", "Flip order", key_display="S", id="browser.sort_order", tooltip="Reverse the order of the sort"),
         Binding("ctrl+n", "app.launch", "New session", id="browser.new", tooltip="Start a new session"),
         Binding("q,escape", "back", "Back", id="browser.back"),
     ]
@@ -76,6 +99,15 @@ class BrowserScreen(Screen[None]):
         self._loading = False
         self._query_version = 0
         self._compact: bool | None = None
+        self._laid_out_for = 0
+        """The width the columns were laid out for."""
+        self._sort = "started"
+        """The column the rows are sorted by (a key of `SORTS`)."""
+        self._descending = True
+        self._search_timer: Timer | None = None
+        """The search waiting for typing to pause."""
+        self.search_delay = SEARCH_DELAY
+        """Seconds after the last key before the search runs."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", markup=False)
@@ -85,7 +117,8 @@ class BrowserScreen(Screen[None]):
             yield Select([(s, s) for s in SESSION_STATES], prompt="any status", id="status")
         table: DataTable[Content | str] = DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
         yield table
-        yield Static(id="preview", markup=False)
+        with ScrollBox(id="preview-box"):
+            yield Static(id="preview", markup=False)
         yield KeyHints(self.BINDINGS)
 
     def on_mount(self) -> None:
@@ -94,21 +127,27 @@ class BrowserScreen(Screen[None]):
         self.reload()
 
     def on_resize(self) -> None:
-        if (self.size.width < COMPACT_BELOW) != self._compact:
+        if self.size.width != self._laid_out_for:  # the title column takes what is left
             self._columns()
             rows = list(self.rows.values())
             self.rows.clear()
             self._add(rows)
 
     def _columns(self) -> None:
-        """Lay the columns out for the width: all of them, or the compact few."""
+        """Lay the columns out for the width: all of them, or the compact few; the one
+        the rows are sorted by says so with an arrow."""
         table = self.query_one(DataTable)
         self._compact = self.size.width < COMPACT_BELOW
+        self._laid_out_for = self.size.width
         table.clear(columns=True)
         columns = COMPACT if self._compact else COLUMNS
         spare = self.size.width - sum(width for _, width in columns) - 2 * len(columns) - 2
         for label, width in columns:
-            table.add_column(label, key=label.lower(), width=width or max(12, spare))
+            key, width = label.lower(), width or min(TITLE_WIDTH, max(12, spare))
+            shown = label
+            if key == self._sort:  # the arrow always shows: the label gives way to it
+                shown = f"{label[:width - 2]} {'▼' if self._descending else '▲'}"
+            table.add_column(shown, key=key, width=width)
 
     # -- loading ------------------------------------------------------------------
 
@@ -122,20 +161,24 @@ class BrowserScreen(Screen[None]):
             "status": status if isinstance(status, str) else None,
         }
 
+    def _order(self) -> dict[str, str | bool]:
+        """How the store is to sort the rows: by a fixed key, never by text from the screen."""
+        return {"order_by": SORTS[self._sort], "descending": self._descending}
+
     @work(group="browser-load", exclusive=True)
     async def reload(self) -> None:
-        """Start again from the newest session with the current search and filters."""
+        """Start again from the first session in the current order, with the current
+        search and filters."""
         self._query_version += 1
         filters = self._filters()
         store = self.app.store  # type: ignore[attr-defined]
         try:
             self.total = await store.count_sessions(**filters)
-            rows = await store.list_sessions(**filters, limit=PAGE, offset=0)
+            rows = safe(await store.list_sessions(**filters, **self._order(), limit=PAGE, offset=0))
         except StoreError as error:
             self.notify(str(error), severity="error", markup=False)
             return
-        table = self.query_one(DataTable)
-        table.clear()
+        self._columns()  # clears the rows too; the headers show the order these came in
         self.rows.clear()
         self._add(rows)
         self._title()
@@ -155,7 +198,7 @@ class BrowserScreen(Screen[None]):
         self._loading = True
         version = self._query_version
         try:
-            rows = await self.app.store.list_sessions(**self._filters(), limit=PAGE, offset=len(self.rows))  # type: ignore[attr-defined]
+            rows = safe(await self.app.store.list_sessions(**self._filters(), **self._order(), limit=PAGE, offset=len(self.rows)))  # type: ignore[attr-defined]
         except StoreError as error:
             self.notify(str(error), severity="error", markup=False)
             return
@@ -166,7 +209,7 @@ class BrowserScreen(Screen[None]):
             self._title()
 
     def _title(self) -> None:
-        shown = f"{len(self.rows):,} of {self.total:,}" if len(self.rows) < self.total else f"{self.total:,}"
+        shown = f"{count(len(self.rows))} of {count(self.total)}" if len(self.rows) < self.total else count(self.total)
         path = self.app.store.path  # type: ignore[attr-defined]
         self.query_one("#title", Static).update(Content.assemble(
             ("huddle", "bold $text-accent"), " · sessions · ", (shown, "bold"), (f"  ({path})", "dim"),
@@ -180,28 +223,40 @@ class BrowserScreen(Screen[None]):
 
     def _preview(self) -> None:
         row = self.current()
-        preview = self.query_one("#preview", Static)
+        pane = self.query_one("#preview", Static)
         if row is None:
-            preview.update(Content.styled("No sessions match." if self.total == 0 else "", "dim"))
+            pane.update(Content.styled("No sessions match." if self.total == 0 else "", "dim"))
             return
-        result = clean_line(row.result or row.reason or "", 300)
-        preview.update(Content.assemble(
-            ("task: ", "bold"), clean_line(row.task, 300), "\n",
-            (f"{row.id} · {row.provider} · seed {row.seed} · {row.calls} calls · {row.turns} turns", "dim"), "\n",
+        result = preview(row.result or row.reason or "", 300)
+        self.query_one("#preview-box", ScrollBox).scroll_home(animate=False)
+        pane.update(Content.assemble(
+            ("task: ", "bold"), row.task.strip(), "\n",
+            (f"{row.id} · {row.outcome}{' (partial result)' if row.partial else ''} · {row.provider} · "
+             f"seed {row.seed} · {plural(row.calls, 'call')} · {plural(row.turns, 'turn')} · "
+             f"{plural(row.tokens, 'token')}", "dim"), "\n",
             ("result: " if row.result else "why: ", "bold"), result or "—",
         ))
 
     # -- search and filters --------------------------------------------------------
 
     @on(Input.Changed, "#search")
-    async def _search_changed(self) -> None:
-        version = self._query_version = self._query_version + 1
-        await asyncio.sleep(SEARCH_DELAY)  # wait for typing to pause
-        if version == self._query_version:
-            self.reload()
+    def _search_changed(self) -> None:
+        """Search once typing pauses. Nothing here waits: the Input repaints each key at
+        once, and the query runs in the (exclusive) `reload` worker."""
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._search_timer = self.set_timer(self.search_delay, self._search_now)
+
+    def _search_now(self) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+            self._search_timer = None
+        self.reload()
 
     @on(Input.Submitted, "#search")
     def _search_done(self) -> None:
+        if self._search_timer is not None:  # enter searches now, without waiting
+            self._search_now()
         self.query_one(DataTable).focus()
 
     @on(Select.Changed)
@@ -210,6 +265,29 @@ class BrowserScreen(Screen[None]):
 
     def action_search(self) -> None:
         self.query_one("#search", Input).focus()
+
+    # -- sorting ---------------------------------------------------------------------
+
+    def _sort_by(self, column: str, descending: bool | None = None) -> None:
+        self._sort = column
+        self._descending = column not in ASCENDING_FIRST if descending is None else descending
+        self.reload()
+
+    def action_sort(self) -> None:
+        """Sort by the next column shown, in its natural order."""
+        shown = [label.lower() for label, _ in (COMPACT if self._compact else COLUMNS)]
+        following = shown[(shown.index(self._sort) + 1) % len(shown)] if self._sort in shown else shown[0]
+        self._sort_by(following)
+
+    def action_flip_sort(self) -> None:
+        self._sort_by(self._sort, not self._descending)
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, message: DataTable.HeaderSelected) -> None:
+        """A click on a header sorts by its column; on the sorted one, flips the order."""
+        column = str(message.column_key.value)
+        if column in SORTS:
+            self._sort_by(column, not self._descending if column == self._sort else None)
 
     # -- actions on a session --------------------------------------------------------
 
@@ -226,6 +304,33 @@ class BrowserScreen(Screen[None]):
         if row is not None:
             self.app.open_replay(row)  # type: ignore[attr-defined]
 
+    @work(group="browser-result", exclusive=True)
+    async def action_result(self) -> None:
+        """The session's result as stored now (it may have finished since it was listed)."""
+        from tui.screens.result import ResultScreen
+
+        row = self.current()
+        if row is None:
+            return
+        try:
+            row = safe(await self.app.store.get_session(row.id))  # type: ignore[attr-defined]
+        except StoreError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        if row.result is None:
+            why = f" ({row.reason})" if row.reason else ""
+            if row.status in LIVE_STATES:
+                self.notify(f"No result yet: the session is {row.status}{why}.", timeout=3, markup=False)
+            else:
+                self.notify(f"No result: the session was {row.status}{why}.", timeout=3, markup=False)
+            return
+        self.app.push_screen(ResultScreen(row, title=f"Result · {preview(row.title, 60)}"))
+
+    def action_copy(self) -> None:
+        row = self.current()
+        if row is not None:
+            copy(self.app, "the session id", row.id)
+
     def action_delete(self) -> None:
         row = self.current()
         if row is None:
@@ -233,7 +338,7 @@ class BrowserScreen(Screen[None]):
         self.app.push_screen(
             ConfirmScreen(
                 f"Delete session {row.id[:8]}?",
-                f"{clean_line(row.title, 70)} · {row.status} · {row.last_seq:,} events. This cannot be undone.",
+                f"{preview(row.title, 70)} · {row.status} · {plural(row.last_seq, 'event')}. This cannot be undone.",
                 confirm="Delete",
             ),
             callback=lambda yes: self._delete(row) if yes else None,

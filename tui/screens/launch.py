@@ -16,13 +16,19 @@ from textual.widgets.option_list import Option
 
 from engine.budgets import Limits
 from engine.config import ConfigError, config_path, load_config
+from engine.formats import preview
 from engine.patterns import PATTERNS
 from engine.teams import TeamFile, TeamFileError, load_team_file, preset, user_team_paths
-from tui.safe import clean, clean_line
+from tui.safe import clean, clean_line, safe
+from tui.screens.workers import CancelWorkersFirst
 from tui.setup import Choices, SetupError, build
+from tui.widgets.choice_list import ChoiceList
 from tui.widgets.key_hints import KeyHints
+from tui.widgets.scroll_box import ScrollBox
 
 RECENT = 8
+EXAMPLE_TASK = "Design a rate limiter for our public REST API"
+"""The task the screen opens with, selected: typing replaces it, ctrl+s runs it."""
 
 
 def _number(text: str, kind: type, label: str) -> float | None:
@@ -39,7 +45,8 @@ def _number(text: str, kind: type, label: str) -> float | None:
 
 
 def agents_table(team_file: TeamFile) -> Content:
-    """The team's agents: name, role, model; member teams with their own agents under them."""
+    """The team's agents: name, role, model; member teams with their own agents under them.
+    `team_file` is one through the gate (`tui.safe.safe`): team files are shared."""
     parts: list[Content | tuple[str, str] | str] = []
 
     def add(agents, indent: str) -> None:
@@ -49,7 +56,7 @@ def agents_table(team_file: TeamFile) -> Content:
                 add(agent.team.agents, indent + "   ")
             else:
                 lead = " (lead)" if agent.name == team_file.lead else ""
-                parts.extend([indent, (agent.name, "bold"), (lead, "$text-accent"), f" · {clean(agent.role)}", (f" · {clean(agent.model)}", "dim"), "\n"])
+                parts.extend([indent, (agent.name, "bold"), (lead, "$text-accent"), f" · {agent.role}", (f" · {agent.model}", "dim"), "\n"])
 
     add(team_file.agents, "")
     return Content.assemble(*parts)
@@ -62,14 +69,16 @@ def _label(text: str) -> Text:
     return Text(clean_line(text))
 
 
-class LaunchScreen(Screen[None]):
+class LaunchScreen(CancelWorkersFirst, Screen[None]):
     """Start a session: everything on one screen, keyboard first."""
 
     CSS_PATH = "launch.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
     BINDINGS = [
-        Binding("ctrl+s", "start", "Start", id="launch.start", priority=True, tooltip="Start the session"),
+        # Not a priority binding: those run as the key arrives, before the keys typed
+        # just ahead of it reach the task box; this one waits its turn behind them.
+        Binding("ctrl+s", "start", "Start", id="launch.start", tooltip="Start the session"),
         Binding("ctrl+o", "app.browse", "Sessions", id="launch.sessions", tooltip="Browse past sessions"),
         Binding("ctrl+r", "recent", "Recent tasks", id="launch.recent", tooltip="Pick a task you ran before"),
         Binding("escape", "back", "Back", id="launch.back", show=False),
@@ -92,17 +101,21 @@ class LaunchScreen(Screen[None]):
         yield Static(Content.assemble(("huddle", "bold $text-accent"), " · start a session"), id="title")
         with Horizontal(id="columns"):
             with Vertical(id="left"):
-                patterns = OptionList(id="patterns")
+                patterns = ChoiceList(id="patterns")
                 patterns.border_title = "Pattern"
                 yield patterns
-                yield Static(id="about", markup=False)
+                with ScrollBox(id="about-box", classes="description"):
+                    yield Static(id="about", markup=False)
             with Vertical(id="middle"):
                 yield Label("Team")
                 yield Select([(_label(f"{self._pattern} (preset)"), f"preset:{self._pattern}")], id="team", allow_blank=False)
-                yield Static(id="team-agents", markup=False)
-            with VerticalScroll(id="right"):
-                yield Label("Task")
-                yield TextArea(self._initial_task, id="task", soft_wrap=True, show_line_numbers=False)
+                with ScrollBox(id="team-box", classes="description"):
+                    yield Static(id="team-agents", markup=False)
+            right = VerticalScroll(id="right")
+            right.can_focus = False  # a column, not a field: Tab goes to the fields in it
+            with right:
+                yield Label("Task", id="task-label")
+                yield TextArea(self._initial_task or EXAMPLE_TASK, id="task", soft_wrap=True, show_line_numbers=False)
                 recent = OptionList(id="recent")
                 recent.border_title = "Recent tasks (ctrl+r)"
                 yield recent
@@ -135,12 +148,19 @@ class LaunchScreen(Screen[None]):
         patterns.highlighted = list(PATTERNS).index(self._pattern)
         self._offer_providers()
         self._load_recent()
-        self.query_one("#task", TextArea).focus()
+        task = self.query_one("#task", TextArea)
+        task.select_all()  # typing replaces the example; ctrl+s runs it as it is
+        task.focus()
+        self.call_after_refresh(self._keep_in_view)
 
     def on_resize(self) -> None:
-        # In one narrow column the task editor may be below the fold: keep it in view.
+        self.call_after_refresh(self._keep_in_view)
+
+    def _keep_in_view(self) -> None:
+        """After a layout, the focused field in view: in one narrow column the task may
+        be below the fold. (The pattern list keeps its choice in view itself.)"""
         if self.focused is not None:
-            self.call_after_refresh(self.focused.scroll_visible, animate=False)
+            self.focused.scroll_visible(animate=False)
 
     # -- pattern and team -----------------------------------------------------------
 
@@ -152,6 +172,7 @@ class LaunchScreen(Screen[None]):
         self.query_one("#about", Static).update(
             Content.assemble((info.title, "bold"), "\n", info.summary, "\n\n", ("Use when: ", "bold"), info.use_when)
         )
+        self.query_one("#about-box", ScrollBox).scroll_home(animate=False)
         self._offer_teams()
 
     def _offer_teams(self) -> None:
@@ -187,14 +208,16 @@ class LaunchScreen(Screen[None]):
             return
         self._shown_team = choice
         agents = self.query_one("#team-agents", Static)
+        self.query_one("#team-box", ScrollBox).scroll_home(animate=False)
         team_file = self._read_team(choice)
         if isinstance(team_file, TeamFileError):
             self._team_file = None
             agents.update(Content.styled(clean(str(team_file)), "$text-error"))
             return
         self._team_file = team_file
-        description = Content.styled(clean(team_file.description) + "\n\n", "italic") if team_file.description else Content("")
-        agents.update(Content.assemble(description, agents_table(team_file)))
+        shown = safe(team_file)
+        description = Content.styled(shown.description + "\n\n", "italic") if shown.description else Content("")
+        agents.update(Content.assemble(description, agents_table(shown)))
         budgets = team_file.budgets
         for field_id, value in (("tokens", budgets.tokens), ("cost", budgets.cost), ("turns", budgets.turns),
                                 ("minutes", budgets.seconds / 60 if budgets.seconds else None)):
@@ -224,13 +247,13 @@ class LaunchScreen(Screen[None]):
             recent.display = False
             return
         tasks: list[str] = []
-        for row in await store.list_sessions(limit=50):
+        for row in safe(await store.list_sessions(limit=50)):
             if row.task not in tasks:
                 tasks.append(row.task)
             if len(tasks) == RECENT:
                 break
         recent.clear_options()
-        recent.add_options([Option(Content(clean_line(task, 120))) for task in tasks])
+        recent.add_options([Option(Content(preview(task, 120))) for task in tasks])
         self._recent = tasks
         recent.display = bool(tasks)
 
@@ -279,7 +302,7 @@ class LaunchScreen(Screen[None]):
         try:
             setup = build(self.choices())
         except SetupError as problem:
-            error.update(Content.styled(f"✗ {problem}", "bold $text-error"))
+            error.update(Content.styled(f"✗ {clean_line(str(problem))}", "bold $text-error"))
             if "task" in str(problem):
                 self.query_one("#task", TextArea).focus()
             return

@@ -11,8 +11,10 @@ import gc
 from collections.abc import Callable
 from typing import Literal
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 
 from engine.events import EventBase
 from engine.formats import plural
@@ -20,7 +22,8 @@ from sessions.rows import SessionRow
 from sessions.store import SessionStore
 from tui.commands import HuddleCommands
 from tui.recording import LiveSession
-from tui.screens.confirm import ConfirmScreen
+from tui.screens.confirm import ConfirmScreen, Question
+from tui.safe import clean
 from tui.screens.session import SessionScreen
 from tui.setup import Setup
 
@@ -38,6 +41,8 @@ class HuddleApp(App[None]):
         Binding("ctrl+q", "leave", "Quit", id="app.quit", tooltip="Leave huddle (asks first while a session runs)", priority=True),
         Binding("ctrl+n", "launch", "New session", id="app.launch", show=False),
         Binding("ctrl+o", "browse", "Sessions", id="app.browse", show=False),
+        Binding("question_mark,f1", "help", "Keys", id="app.help", priority=True,
+                tooltip="The keys of this screen, a line each (again to close)"),
     ]
 
     def __init__(
@@ -68,6 +73,21 @@ class HuddleApp(App[None]):
             self.action_browse()
         elif self._start is not None:
             self.action_launch()
+
+    # -- text from outside ----------------------------------------------------------------
+
+    def notify(
+        self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+        timeout: float | None = None, markup: bool = True,
+    ) -> None:
+        """Every notification (widgets and screens send theirs here) as plain text through
+        the gate: they quote errors, paths and names huddle did not write."""
+        super().notify(clean(message), title=clean(title), severity=severity, timeout=timeout, markup=False)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Paste):  # pasted text is drawn as it is: no escapes in it
+            event.text = clean(event.text)
+        await super().on_event(event)
 
     # -- moving between screens ------------------------------------------------------
 
@@ -101,6 +121,14 @@ class HuddleApp(App[None]):
 
         self.push_screen(ReplayScreen(load, row.last_seq))
 
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+        else:
+            self.push_screen(HelpScreen(self.screen))
+
     # -- leaving -------------------------------------------------------------------------
 
     def back(self, *, exit: bool = True) -> None:
@@ -111,9 +139,19 @@ class HuddleApp(App[None]):
         elif exit:
             self.exit()
 
-    def stop_sessions(self, sessions: list[LiveSession], question: ConfirmScreen, then: Callable[[], object]) -> None:
-        """Ask `question`; once confirmed, cancel `sessions`, wait until each has stopped
-        and its recording is committed, then call `then`."""
+    def stop_sessions(
+        self, sessions: list[LiveSession], question: Callable[[list[LiveSession]], Question], then: Callable[[], object]
+    ) -> None:
+        """Ask whether to stop `sessions`, in the words `question` gives for those of them
+        still running; once confirmed, cancel them, wait until each has stopped and its
+        recording is committed, then call `then`. The question follows the sessions: one
+        that ends while it is open is no longer in it (with none left, it only asks `then`)."""
+        dialog = ConfirmScreen.asking(question(sessions))
+
+        async def follow() -> None:
+            for live in sessions:
+                await live.stopped()
+                dialog.ask(question([live for live in sessions if live.running]))
 
         async def stop() -> None:
             for live in sessions:
@@ -123,25 +161,29 @@ class HuddleApp(App[None]):
             then()
 
         def answered(confirmed: bool | None) -> None:
+            following.cancel()
             if confirmed:
                 self.run_worker(stop(), name="stopping", group="stopping", exclusive=True)
 
-        self.push_screen(question, callback=answered)
+        following = self.run_worker(follow(), name="quit question", group="quit-question", exclusive=True)
+        self.push_screen(dialog, callback=answered)
 
     def action_leave(self) -> None:
         running = [live for live in self.sessions if live.running]
         if not running:
             self.exit()
             return
-        self.stop_sessions(
-            running,
-            ConfirmScreen(
-                f"Stop {plural(len(running), 'running session')} and quit?",
-                "Stopped sessions are recorded as cancelled; finished work is kept.",
-                confirm="Stop and quit",
-            ),
-            then=self.exit,
-        )
+        self.stop_sessions(running, quit_question, then=self.exit)
+
+
+def quit_question(running: list[LiveSession]) -> Question:
+    if not running:
+        return Question("Every session has finished. Quit?", "Their records are complete.", "Quit", danger=False)
+    return Question(
+        f"Stop {plural(len(running), 'running session')} and quit?",
+        "Stopped sessions are recorded as cancelled; finished work is kept.",
+        "Stop and quit",
+    )
 
 
 def make_app(

@@ -8,6 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from textual import events
+from textual.message import Message
+from textual.screen import Screen
+from textual.worker import Worker
+
 from engine.policy import ApprovalPolicy
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
@@ -69,3 +74,23 @@ async def until(pilot, predicate: Callable[[], bool], timeout: float = 10.0, wha
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.02)
+
+
+class Leaving:
+    """A `run_test` message hook that watches a screen go. After `leaving(screen)`, it
+    notes for every widget unmounted whether that screen's workers (those running
+    when it started to go) had all stopped already. The hook sees only what the app
+    started: push the screen from the app (a key, `app.call_later`), not the test."""
+
+    def __init__(self) -> None:
+        self.workers: list[Worker[Any]] = []
+        self.stopped_first: list[bool] = []
+
+    def leaving(self, screen: Screen[Any]) -> None:
+        self.workers = [worker for worker in screen.app.workers if worker.node is screen and not worker.is_finished]
+        assert self.workers, "nothing is loading: the test would prove nothing"
+
+    def __call__(self, message: Message) -> None:
+        if self.workers and isinstance(message, events.Unmount):
+            self.stopped_first.append(all(worker.is_cancelled or worker.is_finished for worker in self.workers))
+

@@ -22,11 +22,13 @@ from tui.app import make_app
 
 
 def test_mid_run_screen(snap_compare):
-    """You should see four agent panels in a 2x2 grid: lead done with its plan,
-    researcher done, the coder streaming its implementation of s3 (status
-    "streaming"), the reviewer idle; the timeline on the right with the
-    session start, a retried rate limit, the plan, the approval and the
-    delegations; budget gauges and key hints at the bottom."""
+    """You should see four agent panels in a 2x2 grid, each call's text under one
+    rule line naming it ("── s3 · Implement rate limiter"), pinned on a panel's top
+    row once scrolled past: lead done with its plan, researcher done, the coder
+    streaming its implementation of s3 under its s2 reply (status "streaming"),
+    the reviewer idle and empty; the timeline on the right with the session
+    start, a retried rate limit, the plan, the approval and the delegations;
+    budget gauges and key hints at the bottom."""
     assert snap_compare(make_app(events=mid_run()), terminal_size=(200, 50))
 
 
@@ -45,8 +47,8 @@ def test_approval_dialog(snap_compare):
 
 
 def test_zoomed_panel(snap_compare):
-    """You should see the coder's panel alone, full width, with its streamed
-    text wrapped to the width, and no timeline."""
+    """You should see the coder's panel alone, full width, its s2 reply then its
+    s3 reply streaming, each under its rule line, wrapped to the width; no timeline."""
     async def zoom_coder(pilot):
         await pilot.pause(0.1)
         screen = screen_of(pilot.app)
@@ -58,8 +60,11 @@ def test_zoomed_panel(snap_compare):
 
 
 def test_small_terminal(snap_compare):
-    """You should see the same mid-run session fitted into 80x24: four narrow
-    panels, the timeline beside them, one line each for budgets and keys."""
+    """You should see the same mid-run session fitted into 80x24: a header led by
+    the pattern ("orchestrator · 5e55100a1b2c · seed 3") with the status whole; four
+    narrow panels whose rule lines are cut to one line; the timeline beside them;
+    the budget line whole; the key hints that fit, ending "q Quit  ? keys  ctrl+p
+    commands"."""
     assert snap_compare(make_app(events=mid_run()), terminal_size=(80, 24))
 
 
@@ -91,21 +96,21 @@ def browser_app():
     async def fill() -> None:
         from tests.sessions.helpers import publish
 
-        store = await SessionStore.open(path)
-        for index, (task, status_events) in enumerate([
-            ("Migrate billing to PostgreSQL", base),
-            ("Write the on-call runbook", base[:60]),
-            ("Plan the data retention policy", base),
-        ]):
-            session_id = f"5e55{index:08x}"
-            shift = index * 3600.0
-            events = [
-                e.model_copy(update={"session_id": session_id, "ts": e.ts + shift,
-                                     **({"task": task, "title": task} if e.kind == "session.started" else {})})
-                for e in status_events
-            ]
-            await publish(store, events)
-        await store.close()
+        async with await SessionStore.open(path) as store:
+            for index, (task, status_events, pattern) in enumerate([
+                ("Migrate billing to PostgreSQL", base, "orchestrator"),
+                ("Write the on-call runbook", base[:60], "review"),
+                ("Plan the data retention policy", base, "pipeline"),
+            ]):
+                session_id = f"5e55{index:08x}"
+                shift = index * 3600.0
+                started = {"task": task, "title": task, "pattern": pattern}
+                events = [
+                    e.model_copy(update={"session_id": session_id, "ts": e.ts + shift,
+                                         **(started if e.kind == "session.started" else {})})
+                    for e in status_events
+                ]
+                await publish(store, events)
 
     asyncio.run(fill())
     return path
@@ -115,13 +120,19 @@ def test_launch_screen(snap_compare, stable):
     """You should see the launch screen: the patterns on the left with orchestrator
     highlighted and its "use when"; its preset team (lead, researcher, coder,
     reviewer with their models) in the middle; on the right the task editor,
-    the provider choice with Anthropic disabled and a hint, budgets prefilled
-    from the preset ($2, 40 turns, 30 minutes), the escalation policy and Start."""
+    focused, holding the example task "Design a rate limiter for our public REST
+    API" selected (so typing replaces it), the provider choice with Anthropic
+    disabled and a hint, budgets prefilled from the preset ($2, 40 turns, 30
+    minutes), the escalation policy and Start."""
     assert snap_compare(make_app(), terminal_size=(200, 50))
 
 
 def test_launch_screen_small(snap_compare, stable):
-    """You should see the same launch screen squeezed into 80x24, still usable."""
+    """You should see the launch screen in one column at 80x24, and on this first
+    screen everything from the pattern to the task: the pattern list with
+    Orchestrator at its top, the team select, the first lines of the team in a
+    box with a scrollbar (the rest scrolls), and the task box with the example
+    task selected."""
     assert snap_compare(make_app(), terminal_size=(80, 24))
 
 
@@ -145,25 +156,31 @@ def opening_browser(path: Path):
 
 
 def test_browser(snap_compare, stable):
-    """You should see three sessions, newest first: two completed and one still
-    running in the recording (its process is this one), with start time, title,
-    pattern, status glyph, agents, tokens, cost and duration; a preview of the
-    highlighted session's task and result below."""
+    """You should see three sessions, newest first ("Started ▼" says the sort):
+    two completed and one still running in the recording (its process is this
+    one), with start time, title, pattern (pipeline, review, orchestrator),
+    status glyph, agents, tokens, cost and duration, every column in view;
+    below a rule, the highlighted session's whole task, its id, outcome,
+    provider, calls, turns and tokens, and its result; the keys, "s Sort" and
+    "S Flip order" among them."""
     path = browser_app()
     assert snap_compare(BrowsingApp(start=None), terminal_size=(200, 30), run_before=opening_browser(path))
 
 
 def test_browser_small(snap_compare, stable):
-    """You should see the same three sessions at 80x24: the title column shortest,
-    start time, status and cost still readable."""
+    """You should see the same three sessions at 80x24, no column cut off: the
+    start time without the year, the title, the pattern's short name ("pipe",
+    "review", "orch": rows of different patterns look different), status and
+    cost; the preview below with the whole task and the tokens."""
     path = browser_app()
     assert snap_compare(BrowsingApp(start=None), terminal_size=(80, 24), run_before=opening_browser(path))
 
 
 def test_replay(snap_compare, stable):
-    """You should see the mid-run session replayed and paused: the same panels,
-    timeline and plan as the live screen at that moment, a "replay" badge, and
-    the replay bar saying where playback is (event N of M, paused)."""
+    """You should see the mid-run session replayed and paused: the same panels
+    (each call under its rule line), timeline and plan as the live screen at that
+    moment, a "replay" badge, and the replay bar saying where playback is (event N
+    of M, paused)."""
     events = list(recorded_session())
     position = len(mid_run())
 
@@ -178,3 +195,39 @@ def test_replay(snap_compare, stable):
         await pilot.pause(0.2)
 
     assert snap_compare(HuddleApp(start=None), terminal_size=(200, 50), run_before=open_replay)
+
+
+# -- the result and the keys ---------------------------------------------------------------
+
+
+def test_result_screen(snap_compare):
+    """You should see the result over the finished session: "Result · Design a rate
+    limiter…" at the top; a banner saying "■ stopped with 1 failed step", "Partial
+    result: built from the work done before the session ended." and "Why: cost
+    budget used up ($0.05 of $0.05)"; then the result rendered as Markdown (a
+    "Rate limiter" heading, bold "token bucket", a link, a two-item list) with
+    `[@click=app.quit]do not click[/] and [bold]not bold[/bold]` shown literally
+    and no escape codes; "y copies · escape closes" at the bottom."""
+    from tests.tui.endings import stopped_partial
+
+    async def open_result(pilot):
+        await until(pilot, lambda: screen_of(pilot.app).view.finished, what="events shown")
+        await pilot.press("R")
+        await pilot.pause(0.2)
+
+    assert snap_compare(make_app(events=stopped_partial()), terminal_size=(120, 36), run_before=open_result)
+
+
+def test_help_screen(snap_compare):
+    """You should see "Keys · session" over the session screen: under "This screen"
+    each key of the session screen on a line of its own (tab, shift+tab, z, m, t,
+    a, i, R, /, f, n, N, y, q...) with what it does and a longer hint; under
+    "Everywhere" ctrl+q, ctrl+n, ctrl+o, ? / f1 and ctrl+p; the first key
+    highlighted."""
+
+    async def open_help(pilot):
+        await until(pilot, lambda: screen_of(pilot.app).view.finished, what="events shown")
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+
+    assert snap_compare(make_app(events=list(recorded_session())), terminal_size=(140, 40), run_before=open_help)

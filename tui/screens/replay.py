@@ -20,14 +20,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 
 from engine.events import EventBase
+from sessions.errors import StoreError
 from tui.replay import SPEEDS, ReplayClock, speed_label
 from tui.screens.jump import JumpScreen
 from tui.screens.session import SessionScreen
+from tui.screens.workers import CancelWorkersFirst
 from tui.view import Entry, SessionView
 from tui.widgets.budget_bar import BudgetBar
 from tui.widgets.details import DetailsPane
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.replay_bar import ReplayBar
+from tui.widgets.timeline import Timeline
 
 Loader = Callable[[int, int], Awaitable[list[EventBase]]]
 """Loads up to `limit` events with seq above `after`: (after, limit) -> events."""
@@ -39,7 +42,7 @@ CHECKPOINT = 5_000
 TICK = 1 / 20
 
 
-class ReplayScreen(SessionScreen):
+class ReplayScreen(CancelWorkersFirst, SessionScreen):
     """Play a recorded session back."""
 
     BINDINGS = [
@@ -72,7 +75,7 @@ class ReplayScreen(SessionScreen):
     def compose_bottom(self) -> ComposeResult:
         yield ReplayBar(id="replay")
         yield BudgetBar(id="budget")
-        shared = [b for b in SessionScreen.BINDINGS if b.action in ("next_panel", "zoom", "reply", "timeline", "task", "leave")]
+        shared = [b for b in SessionScreen.BINDINGS if b.action in ("next_panel", "zoom", "reply", "timeline", "task", "result", "search", "leave")]
         yield KeyHints([*self.BINDINGS, *shared])
 
     def on_mount(self) -> None:
@@ -95,7 +98,12 @@ class ReplayScreen(SessionScreen):
     async def _load_pages(self) -> None:
         after, size = 0, FIRST_PAGE
         while not self.replay.complete:
-            page = await self._load(after, size)
+            try:
+                page = await self._load(after, size)
+            except StoreError as error:  # a damaged event: what came before it stays shown
+                self.notify(str(error), severity="error", markup=False)
+                self.replay.total = self.replay.loaded
+                break
             if not page:
                 self.replay.total = self.replay.loaded  # fewer than the row said (an interrupted run)
                 break
@@ -203,6 +211,15 @@ class ReplayScreen(SessionScreen):
         if seq is not None:
             self.call_later(self._move_to, self.replay.index_of_seq(seq))
 
+    def action_result(self) -> None:
+        """The session's result as it finished, wherever the replay is."""
+        if self._whole.finished:
+            self.show_result(self._whole)
+        elif not self.replay.complete:
+            self.notify("Still loading the session; its result shows once it is all here.", timeout=2)
+        else:
+            self.notify("No result: the recording ends before the session finished.", timeout=3)
+
     def action_approvals(self) -> None:
         self.notify("A recorded session: decisions show in the timeline, with who made them and when.", timeout=3)
 
@@ -212,7 +229,16 @@ class ReplayScreen(SessionScreen):
         self.query_one(DetailsPane).show(entry, self.view, self._whole.decisions)
 
     async def select_entry(self, entry: Entry) -> None:
-        """Back to the moment of that entry, then its agent."""
+        """To the moment of that entry, its agent's panel in view. The timeline keeps the
+        focus and the entry its highlight: the next entry is one key away."""
         self.playing = False
         await self._move_to(self.replay.index_of_seq(entry.seq))
-        await super().select_entry(entry)
+        self.query_one(Timeline).highlight(entry.seq)
+        self.show_entry(entry)
+        self.show_agent(entry.agent)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # In the timeline, Home and End go to its first and last entry, not the replay's.
+        if action in ("seek_start", "seek_end") and isinstance(self.focused, Timeline):
+            return False
+        return super().check_action(action, parameters)

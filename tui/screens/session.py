@@ -8,16 +8,22 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import OptionList
+from textual.widgets import Input, OptionList
 from textual.worker import Worker, WorkerState
 
 from engine.approvals import Decision
 from engine.events import EscalationRequested, EventBase
+from engine.formats import plural
 from tui.bridge import EventsArrived, pump
+from tui.clipboard import copy, entry_payload
 from tui.recording import LiveSession
 from tui.screens.approval import ApprovalScreen
-from tui.screens.confirm import ConfirmScreen
+from tui.screens.confirm import Question
+from tui.screens.filter import FilterScreen
 from tui.screens.reading import ReadingScreen
+from tui.screens.result import ResultScreen
+from tui.safe import clean_line
+from tui.timeline_filter import TimelineFilter
 from tui.view import Entry, SessionView
 from tui.widgets.agent_grid import AgentGrid
 from tui.widgets.agent_panel import AgentPanel
@@ -25,6 +31,7 @@ from tui.widgets.budget_bar import BudgetBar
 from tui.widgets.details import DetailsPane
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.pattern_pane import PatternPane
+from tui.widgets.search_bar import SearchBar
 from tui.widgets.session_header import SessionHeader
 from tui.widgets.timeline import Timeline
 
@@ -44,6 +51,12 @@ class SessionScreen(Screen[None]):
         Binding("t", "timeline", "Timeline", id="session.timeline", tooltip="Move to the timeline (enter on an entry focuses its agent)"),
         Binding("a", "approvals", "Approvals", id="session.approvals", tooltip="Answer the escalations waiting for you"),
         Binding("i", "task", "Task", id="session.task", tooltip="Read the whole task"),
+        Binding("R", "result", "Result", id="session.result", tooltip="Read the session's result, saying whether it is partial"),
+        Binding("slash", "search", "Search", key_display="/", id="session.search", tooltip="Narrow the timeline to entries with a text, as you type"),
+        Binding("f", "filter", "Filter", id="session.filter", tooltip="Show one agent's timeline entries, or one kind of entry"),
+        Binding("n", "next_match(1)", "Next match", show=False, id="session.next_match", tooltip="The next entry of the searched or filtered timeline"),
+        Binding("N", "next_match(-1)", "Previous match", show=False, id="session.previous_match", tooltip="The previous one"),
+        Binding("y", "copy", "Copy", id="session.copy", tooltip="Copy the focused reply, the timeline entry's payload, or the session id"),
         Binding("q", "leave", "Quit", id="session.quit", tooltip="Leave (asks first while the session runs)"),
     ]
 
@@ -61,6 +74,8 @@ class SessionScreen(Screen[None]):
         self.view = SessionView()
         self.panels: dict[str, AgentPanel] = {}
         self._approvals: ApprovalScreen | None = None
+        self._held_back = 0
+        """Escalations waiting while another screen covers this one (the quit question, say)."""
 
     # -- layout ---------------------------------------------------------------
 
@@ -69,6 +84,9 @@ class SessionScreen(Screen[None]):
         with Horizontal(id="body"):
             yield AgentGrid(id="agents")
             with Vertical(id="side"):
+                search = SearchBar("search the timeline", id="timeline-search")
+                search.display = False
+                yield search
                 yield Timeline(id="timeline")
                 yield PatternPane(id="pattern")
                 yield DetailsPane(id="details")
@@ -110,6 +128,8 @@ class SessionScreen(Screen[None]):
             for panel in panels:
                 self.panels[panel.agent_name] = panel
             await grid.mount_all(panels)
+            if not all(panel.children for panel in panels):  # the app is closing: they never got their parts
+                return
             grid.fit()
             if self.focused is None:
                 panels[0].stream.focus()
@@ -128,6 +148,15 @@ class SessionScreen(Screen[None]):
         self._tick()  # the clock moves with every event, not only with budget changes
         if "pending" in areas:
             self._pending_changed()
+        if "result" in areas and self.live is not None:
+            self._show_result()
+
+    def _show_result(self) -> None:
+        """The session just ended: its result (saying whether it is partial) in the details."""
+        timeline = self.query_one(Timeline)
+        if timeline.option_count:
+            timeline.highlighted = timeline.option_count - 1
+            self.show_entry(timeline.entry_at(timeline.highlighted))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.name == "engine" and event.state == WorkerState.SUCCESS and self.live and self.live.error:
@@ -174,7 +203,19 @@ class SessionScreen(Screen[None]):
         if self._approvals is not None:
             self._approvals.sync()
         elif self.view.pending and self.live is not None and self.live.running:
-            self.action_approvals()
+            if self.app.screen is self:
+                self.action_approvals()
+            elif len(self.view.pending) > self._held_back:  # a question or a page is open: not over it
+                self._held_back = len(self.view.pending)
+                waiting = plural(self._held_back, "escalation")
+                self.notify(f"{waiting} waiting for you: shown when you close this.", timeout=4)
+
+    def on_screen_resume(self) -> None:
+        """Back on this screen: the escalations that came while something covered it."""
+        if self._held_back:
+            self._held_back = 0
+            if self.view.pending and self.live is not None and self.live.running:
+                self.action_approvals()
 
     def action_approvals(self) -> None:
         if self._approvals is not None or not self.view.pending or self.live is None:
@@ -211,14 +252,20 @@ class SessionScreen(Screen[None]):
 
     def focus_agent(self, name: str | None) -> None:
         """Focus an agent's panel; while one is zoomed, zoom that one instead."""
+        panel = self.show_agent(name)
+        if panel is not None:
+            panel.stream.focus()
+
+    def show_agent(self, name: str | None) -> AgentPanel | None:
+        """Bring an agent's panel into view (zoomed, while one is) without moving the focus."""
         panel = self.panels.get(name or "")
         if panel is None:
-            return
+            return None
         grid = self.query_one(AgentGrid)
         if grid.zoomed is not None and grid.zoomed is not panel:
             grid.zoom(panel)
-        panel.stream.focus()
         panel.scroll_visible()
+        return panel
 
     def action_zoom(self) -> None:
         grid = self.query_one(AgentGrid)
@@ -273,18 +320,91 @@ class SessionScreen(Screen[None]):
         if entry.agent:
             self.focus_agent(entry.agent)
 
+    # -- the result, searching and filtering the timeline, copying ------------------
+
+    def action_result(self) -> None:
+        self.show_result(self.view)
+
+    def show_result(self, view: SessionView) -> None:
+        """The result of the session `view` shows, or a notice that there is none yet."""
+        if not view.finished:
+            self.notify("No result yet: the session has not finished.", timeout=3)
+            return
+        self.app.push_screen(ResultScreen(view, title=f"Result · {clean_line(view.task, 60)}"))
+
+    def action_search(self) -> None:
+        if not self.query_one("#side").display:
+            self.action_zoom()  # back from a zoomed panel: the timeline is beside the panels
+        search = self.query_one(SearchBar)
+        search.display = True
+        search.focus()
+
+    @on(Input.Changed, "#timeline-search")
+    def _search_changed(self, message: Input.Changed) -> None:
+        self.narrow(self.query_one(Timeline).filter.with_(text=message.value))
+
+    @on(Input.Submitted, "#timeline-search")
+    def _search_done(self) -> None:
+        self.action_timeline()
+
+    @on(SearchBar.Closed, "#timeline-search")
+    def _search_closed(self, message: SearchBar.Closed) -> None:
+        message.bar.display = False
+        self.narrow(self.query_one(Timeline).filter.with_(text=""))
+        self.action_timeline()
+
+    def action_filter(self) -> None:
+        timeline = self.query_one(Timeline)
+        self.app.push_screen(FilterScreen(self.view.timeline, self.view.agents, timeline.filter), callback=self._filtered)
+
+    def _filtered(self, chosen: TimelineFilter | None) -> None:
+        if chosen is not None:
+            self.narrow(chosen)
+
+    def narrow(self, by: TimelineFilter) -> None:
+        """Show only the timeline entries that pass `by`."""
+        self.query_one(Timeline).narrow(self.view, by)
+
+    def action_next_match(self, step: int) -> None:
+        timeline = self.query_one(Timeline)
+        if not timeline.filter.active:
+            self.notify("Search (/) or filter (f) the timeline first.", timeout=2)
+            return
+        count = timeline.option_count
+        if not count:
+            self.notify("No entry matches.", timeout=2)
+            return
+        timeline.focus()
+        current = timeline.highlighted
+        timeline.highlighted = (0 if step > 0 else count - 1) if current is None else (current + step) % count
+
+    def action_copy(self) -> None:
+        panel = self.focused_panel()
+        if panel is not None:
+            agent = self.view.agents[panel.agent_name]
+            if not agent.last_reply:
+                self.notify(f"{agent.name} has no finished reply yet.", timeout=2, markup=False)
+                return
+            copy(self.app, f"{clean_line(agent.name)}'s last reply", agent.last_reply)
+            return
+        details = self.query_one(DetailsPane)
+        if details.entry is not None and self.focused in (self.query_one(Timeline), details):
+            copy(self.app, *entry_payload(details.entry, self.view))
+        elif self.view.session_id:
+            copy(self.app, "the session id", self.view.session_id)
+
     # -- leaving ------------------------------------------------------------------
 
     def action_leave(self) -> None:
         if self.live is not None and self.live.running:
-            self.app.stop_sessions(  # type: ignore[attr-defined]
-                [self.live],
-                ConfirmScreen(
-                    "Stop the session and leave?",
-                    "The session is cancelled: finished work is kept and it is recorded as cancelled.",
-                    confirm="Stop and leave",
-                ),
-                then=self.app.back,  # type: ignore[attr-defined]
-            )
+            self.app.stop_sessions([self.live], leave_question, then=self.app.back)  # type: ignore[attr-defined]
         else:
             self.app.back()  # type: ignore[attr-defined]
+
+
+def leave_question(running: list[LiveSession]) -> Question:
+    if not running:
+        return Question("The session has finished. Leave it?", "Its record is complete: it stays in the session browser (ctrl+o).",
+                        "Leave", danger=False)
+    return Question("Stop the session and leave?", "The session is cancelled: finished work is kept and it is recorded as cancelled.",
+                    "Stop and leave")

@@ -131,7 +131,9 @@ class LiveSession:
             self._task.cancel()
 
     def exit_status(self) -> int:
-        """What the command exits with once it ran: 0 completed, 130 cancelled, else 1."""
-        if self.finished is not None and self.finished.status == "completed":
-            return EXIT_OK
+        """What the command exits with once it ran: 0 completed with every step done,
+        130 cancelled, else 1 (a script must not take failed or skipped steps for success)."""
+        finished = self.finished
+        if finished is not None and finished.status == "completed":
+            return EXIT_FAILED if finished.failed_steps or finished.skipped_steps else EXIT_OK
         return EXIT_CANCELLED if self.cancelled else EXIT_FAILED

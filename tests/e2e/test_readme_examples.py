@@ -57,11 +57,12 @@ def test_every_headless_example_in_the_readme_runs_to_its_end_as_printed():
         thread.join(timeout=120)
     assert len(ended) == len(examples), "an example did not finish"
     for command, (code, text) in ended.items():
-        assert code == 0, f"{command} exited {code}:\n{text[-2000:]}"
         assert "approved by human" in text  # its plan was asked and approved
         assert "no reply for" not in text and "stalled" not in text, f"{command} timed out:\n{text[-2000:]}"
         last = [line for line in text.splitlines() if line.strip() and not line.startswith("recorded as")][-1]
         assert last.startswith("completed"), f"{command} ended: {last}"
+        not_done = " failed " in last or " skipped " in last
+        assert code == (1 if not_done else 0), f"{command} exited {code} after: {last}"
         if "--faults" in command:  # what the README says it shows
             assert "rate limited" in text and "stream broke off" in text
             assert re.search(r"completed with \d+ failed", last), last

@@ -670,11 +670,16 @@ class RunContext:
             idle = None if call_timeout is None else loop.time() + call_timeout
             return min((end for end in (budget_end, idle) if end is not None), default=None)
 
+        # Moving the timer costs a timer handle; moved only once it has fallen this far
+        # behind, a silence ends the call within a tenth of the timeout of its limit.
+        slack = 0.0 if call_timeout is None else min(call_timeout / 10, 1.0)
         timer = asyncio.timeout_at(deadline())
+        limited = run.limits.tokens is not None or run.limits.cost is not None or run.limits.seconds is not None
         try:
             async with timer:
                 async for event in run.provider.stream(request):
-                    timer.reschedule(deadline())
+                    if call_timeout is not None and loop.time() + call_timeout - timer.when() > slack:
+                        timer.reschedule(deadline())
                     if event.type == "text" or event.type == "tool_input":
                         piece = well_formed(event.text if event.type == "text" else event.partial_json)
                         (texts if event.type == "text" else answers).append(piece)
@@ -684,9 +689,10 @@ class RunContext:
                         if delta.ts - (shown or first) >= PROGRESS_EVERY:
                             shown = delta.ts
                             await self._progress(agent, key, attempt, request.model, so_far(), delta.ts - first)
-                        resource = self._streamed_past_budget(flight, request.model, so_far())
-                        if resource is not None:
-                            raise _BudgetReached(resource)
+                        if limited:
+                            resource = self._streamed_past_budget(flight, request.model, so_far())
+                            if resource is not None:
+                                raise _BudgetReached(resource)
                     elif event.type == "tool_use":
                         uses.append(ToolUse(well_formed(event.id), well_formed(event.name), well_formed_data(event.input)))
                     elif event.type == "usage":
@@ -721,11 +727,10 @@ class RunContext:
         )
 
     def _streamed_past_budget(self, flight: Streaming, model: str, usage: Usage) -> Resource | None:
-        """Note what a streaming call has used so far; the budget it used up, if any."""
+        """Note what a streaming call has used so far; the budget it used up, if any.
+        Called only while some budget limits tokens, cost or time."""
         run = self._run
         limits = run.limits
-        if limits.tokens is None and limits.cost is None and limits.seconds is None:
-            return None
         flight.tokens = usage.total
         if limits.cost is not None:
             flight.cost = run.prices.cost(model, usage)

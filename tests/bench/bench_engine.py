@@ -9,6 +9,7 @@ fan-out to 1,000 workers, every step in parallel, then a synthesis.
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 
 from engine.agents import AgentSpec, TeamSpec
@@ -20,6 +21,8 @@ from engine.session import SessionSpec, run_session
 from tests.bench.report import Report
 
 WORKERS = 1000
+RUNS = 5
+"""Runs of each, an odd number: the median is one of them."""
 TASK = "Summarise the incident reports for the payments API"
 
 
@@ -68,15 +71,19 @@ async def baseline_case(calls: int) -> float:
 
 def main() -> bool:
     report = Report()
-    elapsed, calls, events = asyncio.run(engine_case(WORKERS))
-    raw = asyncio.run(baseline_case(calls))
-    engine_rate, raw_rate = calls / elapsed, calls / raw
+    runs = []
+    for _ in range(RUNS):  # the engine and its baseline side by side, run after run
+        elapsed, calls, events = asyncio.run(engine_case(WORKERS))
+        raw = asyncio.run(baseline_case(calls))
+        runs.append((calls / elapsed / (calls / raw), calls / elapsed, calls / raw))
+    share, engine_rate, raw_rate = statistics.median(runs)
     report.figure(f"orchestrator fan-out to {WORKERS:,} workers: calls", calls)
     report.figure("  wall time", elapsed, "s")
     report.figure("  events emitted", events)
     report.figure("  engine calls per second", engine_rate, "calls/s")
     report.figure("baseline: bare provider streams, same number of calls", raw_rate, "calls/s")
-    report.target("engine throughput as a share of the bare provider", engine_rate / raw_rate, 0.25, at_most=False)
+    report.figure("  shares of the runs", min(r[0] for r in runs), f"to {max(r[0] for r in runs):.3f}")
+    report.target(f"engine throughput as a share of the bare provider (median of {RUNS})", share, 0.25, at_most=False)
     return report.ok
 
 

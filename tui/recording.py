@@ -87,14 +87,17 @@ class LiveSession:
         except StoreError as error:
             self.error = error
         finally:
-            self.running = False
             self.bus.close()
-            if recorder is not None:
-                try:
+            try:
+                if recorder is not None:
                     await recorder.finish()
-                except StoreError as error:
-                    self.error = self.error or error
-            self._done.set()
+            except StoreError as error:
+                self.error = self.error or error
+            finally:
+                # Running until its record is committed: quitting before then would
+                # cancel the last commit, and the session would stay "running".
+                self.running = False
+                self._done.set()
         return self.finished
 
     @staticmethod

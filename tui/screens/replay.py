@@ -187,7 +187,7 @@ class ReplayScreen(CancelWorkersFirst, SessionScreen):
 
     def action_speed(self) -> None:
         self.speed = SPEEDS[(SPEEDS.index(self.speed) + 1) % len(SPEEDS)]
-        self.notify(f"Replay speed: {speed_label(self.speed)}", timeout=1.5)
+        self.notify(f"Replay speed: {speed_label(self.speed)}", timeout=1.5, markup=False)
         self._show_bar()
 
     async def action_seek_start(self) -> None:

@@ -208,7 +208,7 @@ class SessionScreen(Screen[None]):
             elif len(self.view.pending) > self._held_back:  # a question or a page is open: not over it
                 self._held_back = len(self.view.pending)
                 waiting = plural(self._held_back, "escalation")
-                self.notify(f"{waiting} waiting for you: shown when you close this.", timeout=4)
+                self.notify(f"{waiting} waiting for you: shown when you close this.", timeout=4, markup=False)
 
     def on_screen_resume(self) -> None:
         """Back on this screen: the escalations that came while something covered it."""

@@ -1,4 +1,4 @@
-"""Who is on a team: agent and team specs, and the default team."""
+"""Who is on a team: agent and team specs (the preset teams are files in engine/presets/)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
-LEAD_MODEL = "claude-opus-5-5"
 WORKER_MODEL = "claude-sonnet-5-5"
+"""The model an agent runs on unless its team file says otherwise."""
 
 
 class AgentSpec(BaseModel):
@@ -154,37 +154,3 @@ class TeamSpec(BaseModel):
 
 AgentSpec.model_rebuild()
 
-
-def default_team() -> TeamSpec:
-    """The team that ships: a lead and three workers on a cheaper model."""
-    return TeamSpec(
-        name="default",
-        description="A lead who plans and synthesises, with a researcher, a coder and a reviewer.",
-        lead="lead",
-        agents=(
-            AgentSpec(
-                name="lead",
-                role="lead engineer who plans the work and writes the final answer",
-                model=LEAD_MODEL,
-                temperature=0.3,
-                capabilities=("planning", "synthesis"),
-            ),
-            AgentSpec(
-                name="researcher",
-                role="researcher",
-                capabilities=("research", "analysis"),
-            ),
-            AgentSpec(
-                name="coder",
-                role="software engineer",
-                temperature=0.2,
-                capabilities=("python", "implementation"),
-            ),
-            AgentSpec(
-                name="reviewer",
-                role="code reviewer",
-                temperature=0.2,
-                capabilities=("review", "testing"),
-            ),
-        ),
-    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 
 def money(value: float) -> str:
@@ -96,3 +97,33 @@ def when(ts: float, *, seconds: bool = False) -> str:
 def time_of_day(ts: float) -> str:
     """A local time with seconds: 10:40:05."""
     return time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one readable line. A pydantic report gives its first problem, where
+    it is as a key path ("agents[1].model: ..."), and how many more there are."""
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        try:
+            items = errors()
+            item = items[0]
+            where = key_path(tuple(item.get("loc", ())))
+            message = str(item.get("msg", "")).removeprefix("Value error, ")
+            more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
+            return f"{where}: {message}{more}" if where else f"{message}{more}"
+        except Exception:  # noqa: BLE001 - fall back to the plain message
+            pass
+    return " ".join(str(error).split())
+
+
+def key_path(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as a key path: ("agents", 1, "model") -> agents[1].model."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif str(part).startswith(("function-", "model-", "tagged-union")):
+            continue
+        else:
+            path += ("." if path else "") + str(part)
+    return path

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from engine.approvals import one_line
+from engine.formats import one_line
 
 
 class HandoffError(Exception):

@@ -27,28 +27,25 @@
 
 A member that is itself a team has `pattern = "..."` and an `[agents.team]`
 table with its own `lead` and `agents`. Every pattern ships a preset team,
-named after the pattern; `huddle teams new NAME --from PRESET` writes an
-editable copy into the config directory's `teams/` folder.
+named after the pattern: a team file in `engine/presets/`, read by the same
+parser as the user's own. This module holds the model and the parsing; the
+user's team files are found, read and written by `tui.userfiles`.
 """
 
 from __future__ import annotations
 
-import re
 import tomllib
-from pathlib import Path
+from functools import cache
+from importlib import resources
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.agents import AgentSpec, TeamSpec
-from engine.approvals import one_line
 from engine.budgets import Limits
-from engine.config import config_dir
-from engine.patterns import PATTERNS, UnknownPattern, get_pattern
+from engine.formats import one_line
+from engine.patterns import UnknownPattern, get_pattern
 from engine.policy import ApprovalPolicy
-
-PRESET_BUDGETS = Limits(cost=2.0, turns=40, seconds=1800)
-"""Presets are meant to be safe to point at a real model: a couple of dollars at most."""
 
 
 class TeamFileError(ValueError):
@@ -93,58 +90,21 @@ def parse_team_file(text: str, source: str) -> TeamFile:
     return team_file
 
 
-def load_team_file(path: Path) -> TeamFile:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TeamFileError(f"{path}: no such team file") from None
-    except OSError as error:
-        raise TeamFileError(f"{path}: cannot read it: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise TeamFileError(f"{path}: not UTF-8 text (byte {error.start + 1}); save it as UTF-8") from None
-    return parse_team_file(text, str(path))
+# -- presets ------------------------------------------------------------------------
 
 
-# -- presets and the user's teams ---------------------------------------------------
+@cache
+def preset_text(name: str) -> str:
+    """The preset team file of pattern `name`, as shipped (comments and all): what a
+    copy of it starts from. UnknownPattern says which patterns there are."""
+    get_pattern(name)
+    return (resources.files("engine") / "presets" / f"{name}.toml").read_text(encoding="utf-8")
 
 
 def preset(name: str) -> TeamFile:
-    """The preset team of a pattern, as a team file."""
-    pattern = get_pattern(name)
-    team = pattern.team()
-    return TeamFile(
-        name=name,
-        description=team.description or pattern.summary,
-        pattern=name,
-        lead=team.lead,
-        options=pattern.options().model_dump(mode="json", exclude_none=True),
-        budgets=PRESET_BUDGETS,
-        approval=ApprovalPolicy(),
-        agents=list(team.agents),
-    )
-
-
-def teams_dir() -> Path:
-    return config_dir() / "teams"
-
-
-def user_team_paths() -> list[Path]:
-    folder = teams_dir()
-    return sorted(folder.glob("*.toml")) if folder.is_dir() else []
-
-
-def resolve_team(name_or_path: str) -> TeamFile:
-    """A team by file path, by the name of a file in the teams folder, or by preset name."""
-    path = Path(name_or_path).expanduser()
-    if path.suffix == ".toml" or path.exists() or "/" in name_or_path:
-        return load_team_file(path)
-    user_file = teams_dir() / f"{name_or_path}.toml"
-    if user_file.exists():
-        return load_team_file(user_file)
-    if name_or_path in PATTERNS:
-        return preset(name_or_path)
-    known = [p.stem for p in user_team_paths()] + list(PATTERNS)
-    raise TeamFileError(f"no team called {name_or_path!r}; choose from {', '.join(known)} or give a .toml path")
+    """The preset team of pattern `name`, read by the same parser as the user's team files.
+    Presets are safe to point at a real model: a couple of dollars at most."""
+    return parse_team_file(preset_text(name), f"presets/{name}.toml")
 
 
 def to_toml(team_file: TeamFile) -> str:
@@ -178,19 +138,3 @@ def _agent_data(agent: AgentSpec) -> dict[str, Any]:
             "agents": [_agent_data(member) for member in agent.team.agents],
         }
     return data
-
-
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
-
-
-def write_team_file(name: str, team_file: TeamFile, *, overwrite: bool = False) -> Path:
-    """Save a copy in the teams folder; TeamFileError if the name is bad or the file exists."""
-    if not NAME_RE.match(name):
-        raise TeamFileError(f"team name {name!r}: use lowercase letters, digits, '-' and '_'")
-    path = teams_dir() / f"{name}.toml"
-    if path.exists() and not overwrite:
-        raise TeamFileError(f"{path} already exists; pick another name or pass --force")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    copy = team_file.model_copy(update={"name": name})
-    path.write_text(f"# huddle team file, made from the {team_file.name!r} preset\n" + to_toml(copy), encoding="utf-8")
-    return path

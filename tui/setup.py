@@ -13,15 +13,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.approvals import one_line
 from engine.budgets import Limits
-from engine.config import ConfigError, UserConfig, load_config
+from engine.config import ConfigError, UserConfig
+from engine.formats import one_line
 from engine.patterns import UnknownPattern
 from engine.providers import make_provider
 from engine.providers.base import Provider
 from engine.providers.faults import FaultSpecError, parse_faults
 from engine.session import EngineConfig, SessionSpec
-from engine.teams import TeamFile, TeamFileError, preset, resolve_team
+from engine.teams import TeamFile, TeamFileError, preset
+from tui.userfiles import config_path, load_config, resolve_team
 
 
 class SetupError(ValueError):
@@ -102,7 +103,10 @@ def build(choices: Choices, user: UserConfig | None = None) -> Setup:
     except ValueError as error:  # an unknown pattern, among others
         raise SetupError(str(error)) from None
     try:
-        provider = make_provider(choices.provider or team_file.provider, user, seed=seed, speed=choices.speed, faults=faults)
+        provider = make_provider(
+            choices.provider or team_file.provider, user, seed=seed, speed=choices.speed, faults=faults,
+            config_file=str(config_path()),
+        )
     except ValueError as error:  # a ProviderSetupError, among others
         raise SetupError(str(error)) from None
     config = EngineConfig(call_timeout=choices.call_timeout, prices=user.price_table())

@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from engine.formats import plural
     from engine.patterns import PATTERNS
-    from engine.teams import TeamFileError, load_team_file, preset, teams_dir, user_team_paths
+    from engine.teams import TeamFileError, preset
+    from tui.userfiles import load_team_file, teams_dir, user_team_paths
 
     print("Presets (huddle run --team NAME, or huddle teams new MINE --from NAME):")
     width = max(len(name) for name in PATTERNS)
@@ -67,15 +68,19 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from engine.teams import resolve_team, to_toml
+    """A preset as its file ships (its comments say what each part does); a team file
+    of the user's as huddle reads it, through the gate."""
+    from engine.teams import preset_text, to_toml
+    from tui.userfiles import is_preset, resolve_team
 
-    sys.stdout.write(to_toml(safe(resolve_team(args.name))))
+    team_file = resolve_team(args.name)
+    sys.stdout.write(preset_text(args.name) if is_preset(args.name, team_file) else to_toml(safe(team_file)))
     return EXIT_OK
 
 
 def _new(args: argparse.Namespace) -> int:
-    from engine.teams import resolve_team, write_team_file
+    from tui.userfiles import copy_team
 
-    path = write_team_file(args.name, resolve_team(args.source), overwrite=args.force)
+    path = copy_team(args.name, args.source, overwrite=args.force)
     print(clean(str(path)))
     return EXIT_OK

@@ -1,8 +1,9 @@
 """The collaboration patterns huddle runs, one module each, found by name.
 
 A pattern module defines NAME, TITLE, SUMMARY (what happens), USE_WHEN (when
-to pick it), an `Options` pydantic model of its knobs, `team()` (its preset
-team) and `async run(ctx, task, options) -> str` (the final result).
+to pick it), an `Options` pydantic model of its knobs and `async run(ctx, task,
+options) -> str` (the final result). Its preset team is a team file,
+`engine/presets/NAME.toml`.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from engine.agents import TeamSpec
-from engine.approvals import one_line
 from engine.context import RunContext
+from engine.formats import one_line
 
 PatternRun = Callable[[RunContext, str, Any], Awaitable[str]]
 
@@ -53,7 +55,7 @@ class PatternInfo:
     run: PatternRun
     options: type[BaseModel]
     team: Callable[[], TeamSpec]
-    """The preset team: who this pattern needs, ready to run."""
+    """The preset team: who this pattern needs, ready to run (from its preset file)."""
 
     def parse_options(self, raw: dict[str, Any]) -> BaseModel:
         """The pattern's options from plain data; ValueError with a one-line reason."""
@@ -63,10 +65,18 @@ class PatternInfo:
             raise ValueError(one_line(error)) from None
 
 
+def preset_team(name: str) -> TeamSpec:
+    """The team of pattern `name`'s preset file."""
+    from engine.teams import preset  # here: reading a team file checks its options against PATTERNS
+
+    return preset(name).team()
+
+
 def _load(module_name: str) -> PatternInfo:
     module = importlib.import_module(f"engine.patterns.{module_name}")
     return PatternInfo(
-        module.NAME, module.TITLE, module.SUMMARY, module.USE_WHEN, module.run, module.Options, module.team
+        module.NAME, module.TITLE, module.SUMMARY, module.USE_WHEN, module.run, module.Options,
+        partial(preset_team, module.NAME),
     )
 
 

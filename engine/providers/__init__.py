@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.config import UserConfig, config_path
+from engine.config import UserConfig
 from engine.providers.base import Provider
 from engine.providers.faults import Fault
 from engine.providers.simulated import SimulatedProvider
@@ -15,9 +15,11 @@ class ProviderSetupError(ValueError):
 
 
 def make_provider(
-    name: str, config: UserConfig, *, seed: int = 0, speed: float = 1.0, faults: tuple[Fault, ...] = ()
+    name: str, config: UserConfig, *, seed: int = 0, speed: float = 1.0, faults: tuple[Fault, ...] = (),
+    config_file: str = "the huddle config",
 ) -> Provider:
-    """The provider called `name`; ProviderSetupError says what to fix."""
+    """The provider called `name`; ProviderSetupError says what to fix (naming
+    `config_file`, where the user's config lives, when a key is missing)."""
     if name == "simulated":
         return SimulatedProvider(seed=seed, speed=speed, faults=faults)
     if name != "anthropic":
@@ -27,8 +29,8 @@ def make_provider(
     key = config.anthropic_key()
     if key is None:
         raise ProviderSetupError(
-            f"no Anthropic API key: set ANTHROPIC_API_KEY or add api_key to {config_path()}"
+            f"no Anthropic API key: set ANTHROPIC_API_KEY or add api_key to {config_file}"
         )
     from engine.providers.anthropic import AnthropicProvider
 
-    return AnthropicProvider(api_key=key, base_url=config.anthropic_base_url())
+    return AnthropicProvider(api_key=key, base_url=config.base_url)

@@ -1,23 +1,17 @@
-"""Team files and the user config: every way a file can be wrong says where and what."""
+"""Team files, presets and the user config as text: every way one can be wrong says where and what.
+(Finding and reading the user's files: tests/tui/test_userfiles.py.)"""
 
 from __future__ import annotations
 
-import os
+import re
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
-from engine.config import ConfigError, load_config
-from engine.patterns import PATTERNS
-from engine.teams import (
-    TeamFileError,
-    load_team_file,
-    parse_team_file,
-    preset,
-    resolve_team,
-    to_toml,
-    write_team_file,
-)
+from engine.config import ConfigError, parse_config
+from engine.patterns import PATTERNS, UnknownPattern
+from engine.teams import TeamFileError, parse_team_file, preset, preset_text, to_toml
 
 GOOD = '''
 name = "api-review"
@@ -126,68 +120,50 @@ agents = [ { name = "be-lead", role = "lead" }, { name = "be-dev", role = "dev",
     assert team.path_of("be-dev") == ["backend"]
 
 
-def test_missing_and_unreadable_files(tmp_path):
-    with pytest.raises(TeamFileError, match="no such team file"):
-        load_team_file(tmp_path / "nope.toml")
-    folder = tmp_path / "adir.toml"
-    folder.mkdir()
-    with pytest.raises(TeamFileError, match="cannot read it"):
-        load_team_file(folder)
-
-
 @pytest.mark.parametrize("name", sorted(PATTERNS))
-def test_every_pattern_has_a_preset_that_survives_a_round_trip(name):
-    team_file = preset(name)
-    assert team_file.pattern == name and team_file.agents
+def test_every_pattern_has_a_preset_file_that_loads_and_survives_a_round_trip(name):
+    text = preset_text(name)
+    team_file = parse_team_file(text, f"{name}.toml")  # the parser of the user's own files
+    assert team_file == preset(name)
+    assert team_file.name == name and team_file.pattern == name and team_file.agents
     assert team_file.budgets.cost is not None  # presets are capped in dollars
-    again = parse_team_file(to_toml(team_file), f"{name}.toml")
-    assert again == team_file
+    assert PATTERNS[name].team() == team_file.team()  # the team a pattern runs when given none
+    assert parse_team_file(to_toml(team_file), f"{name}.toml") == team_file
+    for option in team_file.options:  # every option set in a preset says what it does
+        assert re.search(rf"^# .+\n{option} = ", text, re.MULTILINE), option
 
 
-def test_teams_resolve_by_path_then_user_file_then_preset(tmp_path, monkeypatch):
-    monkeypatch.setenv("HUDDLE_CONFIG_DIR", str(tmp_path))
-    assert resolve_team("orchestrator").name == "orchestrator"
-    path = write_team_file("mine", preset("orchestrator"))
-    assert path == tmp_path / "teams" / "mine.toml"
-    assert oct(path.stat().st_mode & 0o777) != "0o777"
-    assert resolve_team("mine").name == "mine"
-    assert resolve_team(str(path)).name == "mine"
-    with pytest.raises(TeamFileError, match="already exists"):
-        write_team_file("mine", preset("orchestrator"))
-    write_team_file("mine", preset("orchestrator"), overwrite=True)
-    with pytest.raises(TeamFileError, match="team name"):
-        write_team_file("My Team", preset("orchestrator"))
-    with pytest.raises(TeamFileError, match="no team called 'ghost'; choose from mine, orchestrator"):
-        resolve_team("ghost")
+def test_the_presets_shipped_are_the_patterns_presets():
+    shipped = {f.name for f in (resources.files("engine") / "presets").iterdir() if f.name.endswith(".toml")}
+    assert shipped == {f"{name}.toml" for name in PATTERNS}
+    with pytest.raises(UnknownPattern, match="unknown pattern 'telepathy'; choose from orchestrator"):
+        preset("telepathy")
 
 
-def test_config_key_env_wins_and_the_key_never_shows(tmp_path, monkeypatch):
-    path = tmp_path / "config.toml"
-    path.write_text('api_key = "sk-file-secret"\nbase_url = "http://gw"\n[prices."my-model"]\ninput = 1\noutput = 2\n')
-    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
-    config = load_config(path)
-    assert config.anthropic_key() == "sk-file-secret"
-    assert "sk-file-secret" not in repr(config) and "sk-file-secret" not in str(config.model_dump())
-    assert config.anthropic_base_url() == "http://gw"
-    assert config.price_table().price("my-model").output == 2
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-env")
-    assert load_config(path).anthropic_key() == "sk-env"
-    assert load_config(tmp_path / "absent.toml").anthropic_key() == "sk-env"
+def test_presets_are_the_teams_each_pattern_was_written_for():
+    """What each preset holds, in a few facts the patterns rely on."""
+    hierarchical = preset("hierarchical").team()
+    assert hierarchical.lead == "lead" and hierarchical.path_of("docs-writer") == ["writers"]
+    assert [a.name for a in hierarchical.agents if a.team] == ["engineering", "writers"]
+    assert preset("mesh").lead is None and preset("pipeline").lead is None
+    auction = preset("auction").team()
+    assert len({agent.model for agent in auction.workers}) == 3  # bids differ in price as well as skill
+    assert preset("orchestrator").team().names == ("lead", "researcher", "coder", "reviewer")
+    assert all(not agent.tools for name in PATTERNS for agent in preset(name).team().members())  # presets have none
 
 
-def test_bad_config_files_say_where(tmp_path):
-    path = tmp_path / "config.toml"
-    path.write_text('api_key = 12\n')
-    with pytest.raises(ConfigError, match=r"config.toml: api_key: Input should be a valid string"):
-        load_config(path)
-    path.write_text('[prices.x]\ninput = "cheap"\noutput = 1\n')
+def test_config_text_mistakes_say_where():
+    with pytest.raises(ConfigError, match=r"^config.toml: api_key: Input should be a valid string"):
+        parse_config('api_key = 12\n', "config.toml")
     with pytest.raises(ConfigError, match=r"prices.x.input"):
-        load_config(path)
-    path.write_text('api_key = "sk-oops\n')
+        parse_config('[prices.x]\ninput = "cheap"\noutput = 1\n', "config.toml")
     with pytest.raises(ConfigError, match="not valid TOML") as caught:
-        load_config(path)
+        parse_config('api_key = "sk-oops\n', "config.toml")
     assert "sk-oops" not in str(caught.value)
+    config = parse_config('api_key = " sk-file-secret "\n[prices."my-model"]\ninput = 1\noutput = 2\n', "c")
+    assert config.anthropic_key() == "sk-file-secret" and config.price_table().price("my-model").output == 2
+    assert "sk-file-secret" not in repr(config) and "sk-file-secret" not in str(config.model_dump())
+    assert parse_config('api_key = "  "\n', "c").anthropic_key() is None
 
 
 def test_the_readme_example_team_file_is_valid(tmp_path):
@@ -195,3 +171,16 @@ def test_the_readme_example_team_file_is_valid(tmp_path):
     block = readme.split("```toml\nname = ", 1)[1].split("```", 1)[0]
     team_file = parse_team_file("name = " + block, "README.md")
     assert team_file.pattern == "review" and team_file.team().names == ("engineer", "reviewer")
+
+
+def test_the_engine_reads_none_of_the_users_files():
+    """Config and team files are found and read by the front end (tui.userfiles); the
+    engine parses text. (Redaction reads the environment only to find secrets to hide.)"""
+    engine = Path(__file__).parents[2] / "engine"
+    reading = re.compile(r"platformdirs|os\.environ|getenv|HUDDLE_CONFIG_DIR|expanduser|Path\.home")
+    found = [
+        f"{path.relative_to(engine)}:{number}"
+        for path in engine.rglob("*.py") if path.name != "redaction.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if reading.search(line)
+    ]
+    assert found == []

@@ -9,10 +9,9 @@ from textual import events
 from textual.widgets import Input, OptionList, RadioButton, Select, Static, TextArea
 
 from engine.patterns import PATTERNS
-from engine.providers.simulated import SimulatedProvider
-from engine.teams import preset, write_team_file
+from engine.teams import preset
+from tui.userfiles import copy_team
 from sessions.store import SessionStore
-from tests.helpers import run
 from tests.sessions.helpers import record
 from tests.tui.helpers import Leaving, until
 from tui.app import make_app
@@ -159,7 +158,7 @@ async def test_with_a_key_anthropic_runs_against_its_base_url(monkeypatch):
 
 
 async def test_the_users_team_files_are_offered(user_config):
-    write_team_file("mine", preset("review"))
+    copy_team("mine", "review")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         screen = await launch(pilot)
@@ -174,7 +173,7 @@ async def test_the_users_team_files_are_offered(user_config):
 async def test_moving_through_patterns_keeps_what_was_typed_for_a_team_file(user_config, monkeypatch):
     import tui.screens.launch as launch_module
 
-    write_team_file("mine", preset("review"))
+    copy_team("mine", "review")
     reads = []
     monkeypatch.setattr(launch_module, "load_team_file", lambda path: reads.append(path) or preset("review"))
     app = make_app()

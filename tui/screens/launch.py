@@ -15,13 +15,14 @@ from textual.widgets import Button, Input, Label, OptionList, RadioButton, Radio
 from textual.widgets.option_list import Option
 
 from engine.budgets import Limits
-from engine.config import ConfigError, config_path, load_config
+from engine.config import ConfigError
 from engine.formats import preview
 from engine.patterns import PATTERNS
-from engine.teams import TeamFile, TeamFileError, load_team_file, preset, user_team_paths
+from engine.teams import TeamFile, TeamFileError, preset
 from tui.safe import clean, clean_line, safe
 from tui.screens.workers import CancelWorkersFirst
 from tui.setup import Choices, SetupError, build
+from tui.userfiles import config_path, load_config, load_team_file, user_team_paths
 from tui.widgets.choice_list import ChoiceList
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.scroll_box import ScrollBox

@@ -1,0 +1,127 @@
+"""The user's own files: `config.toml` and the team files in `teams/`, in huddle's
+config folder (the platform's, or `HUDDLE_CONFIG_DIR`). Found, read and written
+here; what is in them is parsed by the engine (`engine.config`, `engine.teams`).
+
+Every problem is one line naming the file: a `ConfigError` or a `TeamFileError`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from engine.config import ConfigError, UserConfig, parse_config
+from engine.patterns import PATTERNS
+from engine.teams import TeamFile, TeamFileError, parse_team_file, preset, preset_text, to_toml
+
+TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
+"""What a team file the user makes may be called (its file name in teams/)."""
+
+
+def config_dir() -> Path:
+    override = os.environ.get("HUDDLE_CONFIG_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("huddle", appauthor=False))
+
+
+def config_path() -> Path:
+    return config_dir() / "config.toml"
+
+
+def teams_dir() -> Path:
+    return config_dir() / "teams"
+
+
+def _read(path: Path, error: type[ValueError]) -> str:
+    """The text of `path`; `error`, naming it, when it cannot be read or is not UTF-8
+    (FileNotFoundError as it is: what a missing file means is the caller's to say)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise
+    except OSError as problem:
+        raise error(f"{path}: cannot read it: {problem.strerror}") from None
+    except UnicodeDecodeError as problem:
+        raise error(f"{path}: not UTF-8 text (byte {problem.start + 1}); save it as UTF-8") from None
+
+
+def load_config(path: Path | None = None) -> UserConfig:
+    """The user's config (empty when there is no file), with ANTHROPIC_API_KEY and
+    ANTHROPIC_BASE_URL, when set, over the file's; ConfigError naming the problem."""
+    path = path or config_path()
+    try:
+        config = parse_config(_read(path, ConfigError), str(path))
+    except FileNotFoundError:
+        config = UserConfig()
+    key, base_url = os.environ.get("ANTHROPIC_API_KEY"), os.environ.get("ANTHROPIC_BASE_URL")
+    if key:
+        config = config.model_copy(update={"api_key": SecretStr(key)})
+    if base_url:
+        config = config.model_copy(update={"base_url": base_url})
+    return config
+
+
+# -- team files -----------------------------------------------------------------------
+
+
+def load_team_file(path: Path) -> TeamFile:
+    try:
+        text = _read(path, TeamFileError)
+    except FileNotFoundError:
+        raise TeamFileError(f"{path}: no such team file") from None
+    return parse_team_file(text, str(path))
+
+
+def user_team_paths() -> list[Path]:
+    folder = teams_dir()
+    return sorted(folder.glob("*.toml")) if folder.is_dir() else []
+
+
+def resolve_team(name_or_path: str) -> TeamFile:
+    """A team by file path, by the name of a file in the teams folder, or by preset name."""
+    path = Path(name_or_path).expanduser()
+    if path.suffix == ".toml" or path.exists() or "/" in name_or_path:
+        return load_team_file(path)
+    user_file = teams_dir() / f"{name_or_path}.toml"
+    if user_file.exists():
+        return load_team_file(user_file)
+    if name_or_path in PATTERNS:
+        return preset(name_or_path)
+    known = [p.stem for p in user_team_paths()] + list(PATTERNS)
+    raise TeamFileError(f"no team called {name_or_path!r}; choose from {', '.join(known)} or give a .toml path")
+
+
+def is_preset(name_or_path: str, team_file: TeamFile) -> bool:
+    """Whether `team_file`, found for `name_or_path`, is the preset as it ships."""
+    return name_or_path in PATTERNS and team_file == preset(name_or_path)
+
+
+_NAME_LINE = re.compile(r'^name = "[^"\n]*"$', re.MULTILINE)
+
+
+def copy_team(name: str, source: str, *, overwrite: bool = False) -> Path:
+    """Save an editable copy of the team `source` (see `resolve_team`) as `name` in the
+    teams folder; TeamFileError if the name is bad or the file exists. A preset's copy
+    is its file, comments and all, under the new name."""
+    if not TEAM_NAME.match(name):
+        raise TeamFileError(f"team name {name!r}: use lowercase letters, digits, '-' and '_'")
+    path = teams_dir() / f"{name}.toml"
+    if path.exists() and not overwrite:
+        raise TeamFileError(f"{path} already exists; pick another name or pass --force")
+    original = resolve_team(source)
+    if is_preset(source, original):
+        body = preset_text(source).split("\n\n", 1)[1]  # the preset's own heading left out
+        text = f"# Your team {name}, made from huddle's {source} preset: edit it freely.\n\n" + _NAME_LINE.sub(
+            f'name = "{name}"', body, count=1
+        )
+    else:
+        text = f"# Your team {name}, made from {original.name!r}.\n" + to_toml(original.model_copy(update={"name": name}))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -3,40 +3,69 @@ stages, the parts, the rounds and verdicts, the reviews, the bids, the requests
 between peers, the blackboard's keys, the plan (nested for hierarchical teams).
 
 Each renderer takes the session's view and returns Content; every string in it
-came through the view, which cleaned it. Nothing here imports a widget.
+came through the view, which cleaned it. Notes are picked by their class and read
+by their typed fields (`engine.notes`), so a field a pattern renames fails the type
+check and the tests instead of blanking a pane. A note recorded before notes were
+typed that fits no kind (`GenericNote`) is left out. Nothing here imports a widget.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable
+from typing import TypeVar
 
 from textual.content import Content
 
 from engine.formats import clock, money, plural
+from engine.notes import (
+    AbsentNote,
+    AwardNote,
+    BidNote,
+    BoardNote,
+    BoardStopNote,
+    ChunkNote,
+    ConflictNote,
+    DeclineNote,
+    DiscussionNote,
+    FanoutNote,
+    LotsNote,
+    MeshStopNote,
+    OutcomeNote,
+    PatternNote,
+    PipelineNote,
+    RequestNote,
+    ReviewNote,
+    RoundNote,
+    RouteNote,
+    StageNote,
+    StallNote,
+    SynthesisNote,
+    TeamNote,
+    WriteNote,
+)
 from tui.render import Parts, plan_tree
-from tui.view import Note, SessionView
+from tui.view import SessionView
 
 OK, BAD, WAIT, DIM = "$text-success", "$text-error", "$text-warning", "dim"
 
-
-def _many(value: object, noun: str) -> str:
-    """A count from a pattern note's data ("3 rounds"), which may be missing ("? rounds")."""
-    return plural(value, noun) if isinstance(value, int) else f"{value if value is not None else '?'} {noun}s"
+N = TypeVar("N", bound=PatternNote)
+K = TypeVar("K", bound=Hashable)
 
 
-def _pct(value: Any) -> str:
-    return f"{value:.0%}" if isinstance(value, int | float) else "?"
+def _pct(value: float | None) -> str:
+    return f"{value:.0%}" if value is not None else "?"
 
 
-def _notes(view: SessionView, *topics: str) -> list[Note]:
-    return [note for note in view.notes if note.topic in topics]
+def _notes(view: SessionView, kind: type[N]) -> list[N]:
+    """The session's notes of one kind, in order."""
+    return [note for note in view.notes if isinstance(note, kind)]
 
 
-def _latest_by(notes: Iterable[Note], key: str) -> dict[Any, Note]:
-    latest: dict[Any, Note] = {}
+def _latest(notes: Iterable[N], key: Callable[[N], K]) -> dict[K, N]:
+    """The latest note for each key, in the order the keys first came."""
+    latest: dict[K, N] = {}
     for note in notes:
-        latest[note.data.get(key)] = note
+        latest[key(note)] = note
     return latest
 
 
@@ -51,59 +80,58 @@ def orchestrator(view: SessionView) -> Content:
 def hierarchical(view: SessionView) -> Content:
     if not view.plan:
         return _empty("Waiting for the lead's plan…")
-    teams = _latest_by(_notes(view, "team"), "step")
+    teams = _latest(_notes(view, TeamNote), lambda note: note.step)
     if not teams:
         return plan_tree(view)
     parts: Parts = [("Member teams", "bold"), "\n"]
     for note in teams.values():
-        status = note.data.get("status", "")
-        glyph, style = {"started": ("●", WAIT), "done": ("✓", OK), "failed": ("✗", BAD)}.get(status, ("·", DIM))
-        path = " › ".join(note.data.get("path") or [note.data.get("team", "?")])
-        parts += [(glyph + " ", style), (path, "bold"), f" ({note.data.get('pattern', '?')}) on ",
-                  str(note.data.get("step", "?")), "\n"]
+        glyph, style = {"started": ("●", WAIT), "done": ("✓", OK), "failed": ("✗", BAD)}[note.status]
+        path = " › ".join(note.path or [note.team])
+        parts += [(glyph + " ", style), (path, "bold"), f" ({note.pattern}) on ", note.step, "\n"]
     return Content.assemble(*parts, "\n", plan_tree(view))
 
 
 def routing(view: SessionView) -> Content:
     """Where the task went in the end (after an escalation, a re-route or a fallback), the
     router's own choice, and every routing decision in order once there is more than one."""
-    routes = _notes(view, "route")
+    routes = _notes(view, RouteNote)
     if not routes:
         return _empty("Waiting for the router…")
-    data = routes[-1].data
-    outcome = data.get("outcome", "?")
+    last = routes[-1]
+    outcome = last.outcome
     style = BAD if outcome == "stopped" else WAIT if outcome in ("escalated", "fallback") else OK
-    goes_to = data.get("handled_by") or (data.get("specialist") if outcome == "escalated" else None)
-    parts: Parts = [("Route → ", "bold"), (str(goes_to or "none"), "bold $text-accent"), "\n", ("Outcome: ", "bold"), (outcome, style)]
+    goes_to = last.handled_by or (last.specialist if outcome == "escalated" else None)
+    parts: Parts = [("Route → ", "bold"), (goes_to or "none", "bold $text-accent"), "\n", ("Outcome: ", "bold"), (outcome, style)]
     if outcome == "escalated":
         parts += [(" (waiting for a decision)", DIM)]
-    if data.get("cause"):
-        parts += [(f" ({str(data['cause']).replace('_', ' ')})", DIM)]
-    if data.get("specialist") is not None:
-        parts += ["\n", ("Router chose: ", "bold"), str(data["specialist"]), f" ({_pct(data.get('confidence'))} sure)"]
-    parts += ["\n", ("Reason: ", "bold"), str(data.get("reason") or "—"), "\n"]
+    if last.cause:
+        parts += [(f" ({last.cause.replace('_', ' ')})", DIM)]
+    if last.specialist is not None:
+        parts += ["\n", ("Router chose: ", "bold"), last.specialist, f" ({_pct(last.confidence)} sure)"]
+    parts += ["\n", ("Reason: ", "bold"), last.reason or "—", "\n"]
     if len(routes) > 1:
         parts += ["\n", ("Route history", "bold"), "\n"]
         for note in routes:
-            parts += [(f"+{clock(note.offset)} ", DIM), note.text, "\n"]
+            parts += [(f"+{clock(view.offset(note.ts))} ", DIM), note.text, "\n"]
     return Content.assemble(*parts)
 
 
 def pipeline(view: SessionView) -> Content:
-    setup = _notes(view, "pipeline")
-    stages: list[str] = list(setup[-1].data.get("stages", [])) if setup else []
-    done = _latest_by(_notes(view, "stage"), "stage")
+    setup = _notes(view, PipelineNote)
+    stages = list(setup[-1].stages) if setup else []
+    done = _latest(_notes(view, StageNote), lambda note: note.stage)
     if not stages:
-        stages = [str(key) for key in done]
+        stages = list(done)
     if not stages:
         return _empty("Waiting for the first stage…")
-    contracts = setup[-1].data.get("contracts", {}) if setup else {}
+    contracts = setup[-1].contracts if setup else {}
     parts: Parts = [("Stages", "bold"), "\n"]
-    running = {step.get("assigned_to") for step in view.steps.values() if step.get("status") == "running"}
+    running = {step.assigned_to for step in view.steps.values() if step.status == "running"}
     for index, stage in enumerate(stages, 1):
         note = done.get(stage)
+        status: str
         if note is not None:
-            status = str(note.data.get("status", "?"))
+            status = note.status
             style = OK if status in ("done", "edited") else WAIT if status == "skipped" else BAD
             glyph = "✓" if style == OK else "–" if style == WAIT else "✗"
         elif stage in running:
@@ -111,152 +139,140 @@ def pipeline(view: SessionView) -> Content:
         else:
             status, style, glyph = "waiting", DIM, "○"
         parts += [(f"{glyph} ", style), f"{index}. ", (stage, "bold"), " ", (status, style)]
-        if note is not None and note.data.get("agent") not in (None, stage):
-            parts += [(f" by {note.data['agent']}", DIM)]
+        if note is not None and note.by not in (None, stage):
+            parts += [(f" by {note.by}", DIM)]
         if stage in contracts:
-            verdict = note.data.get("verdict") if note is not None else None
+            verdict = note.verdict if note is not None else None
             parts += [(f"  contract {contracts[stage]}" + (f": {verdict}" if verdict else ""), DIM)]
         parts.append("\n")
     return Content.assemble(*parts)
 
 
 def fanout(view: SessionView) -> Content:
-    setup = _notes(view, "fanout")
+    setup = _notes(view, FanoutNote)
     if not setup:
         return _empty("Splitting the work…")
-    data = setup[-1].data
-    parts: Parts = [
-        (f"{data.get('mode', '?')}", "bold"), f" · {_many(data.get('chunks'), 'part')} · at most {data.get('concurrency', '?')} at once\n",
-    ]
-    ended = _latest_by(_notes(view, "chunk"), "index")
-    running = [step for step in view.steps.values() if step.get("status") == "running"]
-    for index in sorted(k for k in ended if isinstance(k, int)):
+    fan = setup[-1]
+    parts: Parts = [(fan.mode, "bold"), f" · {plural(fan.chunks, 'part')} · at most {fan.concurrency} at once\n"]
+    ended = _latest(_notes(view, ChunkNote), lambda note: note.index)
+    running = [step for step in view.steps.values() if step.status == "running"]
+    for index in sorted(ended):
         note = ended[index]
-        ok = note.data.get("status") == "done"
-        parts += [("✓ " if ok else "✗ ", OK if ok else BAD), f"#{index} ", (str(note.data.get("agent", "?")), "bold"),
-                  " ", str(note.data.get("title", "")), "\n"]
+        ok = note.status == "done"
+        parts += [("✓ " if ok else "✗ ", OK if ok else BAD), f"#{index} ", (note.agent or "?", "bold"),
+                  " ", note.title, "\n"]
     for step in running:
-        parts += [("● ", WAIT), (str(step.get("assigned_to", "?")), "bold"), " ", str(step.get("title", "")), "\n"]
-    synthesis = _notes(view, "synthesis")
+        parts += [("● ", WAIT), (step.assigned_to or "?", "bold"), " ", step.title, "\n"]
+    synthesis = _notes(view, SynthesisNote)
     if synthesis:
-        missing = synthesis[-1].data.get("missing") or []
-        parts += [("→ synthesis by ", "bold"), str(synthesis[-1].data.get("synthesizer", "?")),
+        missing = synthesis[-1].missing
+        parts += [("→ synthesis by ", "bold"), synthesis[-1].synthesizer,
                   (f" (missing #{', #'.join(map(str, missing))})" if missing else "", BAD)]
     return Content.assemble(*parts)
 
 
 def discussion(view: SessionView) -> Content:
-    rounds = _notes(view, "round")
+    rounds = _notes(view, RoundNote)
     if not rounds:
         return _empty("Round 1 under way…")
     parts: Parts = []
     for note in rounds:
-        data = note.data
-        consensus = bool(data.get("consensus"))
-        parts += [(f"Round {data.get('round', '?')}: ", "bold"),
-                  ("consensus" if consensus else "no consensus", OK if consensus else WAIT),
-                  f" · agreement {_pct(data.get('agreement'))}\n"]
-        for point in (data.get("open_points") or [])[:3]:
-            parts += [("   open: ", DIM), str(point), "\n"]
-    for note in _notes(view, "absent"):
-        parts += [(f"   round {note.data.get('round')}: {note.data.get('agent')} absent", BAD), "\n"]
-    ended = _notes(view, "discussion")
+        parts += [(f"Round {note.round}: ", "bold"),
+                  ("consensus" if note.consensus else "no consensus", OK if note.consensus else WAIT),
+                  f" · agreement {_pct(note.agreement)}\n"]
+        for point in note.open_points[:3]:
+            parts += [("   open: ", DIM), point, "\n"]
+    for absent in _notes(view, AbsentNote):
+        parts += [(f"   round {absent.round}: {absent.agent} absent", BAD), "\n"]
+    ended = _notes(view, DiscussionNote)
     if ended:
-        stopped = str(ended[-1].data.get("stopped", "?")).replace("_", " ")
-        parts += [("Stopped: ", "bold"), f"{stopped} after {_many(ended[-1].data.get('rounds'), 'round')}"]
+        stopped = ended[-1].stopped.replace("_", " ")
+        parts += [("Stopped: ", "bold"), f"{stopped} after {plural(ended[-1].rounds, 'round')}"]
     return Content.assemble(*parts)
 
 
 def review(view: SessionView) -> Content:
-    reviews = _notes(view, "review")
+    reviews = _notes(view, ReviewNote)
     if not reviews:
         return _empty("Waiting for the first draft and its review…")
     parts: Parts = []
     for note in reviews:
-        data = note.data
-        label = "first draft" if data.get("revision") == 0 else f"revision {data.get('revision')}"
-        if data.get("error"):
-            parts += [("✗ ", BAD), f"{label}: no review ({data['error']})\n"]
+        label = "first draft" if note.revision == 0 else f"revision {note.revision}"
+        if note.error:
+            parts += [("✗ ", BAD), f"{label}: no review ({note.error})\n"]
             continue
-        approved = bool(data.get("approved"))
-        issues = data.get("issues") or []
-        parts += [("✓ " if approved else "✗ ", OK if approved else WAIT), (label, "bold"),
-                  ": approved" if approved else f": {plural(len(issues), 'issue')}", "\n"]
-    last = reviews[-1].data
-    for issue in (last.get("issues") or [])[:4]:
-        parts += [("   • ", DIM), str(issue), "\n"]
-    outcome = _notes(view, "outcome")
+        parts += [("✓ " if note.approved else "✗ ", OK if note.approved else WAIT), (label, "bold"),
+                  ": approved" if note.approved else f": {plural(len(note.issues), 'issue')}", "\n"]
+    for issue in reviews[-1].issues[:4]:
+        parts += [("   • ", DIM), issue, "\n"]
+    outcome = _notes(view, OutcomeNote)
     if outcome:
-        parts += [("Outcome: ", "bold"), str(outcome[-1].data.get("status", "?")).replace("_", " ")]
+        parts += [("Outcome: ", "bold"), outcome[-1].status.replace("_", " ")]
     return Content.assemble(*parts)
 
 
 def auction(view: SessionView) -> Content:
-    bids = _notes(view, "bid")
-    lots = _notes(view, "lots")
-    titles = {lot.get("lot"): lot.get("title") for lot in (lots[-1].data.get("lots", []) if lots else [])}
+    bids = _notes(view, BidNote)
+    lots = _notes(view, LotsNote)
+    titles = {lot.lot: lot.title for lot in (lots[-1].lots if lots else [])}
     if not bids and not titles:
         return _empty("Waiting for the lots…")
-    awards = _latest_by(_notes(view, "award"), "lot")
+    awards = _latest(_notes(view, AwardNote), lambda note: note.lot)
     parts: Parts = []
-    for lot in sorted({n.data.get("lot") for n in bids} | set(titles), key=lambda x: (x is None, x)):
-        parts += [(f"Lot {lot}: ", "bold"), str(titles.get(lot) or ""), "\n"]
-        lot_bids = sorted((n.data for n in bids if n.data.get("lot") == lot),
-                          key=lambda d: (not d.get("valid"), d.get("score") if d.get("score") is not None else 1e9))
+    for lot in sorted({bid.lot for bid in bids} | set(titles)):
+        parts += [(f"Lot {lot}: ", "bold"), titles.get(lot) or "", "\n"]
+        lot_bids = sorted((bid for bid in bids if bid.lot == lot),
+                          key=lambda bid: (not bid.valid, bid.score if bid.score is not None else 1e9))
         for bid in lot_bids:
-            if bid.get("valid"):
-                parts += [("   ✓ ", OK), (str(bid.get("agent")), "bold"),
-                          f"  capability {_pct(bid.get('capability'))} · {money(bid.get('cost') or 0)} · score {bid.get('score', 0):.2f}\n"]
+            if bid.valid:
+                parts += [("   ✓ ", OK), (str(bid.agent), "bold"),
+                          f"  capability {_pct(bid.capability)} · {money(bid.cost or 0)} · score {bid.score or 0:.2f}\n"]
             else:
-                parts += [("   ✗ ", DIM), (str(bid.get("agent")), DIM), (f"  {bid.get('reason') or 'no bid'}", DIM), "\n"]
+                parts += [("   ✗ ", DIM), (str(bid.agent), DIM), (f"  {bid.reason or 'no bid'}", DIM), "\n"]
         award = awards.get(lot)
         if award is not None:
-            winner = award.data.get("winner")
-            parts += ([("   → ", OK), (str(winner), "bold $text-accent"), (f" ({award.data.get('via')})", DIM), "\n"]
-                      if winner else [("   → no winner: ", BAD), str(award.data.get("reason") or ""), "\n"])
+            parts += ([("   → ", OK), (award.winner, "bold $text-accent"), (f" ({award.via})", DIM), "\n"]
+                      if award.winner else [("   → no winner: ", BAD), award.reason or "", "\n"])
     return Content.assemble(*parts)
 
 
 def mesh(view: SessionView) -> Content:
-    notes = _notes(view, "request", "decline", "stop")
+    notes = [note for note in view.notes if isinstance(note, RequestNote | DeclineNote | MeshStopNote)]
     if not notes:
         return _empty("The entry peer is assessing the task…")
     parts: Parts = [("Requests between peers", "bold"), "\n"]
     for note in notes[-14:]:
-        data = note.data
-        if note.topic == "request":
-            parts += [("→ ", "$text-accent"), (str(data.get("from")), "bold"), " asks ", (str(data.get("to")), "bold"),
-                      f" ({data.get('capability')}, hop {data.get('hop')})\n"]
-        elif note.topic == "decline":
-            parts += [("✗ ", WAIT), (str(data.get("peer")), "bold"), f" declined {data.get('requester')}: at capacity\n"]
+        if isinstance(note, RequestNote):
+            parts += [("→ ", "$text-accent"), (note.from_agent, "bold"), " asks ", (note.to_agent, "bold"),
+                      f" ({note.capability}, hop {note.hop})\n"]
+        elif isinstance(note, DeclineNote):
+            parts += [("✗ ", WAIT), (note.peer, "bold"), f" declined {note.requester}: at capacity\n"]
         else:
-            reason = str(data.get("reason", "stop")).replace("_", " ")
-            chain = " → ".join(data.get("chain") or [])
-            parts += [("■ stopped: ", BAD), reason, (f" ({chain})" if chain else "", DIM), "\n"]
+            chain = " → ".join(note.chain)
+            parts += [("■ stopped: ", BAD), note.reason.replace("_", " "), (f" ({chain})" if chain else "", DIM), "\n"]
     return Content.assemble(*parts)
 
 
 def blackboard(view: SessionView) -> Content:
-    boards = _notes(view, "board")
-    writes = _latest_by(_notes(view, "write"), "key")
+    boards = _notes(view, BoardNote)
+    writes = _latest(_notes(view, WriteNote), lambda note: note.key)
     if not boards and not writes:
         return _empty("The board holds the problem; waiting for the first contributions…")
-    keys: dict[str, Any] = dict(boards[-1].data.get("keys", {})) if boards else {}
+    keys = {key: (entry.writer, entry.version) for key, entry in (boards[-1].keys.items() if boards else ())}
     for key, note in writes.items():
-        keys.setdefault(key, {"writer": note.data.get("writer"), "version": note.data.get("version")})
-    parts: Parts = [("Board", "bold"), (f" (cycle {boards[-1].data.get('cycle')})" if boards else "", DIM), "\n"]
-    for key, entry in keys.items():
-        entry = entry if isinstance(entry, dict) else {}
-        preview = writes[key].data.get("preview", "") if key in writes else ""
-        parts += [("■ ", OK), (str(key), "bold"), (f"  v{entry.get('version', '?')} by {entry.get('writer', '?')}", DIM)]
+        keys.setdefault(key, (note.writer, note.version))
+    parts: Parts = [("Board", "bold"), (f" (cycle {boards[-1].cycle})" if boards else "", DIM), "\n"]
+    for key, (writer, version) in keys.items():
+        preview = writes[key].preview if key in writes else ""
+        parts += [("■ ", OK), (key, "bold"), (f"  v{version} by {writer}", DIM)]
         if preview:
-            parts += ["  ", str(preview)[:60]]
+            parts += ["  ", preview[:60]]
         parts.append("\n")
-    for note in _notes(view, "conflict"):
-        parts += [("⚡ ", WAIT), f"{note.data.get('key')}: {', '.join(note.data.get('writers') or [])} → ",
-                  (str(note.data.get("resolution", "?")), "bold"), "\n"]
-    for note in _notes(view, "stall", "stop"):
-        parts += [("■ ", BAD), note.text, "\n"]
+    for conflict in _notes(view, ConflictNote):
+        parts += [("⚡ ", WAIT), f"{conflict.key}: {', '.join(conflict.writers)} → ", (conflict.resolution, "bold"), "\n"]
+    for stop in view.notes:
+        if isinstance(stop, StallNote | BoardStopNote):
+            parts += [("■ ", BAD), stop.text, "\n"]
     return Content.assemble(*parts)
 
 

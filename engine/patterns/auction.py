@@ -28,18 +28,8 @@ No valid bid escalates (trigger `no_bid`, payload an `Assignment`):
 With more than one lot, the auctioneer combines the results that came in (as labelled
 data) and says what is missing; with one, the winner's result is the answer.
 
-Pattern notes (`PatternNote.topic`, and the keys of `data`):
-
-- ``lots``: the lots to auction. ``lots`` (a list of ``{"lot": int, "title": str}``) and
-  ``source`` ("options", "auctioneer" or "whole_task").
-- ``bid``: each bid. ``lot`` (int, from 1), ``agent``, ``willing`` (bool or None when there
-  is no bid), ``capability`` (0..1 or None), ``cost`` (dollars or None), ``score`` (cost per
-  unit of capability, None unless valid), ``valid`` (bool) and ``reason`` (why it is invalid;
-  None when valid).
-- ``award``: who does a lot. ``lot``, ``title``, ``winner`` (the agent, or None when no
-  valid bid came in), ``score`` (None unless won on a bid), ``via`` ("bid", "runner_up",
-  "auctioneer", "chosen", or None with no winner) and ``reason`` (why there is no winner,
-  or why the lot changed hands; None otherwise).
+Pattern notes (`engine.notes`): a `LotsNote` with the lots to auction, a `BidNote` for
+each bid, and an `AwardNote` each time a lot goes to someone (or to no one).
 """
 
 from __future__ import annotations
@@ -47,15 +37,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from engine.agents import LEAD_MODEL, WORKER_MODEL, AgentSpec, TeamSpec
+from engine.agents import AgentSpec
 from engine.context import RunContext
-from engine.events import Choice, PatternNote, StepFinished
+from engine.approvals import Decision
+from engine.events import Choice, StepFinished
 from engine.formats import headline, money, plural
 from engine.guards import CallFailedError, PatternStopped
+from engine.notes import AwardNote, BidNote, LotsNote, LotTitle, Via
+from engine.patterns.attempts import Attempt, Way, decide, in_order
 from engine.patterns.orchestrator import unfinished
 from engine.trust import AgentOutput
 
@@ -64,11 +57,7 @@ TITLE = "Auction"
 SUMMARY = "Agents bid on each part with capability and cost; the best value wins and does it; the auctioneer combines."
 USE_WHEN = "Several agents could do the work at different quality and price, and you want the best value per part."
 
-BUDGET_MODEL = "claude-haiku-5-5"
-"""The cheap model one bidder runs on, so bids differ in price as well as skill."""
-
 LotText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Via = Literal["bid", "runner_up", "auctioneer", "chosen"]
 
 
 class Options(BaseModel):
@@ -78,49 +67,6 @@ class Options(BaseModel):
     """The sub-tasks to auction, one per item; None lets the auctioneer split the task."""
     min_capability: float = Field(default=0.0, ge=0.0, lt=1.0)
     """A bid must claim more capability than this (on the 0..1 scale) to be valid."""
-
-
-def team() -> TeamSpec:
-    return TeamSpec(
-        name="market",
-        description="An auctioneer and four bidders of different skills and prices.",
-        lead="auctioneer",
-        agents=(
-            AgentSpec(
-                name="auctioneer",
-                role="auctioneer and coordinator who splits the task into lots, awards them and combines the results",
-                model=LEAD_MODEL,
-                temperature=0.3,
-                capabilities=("planning", "synthesis"),
-            ),
-            AgentSpec(
-                name="researcher",
-                role="researcher who gathers facts, options and trade-offs",
-                model=WORKER_MODEL,
-                capabilities=("research", "analysis"),
-            ),
-            AgentSpec(
-                name="engineer",
-                role="software engineer who designs and builds",
-                model=WORKER_MODEL,
-                temperature=0.2,
-                capabilities=("python", "implementation", "design"),
-            ),
-            AgentSpec(
-                name="writer",
-                role="technical writer who explains and documents",
-                model=BUDGET_MODEL,
-                capabilities=("writing", "documentation"),
-            ),
-            AgentSpec(
-                name="architect",
-                role="principal engineer for hard design problems",
-                model=LEAD_MODEL,
-                temperature=0.2,
-                capabilities=("architecture", "design", "review"),
-            ),
-        ),
-    )
 
 
 class Lot(BaseModel):
@@ -279,9 +225,8 @@ async def make_lots(
             )
         except CallFailedError as error:
             await ctx.emit(
-                PatternNote, agent=auctioneer, topic="lots",
-                text=f"the split failed ({error.message}); the whole task is one lot",
-                data={"lots": [{"lot": 1, "title": whole[0].title}], "source": source},
+                LotsNote, agent=auctioneer, text=f"the split failed ({error.message}); the whole task is one lot",
+                lots=[LotTitle(lot=1, title=whole[0].title)], source=source,
             )
             return whole
         distinct: dict[str, Lot] = {}
@@ -291,9 +236,8 @@ async def make_lots(
             lots, source = list(distinct.values()), "auctioneer"
     titles = "; ".join(f"{i}. {lot.title}" for i, lot in enumerate(lots, 1))
     await ctx.emit(
-        PatternNote, agent=auctioneer, topic="lots",
-        text=f"{plural(len(lots), 'lot')}: {titles}",
-        data={"lots": [{"lot": i, "title": lot.title} for i, lot in enumerate(lots, 1)], "source": source},
+        LotsNote, agent=auctioneer, text=f"{plural(len(lots), 'lot')}: {titles}",
+        lots=[LotTitle(lot=i, title=lot.title) for i, lot in enumerate(lots, 1)], source=source,
     )
     return lots
 
@@ -330,14 +274,11 @@ async def note_bid(ctx: RunContext, index: int, offer: Offer) -> None:
             f" → {money(offer.score)} per unit" if offer.score is not None else f" (invalid: {offer.problem})"
         )
     await ctx.emit(
-        PatternNote, agent=offer.agent, topic="bid", text=text,
-        data={
-            "lot": index, "agent": offer.agent,
-            "willing": bid.willing if bid else None,
-            "capability": bid.capability if bid else None,
-            "cost": bid.cost_estimate if bid else None,
-            "score": offer.score, "valid": offer.valid, "reason": offer.problem,
-        },
+        BidNote, agent=offer.agent, text=text, lot=index,
+        willing=bid.willing if bid else None,
+        capability=bid.capability if bid else None,
+        cost=bid.cost_estimate if bid else None,
+        score=offer.score, valid=offer.valid, reason=offer.problem,
     )
 
 
@@ -356,8 +297,8 @@ async def note_award(
         }[via or "bid"]
         text = f"lot {index} → {winner} ({how})"
     await ctx.emit(
-        PatternNote, agent=market.auctioneer, topic="award", text=text,
-        data={"lot": index, "title": lot.title, "winner": winner, "score": score, "via": via, "reason": reason},
+        AwardNote, agent=market.auctioneer, text=text,
+        lot=index, title=lot.title, winner=winner, score=score, via=via, reason=reason,
     )
 
 
@@ -394,58 +335,65 @@ async def no_bid(lot_ctx: RunContext, market: Market, index: int, lot: Lot, offe
         lot=index, title=lot.title,
         bids=[{"agent": o.agent, "reason": o.problem} for o in offers],
     ).model_dump(mode="json")
-    decision = await lot_ctx.escalate(
-        "no_bid",
-        f"{reason} for lot {index} ({lot.title}); "
-        f"approve to give it to {market.auctioneer}, edit to assign a bidder, reject to fail the lot",
-        payload, agent=market.auctioneer, validate=assignment_check(market),
-        choices=(
-            Choice(id="auctioneer", label=f"Give the lot to {market.auctioneer}", action="approve"),
-            Choice(
-                id="assign", label="Assign a bidder", action="edit", input="pick", field="agent",
-                prompt="the bidder who does the lot", required=True, picks=[b.name for b in market.bidders],
-            ),
-            Choice(id="fail", label="Fail the lot", action="reject", input="reason", prompt="Why? (recorded with the lot)"),
-        ),
-    )
-    if decision.action == "reject":
+
+    async def given(decision: Decision) -> LotResult:
+        """To the auctioneer (approve), or to the bidder a person named (edit: the gate checked it)."""
+        agent: str = market.auctioneer
+        via: Via = "auctioneer"
+        if decision.action == "edit":
+            agent, via = decision.edited.agent, "chosen"
+        await note_award(lot_ctx, market, index, lot, agent, via=via, reason=f"{reason}; decided by {decision.by}")
+        try:
+            output = await do_lot(lot_ctx, market, index, lot, agent, f"lot{index}")
+        except CallFailedError as error:
+            return LotResult(index, lot, agent, None, error.message)
+        return LotResult(index, lot, agent, output, None)
+
+    async def failed(decision: Decision) -> LotResult:
         error = f"lot {index} failed: {reason}, and it was not reassigned ({decision.reason or 'rejected'})"
         await lot_ctx.emit(
             StepFinished, agent=market.auctioneer, step_id=lot_ctx.step_id(f"lot{index}"), status="error", error=error
         )
         return LotResult(index, lot, None, None, error)
-    agent: str = market.auctioneer
-    via: Via = "auctioneer"
-    if decision.action == "edit":  # the gate checked the edit names a bidder
-        agent, via = decision.edited.agent, "chosen"
-    await note_award(lot_ctx, market, index, lot, agent, via=via, reason=f"{reason}; decided by {decision.by}")
-    try:
-        output = await do_lot(lot_ctx, market, index, lot, agent, f"lot{index}")
-    except CallFailedError as error:
-        return LotResult(index, lot, agent, None, error.message)
-    return LotResult(index, lot, agent, output, None)
+
+    return await decide(
+        lot_ctx, "no_bid",
+        f"{reason} for lot {index} ({lot.title}); "
+        f"approve to give it to {market.auctioneer}, edit to assign a bidder, reject to fail the lot",
+        payload, agent=market.auctioneer, validate=assignment_check(market),
+        ways=(
+            Way(Choice(id="auctioneer", label=f"Give the lot to {market.auctioneer}", action="approve"), given),
+            Way(Choice(
+                id="assign", label="Assign a bidder", action="edit", input="pick", field="agent",
+                prompt="the bidder who does the lot", required=True, picks=[b.name for b in market.bidders],
+            ), given),
+            Way(Choice(id="fail", label="Fail the lot", action="reject", input="reason",
+                       prompt="Why? (recorded with the lot)"), failed),
+        ),
+    )
 
 
 async def auction_lot(ctx: RunContext, market: Market, index: int, lot: Lot) -> LotResult:
-    """Bids, award and work for one lot. A winner whose work fails hands it to the next bid."""
+    """Bids, award and work for one lot: the best bid does it, else the next; no valid bid escalates."""
     lot_ctx = ctx.span(f"lot:{index}")
     offers = await collect_bids(lot_ctx, market, index, lot)
     order = ranked(offers)
     if not order:
         return await no_bid(lot_ctx, market, index, lot, offers)
-    error = ""
-    for place, offer in enumerate(order):
-        via: Via = "bid" if place == 0 else "runner_up"
-        why = None if place == 0 else f"{order[place - 1].agent} could not do it: {error}"
-        await note_award(lot_ctx, market, index, lot, offer.agent, score=offer.score, via=via, reason=why)
-        attempt = f"lot{index}" if place == 0 else f"lot{index}.{place + 1}"
-        try:
-            output = await do_lot(lot_ctx, market, index, lot, offer.agent, attempt)
-        except CallFailedError as failed:
-            error = failed.message
-            continue
-        return LotResult(index, lot, offer.agent, output, None)
-    return LotResult(index, lot, None, None, f"every valid bidder failed; last: {error}")
+    scores = {offer.agent: offer.score for offer in order}
+
+    async def work(attempt: Attempt[CallFailedError]) -> str:
+        before = attempt.previous
+        why = None if before is None else f"{before.agent} could not do it: {before.message}"
+        await note_award(lot_ctx, market, index, lot, attempt.agent, score=scores[attempt.agent],
+                         via="bid" if attempt.first else "runner_up", reason=why)
+        local_id = f"lot{index}" if attempt.first else f"lot{index}.{attempt.number}"
+        return await do_lot(lot_ctx, market, index, lot, attempt.agent, local_id)
+
+    tried = await in_order(list(scores), work)
+    if not tried.done:
+        return LotResult(index, lot, None, None, f"every valid bidder failed; last: {tried.last.message}")
+    return LotResult(index, lot, tried.agent, tried.output, None)
 
 
 def combine_prompt(task: str, failed: list[LotResult]) -> str:

@@ -21,20 +21,10 @@ partial result (the board's keys) when a cycle finds nobody ready (a stall) or a
 `max_cycles` (in a member team, that fails only its step); budgets and the breaker
 stop it the same way.
 
-PatternNote topics:
-- "write": a value is written. data: `key`, `writer`, `version`, `ts` (session clock,
-  seconds since the epoch), `preview` (its start, one line), `conflict` (True when it
-  settles a conflict), `cycle`.
-- "conflict": several writes to one key in one cycle. data: `key`, `writers`,
-  `resolution` ("priority" | "merge" | "escalation"), `winner` (who the written value
-  is credited to, None when nothing was written), `losers`, for escalations
-  `decision` (approve | edit | reject), and `merge_failed` when a failed merge fell
-  back to priority.
-- "board": after each cycle, the board. data: `cycle`, `keys` ({key: {writer, version, ts}}).
-- "stall": nobody can run. data: `cycle`, `missing` (absent keys that waiting
-  contributors need and nobody can now write), `waiting` ({agent: [missing keys]}),
-  `failed` ({agent: error} for contributors whose last call failed).
-- "stop": the cycle limit was reached. data: `reason` ("max_cycles"), `cycles`, `goal`.
+Pattern notes (`engine.notes`): a `WriteNote` for each value written, a `ConflictNote`
+for several writes to one key in one cycle (and how they were settled), a `BoardNote`
+with the board after each cycle, a `StallNote` when nobody can run, and a
+`BoardStopNote` at the cycle limit.
 """
 
 from __future__ import annotations
@@ -45,11 +35,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from engine.agents import LEAD_MODEL, AgentSpec, TeamSpec
+from engine.agents import TeamSpec
 from engine.context import RunContext
-from engine.events import Choice, PatternNote
+from engine.approvals import Decision
+from engine.events import Choice, DecisionAction
 from engine.formats import preview
 from engine.guards import CallFailedError, PatternStopped
+from engine.notes import BoardNote, BoardStopNote, ConflictNote, Resolution, StallNote, WriteNote
+from engine.patterns.attempts import Way, decide
 from engine.trust import AgentOutput
 
 NAME = "blackboard"
@@ -112,28 +105,6 @@ class Options(BaseModel):
         if value == PROBLEM:
             raise ValueError(f"the goal cannot be {PROBLEM!r}: the task writes it")
         return value
-
-
-def team() -> TeamSpec:
-    """A researcher, two option-writers who clash on purpose, a critic and a lead."""
-    return TeamSpec(
-        name="blackboard",
-        description="Contributors who build a recommendation on a shared board.",
-        lead="lead",
-        agents=(
-            AgentSpec(
-                name="lead",
-                role="lead who merges clashing entries and writes the recommendation",
-                model=LEAD_MODEL,
-                temperature=0.3,
-                capabilities=("synthesis", "decisions"),
-            ),
-            AgentSpec(name="researcher", role="researcher", capabilities=("research",)),
-            AgentSpec(name="analyst", role="analyst who weighs options", capabilities=("analysis",)),
-            AgentSpec(name="engineer", role="software engineer", temperature=0.2, capabilities=("implementation",)),
-            AgentSpec(name="critic", role="critic who finds risks", temperature=0.2, capabilities=("review", "risk")),
-        ),
-    )
 
 
 @dataclass(frozen=True)
@@ -230,12 +201,10 @@ class BoardRun:
     async def write(self, ctx: RunContext, key: str, value: str, writer: str, ts: float, cycle: int, conflict: bool) -> None:
         entry = self.board.write(key, value, writer, ts)
         await ctx.emit(
-            PatternNote, agent=writer if writer != USER else None, topic="write",
+            WriteNote, agent=writer if writer != USER else None,
             text=f"{writer} wrote {key} (v{entry.version})" + (", settling a conflict" if conflict else ""),
-            data={
-                "key": key, "writer": writer, "version": entry.version, "ts": ts,
-                "preview": preview(value), "conflict": conflict, "cycle": cycle,
-            },
+            key=key, writer=writer, version=entry.version, value_ts=ts, preview=preview(value), conflict=conflict,
+            cycle=cycle,
         )
 
     async def contribute(self, cycle: int, agent: str) -> Proposal | None:
@@ -276,11 +245,13 @@ class BoardRun:
             return
         ranked = sorted(proposals, key=lambda p: (-p.priority, p.writer))
         writers = [p.writer for p in proposals]
-        note: dict[str, Any] = {"key": key, "writers": writers}
         rule = self.options.on_conflict
         chosen: Proposal | None
+        decision: DecisionAction | None = None
+        merge_failed = False
+        resolution: Resolution
         if rule == "escalate":
-            chosen, outcome, note["decision"] = await self.escalate(ctx, key, ranked, writers)
+            chosen, outcome, decision = await self.escalate(ctx, key, ranked, writers)
             resolution = "escalation"
         else:
             merged = await self.merge(ctx, cycle, key, proposals) if rule == "merge" else None
@@ -291,13 +262,13 @@ class BoardRun:
                 chosen = ranked[0]
                 outcome, resolution = f"{chosen.writer} wins on priority {chosen.priority}", "priority"
                 if rule == "merge":
-                    note["merge_failed"] = True
+                    merge_failed = True
                     outcome += " (the merge failed)"
         winner = chosen.writer if chosen is not None else None
-        losers = [] if resolution == "merge" else [w for w in writers if w != winner]
-        note.update(resolution=resolution, winner=winner, losers=losers)
         await ctx.emit(
-            PatternNote, topic="conflict", text=f"conflict on {key} ({', '.join(writers)}): {outcome}", data=note,
+            ConflictNote, text=f"conflict on {key} ({', '.join(writers)}): {outcome}", key=key, writers=writers,
+            decision=decision, merge_failed=merge_failed, resolution=resolution, winner=winner,
+            losers=[] if resolution == "merge" else [w for w in writers if w != winner],
         )
         if chosen is not None:
             await self.write(ctx, key, chosen.value, chosen.writer, chosen.ts, cycle, conflict=True)
@@ -319,7 +290,7 @@ class BoardRun:
 
     async def escalate(
         self, ctx: RunContext, key: str, ranked: list[Proposal], writers: list[str]
-    ) -> tuple[Proposal | None, str, str]:
+    ) -> tuple[Proposal | None, str, DecisionAction]:
         """Ask (or let the policy decide) which value `key` gets: the proposal to write
         (None to keep what is there), what happened, and the decision's action."""
         top = ranked[0]
@@ -332,26 +303,30 @@ class BoardRun:
                 raise ValueError('edit must be {"value": "..."} with the text to write')
             return {"value": value}
 
-        decision = await ctx.escalate(
-            "conflict",
+        async def take(decision: Decision) -> tuple[Proposal | None, str, DecisionAction]:
+            return top, f"approved: {top.writer}'s value", "approve"
+
+        async def written(decision: Decision) -> tuple[Proposal | None, str, DecisionAction]:
+            return Proposal(USER, decision.edited["value"], 0, self.ctx.run.clock()), "a person wrote the value", "edit"
+
+        async def kept(decision: Decision) -> tuple[Proposal | None, str, DecisionAction]:
+            return None, keep[:1].lower() + keep[1:], "reject"
+
+        return await decide(
+            ctx, "conflict",
             f"{', '.join(writers)} wrote {key} at the same time",
             {"key": key, "writes": [{"writer": p.writer, "priority": p.priority, "value": p.value} for p in ranked]},
             agent=top.writer,
             validate=validate,
-            choices=(
-                Choice(id="take", label=f"Take {top.writer}'s (priority {top.priority})", action="approve"),
-                Choice(
+            ways=(
+                Way(Choice(id="take", label=f"Take {top.writer}'s (priority {top.priority})", action="approve"), take),
+                Way(Choice(
                     id="write", label="Write my own value", action="edit", input="text", field="value",
                     prompt=f"the value to write to {key}", required=True,
-                ),
-                Choice(id="keep", label=keep, action="reject"),
+                ), written),
+                Way(Choice(id="keep", label=keep, action="reject"), kept),
             ),
         )
-        if decision.action == "approve":
-            return top, f"approved: {top.writer}'s value", "approve"
-        if decision.action == "edit":
-            return Proposal(USER, decision.edited["value"], 0, self.ctx.run.clock()), "a person wrote the value", "edit"
-        return None, keep[:1].lower() + keep[1:], "reject"
 
     async def stall(self, cycle: int) -> str:
         """Note a stall and say what it waits for."""
@@ -366,8 +341,8 @@ class BoardRun:
         parts += [f"{agent} failed" for agent in failed]
         reason = f"nobody can write {', '.join(missing)}" + (f" ({'; '.join(parts)})" if parts else "")
         await self.ctx.emit(
-            PatternNote, topic="stall", text=f"blackboard stalled in cycle {cycle}: {reason}",
-            data={"cycle": cycle, "missing": missing, "waiting": waiting, "failed": failed},
+            StallNote, text=f"blackboard stalled in cycle {cycle}: {reason}",
+            cycle=cycle, missing=missing, waiting=waiting, failed=failed,
         )
         return reason
 
@@ -393,15 +368,15 @@ class BoardRun:
             for key, proposals in by_key.items():
                 await self.settle(cycle, key, proposals)
             await self.ctx.emit(
-                PatternNote, topic="board", text=f"after cycle {cycle}: {', '.join(self.board.entries)}",
-                data={"cycle": cycle, "keys": self.board.keys()},
+                BoardNote, text=f"after cycle {cycle}: {', '.join(self.board.entries)}",
+                cycle=cycle, keys=self.board.keys(),
             )
             if goal in self.board.entries:
                 return self.board.entries[goal].value
         cycles = self.options.max_cycles
         await self.ctx.emit(
-            PatternNote, topic="stop", text=f"{cycles} cycles and no {goal} yet: stopping",
-            data={"reason": "max_cycles", "cycles": cycles, "goal": goal},
+            BoardStopNote, text=f"{cycles} cycles and no {goal} yet: stopping",
+            reason="max_cycles", cycles=cycles, goal=goal,
         )
         raise PatternStopped("stopped", f"blackboard reached max_cycles ({cycles}) without {goal}")
 

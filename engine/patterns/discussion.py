@@ -14,15 +14,9 @@ whose call fails for good sits the round out; a verdict that cannot be had count
 says where the panel still disagrees. A team without panelists, or a discussion no
 panelist could contribute to, fails (`PatternStopped`: in a member team, only its step).
 
-Pattern notes (`PatternNote.topic`, and the keys of `data`):
-
-- ``round``: the moderator's verdict after each round. ``round`` (int), ``consensus``
-  (bool), ``agreement`` (float 0..1, or None when there is no verdict), ``open_points``
-  (list of str), ``summary`` (str), ``speakers`` (the panelists who contributed, in
-  order) and, only when the verdict call failed, ``error`` (str).
-- ``absent``: a panelist whose contribution failed. ``round``, ``agent``, ``error``.
-- ``discussion``: how it ended, before the summary. ``stopped`` ("consensus",
-  "round_limit" or "no_contributions") and ``rounds`` (how many were held).
+Pattern notes (`engine.notes`): a `RoundNote` with the moderator's verdict after each
+round, an `AbsentNote` for a panelist whose contribution failed, and a `DiscussionNote`
+saying how it ended, before the summary.
 """
 
 from __future__ import annotations
@@ -33,11 +27,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.agents import LEAD_MODEL, AgentSpec, TeamSpec
+from engine.agents import AgentSpec
 from engine.context import RunContext
-from engine.events import PatternNote
 from engine.formats import plural
 from engine.guards import CallFailedError, PatternStopped
+from engine.notes import AbsentNote, DiscussionEnd, DiscussionNote, RoundNote
 from engine.patterns.orchestrator import unfinished
 from engine.trust import AgentOutput
 
@@ -46,7 +40,7 @@ TITLE = "Moderated discussion"
 SUMMARY = "Panelists discuss in rounds; a moderator checks for consensus after each round and summarises."
 USE_WHEN = "A decision needs several viewpoints weighed against each other before anyone commits."
 
-Stopped = Literal["consensus", "round_limit", "no_contributions"]
+Stopped = DiscussionEnd
 
 
 class Options(BaseModel):
@@ -57,41 +51,6 @@ class Options(BaseModel):
     order: Literal["fixed", "rotate"] = "rotate"
     """Who speaks first: "fixed" keeps the team's order every round; "rotate" moves the
     first speaker along by one each round, so no one always anchors the discussion."""
-
-
-def team() -> TeamSpec:
-    return TeamSpec(
-        name="panel",
-        description="A moderator with three panelists who look at the task from different sides.",
-        lead="moderator",
-        agents=(
-            AgentSpec(
-                name="moderator",
-                role=(
-                    "moderator who keeps the discussion on track, weighs whether the panel agrees "
-                    "and writes the summary"
-                ),
-                model=LEAD_MODEL,
-                temperature=0.3,
-                capabilities=("moderation", "synthesis"),
-            ),
-            AgentSpec(
-                name="security",
-                role="security reviewer: threats, abuse and exposure of data",
-                capabilities=("security", "threat modelling"),
-            ),
-            AgentSpec(
-                name="product",
-                role="product analyst: what users need, scope and the cost of delivery",
-                capabilities=("product", "user research"),
-            ),
-            AgentSpec(
-                name="sre",
-                role="operations specialist (SRE): failure modes, load and the on-call burden",
-                capabilities=("operations", "reliability"),
-            ),
-        ),
-    )
 
 
 class Verdict(BaseModel):
@@ -210,10 +169,10 @@ async def contribute(
             round_ctx.record_partial(f"round {round_no} · {speaker.name}", step.output)
     except CallFailedError as error:
         await round_ctx.emit(
-            PatternNote, agent=speaker.name, topic="absent",
+            AbsentNote, agent=speaker.name,
             text=f"round {round_no}: {speaker.name} could not contribute ({error.message}); "
             "the round goes on without them",
-            data={"round": round_no, "agent": speaker.name, "error": error.message},
+            round=round_no, error=error.message,
         )
         absent.append(f"round {round_no}: {speaker.name} ({error.message})")
         return None
@@ -232,23 +191,19 @@ async def judge(
         )
     except CallFailedError as error:
         await round_ctx.emit(
-            PatternNote, agent=moderator, topic="round",
+            RoundNote, agent=moderator,
             text=f"round {round_no}: no verdict ({error.message}); counted as no consensus",
-            data={
-                "round": round_no, "consensus": False, "agreement": None, "open_points": [],
-                "summary": "", "speakers": speakers, "error": error.message,
-            },
+            round=round_no, consensus=False, agreement=None, open_points=[], summary="", speakers=speakers,
+            error=error.message,
         )
         return None
     state = "consensus" if verdict.consensus else "no consensus"
     still_open = f", {plural(len(verdict.open_points), 'open point')}" if verdict.open_points else ""
     await round_ctx.emit(
-        PatternNote, agent=moderator, topic="round",
+        RoundNote, agent=moderator,
         text=f"round {round_no}: {state} (agreement {verdict.agreement:.0%}{still_open})",
-        data={
-            "round": round_no, "consensus": verdict.consensus, "agreement": verdict.agreement,
-            "open_points": verdict.open_points, "summary": verdict.summary, "speakers": speakers,
-        },
+        round=round_no, consensus=verdict.consensus, agreement=verdict.agreement,
+        open_points=verdict.open_points, summary=verdict.summary, speakers=speakers,
     )
     round_ctx.record_partial(f"round {round_no} · {moderator}'s verdict", verdict_text(verdict))
     return verdict
@@ -289,8 +244,7 @@ async def run(ctx: RunContext, task: str, options: Options) -> str:
         "no_contributions": f"no panelist could contribute to round {rounds}",
     }
     await ctx.emit(
-        PatternNote, agent=panel.moderator, topic="discussion",
-        text=f"discussion ends: {endings[stopped]}", data={"stopped": stopped, "rounds": rounds},
+        DiscussionNote, agent=panel.moderator, text=f"discussion ends: {endings[stopped]}", stopped=stopped, rounds=rounds,
     )
     summary_ctx = ctx.span("summary")
     return await summary_ctx.call(

@@ -16,22 +16,8 @@ integrated answer, not a concatenation. With no part finished the pattern stops.
 In a member team, every worker and the synthesiser also get what the team's step
 was handed (`ctx.inputs`), as data.
 
-Pattern notes. Topic "fanout", once at the start; `data` keys:
-    mode         "chunks" | "perspectives"
-    chunks       how many parts
-    concurrency  how many run at once at most
-    workers      the workers, in the order parts are dealt
-    synthesizer  who merges the results
-Topic "chunk", when a part ends; `data` keys:
-    index   1-based part number; `of` the number of parts
-    agent   who did it
-    title   a few words naming the part
-    status  "done" | "error"
-    error   what went wrong, or None
-Topic "synthesis", before the merge; `data` keys:
-    synthesizer  who merges
-    inputs       how many outputs it gets
-    missing      the numbers of the parts that did not finish
+Pattern notes (`engine.notes`): a `FanoutNote` once at the start, a `ChunkNote` when a
+part ends, a `SynthesisNote` before the merge.
 """
 
 from __future__ import annotations
@@ -42,12 +28,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.agents import LEAD_MODEL, WORKER_MODEL, AgentSpec, TeamSpec
+from engine.agents import AgentSpec
 from engine.context import RunContext, failure_message
 from engine.dag import Outcome, run_dag
-from engine.events import PatternNote
 from engine.formats import preview
 from engine.guards import PatternStopped
+from engine.notes import ChunkNote, FanoutMode, FanoutNote, SynthesisNote
 from engine.patterns.orchestrator import unfinished
 from engine.trust import AgentOutput
 
@@ -56,7 +42,7 @@ TITLE = "Parallel fan-out"
 SUMMARY = "The input is split into parts (or perspectives) done in parallel; a synthesiser merges the results."
 USE_WHEN = "The input has independent parts, or you want several expert views of one question, fast."
 
-Mode = Literal["chunks", "perspectives"]
+Mode = FanoutMode
 
 
 class Options(BaseModel):
@@ -80,48 +66,6 @@ class Options(BaseModel):
         if self.chunks is not None and any(not chunk.strip() for chunk in self.chunks):
             raise ValueError("chunks must not be empty")
         return self
-
-
-def team() -> TeamSpec:
-    return TeamSpec(
-        name="fanout",
-        description="Four workers with distinct views, in parallel, and a synthesiser who merges them.",
-        lead="synthesizer",
-        agents=(
-            AgentSpec(
-                name="synthesizer",
-                role="synthesizer who merges the team's analyses into one answer",
-                model=LEAD_MODEL,
-                temperature=0.3,
-                capabilities=("synthesis", "judgement"),
-            ),
-            AgentSpec(
-                name="security",
-                role="security analyst",
-                model=WORKER_MODEL,
-                capabilities=("threats", "abuse", "access control"),
-            ),
-            AgentSpec(
-                name="performance",
-                role="performance engineer",
-                model=WORKER_MODEL,
-                temperature=0.3,
-                capabilities=("latency", "throughput", "scaling"),
-            ),
-            AgentSpec(
-                name="usability",
-                role="usability reviewer",
-                model=WORKER_MODEL,
-                capabilities=("developer experience", "error messages", "documentation"),
-            ),
-            AgentSpec(
-                name="cost",
-                role="cost analyst",
-                model=WORKER_MODEL,
-                capabilities=("infrastructure cost", "operations"),
-            ),
-        ),
-    )
 
 
 # -- splitting ------------------------------------------------------------------
@@ -248,10 +192,9 @@ def plan_chunks(task: str, options: Options, workers: list[AgentSpec]) -> tuple[
 async def _note_chunk(ctx: RunContext, chunk: Chunk, of: int, error: str | None = None) -> None:
     status = "done" if error is None else "error"
     await ctx.emit(
-        PatternNote, agent=chunk.agent, topic="chunk",
+        ChunkNote, agent=chunk.agent,
         text=f"{chunk.index}/{of} {chunk.agent}: {chunk.title}: " + (status if error is None else f"error: {error}"),
-        data={"index": chunk.index, "of": of, "agent": chunk.agent, "title": chunk.title,
-              "status": status, "error": error},
+        index=chunk.index, of=of, title=chunk.title, status=status, error=error,
     )
 
 
@@ -291,10 +234,10 @@ async def synthesise(
     missing = [o for o in outcomes if o.status != "done"]
     synth_ctx = ctx.span("synthesis")
     await synth_ctx.emit(
-        PatternNote, agent=synthesizer, topic="synthesis",
+        SynthesisNote, agent=synthesizer,
         text=f"{synthesizer} merges {len(done)} of {len(outcomes)} results"
         + (f"; missing: {', '.join(str(o.step.index) for o in missing)}" if missing else ""),
-        data={"synthesizer": synthesizer, "inputs": len(done), "missing": [o.step.index for o in missing]},
+        synthesizer=synthesizer, inputs=len(done), missing=[o.step.index for o in missing],
     )
     how = (
         f"Your team split the task into {len(outcomes)} parts and worked on them in parallel"
@@ -327,11 +270,10 @@ async def run(ctx: RunContext, task: str, options: Options) -> str:
     mode, chunks = plan_chunks(task, options, workers)
     used = list(dict.fromkeys(chunk.agent for chunk in chunks))
     await ctx.emit(
-        PatternNote, agent=synthesizer, topic="fanout",
+        FanoutNote, agent=synthesizer,
         text=f"{len(chunks)} {'parts' if mode == 'chunks' else 'perspectives'} over {', '.join(used)}, "
         f"{options.concurrency} at a time; {synthesizer} merges",
-        data={"mode": mode, "chunks": len(chunks), "concurrency": options.concurrency,
-              "workers": used, "synthesizer": synthesizer},
+        mode=mode, chunks=len(chunks), concurrency=options.concurrency, workers=used, synthesizer=synthesizer,
     )
     outcomes = await run_chunks(ctx, chunks, options.concurrency)
     if all(outcome.status != "done" for outcome in outcomes):

@@ -16,22 +16,18 @@ breaker anywhere stops the whole session with a partial result.
 Before any call the member teams are checked: each one's pattern must be available and
 no team may nest deeper than `max_depth` (a clear error, never runaway recursion).
 
-PatternNote topics:
-- "team": a member team starts or finishes a step. data: `team` (its name), `pattern`,
-  `depth` (1 for a member of the session's team, 2 for a member of that...), `path`
-  (the member teams from the top down to this one, e.g. ["engineering"]), `step` (the
-  session-wide id of the step it runs), `status` ("started" | "done" | "failed") and,
-  when failed, `error`.
+Pattern notes (`engine.notes`): a `TeamNote` when a member team starts a step, and when
+it finishes or fails it.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.agents import LEAD_MODEL, WORKER_MODEL, AgentSpec, TeamSpec
+from engine.agents import AgentSpec, TeamSpec
 from engine.context import RunContext, failure_message
-from engine.events import PatternNote
 from engine.guards import PatternStopped, StepFailed, StopSession, leaves
+from engine.notes import TeamNote
 from engine.patterns.orchestrator import (
     PlanStep,
     call_worker,
@@ -62,71 +58,6 @@ class Options(BaseModel):
     max_depth: int = Field(default=3, ge=1, le=6)
     """How deep member teams may nest (a member of the session's team is depth 1).
     A deeper team is an error before any work starts."""
-
-
-def team() -> TeamSpec:
-    """A lead over a researcher and two member teams that each plan their own work."""
-    engineering = TeamSpec(
-        name="engineering",
-        description="Designs, builds and tests the software.",
-        lead="eng-lead",
-        agents=(
-            AgentSpec(
-                name="eng-lead",
-                role="engineering lead who plans the team's work and writes its answer",
-                model=LEAD_MODEL,
-                temperature=0.3,
-                capabilities=("planning", "synthesis"),
-            ),
-            AgentSpec(name="eng-coder", role="software engineer", temperature=0.2, capabilities=("python", "implementation")),
-            AgentSpec(name="eng-tester", role="test engineer and code reviewer", temperature=0.2, capabilities=("testing", "review")),
-        ),
-    )
-    writers = TeamSpec(
-        name="writers",
-        description="Writes and edits the documentation.",
-        lead="docs-lead",
-        agents=(
-            AgentSpec(
-                name="docs-lead",
-                role="documentation lead who plans the write-up and writes its answer",
-                model=LEAD_MODEL,
-                temperature=0.3,
-                capabilities=("planning", "synthesis"),
-            ),
-            AgentSpec(name="docs-writer", role="technical writer", capabilities=("writing",)),
-            AgentSpec(name="docs-reviewer", role="reviewer of documentation", temperature=0.2, capabilities=("review", "editing")),
-        ),
-    )
-    return TeamSpec(
-        name="hierarchical",
-        description="A lead over a researcher, an engineering team and a writers' team.",
-        lead="lead",
-        agents=(
-            AgentSpec(
-                name="lead",
-                role="lead who plans the work across the teams and writes the final answer",
-                model=LEAD_MODEL,
-                temperature=0.3,
-                capabilities=("planning", "synthesis"),
-            ),
-            AgentSpec(name="researcher", role="researcher", model=WORKER_MODEL, capabilities=("research", "analysis")),
-            AgentSpec(
-                name="engineering",
-                role="engineering team that designs, builds and tests software",
-                capabilities=("implementation", "testing"),
-                team=engineering,
-                pattern="orchestrator",
-            ),
-            AgentSpec(
-                name="writers",
-                role="documentation team that drafts and reviews the write-up",
-                capabilities=("writing", "editing"),
-                team=writers,
-                pattern="orchestrator",
-            ),
-        ),
-    )
 
 
 def planning_prompt(ctx: RunContext, task: str) -> str:
@@ -205,11 +136,11 @@ async def run_member_team(
     info = get_pattern(member.pattern or DEFAULT_MEMBER_PATTERN)
     sub = step_ctx.with_team(member, step.id, context)
     path = [*step_ctx.run.team.path_of(member.name), member.name]
-    data = {"team": member.name, "pattern": info.name, "depth": len(path), "path": path, "step": step_id}
+    team = {"team": member.name, "pattern": info.name, "depth": len(path), "path": path, "step": step_id}
     where = " › ".join(path)
     await sub.emit(
-        PatternNote, agent=member.name, topic="team",
-        text=f"{where} takes {step_id} as a team ({info.name}): {step.title}", data={**data, "status": "started"},
+        TeamNote, agent=member.name, text=f"{where} takes {step_id} as a team ({info.name}): {step.title}",
+        status="started", **team,
     )
     task = f"Subtask {step.id}: {step.title}\n\n{step.instructions}"
     try:
@@ -221,15 +152,11 @@ async def run_member_team(
             raise stop from None
         why = next((e.reason for e in found if isinstance(e, PatternStopped)), None) or failure_message(found[0])
     else:
-        await sub.emit(
-            PatternNote, agent=member.name, topic="team",
-            text=f"{where} finished {step_id}", data={**data, "status": "done"},
-        )
+        await sub.emit(TeamNote, agent=member.name, text=f"{where} finished {step_id}", status="done", **team)
         return result
     failure = f"team {member.name}: {why}"
     await sub.emit(
-        PatternNote, agent=member.name, topic="team",
-        text=f"{where} failed {step_id}: {why}", data={**data, "status": "failed", "error": failure},
+        TeamNote, agent=member.name, text=f"{where} failed {step_id}: {why}", status="failed", error=failure, **team
     )
     raise StepFailed(failure)
 

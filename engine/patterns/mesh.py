@@ -18,15 +18,9 @@ helpers see the question they were asked) also gets what its step was handed
 (`ctx.inputs`), for its assessment and its answer.
 
 Requests and replies travel as `AgentMessage` events (the message bus the live
-screen shows). PatternNote topics:
-- "request": a peer asks another. data: `from`, `to`, `capability`, `hop` (hops from
-  the entry peer the helper would be), `question`.
-- "decline": a peer at capacity declines. data: `peer`, `requester`, `capability`,
-  `active` (requests it is handling).
-- "stop": delegation stopped. data: `reason` ("hop_limit" | "circular" | "no_peer" |
-  "capacity"), `requester`, `chain` (entry peer first, ending with the requester), and
-  `capability` (for hop_limit: `capabilities`, what it wanted); for circular `holders`
-  (who has the capability, all in the chain), for capacity `declined`.
+screen shows). Pattern notes (`engine.notes`): a `RequestNote` when a peer asks another,
+a `DeclineNote` when a peer at capacity declines, and a `MeshStopNote` when delegation
+stops (the hop limit, a loop, no peer, every peer at capacity).
 """
 
 from __future__ import annotations
@@ -38,12 +32,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
-from engine.agents import LEAD_MODEL, AgentSpec, TeamSpec
 from engine.context import RunContext
-from engine.events import AgentMessage, PatternNote
+from engine.events import AgentMessage
 from engine.formats import headline
 from engine.guards import CallFailedError, StopSession, leaves
 from engine.handoffs import HandoffContract, HandoffError
+from engine.notes import DeclineNote, MeshStopNote, PatternNote, RequestNote
 from engine.patterns.orchestrator import unfinished
 from engine.trust import AgentOutput
 
@@ -69,27 +63,6 @@ class Options(BaseModel):
     """At most this many requests for help per assessment."""
     min_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     """A helper's reply below this confidence is an escalation point (None: the policy's threshold)."""
-
-
-def team() -> TeamSpec:
-    """Five peers with distinct (partly overlapping) capabilities and no coordinator."""
-    return TeamSpec(
-        name="mesh",
-        description="Five specialists who ask each other for help; the architect takes the task.",
-        agents=(
-            AgentSpec(
-                name="architect",
-                role="API architect who takes the request and writes the team's answer",
-                model=LEAD_MODEL,
-                temperature=0.3,
-                capabilities=("api design", "architecture"),
-            ),
-            AgentSpec(name="dba", role="database engineer", temperature=0.2, capabilities=("databases", "performance")),
-            AgentSpec(name="security", role="security reviewer", temperature=0.2, capabilities=("security",)),
-            AgentSpec(name="frontend", role="frontend developer", capabilities=("frontend", "api design")),
-            AgentSpec(name="tester", role="test engineer", temperature=0.2, capabilities=("testing", "security")),
-        ),
-    )
 
 
 class HelpRequest(BaseModel):
@@ -165,8 +138,8 @@ class Mesh:
         )
         return f"You are {peer}; your capabilities: {mine}.\nYour peers and their capabilities:\n{others}"
 
-    async def note(self, ctx: RunContext, agent: str, topic: str, text: str, **data: object) -> None:
-        await ctx.emit(PatternNote, agent=agent, topic=topic, text=text, data=data)
+    async def note(self, ctx: RunContext, kind: type[PatternNote], agent: str, text: str, **fields: object) -> None:
+        await ctx.emit(kind, agent=agent, text=text, **fields)
 
     async def consult(
         self,
@@ -230,7 +203,7 @@ class Mesh:
         if hop >= self.options.hop_limit:
             wanted = sorted({r.capability for r in requests})
             await self.note(
-                ctx, requester, "stop",
+                ctx, MeshStopNote, requester,
                 f"{requester} is {hop} hops from {chain[0]} (limit {self.options.hop_limit}): "
                 f"no further asks for {', '.join(wanted)}; it answers alone",
                 reason="hop_limit", requester=requester, chain=list(chain), capabilities=wanted,
@@ -269,14 +242,14 @@ class Mesh:
         holders = [p for p, caps in self.capabilities.items() if capability in caps and p != requester]
         if not holders:
             await self.note(
-                ctx, requester, "stop", f"no peer other than {requester} has {capability}; it carries on without that help",
+                ctx, MeshStopNote, requester, f"no peer other than {requester} has {capability}; it carries on without that help",
                 reason="no_peer", requester=requester, chain=list(chain), capability=capability,
             )
             return None
         candidates = [p for p in holders if p not in chain]
         if not candidates:
             await self.note(
-                ctx, requester, "stop",
+                ctx, MeshStopNote, requester,
                 f"asking {', '.join(holders)} for {capability} would close a loop "
                 f"({' → '.join(chain)}); {requester} carries on without that help",
                 reason="circular", requester=requester, chain=list(chain), capability=capability, holders=holders,
@@ -285,8 +258,8 @@ class Mesh:
         hop = len(chain)
         for candidate in candidates:
             await self.note(
-                ctx, requester, "request", f"{requester} asks {candidate} about {capability} (hop {hop})",
-                **{"from": requester, "to": candidate, "capability": capability, "hop": hop, "question": request.question},
+                ctx, RequestNote, requester, f"{requester} asks {candidate} about {capability} (hop {hop})",
+                from_agent=requester, to_agent=candidate, capability=capability, hop=hop, question=request.question,
             )
             await ctx.emit(AgentMessage, agent=requester, from_agent=requester, to_agent=candidate, text=request.question)
             load = self.active.get(candidate, 0)
@@ -295,14 +268,14 @@ class Mesh:
                     AgentMessage, agent=candidate, from_agent=candidate, to_agent=requester, text="declined: at capacity"
                 )
                 await self.note(
-                    ctx, candidate, "decline", f"{candidate} declines {requester}: at capacity ({load} of {self.options.capacity})",
+                    ctx, DeclineNote, candidate, f"{candidate} declines {requester}: at capacity ({load} of {self.options.capacity})",
                     peer=candidate, requester=requester, capability=capability, active=load,
                 )
                 continue
             self.active[candidate] = load + 1  # no await since the check: nobody can slip in between
             return candidate
         await self.note(
-            ctx, requester, "stop", f"every peer with {capability} is at capacity; {requester} carries on without it",
+            ctx, MeshStopNote, requester, f"every peer with {capability} is at capacity; {requester} carries on without it",
             reason="capacity", requester=requester, chain=list(chain), capability=capability, declined=candidates,
         )
         return None

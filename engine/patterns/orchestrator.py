@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
-from engine.agents import TeamSpec, default_team
 from engine.context import RunContext, failure_message
 from engine.dag import Outcome, find_cycles, run_dag
 from engine.events import PlanMade, StepFinished
@@ -36,10 +35,6 @@ class Options(BaseModel):
     """How many times a rejected plan is revised before the session stops."""
     concurrency: int | None = Field(default=None, ge=1)
     """At most this many subtasks at once (None: every ready subtask)."""
-
-
-def team() -> TeamSpec:
-    return default_team()
 
 
 STEP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
@@ -186,7 +181,10 @@ async def make_plan(
     feedback = ""
     for revision in range(max_revisions + 1):
         plan = await plan_ctx.call(lead, prompt(ctx, task) + feedback, context=ctx.inputs, schema=Plan)
-        await plan_ctx.emit(PlanMade, agent=lead, plan=scoped_plan(plan.model_dump(mode="json"), ctx), revision=revision)
+        await plan_ctx.emit(
+            PlanMade, agent=lead, plan=scoped_plan(plan.model_dump(mode="json"), ctx), revision=revision,
+            scope=ctx.scope.rstrip("/"),
+        )
         threshold = ctx.gate.policy.low_confidence_threshold
         if plan.confidence < threshold:
             trigger = "low_confidence"
@@ -203,7 +201,8 @@ async def make_plan(
         if decision.action == "edit":
             edited: Plan = decision.edited
             await plan_ctx.emit(
-                PlanMade, agent=lead, plan=scoped_plan(edited.model_dump(mode="json"), ctx), revision=revision + 1
+                PlanMade, agent=lead, plan=scoped_plan(edited.model_dump(mode="json"), ctx), revision=revision + 1,
+                scope=ctx.scope.rstrip("/"),
             )
             return edited
         feedback = (

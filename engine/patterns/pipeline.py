@@ -24,45 +24,31 @@ In a member team, what its step was handed (`ctx.inputs`) goes as data to every
 stage that sees the original task (to the first stage only, without
 `include_original`), and a stop fails only that team's step.
 
-Pattern notes. Topic "pipeline", once at the start; `data` keys:
-    stages            the stage agents, in order
-    include_original  whether every stage sees the original task
-    contracts         {stage: contract name} for the stages that have one
-    fallbacks         {stage: fallback agent}
-Topic "stage", when a stage attempt ends; `data` keys:
-    stage    the stage's agent (its name in the pipeline)
-    agent    who did this attempt (the fallback's name when it stood in; None
-             when the stage was skipped or a person wrote its output)
-    index    1-based position; `of` the number of stages
-    status   "done" | "failed" | "skipped" | "edited" | "stopped"
-    contract the contract's name, or None
-    verdict  "accepted" | "invalid" | "rejected" | None (no contract, or the call
-             failed before there was output to check)
-    error    what went wrong, or None
+Pattern notes (`engine.notes`): a `PipelineNote` once at the start, and a `StageNote`
+each time an attempt at a stage ends.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from engine.agents import LEAD_MODEL, WORKER_MODEL, AgentSpec, TeamSpec
+from engine.approvals import Decision
 from engine.context import RunContext
-from engine.events import Choice, PatternNote
+from engine.events import Choice
 from engine.guards import CallFailedError, PatternStopped, StepFailed
 from engine.handoffs import HandoffContract, HandoffError, HandoffRejected, as_data, check_schema
+from engine.notes import PipelineNote, StageNote, StageStatus, StageVerdict
+from engine.patterns.attempts import Attempt, Failure, Way, decide, in_order
 from engine.trust import AgentOutput
 
 NAME = "pipeline"
 TITLE = "Sequential pipeline"
 SUMMARY = "Stages transform the work in order; contracts check what each stage hands to the next."
 USE_WHEN = "The work has clear stages that each build on the last (research, draft, edit, check)."
-
-StageStatus = Literal["done", "failed", "skipped", "edited", "stopped"]
-Verdict = Literal["accepted", "invalid", "rejected"]
 
 RESEARCH_NOTES: dict[str, Any] = {
     "title": "ResearchNotes",
@@ -121,48 +107,6 @@ class Options(BaseModel):
     """Output contracts by stage (None: the preset's, for those of its stages the team has)."""
     fallbacks: dict[str, str] | None = None
     """The agent that redoes a failed stage, by stage (None: the preset's, when the team has both)."""
-
-
-def team() -> TeamSpec:
-    return TeamSpec(
-        name="pipeline",
-        description="Research, draft, edit and fact-check in order, with a senior researcher as fallback.",
-        agents=(
-            AgentSpec(
-                name="researcher",
-                role="researcher who gathers the facts and sources",
-                model=WORKER_MODEL,
-                capabilities=("research", "sources"),
-            ),
-            AgentSpec(
-                name="writer",
-                role="writer who turns research notes into clear prose",
-                model=WORKER_MODEL,
-                capabilities=("writing", "structure"),
-            ),
-            AgentSpec(
-                name="editor",
-                role="editor who tightens the draft without changing its facts",
-                model=WORKER_MODEL,
-                temperature=0.3,
-                capabilities=("editing", "clarity"),
-            ),
-            AgentSpec(
-                name="fact_checker",
-                role="fact checker who verifies every claim against the research",
-                model=WORKER_MODEL,
-                temperature=0.2,
-                capabilities=("verification", "consistency"),
-            ),
-            AgentSpec(
-                name="senior_researcher",
-                role="senior researcher who redoes research that fell short",
-                model=LEAD_MODEL,
-                temperature=0.3,
-                capabilities=("research", "sources", "judgement"),
-            ),
-        ),
-    )
 
 
 @dataclass(frozen=True)
@@ -249,7 +193,9 @@ def stage_prompt(
 class _StageFailed(StepFailed):
     """One attempt at a stage that produced nothing to hand on."""
 
-    def __init__(self, agent: str, message: str, verdict: Verdict | None, fatal: CallFailedError | None = None) -> None:
+    def __init__(
+        self, agent: str, message: str, verdict: StageVerdict | None, fatal: CallFailedError | None = None
+    ) -> None:
         super().__init__(message)
         self.agent = agent
         self.verdict = verdict
@@ -270,30 +216,24 @@ class _Pipeline:
     def next_agent(self, stage: Stage) -> str:
         return self.stages[stage.index].agent if stage.index < len(self.stages) else "result"
 
-    async def note(self, stage: Stage, agent: str | None, status: StageStatus, verdict: Verdict | None,
+    async def note(self, stage: Stage, by: str | None, status: StageStatus, verdict: StageVerdict | None,
                    text: str, error: str | None = None) -> None:
-        data = {
-            "stage": stage.agent, "agent": agent, "index": stage.index, "of": len(self.stages),
-            "status": status, "contract": stage.contract.name if stage.contract else None,
-            "verdict": verdict, "error": error,
-        }
         await self.ctx.span(f"stage:{stage.index}").emit(
-            PatternNote, agent=agent or stage.agent, topic="stage",
-            text=f"{stage.index}/{len(self.stages)} {stage.agent}: {text}", data=data,
+            StageNote, agent=by or stage.agent, text=f"{stage.index}/{len(self.stages)} {stage.agent}: {text}",
+            stage=stage.agent, by=by, index=stage.index, of=len(self.stages), status=status,
+            contract=stage.contract.name if stage.contract else None, verdict=verdict, error=error,
         )
 
     async def run(self) -> str:
         stages = self.stages
         await self.ctx.emit(
-            PatternNote, topic="pipeline",
+            PipelineNote,
             text=" → ".join(s.agent for s in stages)
             + (" (each stage also sees the task)" if self.include_original else ""),
-            data={
-                "stages": [s.agent for s in stages],
-                "include_original": self.include_original,
-                "contracts": {s.agent: s.contract.name for s in stages if s.contract},
-                "fallbacks": {s.agent: s.fallback for s in stages if s.fallback},
-            },
+            stages=[s.agent for s in stages],
+            include_original=self.include_original,
+            contracts={s.agent: s.contract.name for s in stages if s.contract},
+            fallbacks={s.agent: s.fallback for s in stages if s.fallback},
         )
         previous: AgentOutput | None = None
         producer: Stage | None = None
@@ -308,29 +248,29 @@ class _Pipeline:
         return previous.text
 
     async def run_stage(self, stage: Stage, previous: AgentOutput | None) -> AgentOutput | None:
-        """The output the next stage gets (`previous` again when this stage is skipped)."""
-        attempts = [(stage.agent, f"stage{stage.index}")]
-        if stage.fallback is not None:
-            attempts.append((stage.fallback, f"stage{stage.index}-fallback"))
-        failure: _StageFailed | None = None
-        for agent, local_id in attempts:
-            try:
-                output = await self.attempt(stage, agent, local_id, previous)
-            except _StageFailed as failed:
-                failure = failed
-                if agent != attempts[-1][0]:
-                    await self.note(stage, agent, "failed", failed.verdict,
-                                    f"{failed.message}; {stage.fallback} redoes it", failed.message)
-                continue
-            verdict = "accepted" if stage.contract else None
-            by = "" if agent == stage.agent else f" (by fallback {agent})"
-            await self.note(stage, agent, "done", verdict, f"done{by}")
-            return output
-        assert failure is not None
-        return await self.give_up(stage, failure, previous)
+        """The output the next stage gets (`previous` again when this stage is skipped): the
+        stage's agent does it, else its fallback, else `give_up` decides."""
 
-    async def attempt(self, stage: Stage, agent: str, local_id: str, previous: AgentOutput | None) -> AgentOutput:
+        async def redo(failure: Failure[_StageFailed], fallback: str) -> None:
+            error = failure.error
+            await self.note(stage, failure.agent, "failed", error.verdict, f"{error.message}; {fallback} redoes it",
+                            error.message)
+
+        agents = [stage.agent] if stage.fallback is None else [stage.agent, stage.fallback]
+        tried = await in_order(agents, lambda attempt: self.attempt(stage, attempt, previous), catch=_StageFailed,
+                               failed=redo)
+        if not tried.done:
+            return await self.give_up(stage, tried.last.error, previous)
+        by = "" if tried.agent == stage.agent else f" (by fallback {tried.agent})"
+        await self.note(stage, tried.agent, "done", "accepted" if stage.contract else None, f"done{by}")
+        return tried.output
+
+    async def attempt(
+        self, stage: Stage, attempt: Attempt[_StageFailed], previous: AgentOutput | None
+    ) -> AgentOutput:
         """One agent does the stage: its output, or `_StageFailed` (its step ends in error)."""
+        agent = attempt.agent
+        local_id = f"stage{stage.index}" if attempt.first else f"stage{stage.index}-fallback"
         stage_ctx = self.ctx.span(f"stage:{stage.index}")
         title = (
             f"Stage {stage.index}/{len(self.stages)}"
@@ -382,29 +322,13 @@ class _Pipeline:
             else f"Skip {stage.agent}: the next stage starts from the task"
         )
         stage_ctx = self.ctx.span(f"stage:{stage.index}")
-        decision = await stage_ctx.escalate(
-            "invalid_output",
-            f"{where} produced no output that meets contract {contract.name}: {failure.message}",
-            {"stage": stage.agent, "contract": contract.name, "error": failure.message, "schema": contract.json_schema},
-            agent=stage.agent,
-            validate=contract.validate,
-            choices=(
-                Choice(id="skip", label=skip, action="approve"),
-                Choice(
-                    id="write", label=f"Write {stage.agent}'s output yourself (checked against {contract.name})",
-                    action="edit", input="json", prompt=f"{stage.agent}'s output, as JSON matching {contract.name}",
-                ),
-                Choice(
-                    id="stop", label="Stop the pipeline with what is done", action="reject", input="reason",
-                    prompt="Why? (recorded with the stop)",
-                ),
-            ),
-        )
-        if decision.action == "approve":
+
+        async def skip_it(decision: Decision) -> AgentOutput | None:
             goes_on = "the previous output goes on" if previous is not None else "the next stage starts from the task"
             await self.note(stage, None, "skipped", "invalid", f"skipped; {goes_on}", failure.message)
             return previous
-        if decision.action == "edit":
+
+        async def written(decision: Decision) -> AgentOutput | None:
             # A person wrote it: hand it on under the contract, without asking how sure they are.
             value = await stage_ctx.handoff(
                 replace(contract, min_confidence=0.0), decision.edited,
@@ -415,9 +339,32 @@ class _Pipeline:
             await self.note(stage, None, "edited", "accepted", "a person wrote its output")
             return AgentOutput(stage.agent, text, step=self.ctx.step_id(f"stage{stage.index}"),
                                title=f"stage {stage.index}: {stage.agent}, written by a person")
-        why = decision.reason or "rejected"
-        await self.note(stage, None, "stopped", "invalid", f"stopping: {why}", failure.message)
-        raise PatternStopped("stopped", f"{where} broke contract {contract.name} and the pipeline was stopped: {why}")
+
+        async def stop(decision: Decision) -> AgentOutput | None:
+            why = decision.reason or "rejected"
+            await self.note(stage, None, "stopped", "invalid", f"stopping: {why}", failure.message)
+            raise PatternStopped(
+                "stopped", f"{where} broke contract {contract.name} and the pipeline was stopped: {why}"
+            )
+
+        return await decide(
+            stage_ctx, "invalid_output",
+            f"{where} produced no output that meets contract {contract.name}: {failure.message}",
+            {"stage": stage.agent, "contract": contract.name, "error": failure.message, "schema": contract.json_schema},
+            agent=stage.agent,
+            validate=contract.validate,
+            ways=(
+                Way(Choice(id="skip", label=skip, action="approve"), skip_it),
+                Way(Choice(
+                    id="write", label=f"Write {stage.agent}'s output yourself (checked against {contract.name})",
+                    action="edit", input="json", prompt=f"{stage.agent}'s output, as JSON matching {contract.name}",
+                ), written),
+                Way(Choice(
+                    id="stop", label="Stop the pipeline with what is done", action="reject", input="reason",
+                    prompt="Why? (recorded with the stop)",
+                ), stop),
+            ),
+        )
 
 
 def json_text(value: Any) -> str:

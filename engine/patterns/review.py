@@ -28,29 +28,24 @@ review offers "Accept the unreviewed draft" / "Review it again" / "Stop"; a fail
 offers to accept the last (rejected) draft, to try the revision again, or to stop. Only a
 failed first draft ends the session at once, since there is nothing to review.
 
-Pattern notes (`PatternNote.topic`, and the keys of `data`):
-
-- ``review``: each review. ``revision`` (which draft: 0 is the first), ``approved``
-  (bool), ``issues`` (list of str), ``summary`` (str), ``confidence`` (float 0..1);
-  or, when the review call failed, ``approved`` False, ``issues`` [] and ``error`` (str).
-- ``outcome``: how the loop ended. ``status`` ("approved", "best_effort", "unreviewed",
-  "set_aside" or "stopped"), ``revisions`` (how many revisions were made), ``approved`` (bool).
+Pattern notes (`engine.notes`): a `ReviewNote` for each review (or its failure), and an
+`OutcomeNote` saying how the loop ended.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.agents import LEAD_MODEL, AgentSpec, TeamSpec
 from engine.approvals import Decision
 from engine.context import RunContext
-from engine.events import Choice, PatternNote
+from engine.events import Choice
 from engine.formats import plural
 from engine.guards import CallFailedError, PatternStopped
 from engine.handoffs import HandoffContract, HandoffRejected
+from engine.notes import OutcomeNote, ReviewNote, ReviewOutcome
+from engine.patterns.attempts import Way, decide
 from engine.trust import AgentOutput
 
 NAME = "review"
@@ -61,37 +56,12 @@ USE_WHEN = "The result must pass a quality bar, and a second pair of eyes catche
 MAX_EXTRA_REVISIONS = 10
 """How many revisions beyond `max_revisions` a person may grant, one escalation at a time."""
 
-Outcome = Literal["approved", "best_effort", "unreviewed", "set_aside", "stopped"]
-
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     max_revisions: int = Field(default=2, ge=0, le=10)
     """How many times the producer may revise a rejected draft before the deadlock escalates."""
-
-
-def team() -> TeamSpec:
-    return TeamSpec(
-        name="review",
-        description="An engineer who drafts and revises, and a senior reviewer who approves or sends it back.",
-        lead="reviewer",
-        agents=(
-            AgentSpec(
-                name="engineer",
-                role="software engineer who writes the draft and reworks it from the feedback",
-                temperature=0.4,
-                capabilities=("design", "implementation", "writing"),
-            ),
-            AgentSpec(
-                name="reviewer",
-                role="senior reviewer who checks drafts for correctness, edge cases and clarity",
-                model=LEAD_MODEL,
-                temperature=0.2,
-                capabilities=("review", "testing"),
-            ),
-        ),
-    )
 
 
 class Review(BaseModel):
@@ -279,18 +249,15 @@ class ReviewLoop:
                 self.keep(f"review of {label} · {reviewer}", step.output, draft=False)
         except CallFailedError as error:
             await step_ctx.emit(
-                PatternNote, agent=reviewer, topic="review", text=f"{label}: no review ({error.message})",
-                data={"revision": revision, "approved": False, "issues": [], "error": error.message},
+                ReviewNote, agent=reviewer, text=f"{label}: no review ({error.message})",
+                revision=revision, approved=False, issues=[], error=error.message,
             )
             return error
         self.review_step = f"r{n}"
         verdict = "approved" if review.approved else f"changes requested ({count_issues(review)})"
         await step_ctx.emit(
-            PatternNote, agent=reviewer, topic="review", text=f"{label}: {verdict}",
-            data={
-                "revision": revision, "approved": review.approved, "issues": review.issues,
-                "summary": review.summary, "confidence": review.confidence,
-            },
+            ReviewNote, agent=reviewer, text=f"{label}: {verdict}", revision=revision, approved=review.approved,
+            issues=review.issues, summary=review.summary, confidence=review.confidence,
         )
         return review
 
@@ -311,19 +278,9 @@ class ReviewLoop:
                 id="revise", label="Allow one more revision", action="edit", input="text", field="guidance",
                 prompt="guidance for the revision (optional)",
             )
-        stop = Choice(id="stop", label="Stop", action="reject")
-        choices = (accept, again, stop) if self.granted < MAX_EXTRA_REVISIONS else (accept, stop)
-        payload = Deadlock(
-            revision=self.revision,
-            reviewed=review is not None,
-            issues=review.issues if review is not None else [],
-            summary=review.summary if review is not None else None,
-        ).model_dump(mode="json")
-        decision = await self.ctx.span(f"deadlock:{self.writes}.{self.reviews}").escalate(
-            "reviewer_deadlock", why, payload, agent=self.pair.reviewer, validate=validate_deadlock_edit, choices=choices
-        )
         label = draft_label(self.revision)
-        if decision.action == "approve":
+
+        async def accepted(decision: Decision) -> tuple[str | None, str | None]:
             if review is None:
                 await self.finish("unreviewed", f"{label} accepted unreviewed")
                 head = f"Unreviewed: the review of {label} failed; accepted as it is by {decision.by}."
@@ -334,16 +291,34 @@ class ReviewLoop:
                 f"accepted as best effort by {decision.by}."
             )
             return marked(self.draft, head, review), None
-        if decision.action == "reject":
+
+        async def once_more(decision: Decision) -> tuple[str | None, str | None]:
+            self.granted += 1
+            return None, guidance_of(decision)
+
+        async def stopped(decision: Decision) -> tuple[str | None, str | None]:
             await self.finish("stopped", f"stopped with {label} not approved")
             raise PatternStopped("stopped", f"{label} was not approved and the review loop was stopped")
-        self.granted += 1
-        return None, guidance_of(decision)
 
-    async def finish(self, status: Outcome, text: str) -> None:
+        ways = [Way(accept, accepted)]
+        if self.granted < MAX_EXTRA_REVISIONS:
+            ways.append(Way(again, once_more))
+        ways.append(Way(Choice(id="stop", label="Stop", action="reject"), stopped))
+        payload = Deadlock(
+            revision=self.revision,
+            reviewed=review is not None,
+            issues=review.issues if review is not None else [],
+            summary=review.summary if review is not None else None,
+        ).model_dump(mode="json")
+        return await decide(
+            self.ctx.span(f"deadlock:{self.writes}.{self.reviews}"), "reviewer_deadlock", why, payload,
+            agent=self.pair.reviewer, validate=validate_deadlock_edit, ways=ways,
+        )
+
+    async def finish(self, status: ReviewOutcome, text: str) -> None:
         await self.ctx.emit(
-            PatternNote, agent=self.pair.reviewer, topic="outcome", text=text,
-            data={"status": status, "revisions": self.revision, "approved": status == "approved"},
+            OutcomeNote, agent=self.pair.reviewer, text=text,
+            status=status, revisions=self.revision, approved=status == "approved",
         )
 
     # -- the loop -------------------------------------------------------------

@@ -21,39 +21,32 @@ team, the router and whoever answers also get what the team's step was handed
 (`ctx.inputs`), as data. A settled route is a `route` handoff from the router to
 the agent it settles on, its payload naming that agent.
 
-Pattern notes (topic "route", one per routing decision; a route that escalates
-gets a second note once it is decided). `data` keys:
-    specialist  the router's choice (None when the router failed)
-    reason      the router's reason (None when the router failed)
-    confidence  the router's confidence, 0..1 (None when the router failed)
-    outcome     "routed" | "escalated" | "approved" | "edited" | "fallback" | "stopped"
-    handled_by  the agent that answers (None while escalated, or when stopped)
-    cause       why it fell back or stopped: "unknown_specialist", "low_confidence",
-                "rejected", "router_failed", "specialist_failed", "no_specialists"
-                (None otherwise)
+Pattern notes (`engine.notes`): a `RouteNote` per routing decision; a route that
+escalates gets a second one once it is decided.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from engine.agents import LEAD_MODEL, WORKER_MODEL, AgentSpec, TeamSpec
+from engine.agents import AgentSpec
 from engine.approvals import Decision
 from engine.context import RunContext
-from engine.events import Choice, Handoff, PatternNote
+from engine.events import Choice, Handoff
 from engine.guards import CallFailedError, PatternStopped
 from engine.handoffs import HandoffContract, HandoffError
+from engine.notes import RouteCause, RouteNote, RouteOutcome
+from engine.patterns.attempts import Attempt, Failure, Way, decide, in_order
 from engine.trust import AgentOutput
 
 NAME = "routing"
 TITLE = "Specialist routing"
 SUMMARY = "A router sends the task to the one specialist who fits it; doubtful routes go to a generalist or to you."
 USE_WHEN = "Requests come in different kinds, each best handled by a different expert."
-
-Outcome = Literal["routed", "escalated", "approved", "edited", "fallback", "stopped"]
 
 
 class Options(BaseModel):
@@ -65,55 +58,6 @@ class Options(BaseModel):
     """What a doubtful route does: escalate (the policy decides who is asked) or go to the general agent."""
     general: str = Field(default="general", min_length=1, max_length=32)
     """The agent that takes what no specialist should: unknown and rejected routes, failures."""
-
-
-def team() -> TeamSpec:
-    return TeamSpec(
-        name="routing",
-        description="A router in front of four specialists and a generalist who takes the rest.",
-        lead="router",
-        agents=(
-            AgentSpec(
-                name="router",
-                role="router who classifies each request and sends it to the right specialist",
-                model=LEAD_MODEL,
-                temperature=0.2,
-                capabilities=("triage", "classification"),
-            ),
-            AgentSpec(
-                name="billing",
-                role="billing specialist",
-                model=WORKER_MODEL,
-                capabilities=("invoices", "payments", "refunds", "subscriptions", "pricing", "charges"),
-            ),
-            AgentSpec(
-                name="technical",
-                role="technical support engineer",
-                model=WORKER_MODEL,
-                temperature=0.3,
-                capabilities=("api", "rest", "integration", "errors", "performance", "rate limits", "outages"),
-            ),
-            AgentSpec(
-                name="security",
-                role="security engineer",
-                model=WORKER_MODEL,
-                temperature=0.3,
-                capabilities=("authentication", "access control", "vulnerabilities", "abuse", "encryption"),
-            ),
-            AgentSpec(
-                name="data",
-                role="data analyst",
-                model=WORKER_MODEL,
-                capabilities=("sql", "reports", "metrics", "dashboards", "exports", "analytics"),
-            ),
-            AgentSpec(
-                name="general",
-                role="generalist who handles anything the specialists do not cover",
-                model=WORKER_MODEL,
-                capabilities=("general questions",),
-            ),
-        ),
-    )
 
 
 class Route(BaseModel):
@@ -179,17 +123,15 @@ class _Router:
         self.contract = HandoffContract("route", route_to(self.names + ([self.general] if self.general else [])), 0.0)
         """Settled routes only: the router's doubt is dealt with before the handoff."""
 
-    async def note(self, text: str, route: Route | None, outcome: Outcome, handled_by: str | None,
-                   cause: str | None = None) -> None:
-        data: dict[str, Any] = {
-            "specialist": route.specialist if route else None,
-            "reason": route.reason if route else None,
-            "confidence": route.confidence if route else None,
-            "outcome": outcome,
-            "handled_by": handled_by,
-            "cause": cause,
-        }
-        await self.ctx.emit(PatternNote, agent=self.router, topic="route", text=text, data=data)
+    async def note(self, text: str, route: Route | None, outcome: RouteOutcome, handled_by: str | None,
+                   cause: RouteCause | None = None) -> None:
+        await self.ctx.emit(
+            RouteNote, agent=self.router, text=text,
+            specialist=route.specialist if route else None,
+            reason=route.reason if route else None,
+            confidence=route.confidence if route else None,
+            outcome=outcome, handled_by=handled_by, cause=cause,
+        )
 
     async def hand(self, route: Route) -> str:
         """Hand the task to the agent `route` names, under the contract (`HandoffError` if not on the team)."""
@@ -241,16 +183,19 @@ class _Router:
                             "unknown_specialist")
             return await self.to_general(route)
         await self.note(f"{problem}: escalated", route, "escalated", None, "unknown_specialist")
-        decision = await self.ctx.escalate(
-            "invalid_output",
+        return await decide(
+            self.ctx, "invalid_output",
             f"{self.router} routed the task to {route.specialist!r}, who is not on the team, "
             "and there is no general agent to take it",
             {**route.model_dump(mode="json"), "specialists": self.names},
             agent=self.router,
             validate=self._edit(route),
-            choices=(self._choose("Choose a specialist"), Choice(id="stop", label=self.stop, action="reject")),
+            ways=(
+                Way(self._choose("Choose a specialist"), partial(self._settled, route)),
+                Way(Choice(id="stop", label=self.stop, action="reject"),
+                    partial(self._refused, route, f"{problem} and none was chosen instead")),
+            ),
         )
-        return await self._decided(route, decision, f"{problem} and none was chosen instead")
 
     async def _doubtful(self, route: Route) -> str:
         doubt = f"{route.specialist} at {route.confidence:.0%}, under {self.threshold:.0%}"
@@ -263,37 +208,42 @@ class _Router:
             payload=route.model_dump(mode="json"), confidence=route.confidence, verdict="low_confidence",
         )
         await self.note(f"doubtful route ({doubt}): escalated", route, "escalated", None, "low_confidence")
-        decision = await self.ctx.escalate(
-            "low_confidence",
+        refuse = (
+            Choice(id="general", label=f"Send it to {self.general}", action="reject") if self.general
+            else Choice(id="stop", label=self.stop, action="reject")
+        )
+        return await decide(
+            self.ctx, "low_confidence",
             f"{self.router} would send the task to {route.specialist} but is only "
             f"{route.confidence:.0%} sure (threshold {self.threshold:.0%}): {route.reason}",
             {**route.model_dump(mode="json"), "specialists": self.names},
             agent=self.router,
             validate=self._edit(route),
-            choices=(
-                Choice(id="send", label=f"Send it to {route.specialist}", action="approve"),
-                self._choose("Choose another specialist"),
-                Choice(id="general", label=f"Send it to {self.general}", action="reject") if self.general
-                else Choice(id="stop", label=self.stop, action="reject"),
+            ways=(
+                Way(Choice(id="send", label=f"Send it to {route.specialist}", action="approve"),
+                    partial(self._settled, route)),
+                Way(self._choose("Choose another specialist"), partial(self._settled, route)),
+                Way(refuse, partial(self._refused, route, f"route to {route.specialist} rejected")),
             ),
         )
-        return await self._decided(route, decision, f"route to {route.specialist} rejected")
 
-    async def _decided(self, route: Route, decision: Decision, stop: str) -> str:
-        """Who answers after a person (or the policy) decided on `route`; `stop` says why
-        the pattern stops when the route is rejected and there is no general agent."""
-        if decision.action == "reject":
-            why = decision.reason or "rejected"
-            if self.general is None:
-                await self.note(f"route rejected ({why}): stopping", route, "stopped", None, "rejected")
-                raise PatternStopped("stopped", f"{stop}: {why}")
-            await self.note(f"route rejected ({why}): {self.general} answers", route, "fallback", self.general,
-                            "rejected")
-            return await self.to_general(route)
-        outcome: Outcome = "edited" if decision.action == "edit" else "approved"
+    async def _settled(self, route: Route, decision: Decision) -> str:
+        """A person (or the policy) kept `route` (approve) or named the specialist (edit): who answers."""
+        outcome: RouteOutcome = "edited" if decision.action == "edit" else "approved"
         chosen = await self.hand(decision.edited if decision.action == "edit" else route)
         await self.note(f"{outcome}: → {chosen}", route, outcome, chosen)
         return chosen
+
+    async def _refused(self, route: Route, stop: str, decision: Decision) -> str:
+        """`route` was rejected: the general agent answers; with none, the pattern stops
+        (`stop` says why)."""
+        why = decision.reason or "rejected"
+        if self.general is None:
+            await self.note(f"route rejected ({why}): stopping", route, "stopped", None, "rejected")
+            raise PatternStopped("stopped", f"{stop}: {why}")
+        await self.note(f"route rejected ({why}): {self.general} answers", route, "fallback", self.general,
+                        "rejected")
+        return await self.to_general(route)
 
     def _choose(self, label: str) -> Choice:
         """The choice of a person naming the specialist themselves."""
@@ -333,11 +283,17 @@ async def run(ctx: RunContext, task: str, options: Options) -> str:
         await ctx.fail(problem, agent=ctx.lead().name)
     router = _Router(ctx, options)
     agent, route = await router.choose(task)
-    try:
-        return await _answer(ctx, router.agents[agent], task, route, router.router, "answer")
-    except CallFailedError as error:
-        if router.general is None or agent == router.general:
-            raise
-        await router.note(f"{agent} failed ({error.message}): {router.general} answers", route, "fallback",
-                          router.general, "specialist_failed")
-        return await _answer(ctx, router.agents[router.general], task, route, router.router, "answer:general")
+
+    async def answer(attempt: Attempt[CallFailedError]) -> str:
+        local_id = "answer" if attempt.first else "answer:general"
+        return await _answer(ctx, router.agents[attempt.agent], task, route, router.router, local_id)
+
+    async def fall_back(failure: Failure[CallFailedError], general: str) -> None:
+        await router.note(f"{failure.agent} failed ({failure.message}): {general} answers", route, "fallback",
+                          general, "specialist_failed")
+
+    general = [router.general] if router.general is not None and agent != router.general else []
+    tried = await in_order([agent, *general], answer, failed=fall_back)
+    if not tried.done:
+        raise tried.last.error
+    return tried.output  # type: ignore[return-value]

@@ -3,7 +3,6 @@ bids, requests between peers, the blackboard's keys, the (nested) plan."""
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 from textual.widgets import Static

@@ -4,6 +4,7 @@ and a pattern's own stop failing only its step."""
 from __future__ import annotations
 
 from engine.agents import AgentSpec, TeamSpec
+from engine.notes import StallNote
 from engine.policy import ApprovalPolicy
 from engine.providers.base import ProviderError
 from tests.helpers import ScriptedProvider, plan_of, run
@@ -133,8 +134,8 @@ async def test_a_stalled_blackboard_in_a_member_team_fails_only_its_step():
     ran = await run(scripted(team, failing="board-x"), pattern="hierarchical", team=team)
 
     assert ran.finished.status == "completed", ran.finished.reason
-    [stall] = [n for n in ran.of("pattern.note") if n.topic == "stall"]
-    assert "board-x" in stall.data["failed"]
+    [stall] = ran.of(StallNote)
+    assert "board-x" in stall.failed
     outcome = {e.step_id: e for e in ran.of("step.finished")}
     assert outcome["s2/board/c1:board-x"].status == "error"
     assert outcome["s2"].status == "error" and "team board: blackboard stalled" in outcome["s2"].error

@@ -7,16 +7,18 @@ import subprocess
 
 import pytest
 
-from engine.agents import AgentSpec, TeamSpec, default_team
+from engine.agents import AgentSpec, TeamSpec
 from engine.approvals import ApprovalGate, Decision, DecisionError
 from engine.budgets import Limits
+from engine.notes import BoardNote, BoardStopNote, ConflictNote, StallNote, WriteNote
+from engine.patterns import preset_team
 from engine.patterns.blackboard import Blackboard
 from engine.policy import ApprovalPolicy
 from engine.providers.base import ProviderError
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
 from tests.e2e.terminal import huddle_command
-from tests.helpers import ScriptedProvider, labels, run
+from tests.helpers import ScriptedProvider, fields_of, labels, run
 
 # The preset: researcher (problem → facts, 1), analyst (facts → options, 2),
 # engineer (facts → options, 3), critic (options → risks, 2), lead (options, risks →
@@ -34,8 +36,8 @@ def board_script(answer=None):
     return script
 
 
-def notes(ran, topic: str):
-    return [e for e in ran.of("pattern.note") if e.topic == topic]
+def notes(ran, kind):
+    return ran.of(kind)
 
 
 def prompt_of(provider: ScriptedProvider, agent: str, where: str = "cycle:") -> str:
@@ -47,15 +49,15 @@ async def test_default_demo_completes_with_a_merged_conflict(seed):
     ran = await run(SimulatedProvider(seed=seed, speed=0), pattern="blackboard")
 
     assert ran.finished.status == "completed", ran.finished.reason
-    writes = [(n.data["key"], n.data["writer"]) for n in notes(ran, "write")]
+    writes = [(n.key, n.writer) for n in notes(ran, WriteNote)]
     assert writes == [
         ("problem", "user"), ("facts", "researcher"), ("options", "lead"), ("risks", "critic"), ("recommendation", "lead"),
     ]
-    [conflict] = notes(ran, "conflict")
-    assert conflict.data["key"] == "options" and sorted(conflict.data["writers"]) == ["analyst", "engineer"]
-    assert conflict.data["resolution"] == "merge"
-    final_board = notes(ran, "board")[-1].data
-    assert final_board["cycle"] == 4 and set(final_board["keys"]) == {"problem", "facts", "options", "risks", "recommendation"}
+    [conflict] = notes(ran, ConflictNote)
+    assert conflict.key == "options" and sorted(conflict.writers) == ["analyst", "engineer"]
+    assert conflict.resolution == "merge"
+    final_board = notes(ran, BoardNote)[-1]
+    assert final_board.cycle == 4 and set(final_board.keys) == {"problem", "facts", "options", "risks", "recommendation"}
     last = ran.of("call.finished")[-1]
     assert last.agent == "lead" and ran.finished.result == last.text
 
@@ -69,14 +71,14 @@ async def test_contributors_run_when_their_inputs_are_there_and_concurrently_wit
     assert list(started) == ["c1:researcher", "c2:analyst", "c2:engineer", "c3:critic", "c4:lead"]
     # The two option writers overlap; each cycle starts after the last one's writes.
     assert max(started["c2:analyst"], started["c2:engineer"]) < min(finished["c2:analyst"], finished["c2:engineer"])
-    write_seq = {n.data["key"]: n.seq for n in notes(ran, "write")}
+    write_seq = {n.key: n.seq for n in notes(ran, WriteNote)}
     assert finished["c1:researcher"] < write_seq["facts"] < started["c2:analyst"]
     assert write_seq["options"] < started["c3:critic"] and write_seq["risks"] < started["c4:lead"]
     # Each write has its writer, a version and a time; the board is noted after each cycle.
-    stamps = [n.data["ts"] for n in notes(ran, "write")]
-    assert stamps == sorted(stamps) and all(n.data["version"] == 1 for n in notes(ran, "write"))
-    assert [n.data["cycle"] for n in notes(ran, "board")] == [1, 2, 3, 4]
-    assert notes(ran, "board")[1].data["keys"]["options"]["writer"] == "engineer"
+    stamps = [n.value_ts for n in notes(ran, WriteNote)]
+    assert stamps == sorted(stamps) and all(n.version == 1 for n in notes(ran, WriteNote))
+    assert [n.cycle for n in notes(ran, BoardNote)] == [1, 2, 3, 4]
+    assert notes(ran, BoardNote)[1].keys["options"].writer == "engineer"
     # Inputs arrive as wrapped data, never pasted into the instructions or a system prompt.
     critic = prompt_of(provider, "critic")
     assert '<agent_output source="engineer" title="options">' in critic and "engineer wrote this" in critic
@@ -89,13 +91,13 @@ async def test_priority_conflict_keeps_the_higher_priority_write_and_records_the
     provider = ScriptedProvider(board_script())
     ran = await run(provider, pattern="blackboard", options={"on_conflict": "priority"})
 
-    [conflict] = notes(ran, "conflict")
-    assert conflict.data == {
-        "key": "options", "writers": ["analyst", "engineer"], "resolution": "priority",
-        "winner": "engineer", "losers": ["analyst"],
+    [conflict] = notes(ran, ConflictNote)
+    assert fields_of(conflict) == {
+        "key": "options", "writers": ["analyst", "engineer"], "decision": None, "merge_failed": False,
+        "resolution": "priority", "winner": "engineer", "losers": ["analyst"],
     }
-    options_write = next(n for n in notes(ran, "write") if n.data["key"] == "options")
-    assert options_write.data["writer"] == "engineer" and options_write.data["conflict"] is True
+    options_write = next(n for n in notes(ran, WriteNote) if n.key == "options")
+    assert options_write.writer == "engineer" and options_write.conflict is True
     assert conflict.seq < options_write.seq
     assert "analyst wrote this" not in prompt_of(provider, "critic")
 
@@ -107,7 +109,7 @@ async def test_merge_conflict_has_the_lead_merge_the_values():
     merge_prompt = prompt_of(provider, "lead", "key:options")
     assert '<agent_output source="analyst" title="options">' in merge_prompt
     assert '<agent_output source="engineer" title="options">' in merge_prompt
-    assert notes(ran, "conflict")[0].data["resolution"] == "merge"
+    assert notes(ran, ConflictNote)[0].resolution == "merge"
     assert "MERGED" in prompt_of(provider, "critic")
     assert any(e.step_id == "c2:merge:options" and e.status == "done" for e in ran.of("step.finished"))
 
@@ -120,9 +122,9 @@ async def test_a_failed_merge_falls_back_to_priority():
 
     ran = await run(ScriptedProvider(board_script(answer)), pattern="blackboard")
 
-    [conflict] = notes(ran, "conflict")
-    assert conflict.data["resolution"] == "priority" and conflict.data["merge_failed"] is True
-    assert conflict.data["winner"] == "engineer" and "merge failed" in conflict.text
+    [conflict] = notes(ran, ConflictNote)
+    assert conflict.resolution == "priority" and conflict.merge_failed is True
+    assert conflict.winner == "engineer" and "merge failed" in conflict.text
     assert ran.finished.status == "completed"
 
 
@@ -151,11 +153,11 @@ async def test_an_escalated_conflict_takes_the_decision(decision, writer):
     assert [w["writer"] for w in escalation.payload["writes"]] == ["engineer", "analyst"]
     assert labels(escalation)["reject"] == "Leave options unwritten"
     assert refused and "value" in refused[0]
-    [conflict] = notes(ran, "conflict")
-    assert conflict.data["resolution"] == "escalation" and conflict.data["decision"] == decision.action
-    assert conflict.data["winner"] == writer
-    options_write = next(n for n in notes(ran, "write") if n.data["key"] == "options")
-    assert options_write.data["writer"] == writer
+    [conflict] = notes(ran, ConflictNote)
+    assert conflict.resolution == "escalation" and conflict.decision == decision.action
+    assert conflict.winner == writer
+    options_write = next(n for n in notes(ran, WriteNote) if n.key == "options")
+    assert options_write.writer == writer
     if writer == "user":
         assert "HUMAN OPTIONS" in prompt_of(provider, "critic")
     assert ran.finished.status == "completed"
@@ -166,11 +168,11 @@ async def test_a_rejected_conflict_leaves_the_key_unwritten_and_the_board_stalls
     ran = await run(ScriptedProvider(board_script()), pattern="blackboard", policy=policy,
                     options={"on_conflict": "escalate"})
 
-    [conflict] = notes(ran, "conflict")
-    assert conflict.data["winner"] is None and conflict.data["losers"] == ["analyst", "engineer"]
-    [stall] = notes(ran, "stall")
-    assert stall.data["missing"] == ["options", "recommendation", "risks"]
-    assert stall.data["waiting"] == {"critic": ["options"], "lead": ["options", "risks"]}
+    [conflict] = notes(ran, ConflictNote)
+    assert conflict.winner is None and conflict.losers == ["analyst", "engineer"]
+    [stall] = notes(ran, StallNote)
+    assert stall.missing == ["options", "recommendation", "risks"]
+    assert stall.waiting == {"critic": ["options"], "lead": ["options", "risks"]}
     assert ran.finished.status == "stopped" and ran.finished.reason.startswith("blackboard stalled")
     assert ran.finished.partial and "facts (v1, by researcher)" in ran.finished.result
     assert "researcher wrote this" in ran.finished.result
@@ -183,8 +185,8 @@ async def test_a_requirement_nobody_writes_is_reported_as_a_stall():
     }
     ran = await run(ScriptedProvider(board_script()), pattern="blackboard", options={"contributors": contributors})
 
-    [stall] = notes(ran, "stall")
-    assert stall.data == {"cycle": 2, "missing": ["budget", "recommendation"], "waiting": {"lead": ["budget"]}, "failed": {}}
+    [stall] = notes(ran, StallNote)
+    assert fields_of(stall) == {"cycle": 2, "missing": ["budget", "recommendation"], "waiting": {"lead": ["budget"]}, "failed": {}}
     assert "nobody can write budget, recommendation (lead needs budget)" in ran.finished.reason
     assert ran.finished.status == "stopped"
 
@@ -195,9 +197,9 @@ async def test_an_injected_fault_that_fails_a_contributor_is_named_in_the_stall(
     )
 
     assert any(e.final and e.agent == "researcher" for e in ran.of("call.failed"))
-    [stall] = notes(ran, "stall")
-    assert "researcher" in stall.data["failed"] and "overloaded" in stall.data["failed"]["researcher"]
-    assert stall.data["waiting"]["analyst"] == ["facts"]
+    [stall] = notes(ran, StallNote)
+    assert "researcher" in stall.failed and "overloaded" in stall.failed["researcher"]
+    assert stall.waiting["analyst"] == ["facts"]
     assert ran.finished.status == "stopped" and "researcher failed" in ran.finished.reason
 
 
@@ -212,14 +214,14 @@ async def test_rewritten_inputs_run_a_contributor_again_until_max_cycles():
     ran = await run(provider, pattern="blackboard", options={"contributors": contributors, "max_cycles": 4})
 
     # Every write is noted, in order, with its version and the start of its value.
-    writes = [(n.data["key"], n.data["version"], n.data["preview"]) for n in notes(ran, "write")][1:]
+    writes = [(n.key, n.version, n.preview) for n in notes(ran, WriteNote)][1:]
     assert writes == [
         ("x", 1, "researcher wrote this"), ("y", 1, "analyst wrote this"),
         ("x", 2, "engineer wrote this"), ("y", 2, "analyst wrote this"),
     ]
     assert "changed since" in prompt_of(provider, "analyst")
-    [stop] = notes(ran, "stop")
-    assert stop.data == {"reason": "max_cycles", "cycles": 4, "goal": "recommendation"}
+    [stop] = notes(ran, BoardStopNote)
+    assert fields_of(stop) == {"reason": "max_cycles", "cycles": 4, "goal": "recommendation"}
     assert ran.finished.status == "stopped" and "max_cycles (4)" in ran.finished.reason
     assert "x (v2, by engineer)" in ran.finished.result
 
@@ -230,7 +232,7 @@ async def test_a_budget_stop_keeps_the_board_as_the_partial_result():
 
     assert ran.finished.status == "stopped" and "turns budget" in ran.finished.reason
     assert "facts (v1, by researcher)" in ran.finished.result
-    assert not notes(ran, "stall")
+    assert not notes(ran, StallNote)
 
 
 async def test_contributors_that_do_not_fit_the_team_are_a_clear_error():
@@ -257,12 +259,12 @@ async def test_a_team_of_only_member_teams_is_a_clear_error():
 
 
 async def test_on_another_team_every_agent_writes_its_own_key_and_the_lead_the_goal():
-    ran = await run(SimulatedProvider(seed=2, speed=0), pattern="blackboard", team=default_team())
+    ran = await run(SimulatedProvider(seed=2, speed=0), pattern="blackboard", team=preset_team("orchestrator"))
 
     assert ran.finished.status == "completed"
-    keys = [n.data["key"] for n in notes(ran, "write")]
+    keys = [n.key for n in notes(ran, WriteNote)]
     assert keys == ["problem", "researcher", "coder", "reviewer", "recommendation"]
-    assert not notes(ran, "conflict")
+    assert not notes(ran, ConflictNote)
 
 
 def test_the_workspace_versions_each_key():

@@ -8,12 +8,13 @@ import pytest
 
 from engine.agents import AgentSpec, TeamSpec
 from engine.budgets import Limits
+from engine.notes import AbsentNote, DiscussionNote, RoundNote
 from engine.patterns import get_pattern
 from engine.policy import ApprovalPolicy
 from engine.providers.base import ProviderError
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
-from tests.helpers import ScriptedProvider, run
+from tests.helpers import ScriptedProvider, fields_of, run
 
 PANEL = ["security", "product", "sre"]
 
@@ -50,8 +51,8 @@ def panel(verdicts=None, *, failing=(), failing_verdicts=()):
     return script
 
 
-def notes(ran, topic):
-    return [n.data for n in ran.of("pattern.note") if n.topic == topic]
+def notes(ran, kind):
+    return [fields_of(n) for n in ran.of(kind)]
 
 
 def spoken(ran):
@@ -85,10 +86,10 @@ async def test_panelists_speak_one_at_a_time_each_seeing_the_discussion_so_far()
     assert all("TOPIC-MARKER" in prompt for prompt in prompts.values())
     assert all("in round" not in r.system for r in provider.requests)  # never in a system prompt
 
-    rounds = notes(ran, "round")
+    rounds = notes(ran, RoundNote)
     assert [(r["round"], r["consensus"], r["agreement"]) for r in rounds] == [(1, False, 0.4), (2, True, 0.9)]
     assert rounds[0]["open_points"] == ["cost"] and rounds[0]["speakers"] == PANEL
-    assert notes(ran, "discussion") == [{"stopped": "consensus", "rounds": 2}]
+    assert notes(ran, DiscussionNote) == [{"stopped": "consensus", "rounds": 2}]
     summary = next(r for r in provider.requests if r.agent == "moderator" and r.tool is None)
     assert "reached consensus after 2 rounds" in summary.messages[-1].text
     assert ran.finished.turns == 6
@@ -100,8 +101,8 @@ async def test_round_limit_without_consensus_is_not_an_error_and_the_summary_say
 
     assert ran.finished.status == "completed" and not ran.finished.partial
     assert spoken(ran) == [f"round {n}: {agent}" for n in (1, 2) for agent in PANEL]
-    assert [r["consensus"] for r in notes(ran, "round")] == [False, False]
-    assert notes(ran, "discussion") == [{"stopped": "round_limit", "rounds": 2}]
+    assert [r["consensus"] for r in notes(ran, RoundNote)] == [False, False]
+    assert notes(ran, DiscussionNote) == [{"stopped": "round_limit", "rounds": 2}]
     summary = provider.requests[-1]
     assert summary.agent == "moderator" and "did not reach consensus within 2 rounds" in summary.messages[-1].text
     assert "where it still disagrees" in summary.messages[-1].text
@@ -110,7 +111,7 @@ async def test_round_limit_without_consensus_is_not_an_error_and_the_summary_say
 async def test_consensus_in_the_first_round_stops_at_once():
     ran = await run(ScriptedProvider(panel([verdict(True)])), pattern="discussion", options={"max_rounds": 5})
     assert len(ran.of("step.started")) == 3
-    assert notes(ran, "discussion") == [{"stopped": "consensus", "rounds": 1}]
+    assert notes(ran, DiscussionNote) == [{"stopped": "consensus", "rounds": 1}]
 
 
 async def test_a_failing_panelist_sits_the_round_out_and_the_others_go_on():
@@ -120,9 +121,9 @@ async def test_a_failing_panelist_sits_the_round_out_and_the_others_go_on():
     assert ran.finished.status == "completed"
     outcome = {e.step_id: (e.agent, e.status) for e in ran.of("step.finished")}
     assert outcome == {"r1.1": ("security", "done"), "r1.2": ("product", "error"), "r1.3": ("sre", "done")}
-    [absent] = notes(ran, "absent")
-    assert absent["agent"] == "product" and absent["round"] == 1 and "invalid API key" in absent["error"]
-    assert notes(ran, "round")[0]["speakers"] == ["security", "sre"]
+    [absent] = ran.of(AbsentNote)
+    assert absent.agent == "product" and absent.round == 1 and "invalid API key" in absent.error
+    assert notes(ran, RoundNote)[0]["speakers"] == ["security", "sre"]
     sre = next(r for r in provider.requests if r.agent == "sre")
     assert '<agent_output source="product"' not in sre.messages[-1].text
 
@@ -131,11 +132,11 @@ async def test_a_failed_verdict_counts_as_no_consensus_and_the_discussion_goes_o
     provider = ScriptedProvider(panel([verdict(True), verdict(True)], failing_verdicts=(1,)))
     ran = await run(provider, pattern="discussion")
 
-    rounds = notes(ran, "round")
+    rounds = notes(ran, RoundNote)
     assert rounds[0]["consensus"] is False and rounds[0]["agreement"] is None
     assert "invalid API key" in rounds[0]["error"]
-    assert rounds[1]["consensus"] is True and "error" not in rounds[1]
-    assert notes(ran, "discussion") == [{"stopped": "consensus", "rounds": 2}]
+    assert rounds[1]["consensus"] is True and rounds[1]["error"] is None
+    assert notes(ran, DiscussionNote) == [{"stopped": "consensus", "rounds": 2}]
     assert ran.finished.status == "completed"
 
 
@@ -150,10 +151,10 @@ async def test_the_reject_fault_keeps_the_simulated_panel_from_agreeing_until_th
     provider = SimulatedProvider(seed=3, speed=0, faults=parse_faults("reject@moderator"))
     ran = await run(provider, pattern="discussion", task="Should we move our monolith to microservices?")
 
-    rounds = notes(ran, "round")
+    rounds = notes(ran, RoundNote)
     assert [r["consensus"] for r in rounds] == [False, False, False]
     assert all(r["agreement"] < 0.5 for r in rounds)
-    assert notes(ran, "discussion") == [{"stopped": "round_limit", "rounds": 3}]
+    assert notes(ran, DiscussionNote) == [{"stopped": "round_limit", "rounds": 3}]
     assert ran.finished.status == "completed"
 
 
@@ -197,8 +198,8 @@ async def test_default_demo_completes(seed):
 
     assert ran.finished.status == "completed"
     assert ran.finished.result.startswith("## ")
-    rounds = notes(ran, "round")
-    [ending] = notes(ran, "discussion")
+    rounds = notes(ran, RoundNote)
+    [ending] = notes(ran, DiscussionNote)
     assert ending["rounds"] == len(rounds) and 1 <= len(rounds) <= 3
     assert (ending["stopped"] == "consensus") == rounds[-1]["consensus"]
     assert all(0 <= r["agreement"] <= 1 for r in rounds)
@@ -213,6 +214,6 @@ def test_headless_cli_runs_the_discussion(capsys):
                  "--seed", "1", "Should we move our monolith to microservices?"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "▶ r1.1 security: round 1: security" in out
-    assert "· round: round 1:" in out and "· discussion: discussion ends:" in out
+    assert "▶ security r1.1: round 1: security" in out
+    assert "· moderator round: round 1:" in out and "· moderator discussion: discussion ends:" in out
     assert "result (completed)" in out

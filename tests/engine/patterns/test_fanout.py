@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from engine.budgets import Limits
+from engine.notes import ChunkNote, FanoutNote, SynthesisNote
 from engine.patterns import get_pattern
 from engine.patterns.fanout import group, split_task
 from engine.policy import ApprovalPolicy
 from engine.providers.base import ProviderError
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
-from tests.helpers import ScriptedProvider, run
+from tests.helpers import ScriptedProvider, fields_of, run
 
 WORKERS = ["security", "performance", "usability", "cost"]
 SIX = [f"PART-{n} text" for n in range(1, 7)]
@@ -41,7 +42,7 @@ def most_at_once(ran) -> int:
 
 
 def chunk_notes(ran):
-    return {n.data["index"]: n.data for n in ran.of("pattern.note") if n.topic == "chunk"}
+    return {n.index: n for n in ran.of(ChunkNote)}
 
 
 # -- splitting ----------------------------------------------------------------------
@@ -99,7 +100,7 @@ async def test_parts_are_dealt_round_robin_and_each_worker_sees_only_its_part():
     assert [(e.step_id, e.assigned_to) for e in started if e.step_id != "synthesis"] == [
         ("c1", "security"), ("c2", "performance"), ("c3", "usability"), ("c4", "cost"), ("c5", "security"),
     ]
-    [fanout] = [n.data for n in ran.of("pattern.note") if n.topic == "fanout"]
+    [fanout] = [fields_of(n) for n in ran.of(FanoutNote)]
     assert fanout == {"mode": "chunks", "chunks": 5, "concurrency": 3, "workers": WORKERS,
                       "synthesizer": "synthesizer"}
     prompts = [r.messages[-1].text for r in provider.requests if r.agent == "performance"]
@@ -112,7 +113,7 @@ async def test_perspectives_each_get_the_whole_task_and_the_synthesiser_gets_eve
     provider = ScriptedProvider(worked())
     ran = await run(provider, pattern="fanout", task="Choose a queue for our order events")
 
-    assert [n.data["mode"] for n in ran.of("pattern.note") if n.topic == "fanout"] == ["perspectives"]
+    assert [n.mode for n in ran.of(FanoutNote)] == ["perspectives"]
     workers = [r for r in provider.requests if r.agent != "synthesizer"]
     assert sorted(r.agent for r in workers) == sorted(WORKERS)
     for request in workers:
@@ -131,10 +132,10 @@ async def test_a_failed_part_is_an_error_result_and_the_synthesis_is_told_what_i
 
     assert ran.finished.status == "completed"
     notes = chunk_notes(ran)
-    assert notes[2]["status"] == "error" and "invalid API key" in notes[2]["error"]
-    assert [notes[n]["status"] for n in (1, 3, 4)] == ["done"] * 3
+    assert notes[2].status == "error" and "invalid API key" in (notes[2].error or "")
+    assert [notes[n].status for n in (1, 3, 4)] == ["done"] * 3
     assert next(e for e in ran.of("step.finished") if e.step_id == "c2").status == "error"
-    [synthesis_note] = [n.data for n in ran.of("pattern.note") if n.topic == "synthesis"]
+    [synthesis_note] = [fields_of(n) for n in ran.of(SynthesisNote)]
     assert synthesis_note == {"synthesizer": "synthesizer", "inputs": 3, "missing": [2]}
     prompt = next(r for r in provider.requests if r.agent == "synthesizer").messages[-1].text
     assert "did not finish" in prompt and "part 2 (performance" in prompt
@@ -146,7 +147,7 @@ async def test_overload_fault_on_one_worker_leaves_the_others_to_be_merged():
     ran = await run(provider, pattern="fanout")
 
     assert len([e for e in ran.of("call.failed") if e.agent == "security"]) == 4  # every retry
-    assert chunk_notes(ran)[1]["status"] == "error"
+    assert chunk_notes(ran)[1].status == "error"
     assert ran.finished.status == "completed"
 
 
@@ -154,7 +155,7 @@ async def test_rate_limits_are_retried_and_every_part_finishes():
     provider = SimulatedProvider(seed=8, speed=0, faults=parse_faults("rate_limit:0.3"))
     ran = await run(provider, pattern="fanout")
     assert ran.of("retry")
-    assert all(n["status"] == "done" for n in chunk_notes(ran).values())
+    assert all(n.status == "done" for n in chunk_notes(ran).values())
     assert ran.finished.status == "completed"
 
 
@@ -242,6 +243,6 @@ def test_headless_cli_runs_the_fanout_pattern(capsys):
                  "Review these endpoints:\n- GET /orders\n- POST /orders\n- DELETE /orders/{id}"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "· fanout: 3 parts over security, performance, usability" in out
-    assert "· synthesis: synthesizer merges 3 of 3 results" in out
+    assert "· synthesizer fanout: 3 parts over security, performance, usability" in out
+    assert "· synthesizer synthesis: synthesizer merges 3 of 3 results" in out
     assert "result (completed)" in out

@@ -10,12 +10,13 @@ import pytest
 from engine.agents import AgentSpec, TeamSpec
 from engine.approvals import ApprovalGate, Decision
 from engine.budgets import Limits
-from engine.patterns.hierarchical import team as preset_team
+from engine.notes import TeamNote
+from engine.patterns import preset_team
 from engine.policy import ApprovalPolicy
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
 from tests.e2e.terminal import huddle_command
-from tests.helpers import ScriptedProvider, plan_of, run
+from tests.helpers import ScriptedProvider, fields_of, plan_of, run
 
 TOP = plan_of(("s1", "researcher", []), ("s2", "engineering", ["s1"]), ("s3", "writers", []))
 ENG = plan_of(("e1", "eng-coder", []), ("e2", "eng-tester", ["e1"]))
@@ -37,8 +38,8 @@ def default_plans(**overrides: dict) -> dict[str, dict]:
     return {"lead": TOP, "eng-lead": ENG, "docs-lead": DOCS, **overrides}
 
 
-def notes(ran, topic: str = "team"):
-    return [e for e in ran.of("pattern.note") if e.topic == topic]
+def notes(ran):
+    return ran.of(TeamNote)
 
 
 def _answering(gate: ApprovalGate, decide):
@@ -60,7 +61,7 @@ async def test_default_demo_completes_with_nested_team_plans(seed):
     assert any(s.endswith("/team:writers/plan") for s in plan_spans)
     step_ids = [e.step_id for e in ran.of("step.started")]
     assert len(step_ids) == len(set(step_ids)), "step ids must be unique in a session"
-    statuses = [n.data["status"] for n in notes(ran)]
+    statuses = [n.status for n in notes(ran)]
     assert statuses.count("started") == statuses.count("done") >= 2
     # The top lead writes the final answer, last.
     last = ran.of("call.finished")[-1]
@@ -83,11 +84,11 @@ async def test_member_team_plans_and_runs_nested_after_its_dependencies():
     assert finished["s2/engineering/e1"] < started["s2/engineering/e2"] < finished["s2/engineering/e2"] < finished["s2"]
     assert started["s3/writers/d1"] < started["s3/writers/d2"] < finished["s3"]
 
-    eng = [n for n in notes(ran) if n.data["team"] == "engineering"]
-    assert [n.data["status"] for n in eng] == ["started", "done"]
-    assert eng[0].data == {
+    eng = [n for n in notes(ran) if n.team == "engineering"]
+    assert [n.status for n in eng] == ["started", "done"]
+    assert fields_of(eng[0]) == {
         "team": "engineering", "pattern": "orchestrator", "depth": 1, "path": ["engineering"],
-        "step": "s2", "status": "started",
+        "step": "s2", "status": "started", "error": None,
     }
     assert eng[0].seq < started["s2/engineering/e1"] and eng[1].seq < finished["s2"]
     eng_plan = next(e for e in ran.of("plan.made") if e.agent == "eng-lead")
@@ -137,8 +138,8 @@ async def test_each_team_lead_gets_its_own_plan_escalation_and_a_rejected_team_f
     outcome = {e.step_id: e for e in ran.of("step.finished")}
     assert outcome["s2"].status == "error" and "team engineering: plan rejected 3 times" in outcome["s2"].error
     assert outcome["s1"].status == "done" and outcome["s3"].status == "done"
-    failed = [n for n in notes(ran) if n.data["status"] == "failed"]
-    assert [n.data["team"] for n in failed] == ["engineering"]
+    failed = [n for n in notes(ran) if n.status == "failed"]
+    assert [n.team for n in failed] == ["engineering"]
     assert ran.finished.status == "completed"
     synthesis = next(e for e in ran.of("call.started") if e.span_id == "root/synthesis")
     assert "did not finish" in synthesis.prompt and "s2" in synthesis.prompt
@@ -150,9 +151,9 @@ async def test_injected_fault_in_a_member_team_lead_fails_its_steps_not_the_sess
     )
 
     assert ran.finished.status == "completed"
-    failed = [n for n in notes(ran) if n.data["status"] == "failed"]
-    assert failed and all(n.data["team"] == "engineering" for n in failed)
-    assert "no valid Plan" in failed[0].data["error"]
+    failed = [n for n in notes(ran) if n.status == "failed"]
+    assert failed and all(n.team == "engineering" for n in failed)
+    assert "no valid Plan" in failed[0].error
     outcome = {e.step_id: e for e in ran.of("step.finished")}
     engineering = [o for o in outcome.values() if o.agent == "engineering"]
     assert engineering and all(o.status in ("error", "skipped") for o in engineering)
@@ -224,8 +225,8 @@ async def test_a_hierarchical_member_team_nests_its_own_member_team_two_levels_d
 
     assert ran.finished.status == "completed"
     assert [e.step_id for e in ran.of("step.started")] == ["s1", "s1/platform/p1", "s1/platform/p1/infra/i1", "s1/platform/p2"]
-    infra = [n for n in notes(ran) if n.data["team"] == "infra"]
-    assert infra[0].data["depth"] == 2 and infra[0].data["path"] == ["platform", "infra"]
+    infra = [n for n in notes(ran) if n.team == "infra"]
+    assert infra[0].depth == 2 and infra[0].path == ["platform", "infra"]
     dev_call = next(e for e in ran.of("call.started") if e.agent == "infra-dev")
     assert dev_call.span_id == "root/step:s1/team:platform/step:p1/team:infra/step:i1"
 
@@ -267,7 +268,7 @@ async def test_a_member_team_can_run_another_pattern_with_its_inputs_and_scoped_
     assert ran.finished.status == "completed"
     assert [e.step_id for e in ran.of("step.started")] == ["s1", "s2", "s2/specialists/task", "s2/specialists/task.1"]
     [started, done] = notes(ran)
-    assert started.data["pattern"] == "mesh" and done.data["status"] == "done"
+    assert started.pattern == "mesh" and done.status == "done"
     entry_assessment = next(r for r in provider.requests if r.agent == "api-expert" and r.tool is not None)
     assert '<agent_output source="researcher" step="s1"' in entry_assessment.messages[-1].text
     synthesis = next(r for r in provider.requests if r.agent == "lead" and r.tool is None)
@@ -275,7 +276,7 @@ async def test_a_member_team_can_run_another_pattern_with_its_inputs_and_scoped_
 
 
 def test_the_preset_team_has_two_member_teams_under_a_stronger_lead():
-    spec = preset_team()
+    spec = preset_team("hierarchical")
     members = {agent.name: agent for agent in spec.agents}
     assert sum(agent.team is not None for agent in spec.agents) >= 2
     assert members[spec.lead].model != members["researcher"].model

@@ -9,13 +9,14 @@ import pytest
 
 from engine.approvals import ApprovalGate, Decision
 from engine.budgets import Limits
-from engine.patterns.mesh import team as preset_team
+from engine.notes import DeclineNote, MeshStopNote, RequestNote
+from engine.patterns import preset_team
 from engine.policy import ApprovalPolicy
 from engine.providers.base import ProviderError
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
 from tests.e2e.terminal import huddle_command
-from tests.helpers import ScriptedProvider, run
+from tests.helpers import ScriptedProvider, fields_of, run
 
 # The preset peers: architect (api design, architecture), dba (databases, performance),
 # security (security), frontend (frontend, api design), tester (testing, security).
@@ -40,8 +41,8 @@ def mesh_script(asks: dict[str, list[str]], *, confidence: dict[str, float] | No
     return script
 
 
-def notes(ran, topic: str):
-    return [e for e in ran.of("pattern.note") if e.topic == topic]
+def notes(ran, kind):
+    return ran.of(kind)
 
 
 def messages(ran):
@@ -68,14 +69,14 @@ async def test_default_demo_completes_within_its_guards_for_several_seeds():
         last = ran.of("call.finished")[-1]
         assert last.agent == "architect" and last.span_id == "root/peer:architect/answer"
         assert ran.finished.result == last.text
-        for note in notes(ran, "request"):
-            assert 1 <= note.data["hop"] <= 2
-        for note in notes(ran, "stop"):
-            assert note.data["reason"] in ("hop_limit", "circular", "no_peer", "capacity")
+        for note in notes(ran, RequestNote):
+            assert 1 <= note.hop <= 2
+        for note in notes(ran, MeshStopNote):
+            assert note.reason in ("hop_limit", "circular", "no_peer", "capacity")
         # Every request travels as a message from the asker to the asked.
         sent = {(f, t) for f, t, _ in messages(ran)}
-        assert all((n.data["from"], n.data["to"]) in sent for n in notes(ran, "request"))
-        requests += len(notes(ran, "request"))
+        assert all((n.from_agent, n.to_agent) in sent for n in notes(ran, RequestNote))
+        requests += len(notes(ran, RequestNote))
     assert requests  # the demo shows peers asking each other
 
 
@@ -89,7 +90,7 @@ async def test_helpers_work_concurrently_and_their_replies_come_back_as_data():
     assert set(started) == {"task", "task.1", "task.2"}
     assert max(started["task.1"], started["task.2"]) < min(finished["task.1"], finished["task.2"])
     assert finished["task"] > max(finished["task.1"], finished["task.2"])
-    assert [(n.data["from"], n.data["to"], n.data["capability"], n.data["hop"]) for n in notes(ran, "request")] == [
+    assert [(n.from_agent, n.to_agent, n.capability, n.hop) for n in notes(ran, RequestNote)] == [
         ("architect", "dba", "databases", 1), ("architect", "security", "security", 1),
     ]
     sent = messages(ran)
@@ -111,13 +112,13 @@ async def test_circular_delegation_is_stopped_and_shown():
     ran = await run(ScriptedProvider(script), pattern="mesh", options={"hop_limit": 3})
 
     assert ran.finished.status == "completed"
-    [stop] = notes(ran, "stop")
-    assert stop.data == {
+    [stop] = notes(ran, MeshStopNote)
+    assert fields_of(stop) == {
         "reason": "circular", "requester": "tester", "chain": ["architect", "security", "tester"],
-        "capability": "security", "holders": ["security"],
+        "capability": "security", "capabilities": None, "holders": ["security"], "declined": None,
     }
     assert "loop" in stop.text
-    assert [(n.data["from"], n.data["to"]) for n in notes(ran, "request")] == [("architect", "security"), ("security", "tester")]
+    assert [(n.from_agent, n.to_agent) for n in notes(ran, RequestNote)] == [("architect", "security"), ("security", "tester")]
     # Nobody is asked twice in one chain, and everyone still answers.
     assert [e.step_id for e in ran.of("step.finished") if e.status == "done"] == ["task.1.1", "task.1", "task"]
 
@@ -128,9 +129,9 @@ async def test_hop_limit_stops_further_asks_and_says_so():
     ran = await run(provider, pattern="mesh")
 
     assert ran.finished.status == "completed"
-    [stop] = notes(ran, "stop")
-    assert stop.data["reason"] == "hop_limit"
-    assert stop.data["chain"] == ["architect", "dba", "tester"] and stop.data["capabilities"] == ["frontend"]
+    [stop] = notes(ran, MeshStopNote)
+    assert stop.reason == "hop_limit"
+    assert stop.chain == ["architect", "dba", "tester"] and stop.capabilities == ["frontend"]
     assert "frontend" not in {r.agent for r in provider.requests}
     assert [e.step_id for e in ran.of("step.started")] == ["task", "task.1", "task.1.1"]
 
@@ -139,7 +140,7 @@ async def test_hop_limit_zero_lets_the_entry_peer_ask_no_one():
     provider = ScriptedProvider(mesh_script({"architect": ["databases"]}))
     ran = await run(provider, pattern="mesh", options={"hop_limit": 0})
 
-    assert [n.data["reason"] for n in notes(ran, "stop")] == ["hop_limit"]
+    assert [n.reason for n in notes(ran, MeshStopNote)] == ["hop_limit"]
     assert {r.agent for r in provider.requests} == {"architect"}
     assert ran.finished.status == "completed"
 
@@ -151,16 +152,16 @@ async def test_a_peer_at_capacity_declines_and_the_next_peer_with_the_capability
         pattern="mesh", options={"capacity": capacity},
     )
 
-    asked = [(n.data["from"], n.data["to"]) for n in notes(ran, "request")]
+    asked = [(n.from_agent, n.to_agent) for n in notes(ran, RequestNote)]
     if capacity == 1:
         assert asked == [("architect", "security"), ("architect", "security"), ("architect", "tester")]
         assert ("security", "architect", "declined: at capacity") in messages(ran)
-        [decline] = notes(ran, "decline")
-        assert decline.data == {"peer": "security", "requester": "architect", "capability": "security", "active": 1}
+        [decline] = notes(ran, DeclineNote)
+        assert fields_of(decline) == {"peer": "security", "requester": "architect", "capability": "security", "active": 1}
         assert {e.agent for e in ran.of("step.finished")} == {"architect", "security", "tester"}
     else:
         assert asked == [("architect", "security"), ("architect", "security")]
-        assert not notes(ran, "decline")
+        assert not notes(ran, DeclineNote)
     assert ran.finished.status == "completed"
 
 
@@ -170,11 +171,11 @@ async def test_when_every_peer_with_a_capability_is_busy_the_asker_goes_on_witho
     script = mesh_script({"architect": ["databases", "security"], "dba": ["testing"], "security": ["testing"]})
     ran = await run(ScriptedProvider(script, delay=0.01), pattern="mesh")
 
-    [decline] = notes(ran, "decline")
-    assert decline.data["peer"] == "tester" and decline.data["requester"] in ("dba", "security")
-    [stop] = notes(ran, "stop")
-    assert stop.data["reason"] == "capacity" and stop.data["requester"] == decline.data["requester"]
-    assert stop.data["declined"] == ["tester"]
+    [decline] = notes(ran, DeclineNote)
+    assert decline.peer == "tester" and decline.requester in ("dba", "security")
+    [stop] = notes(ran, MeshStopNote)
+    assert stop.reason == "capacity" and stop.requester == decline.requester
+    assert stop.declined == ["tester"]
     assert sum(e.agent == "tester" for e in ran.of("step.started")) == 1
     assert ran.finished.status == "completed"
 
@@ -182,9 +183,9 @@ async def test_when_every_peer_with_a_capability_is_busy_the_asker_goes_on_witho
 async def test_a_capability_no_other_peer_has_is_a_no_peer_stop():
     ran = await run(ScriptedProvider(mesh_script({"architect": ["architecture"]})), pattern="mesh")
 
-    [stop] = notes(ran, "stop")
-    assert stop.data["reason"] == "no_peer" and stop.data["capability"] == "architecture"
-    assert not notes(ran, "request") and ran.finished.status == "completed"
+    [stop] = notes(ran, MeshStopNote)
+    assert stop.reason == "no_peer" and stop.capability == "architecture"
+    assert not notes(ran, RequestNote) and ran.finished.status == "completed"
 
 
 async def test_a_low_confidence_reply_escalates_and_rejecting_it_drops_it():
@@ -247,7 +248,7 @@ async def test_an_injected_malformed_assessment_falls_back_to_answering_alone():
     )
 
     assert any(e.final and e.error_type == "invalid_output" for e in ran.of("call.failed"))
-    assert not notes(ran, "request")
+    assert not notes(ran, RequestNote)
     assert ran.finished.status == "completed" and ran.finished.result.startswith("## ")
 
 
@@ -299,7 +300,7 @@ async def test_the_task_steps_title_is_the_tasks_first_line():
 
 
 def test_the_preset_team_has_distinct_capabilities_and_no_coordinator():
-    spec = preset_team()
+    spec = preset_team("mesh")
     assert spec.lead is None and len(spec.agents) >= 4
     firsts = [agent.capabilities[0] for agent in spec.agents]
     assert len(set(firsts)) == len(firsts)

@@ -9,6 +9,7 @@ import pytest
 
 from engine.approvals import ApprovalGate, Decision, DecisionError
 from engine.budgets import Limits
+from engine.notes import PipelineNote, StageNote
 from engine.patterns import get_pattern
 from engine.patterns.pipeline import RESEARCH_NOTES
 from engine.policy import ApprovalPolicy
@@ -51,8 +52,7 @@ def prompts(provider):
 
 
 def stage_notes(ran):
-    return [(n.data["stage"], n.data["agent"], n.data["status"], n.data["verdict"])
-            for n in ran.of("pattern.note") if n.topic == "stage"]
+    return [(n.stage, n.by, n.status, n.verdict) for n in ran.of(StageNote)]
 
 
 async def test_stages_run_in_order_each_on_the_previous_output():
@@ -75,9 +75,9 @@ async def test_stages_run_in_order_each_on_the_previous_output():
     assert '<agent_output source="writer"' in seen["editor"] and "FINDING-1" not in seen["editor"]
     assert '<agent_output source="editor"' in seen["fact_checker"]
 
-    [pipeline] = [n.data for n in ran.of("pattern.note") if n.topic == "pipeline"]
-    assert pipeline == {"stages": STAGES, "include_original": True, "contracts": {"researcher": "ResearchNotes"},
-                        "fallbacks": {"researcher": "senior_researcher"}}
+    [pipeline] = ran.of(PipelineNote)
+    assert (pipeline.stages, pipeline.include_original, pipeline.contracts, pipeline.fallbacks) == (
+        STAGES, True, {"researcher": "ResearchNotes"}, {"researcher": "senior_researcher"})
     assert stage_notes(ran) == [
         ("researcher", "researcher", "done", "accepted"), ("writer", "writer", "done", None),
         ("editor", "editor", "done", None), ("fact_checker", "fact_checker", "done", None),
@@ -320,5 +320,5 @@ def test_headless_cli_runs_the_pipeline_pattern(capsys):
                  "Write a short guide to API rate limits"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "· stage: 1/4 researcher: done" in out and "· stage: 4/4 fact_checker: done" in out
+    assert "· researcher stage: 1/4 researcher: done" in out and "· fact_checker stage: 4/4 fact_checker: done" in out
     assert "result (completed)" in out

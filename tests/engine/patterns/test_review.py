@@ -9,13 +9,14 @@ import pytest
 from engine.agents import AgentSpec, TeamSpec
 from engine.approvals import ApprovalGate, Decision, DecisionError
 from engine.budgets import Limits
+from engine.notes import OutcomeNote, ReviewNote
 from engine.patterns import get_pattern
 from engine.patterns.review import MAX_EXTRA_REVISIONS
 from engine.policy import ApprovalPolicy
 from engine.providers.base import ProviderError
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
-from tests.helpers import ScriptedProvider, labels, run
+from tests.helpers import ScriptedProvider, fields_of, labels, run
 
 
 def verdict(approved, issues=(), confidence=0.9):
@@ -52,8 +53,8 @@ def answering(gate, decide):
     return hook
 
 
-def notes(ran, topic):
-    return [n.data for n in ran.of("pattern.note") if n.topic == topic]
+def notes(ran, kind):
+    return [fields_of(n) for n in ran.of(kind)]
 
 
 def prompts(provider, agent):
@@ -65,7 +66,7 @@ async def test_an_approved_first_draft_is_the_result():
     assert ran.finished.status == "completed"
     assert ran.finished.result == "draft 0"
     assert [e.step_id for e in ran.of("step.started")] == ["d0", "r0"]
-    assert notes(ran, "outcome") == [{"status": "approved", "revisions": 0, "approved": True}]
+    assert notes(ran, OutcomeNote) == [{"status": "approved", "revisions": 0, "approved": True}]
     assert not ran.of("handoff") and not ran.of("escalation.requested")
     assert ran.finished.turns == 2
 
@@ -93,9 +94,9 @@ async def test_a_rejected_draft_is_revised_from_its_issues_until_approved():
     [handoff] = ran.of("handoff")
     assert (handoff.from_agent, handoff.to_agent, handoff.contract) == ("reviewer", "engineer", "review")
     assert handoff.verdict == "accepted"
-    reviews = [(n["revision"], n["approved"], n["issues"]) for n in notes(ran, "review")]
+    reviews = [(n["revision"], n["approved"], n["issues"]) for n in notes(ran, ReviewNote)]
     assert reviews == [(0, False, ["ISSUE-A"]), (1, True, [])]
-    assert notes(ran, "outcome") == [{"status": "approved", "revisions": 1, "approved": True}]
+    assert notes(ran, OutcomeNote) == [{"status": "approved", "revisions": 1, "approved": True}]
 
 
 async def test_deadlock_after_the_last_revision_and_approve_accepts_the_draft_as_best_effort():
@@ -110,7 +111,7 @@ async def test_deadlock_after_the_last_revision_and_approve_accepts_the_draft_as
     assert ran.finished.status == "completed"
     result = ran.finished.result
     assert result.startswith("> Not approved") and "> - ISSUE-A" in result and result.endswith("draft 1")
-    assert notes(ran, "outcome") == [{"status": "best_effort", "revisions": 1, "approved": False}]
+    assert notes(ran, OutcomeNote) == [{"status": "best_effort", "revisions": 1, "approved": False}]
 
 
 async def test_deadlock_rejected_stops_with_the_last_draft_as_the_partial_result():
@@ -122,7 +123,7 @@ async def test_deadlock_rejected_stops_with_the_last_draft_as_the_partial_result
     assert "not approved" in ran.finished.reason
     assert "draft 2" in ran.finished.result and "ISSUE-A" in ran.finished.result
     assert "draft 0" not in ran.finished.result and "draft 1" not in ran.finished.result
-    assert notes(ran, "outcome")[-1]["status"] == "stopped"
+    assert notes(ran, OutcomeNote)[-1]["status"] == "stopped"
 
 
 async def test_one_more_revision_takes_guidance_and_a_still_rejected_draft_escalates_again():
@@ -189,7 +190,7 @@ async def test_an_unsure_rejection_escalates_on_its_way_to_the_producer(mode):
     else:  # the review is refused: the draft stands, marked as not approved
         assert ran.finished.result.startswith("> Not approved") and ran.finished.result.endswith("draft 0")
         assert "refused" in ran.finished.result
-        assert notes(ran, "outcome")[-1]["status"] == "set_aside"
+        assert notes(ran, OutcomeNote)[-1]["status"] == "set_aside"
         assert len(ran.of("step.started")) == 2
 
 
@@ -201,7 +202,7 @@ async def test_a_person_can_edit_an_unsure_review_into_an_approval():
         gate=gate, policy=gate.policy, on_event=answering(gate, decide),
     )
     assert ran.finished.result == "draft 0"
-    assert notes(ran, "outcome") == [{"status": "approved", "revisions": 0, "approved": True}]
+    assert notes(ran, OutcomeNote) == [{"status": "approved", "revisions": 0, "approved": True}]
 
 
 async def test_a_failed_review_escalates_with_the_draft_unreviewed():
@@ -212,7 +213,7 @@ async def test_a_failed_review_escalates_with_the_draft_unreviewed():
     assert labels(escalation)["approve"] == "Accept the unreviewed draft"
     assert labels(escalation)["edit"] == "Review it again"
     assert ran.finished.result.startswith("> Unreviewed") and ran.finished.result.endswith("draft 0")
-    assert notes(ran, "review")[0]["error"] and notes(ran, "outcome")[-1]["status"] == "unreviewed"
+    assert notes(ran, ReviewNote)[0]["error"] and notes(ran, OutcomeNote)[-1]["status"] == "unreviewed"
 
 
 async def test_review_it_again_asks_the_reviewer_once_more():
@@ -246,7 +247,7 @@ async def test_the_reject_fault_deadlocks_the_simulated_reviewer():
     provider = SimulatedProvider(seed=4, speed=0, faults=parse_faults("reject@reviewer"))
     ran = await run(provider, pattern="review")
 
-    reviews = notes(ran, "review")
+    reviews = notes(ran, ReviewNote)
     assert [r["approved"] for r in reviews] == [False, False, False]
     assert all(r["issues"] for r in reviews)
     assert [e.trigger for e in ran.of("escalation.requested")] == ["reviewer_deadlock"]
@@ -284,10 +285,10 @@ async def test_default_demo_completes(seed):
 
     assert ran.finished.status == "completed"
     assert ran.finished.result.startswith(("## ", "> Not approved"))
-    reviews = notes(ran, "review")
+    reviews = notes(ran, ReviewNote)
     assert 1 <= len(reviews) <= 3
     assert [r["revision"] for r in reviews] == list(range(len(reviews)))
-    [outcome] = notes(ran, "outcome")
+    [outcome] = notes(ran, OutcomeNote)
     assert outcome["approved"] == reviews[-1]["approved"]
 
 
@@ -298,5 +299,5 @@ def test_headless_cli_runs_the_review(capsys):
                  "--seed", "2", "--faults", "reject@reviewer", "Design a rate limiter for our public REST API"])
     out = capsys.readouterr().out
     assert code == 1
-    assert "▶ d0 engineer: the first draft" in out and "· review: the first draft: changes requested" in out
+    assert "▶ engineer d0: the first draft" in out and "· reviewer review: the first draft: changes requested" in out
     assert "[reviewer_deadlock]" in out and "result (stopped, partial)" in out

@@ -9,11 +9,12 @@ import pytest
 from engine.agents import AgentSpec, TeamSpec
 from engine.approvals import ApprovalGate, Decision, DecisionError
 from engine.budgets import Limits
+from engine.notes import RouteNote
 from engine.policy import ApprovalPolicy
 from engine.providers.base import ProviderError
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
-from tests.helpers import ScriptedProvider, labels, run
+from tests.helpers import ScriptedProvider, fields_of, labels, run
 
 ROUTE = {"specialist": "security", "reason": "it is about who may log in", "confidence": 0.9}
 
@@ -43,7 +44,7 @@ def answering(gate, *decisions):
 
 
 def notes(ran):
-    return [e.data for e in ran.of("pattern.note") if e.topic == "route"]
+    return [fields_of(e) for e in ran.of(RouteNote)]
 
 
 def answerers(provider):
@@ -313,5 +314,5 @@ def test_headless_cli_runs_the_routing_pattern(capsys):
                  "--seed", "2", "My invoice shows a charge I do not recognise"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "· route: → billing" in out
+    assert "· router route: → billing" in out
     assert "result (completed)" in out

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from engine.events import DEFAULT_CHOICES, Choice, DecisionAction, EscalationRequested, EscalationResolved
+from engine.formats import one_line
 from engine.policy import ApprovalPolicy
 
 if TYPE_CHECKING:
@@ -215,6 +216,18 @@ class ApprovalGate:
             decision = Decision("edit", decision.reason, edited, decision.by, decision.rule)
         escalation.future.set_result(replace(decision, option=chosen.id))
 
+    def give_up(self, escalation_id: str, why: str) -> DecisionAction | None:
+        """Answer a pending escalation as if nobody had in time (the policy's safe default),
+        because whoever was to decide cannot (their prompt failed): `why` says so. The
+        action taken; None if it was no longer waiting."""
+        escalation = self.pending.get(escalation_id)
+        if escalation is None or escalation.future.done():
+            return None
+        action = self._timeout_action(escalation.options)
+        rule = f"policy: timeout_default={self.policy.timeout_default}"
+        escalation.future.set_result(Decision(action, reason=f"no decision: {why}", by="policy", rule=rule))
+        return action
+
     def allow_always(self, trigger: str) -> None:
         """Approve this trigger for the rest of the session, including what is pending now."""
         self._allowed.add(trigger)
@@ -228,33 +241,3 @@ class ApprovalGate:
         for escalation in self.pending.values():
             if not escalation.future.done():
                 escalation.future.cancel()
-
-
-def one_line(error: BaseException) -> str:
-    """An error as one readable line. A pydantic report gives its first problem, where
-    it is as a key path ("agents[1].model: ..."), and how many more there are."""
-    errors = getattr(error, "errors", None)
-    if callable(errors):
-        try:
-            items = errors()
-            item = items[0]
-            where = key_path(tuple(item.get("loc", ())))
-            message = str(item.get("msg", "")).removeprefix("Value error, ")
-            more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
-            return f"{where}: {message}{more}" if where else f"{message}{more}"
-        except Exception:  # noqa: BLE001 - fall back to the plain message
-            pass
-    return " ".join(str(error).split())
-
-
-def key_path(loc: tuple[Any, ...]) -> str:
-    """A pydantic error location as a key path: ("agents", 1, "model") -> agents[1].model."""
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif str(part).startswith(("function-", "model-", "tagged-union")):
-            continue
-        else:
-            path += ("." if path else "") + str(part)
-    return path

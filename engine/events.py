@@ -8,17 +8,17 @@ one stream. Each event carries its session, a gap-free `seq`, a wall-clock
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, model_validator
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from engine.agents import TeamSpec
 from engine.budgets import Limits
+from engine.event_base import EVENT_VERSION, DecisionAction, EventBase  # noqa: F401 - all read from here too
+from engine.notes import GenericNote, PatternNote, TypedNote  # noqa: F401 - PatternNote is read from here too
 from engine.policy import ApprovalPolicy
 from engine.trust import well_formed_data
-
-EVENT_VERSION = 1
 
 JsonData = Annotated[Any, BeforeValidator(to_jsonable_python)]
 """A payload as plain JSON data: a pydantic model given here (a validated edit, say) is
@@ -26,7 +26,6 @@ kept as its JSON form, so an event holds the same thing live as read back from i
 
 SessionStatus = Literal["completed", "failed", "stopped", "cancelled"]
 StepStatus = Literal["done", "error", "skipped"]
-DecisionAction = Literal["approve", "reject", "edit"]
 DECIDED: dict[str, str] = {"approve": "approved", "reject": "rejected", "edit": "edited"}
 """How each decision reads once taken."""
 ErrorType = Literal[
@@ -79,19 +78,6 @@ class Usage(BaseModel):
         )
 
 
-class EventBase(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    v: int = EVENT_VERSION
-    session_id: str
-    seq: int
-    ts: float
-    """Seconds since the epoch."""
-    span_id: str = "root"
-    parent_span_id: str | None = None
-    agent: str | None = None
-
-
 # -- session -----------------------------------------------------------------
 
 
@@ -135,8 +121,11 @@ class SessionFinished(EventBase):
 class PlanMade(EventBase):
     kind: Literal["plan.made"] = "plan.made"
     plan: dict[str, Any]
-    """The plan as the lead wrote it (or as a human edited it)."""
+    """The plan as the lead wrote it (or as a human edited it), its step ids as the session knows them."""
     revision: int = 0
+    scope: str | None = None
+    """Whose plan it is: "" for the session's, "s2/engineering" for a member team's (hierarchical
+    teams) working on step s2; None in records made before plans carried it."""
 
 
 class StepStarted(EventBase):
@@ -172,6 +161,16 @@ class CallStarted(EventBase):
     step_id: str | None = None
     tool_round: int = 0
     """How many rounds of tool use came before this request in the same call."""
+    purpose: str = ""
+    """What the call is for, from its place in the pattern ("plan", "lot 1 · bid writer");
+    empty in records made before it was stamped."""
+
+
+def purpose_of(span_id: str) -> str:
+    """What a call is for, from the last two parts of its span: "root/plan" -> "plan",
+    "root/lot:1/bid:writer" -> "lot 1 · bid writer" (calls made at once tell apart)."""
+    parts = [part.replace(":", " ") for part in span_id.split("/") if part != "root"]
+    return " · ".join(parts[-2:]) or "session"
 
 
 class CallDelta(EventBase):
@@ -247,6 +246,8 @@ class Retry(EventBase):
 
 class ToolCall(EventBase):
     kind: Literal["tool.call"] = "tool.call"
+    call_key: str | None = None
+    """The call whose round of tool use this is (None in older records)."""
     tool_use_id: str
     tool: str
     input: dict[str, Any]
@@ -254,6 +255,8 @@ class ToolCall(EventBase):
 
 class ToolResult(EventBase):
     kind: Literal["tool.result"] = "tool.result"
+    call_key: str | None = None
+    """The call whose round of tool use this is (None in older records)."""
     tool_use_id: str
     tool: str
     output: str
@@ -279,13 +282,8 @@ class AgentMessage(EventBase):
     text: str
 
 
-class PatternNote(EventBase):
-    """Something particular to a pattern: a round's verdict, a bid, a route, a write."""
-
-    kind: Literal["pattern.note"] = "pattern.note"
-    topic: str
-    text: str
-    data: dict[str, Any] = Field(default_factory=dict)
+# Pattern notes (a route, a stage, a bid, a round's verdict, a write) are events too:
+# `PatternNote` and its typed kinds live in `engine.notes`, and join the union below.
 
 
 # -- humans in the loop -------------------------------------------------------------
@@ -430,7 +428,8 @@ Event = Annotated[
         ToolResult,
         Handoff,
         AgentMessage,
-        PatternNote,
+        TypedNote,
+        GenericNote,
         EscalationRequested,
         EscalationResolved,
         BudgetUpdated,
@@ -440,9 +439,9 @@ Event = Annotated[
 ]
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
-EVENT_KINDS: tuple[str, ...] = tuple(
-    cls.model_fields["kind"].default for cls in EventBase.__subclasses__()
-)
+EVENT_TYPES: tuple[type[EventBase], ...] = get_args(get_args(Event)[0])
+"""Every kind of event, as its class: the members of the union."""
+EVENT_KINDS: tuple[str, ...] = tuple(cls.model_fields["kind"].default for cls in EVENT_TYPES)
 
 
 def event_from_json(data: str | bytes) -> Event:

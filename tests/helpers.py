@@ -6,11 +6,11 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.approvals import ApprovalGate
 from engine.bus import EventBus
-from engine.events import EventBase, SessionFinished, Usage
+from engine.events import EventBase, PatternNote, SessionFinished, Usage
 from engine.guards import RetryPolicy
 from engine.policy import ApprovalPolicy
 from engine.providers.base import (
@@ -24,6 +24,8 @@ from engine.providers.base import (
     UsageReport,
 )
 from engine.session import EngineConfig, SessionSpec, run_session
+
+E = TypeVar("E", bound=EventBase)
 
 FAST_RETRY = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
@@ -93,7 +95,10 @@ class Ran:
     finished: SessionFinished
     events: list[EventBase]
 
-    def of(self, kind: str) -> list[Any]:
+    def of(self, kind: str | type[E]) -> list[Any]:
+        """The events of `kind`: a kind's name ("call.finished"), or a class (`StageNote`)."""
+        if isinstance(kind, type):
+            return [e for e in self.events if isinstance(e, kind)]
         return [e for e in self.events if e.kind == kind]
 
 
@@ -128,8 +133,7 @@ def pattern_info(name: str, run: Callable[[Any, str], Any], team: Callable[[], A
     """A throwaway pattern for tests: `run(ctx, task)` with no options."""
     from pydantic import BaseModel, ConfigDict
 
-    from engine.agents import default_team
-    from engine.patterns import PatternInfo
+    from engine.patterns import PATTERNS, PatternInfo
 
     class NoOptions(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -137,7 +141,12 @@ def pattern_info(name: str, run: Callable[[Any, str], Any], team: Callable[[], A
     async def run_pattern(ctx: Any, task: str, options: Any) -> Any:
         return await run(ctx, task)
 
-    return PatternInfo(name, name, "test pattern", "tests", run_pattern, NoOptions, team or default_team)
+    return PatternInfo(name, name, "test pattern", "tests", run_pattern, NoOptions, team or PATTERNS["orchestrator"].team)
+
+
+def fields_of(note: PatternNote) -> dict[str, Any]:
+    """A pattern note's own fields (not those every event has, nor its kind or text), as JSON data."""
+    return note.model_dump(mode="json", exclude={*EventBase.model_fields, "kind", "text"})
 
 
 def labels(escalation: Any) -> dict[str, str]:

@@ -339,10 +339,10 @@ async def test_a_session_whose_agent_reads_a_file_against_the_server(tmp_path, m
 
 
 async def test_a_full_orchestrator_session_runs_against_the_server():
-    from engine.agents import default_team
+    from engine.patterns import preset_team
 
     with MessagesAPI(script_by_request([])) as api:
-        ran = await run(AnthropicProvider(api_key=KEY, base_url=api.base_url), team=default_team(), config=None)
+        ran = await run(AnthropicProvider(api_key=KEY, base_url=api.base_url), team=preset_team("orchestrator"), config=None)
     assert ran.finished.status == "completed"
     assert ran.finished.result == TEXT
     assert ran.of("plan.made")[0].plan["steps"][0]["assigned_to"] == "coder"

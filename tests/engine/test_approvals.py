@@ -18,7 +18,7 @@ class Payload(BaseModel):
 
 
 async def _context(gate):
-    from engine.agents import default_team
+    from engine.patterns import preset_team
     from engine.budgets import Limits
     from engine.bus import EventBus
     from engine.context import Run, RunContext
@@ -29,7 +29,7 @@ async def _context(gate):
     events = []
     bus.listen(events.append)
     ctx = RunContext(Run(
-        session_id="t", task="t", team=default_team(), provider=None, bus=bus, gate=gate,
+        session_id="t", task="t", team=preset_team("orchestrator"), provider=None, bus=bus, gate=gate,
         limits=Limits(), seed=0, retry=RetryPolicy(), call_timeout=1, breaker=CircuitBreaker(), prices=PriceTable(),
     ))
     return ctx, events

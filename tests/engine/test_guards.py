@@ -260,7 +260,7 @@ async def test_malformed_fault_on_the_plan_fails_the_session_with_a_clear_error(
 
 
 async def _call(provider, **kwargs):
-    from engine.agents import default_team
+    from engine.patterns import preset_team
     from engine.budgets import Limits
     from engine.bus import EventBus
     from engine.context import Run, RunContext
@@ -268,7 +268,7 @@ async def _call(provider, **kwargs):
 
     ctx = RunContext(
         Run(
-            session_id="t", task="task", team=default_team(), provider=provider, bus=EventBus(),
+            session_id="t", task="task", team=preset_team("orchestrator"), provider=provider, bus=EventBus(),
             gate=ApprovalGate(), limits=Limits(), seed=0, retry=FAST_RETRY, call_timeout=5,
             breaker=CircuitBreaker(), prices=PriceTable(),
         )

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from engine.approvals import ApprovalGate, Decision, DecisionError
+from engine.patterns import preset_team
 from engine.policy import ApprovalPolicy
 from engine.providers.simulated import SimulatedProvider
 from tests.helpers import ScriptedProvider, orchestrated, plan_of, run
@@ -233,9 +234,7 @@ async def test_an_edited_plan_that_cannot_run_with_the_team_is_refused_and_the_q
 
 
 async def test_a_hierarchical_plan_edit_must_give_each_step_to_a_direct_member():
-    from engine.patterns.hierarchical import team as preset
-
-    members = preset()
+    members = preset_team("hierarchical")
     inside = next(agent for member in members.agents if member.team for agent in member.team.agents)
     gate = ApprovalGate(ApprovalPolicy(default="ask"))
     refused = []

@@ -8,7 +8,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from engine.agents import default_team
+from engine.patterns import preset_team
 from engine.providers.base import Message, ProviderError, ProviderRequest, ToolSpec
 from engine.providers.faults import parse_faults
 from engine.providers.simtext import count_tokens, key_phrases
@@ -17,7 +17,7 @@ from engine.patterns.orchestrator import Plan
 from tests.helpers import run
 
 TASK = "Design a rate limiter for our public REST API"
-TEAM = tuple(default_team().names)
+TEAM = tuple(preset_team("orchestrator").names)
 
 
 def request(agent="researcher", role="researcher", prompt=TASK, tool=None, attempt=1, key="root#researcher#1"):

@@ -20,8 +20,18 @@ from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.events import DECIDED, EventBase
-from engine.formats import clock, count, money, outcome, time_of_day, when
+from engine.events import (
+    CallFailed,
+    CallFinished,
+    EscalationRequested,
+    EscalationResolved,
+    EventBase,
+    PlanMade,
+    ToolResult,
+)
+from engine.formats import clock, count, money, time_of_day, when
+from engine.narration import Line, narrate
+from engine.state import SessionState
 from sessions.rows import SessionRow
 
 Write = Callable[[str], object]
@@ -66,16 +76,6 @@ async def write_markdown(
     write(document.render())
 
 
-@dataclass
-class _Spent:
-    """One agent's calls, tokens and cost; tokens in as the live panel counts them."""
-
-    calls: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost: float = 0.0
-
-
 @dataclass(frozen=True)
 class _Entry:
     """One entry under Work. A structured reply that became a plan is shown as a
@@ -86,23 +86,28 @@ class _Entry:
     as_plan: str = ""
 
 
+_SECTIONS: dict[str, str] = {
+    "escalation.requested": "escalations", "escalation.resolved": "escalations",
+    "call.failed": "problems", "retry": "problems", "error": "problems",
+    "session.started": "", "session.finished": "", "plan.made": "", "step.started": "",
+}
+"""Where a kind's line of the story goes: its own section, nowhere ("": the document
+tells it otherwise), or (every other kind) under Work."""
+
+
 @dataclass
 class MarkdownExport:
-    """Folds a session's events into the sections of its Markdown document."""
+    """Folds a session's events into the sections of its Markdown document: the
+    session state (`engine.state`) gives its numbers, the narrator its lines."""
 
     row: SessionRow
+    state: SessionState = field(default_factory=SessionState)
     plans: list[str] = field(default_factory=list)
     plan_spans: set[str] = field(default_factory=set)
     work: list[_Entry] = field(default_factory=list)
     escalations: dict[str, list[str]] = field(default_factory=dict)
     """Each escalation's lines, its request then its decision, by escalation id."""
     problems: list[str] = field(default_factory=list)
-    usage: dict[str, _Spent] = field(default_factory=dict)
-    finished: Any = None
-    _named: dict[str, dict[str, str]] = field(default_factory=dict)
-    """Each escalation's named choices, for how its decision reads."""
-    _steps: dict[str, str] = field(default_factory=dict)
-    _call_steps: dict[str, str] = field(default_factory=dict)
 
     # -- text helpers -------------------------------------------------------------
 
@@ -118,14 +123,38 @@ class MarkdownExport:
         fence = "`" * max(3, longest + 1)
         return f"{fence}{language}\n{body}\n{fence}"
 
+    def story(self, event: EventBase, line: Line) -> str:
+        """A line of the story as a list item: when, whose, the narrator's words."""
+        who = f"**{self.inline(line.agent)}** " if line.agent else ""
+        return f"- {time_of_day(event.ts)} · {line.icon} {who}{self.inline(line.text)}"
+
     # -- events -------------------------------------------------------------------
 
     def feed(self, event: EventBase) -> None:
-        handler = getattr(self, "_on_" + event.kind.replace(".", "_"), None)
-        if handler is not None:
-            handler(event)
+        self.state.apply(event)
+        line = narrate(self.state, event)
+        if isinstance(event, PlanMade):
+            self._plan(event)
+        elif isinstance(event, CallFinished):
+            self._reply(event)
+        if line is None:
+            return
+        section = _SECTIONS.get(event.kind, "work")
+        if section == "work":
+            text = self.story(event, line)
+            if isinstance(event, ToolResult) and event.output:  # what it gave, whole
+                text += "\n\n" + "\n".join(f"  {part}" for part in self.block(event.output).splitlines())
+            self.work.append(_Entry(text))
+        elif section == "problems":
+            used = ""
+            if isinstance(event, CallFailed) and event.usage.total:  # a provider bills a failed attempt
+                u = event.usage
+                used = f" (used {count(u.tokens_in)} tokens in / {count(u.output_tokens)} out · {money(event.cost)})"
+            self.problems.append(self.story(event, line) + used)
+        elif section == "escalations":
+            self._escalation(event, line)
 
-    def _on_plan_made(self, e: Any) -> None:
+    def _plan(self, e: PlanMade) -> None:
         label = "Plan" if e.revision == 0 else f"Plan, revision {e.revision}"
         confidence = e.plan.get("confidence")
         extra = f" · confidence {confidence:.0%}" if isinstance(confidence, float) else ""
@@ -142,28 +171,13 @@ class MarkdownExport:
         self.plans.append("\n".join(lines))
         self.plan_spans.add(e.span_id)
 
-    def _on_step_started(self, e: Any) -> None:
-        self._steps[e.step_id] = e.title
-
-    def _on_step_finished(self, e: Any) -> None:
-        if e.status != "done":
-            self._note(f"- Step **{self.inline(e.step_id)}** {e.status}: {self.inline(e.error or '')}")
-
-    def _on_call_started(self, e: Any) -> None:
-        if e.step_id is not None:
-            self._call_steps[e.call_key] = e.step_id
-
-    def _on_call_finished(self, e: Any) -> None:
-        tally = self.usage.setdefault(e.agent or "?", _Spent())
-        tally.calls += 1
-        tally.tokens_in += e.usage.tokens_in
-        tally.tokens_out += e.usage.output_tokens
-        tally.cost += e.cost
-        step = self._call_steps.get(e.call_key)
+    def _reply(self, e: CallFinished) -> None:
+        seen = self.state.calls.get(e.call_key)
+        step = self.state.steps.get(seen.step_id or "") if seen is not None else None
         if step is not None:
-            what = f"step {self.inline(step)}: {self.inline(self._steps.get(step, ''))}"
+            what = f"step {self.inline(step.step_id)}: {self.inline(step.title)}"
         else:
-            what = self.inline(e.span_id.rsplit("/", 1)[-1])
+            what = self.inline(seen.purpose if seen is not None else e.span_id)
         structured = e.structured is not None
         body = (
             self.block(json.dumps(e.structured, indent=2, ensure_ascii=False), "json")
@@ -184,80 +198,16 @@ class MarkdownExport:
             )
         )
 
-    def _note(self, line: str) -> None:
-        self.work.append(_Entry(line))
-
-    def _on_call_failed(self, e: Any) -> None:
-        what = "call failed for good" if e.final else f"attempt {e.attempt} failed"
-        used = ""
-        if e.usage.total:
-            tally = self.usage.setdefault(e.agent or "?", _Spent())
-            tally.tokens_in += e.usage.tokens_in
-            tally.tokens_out += e.usage.output_tokens
-            tally.cost += e.cost
-            used = f" (used {count(e.usage.tokens_in)} tokens in / {count(e.usage.output_tokens)} out · {money(e.cost)})"
-        self.problems.append(
-            f"- {time_of_day(e.ts)} · {self.inline(e.agent or '?')} {what} ({e.error_type}): {self.inline(e.error)}{used}"
-        )
-
-    def _on_retry(self, e: Any) -> None:
-        after = f", retry-after {e.retry_after_s:g}s" if e.retry_after_s else ""
-        self.problems.append(
-            f"- {time_of_day(e.ts)} · {self.inline(e.agent or '?')} retried (attempt {e.attempt}) "
-            f"after {e.delay_s:.1f}s{after}: {self.inline(e.reason)}"
-        )
-
-    def _on_error(self, e: Any) -> None:
-        fatal = " (ended the session)" if e.fatal else ""
-        self.problems.append(f"- {time_of_day(e.ts)} · {e.error_type}{fatal}: {self.inline(e.message)}")
-
-    def _on_escalation_requested(self, e: Any) -> None:
-        if named := e.named():
-            self._named[e.escalation_id] = named
-        asked = "asked a person" if e.human else "settled by rule"
-        self.escalations.setdefault(e.escalation_id, []).append(
-            f"- **{self.inline(e.trigger)}** from {self.inline(e.agent or 'the engine')} at {time_of_day(e.ts)}: "
-            f"{self.inline(e.reason)} (rule: {self.inline(e.rule)}; {asked})"
-        )
-
-    def _on_escalation_resolved(self, e: Any) -> None:
-        label = self._named.pop(e.escalation_id, {}).get(e.option or "")
-        word = f"{self.inline(label)}** ({e.action})" if label else f"{DECIDED[e.action]}**"
-        line = f"  - **{word} by {self.inline(e.by)} at {time_of_day(e.ts)} (rule: {self.inline(e.rule)})"
-        if e.reason:
-            line += f": {self.inline(e.reason)}"
-        if e.edited is not None:
+    def _escalation(self, e: EventBase, line: Line) -> None:
+        text = self.story(e, line)
+        if isinstance(e, EscalationRequested):
+            text += f" _({'asked a person' if e.human else 'settled by rule'})_"
+        elif isinstance(e, EscalationResolved) and e.edited is not None:
             edited = self.block(json.dumps(e.edited, indent=2, ensure_ascii=False), "json")
-            line += "\n\n" + "\n".join(f"    {text}" for text in edited.splitlines())
-        self.escalations.setdefault(e.escalation_id, []).append(line)
-
-    def _on_handoff(self, e: Any) -> None:
-        confidence = f", confidence {e.confidence:.0%}" if e.confidence is not None else ""
-        error = f": {self.inline(e.error)}" if e.error else ""
-        self._note(
-            f"- Handoff {self.inline(e.from_agent)} → {self.inline(e.to_agent)} "
-            f"[{self.inline(e.contract)}] {e.verdict}{confidence}{error}"
-        )
-
-    def _on_message(self, e: Any) -> None:
-        to = self.inline(e.to_agent) if e.to_agent else "everyone"
-        self._note(f"- Message {self.inline(e.from_agent)} → {to}: {self.inline(e.text)}")
-
-    def _on_pattern_note(self, e: Any) -> None:
-        self._note(f"- {self.inline(e.topic)}: {self.inline(e.text)}")
-
-    def _on_tool_call(self, e: Any) -> None:
-        self._note(
-            f"- {self.inline(e.agent or '?')} calls {self.inline(e.tool)}: "
-            f"{self.inline(json.dumps(e.input, ensure_ascii=False))}"
-        )
-
-    def _on_tool_result(self, e: Any) -> None:
-        failed = " (error)" if e.is_error else ""
-        self._note(f"- {self.inline(e.tool)} returned{failed}: {self.inline(e.output[:500])}")
-
-    def _on_session_finished(self, e: Any) -> None:
-        self.finished = e
+            text = "  " + text + "\n\n" + "\n".join(f"    {part}" for part in edited.splitlines())
+        else:
+            text = "  " + text
+        self.escalations.setdefault(getattr(e, "escalation_id"), []).append(text)
 
     # -- the document ---------------------------------------------------------------
 
@@ -281,25 +231,26 @@ class MarkdownExport:
         return "| | |\n|---|---|\n" + "\n".join(f"| {name} | {value} |" for name, value in rows)
 
     def _result(self) -> str:
-        if self.finished is None:
+        state = self.state
+        if not state.finished:
             why = f": {self.inline(self.row.reason)}" if self.row.reason else ""
             return f"## Result\n\nNo result: the session is {self.row.status}{why}."
-        e = self.finished
-        said = outcome(e.status, e.failed_steps, e.skipped_steps)
-        heading = f"## Result ({said}{', partial' if e.partial else ''})"
-        reason = f"\n\n{e.status.capitalize()}: {self.inline(e.reason)}" if e.reason else ""
-        return f"{heading}\n\n{self.block(e.result, 'markdown')}{reason}"
+        heading = f"## Result ({state.outcome}{', partial' if state.partial else ''})"
+        reason = f"\n\n{state.status.capitalize()}: {self.inline(state.reason)}" if state.reason else ""
+        return f"{heading}\n\n{self.block(state.result or '', 'markdown')}{reason}"
 
     def _usage(self) -> str:
         lines = ["## Usage", "", "| Agent | Calls | Tokens in | Tokens out | Cost |", "|---|--:|--:|--:|--:|"]
-        for agent, tally in self.usage.items():
-            lines.append(
-                f"| {self.inline(agent)} | {count(tally.calls)} | {count(tally.tokens_in)} | {count(tally.tokens_out)} "
-                f"| {money(tally.cost)} |"
-            )
-        row = self.row
+        for agent in self.state.agents.values():
+            if agent.calls or agent.tokens_in or agent.tokens_out:
+                lines.append(
+                    f"| {self.inline(agent.name)} | {count(agent.calls)} | {count(agent.tokens_in)} "
+                    f"| {count(agent.tokens_out)} | {money(agent.cost)} |"
+                )
+        totals = self.state.totals
         lines.append(
-            f"| **total** | {count(row.calls)} | {count(row.tokens_in)} | {count(row.tokens_out)} | {money(row.cost)} |"
+            f"| **total** | {count(totals.calls)} | {count(totals.tokens_in)} | {count(totals.tokens_out)} "
+            f"| {money(totals.cost)} |"
         )
         return "\n".join(lines)
 

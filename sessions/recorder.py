@@ -22,7 +22,8 @@ import os
 from engine.bus import EventBus, Subscription
 from engine.events import EventBase, SessionStarted, event_to_json
 from sessions.errors import StoreError
-from sessions.rows import SessionTally, started_values
+from sessions.rows import started_values
+from sessions.tally import SessionTally
 from sessions.store import HOST, Batch, SessionStore
 
 URGENT_KINDS = frozenset({"session.started", "escalation.requested", "escalation.resolved", "session.finished"})
@@ -182,7 +183,7 @@ class Recorder:
                 path=self._store.path,
             )
         batch.started.append(started_values(event, pid=os.getpid(), host=HOST))
-        return SessionTally(event.session_id, created_at=event.ts, updated_at=event.ts)
+        return SessionTally(event.session_id, created_at=event.ts)
 
     async def _mark_failed(self, error: Exception) -> None:
         """Mark this recorder's sessions that are still live in the database `failed`,

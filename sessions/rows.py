@@ -1,17 +1,17 @@
-"""A session's row: what a list shows without reading events, and how events fold into it."""
+"""A session's row: what a list shows without reading events (`sessions.tally` folds events into it)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
-    from engine.events import EventBase, SessionStarted
+    from engine.events import SessionStarted
 
-SessionState = Literal["running", "waiting", "completed", "failed", "stopped", "cancelled", "interrupted"]
-SESSION_STATES: tuple[str, ...] = get_args(SessionState)
+RowStatus = Literal["running", "waiting", "completed", "failed", "stopped", "cancelled", "interrupted"]
+SESSION_STATES: tuple[str, ...] = get_args(RowStatus)
 LIVE_STATES: tuple[str, ...] = ("running", "waiting")
 """A session in one of these is still being recorded, or its recorder died (see `interrupted`)."""
 
@@ -39,7 +39,7 @@ class SessionRow:
     provider: str
     models: tuple[str, ...]
     seed: int | None
-    status: SessionState
+    status: RowStatus
     tokens_in: int
     """Tokens the models read, cached or not (`Usage.tokens_in`), as the live panels count them."""
     tokens_out: int
@@ -171,7 +171,7 @@ def started_values(event: SessionStarted, *, pid: int, host: str) -> dict[str, A
         "title": event.title,
         "pattern": event.pattern,
         "team": event.team.name,
-        "agents": json.dumps(list(event.team.names)),
+        "agents": json.dumps([agent.name for agent in event.team.callers()]),  # as many as the panels
         "provider": event.provider,
         "models": json.dumps(event.team.models),
         "seed": event.seed,
@@ -180,123 +180,3 @@ def started_values(event: SessionStarted, *, pid: int, host: str) -> dict[str, A
         "host": host,
         "last_seq": event.seq,
     }
-
-
-@dataclass
-class SessionTally:
-    """The changing part of a session's row, folded from its events as they are recorded."""
-
-    session_id: str
-    created_at: float
-    updated_at: float
-    status: str = "running"
-    """`running` until the session finishes; `values()` tells `waiting` from it."""
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost: float = 0.0
-    calls: int = 0
-    turns: int = 0
-    duration_s: float = 0.0
-    result: str | None = None
-    reason: str | None = None
-    partial: bool = False
-    last_seq: int = 0
-    failed_steps: int = 0
-    skipped_steps: int = 0
-    waiting_on: set[str] = field(default_factory=set)
-    """Escalations that wait for a person; while there are any the session is `waiting`."""
-
-    def feed(self, event: EventBase) -> str | None:
-        """Fold one event in (events come in `seq` order); return the text it adds
-        to the search index, if any. Cheap for the common kinds: deltas are most
-        of a session."""
-        self.updated_at = event.ts
-        self.last_seq = event.seq
-        fold = _FOLDS.get(event.kind)
-        return fold(self, event) if fold is not None else None
-
-    def values(self) -> dict[str, Any]:
-        """The columns an update writes. While the session is live, its status says
-        whether it waits for a person, and its duration runs to its latest event."""
-        status, duration_s = self.status, self.duration_s
-        if self.status in LIVE_STATES:
-            status = "waiting" if self.waiting_on else "running"
-            duration_s = round(max(0.0, self.updated_at - self.created_at), 3)
-        return {
-            "id": self.session_id,
-            "updated_at": self.updated_at,
-            "status": status,
-            "tokens_in": self.tokens_in,
-            "tokens_out": self.tokens_out,
-            "cost": round(self.cost, 8),
-            "calls": self.calls,
-            "turns": self.turns,
-            "duration_s": duration_s,
-            "result": self.result,
-            "reason": self.reason,
-            "partial": int(self.partial),
-            "last_seq": self.last_seq,
-            "failed_steps": self.failed_steps,
-            "skipped_steps": self.skipped_steps,
-        }
-
-
-def _started(tally: SessionTally, event: Any) -> str:
-    return event.task
-
-
-def _call_finished(tally: SessionTally, event: Any) -> str:
-    tally.tokens_in += event.usage.tokens_in
-    tally.tokens_out += event.usage.output_tokens
-    tally.cost += event.cost
-    tally.calls += 1
-    return event.text
-
-
-def _call_failed(tally: SessionTally, event: Any) -> None:
-    """A failed attempt counts what it used before it failed (no call, no text)."""
-    tally.tokens_in += event.usage.tokens_in
-    tally.tokens_out += event.usage.output_tokens
-    tally.cost += event.cost
-
-
-def _budget(tally: SessionTally, event: Any) -> None:
-    tally.turns = event.turns
-
-
-def _asked(tally: SessionTally, event: Any) -> None:
-    if event.human:
-        tally.waiting_on.add(event.escalation_id)
-
-
-def _decided(tally: SessionTally, event: Any) -> None:
-    tally.waiting_on.discard(event.escalation_id)
-
-
-def _finished(tally: SessionTally, event: Any) -> str:
-    tally.status = event.status
-    tally.result = event.result
-    tally.reason = event.reason
-    tally.partial = event.partial
-    tally.tokens_in = event.usage.tokens_in
-    tally.tokens_out = event.usage.output_tokens
-    tally.cost = event.cost
-    tally.calls = event.calls
-    tally.turns = event.turns
-    tally.duration_s = event.duration_s
-    tally.failed_steps = event.failed_steps
-    tally.skipped_steps = event.skipped_steps
-    tally.waiting_on.clear()
-    return event.result
-
-
-_FOLDS: dict[str, Callable[[SessionTally, Any], str | None]] = {
-    "session.started": _started,
-    "call.finished": _call_finished,
-    "call.failed": _call_failed,
-    "budget.updated": _budget,
-    "escalation.requested": _asked,
-    "escalation.resolved": _decided,
-    "session.finished": _finished,
-}
-"""What each kind changes in a row; other kinds only move `updated_at` and `last_seq`."""

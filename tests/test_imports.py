@@ -14,7 +14,8 @@ def _loaded_after(statement: str) -> set[str]:
 
 def test_engine_loads_without_textual_rich_sessions_or_anthropic():
     loaded = _loaded_after(
-        "import engine.session, engine.patterns, engine.providers.simulated, engine.events, engine.context"
+        "import engine.session, engine.patterns, engine.providers.simulated, engine.events, engine.context, "
+        "engine.state, engine.narration"
     )
     assert "engine" in loaded
     for forbidden in ("textual", "rich", "sessions", "tui", "anthropic"):

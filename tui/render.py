@@ -12,7 +12,7 @@ from typing import Any
 
 from textual.content import Content
 
-from engine.events import DECIDED
+from engine.state import Decided
 from engine.formats import clock, outcome
 from tui.view import SessionView
 
@@ -90,8 +90,8 @@ def _steps(view: SessionView, steps: list[dict[str, Any]], indent: str, parts: P
     for index, step in enumerate(steps):
         last = index == len(steps) - 1
         step_id = str(step.get("id", "?"))
-        state = view.steps.get(step_id, {})
-        glyph, style = STEP_STATUS.get(state.get("status", "planned"), STEP_STATUS["planned"])
+        state = view.steps.get(step_id)
+        glyph, style = STEP_STATUS.get(state.status if state else "planned", STEP_STATUS["planned"])
         parts += [
             indent, "└─ " if last else "├─ ", (glyph + " ", style), (step_id.rsplit("/", 1)[-1], "bold"), " ",
             (str(step.get("assigned_to", "?")), "$text-accent"), "  ", str(step.get("title", "")), "\n",
@@ -100,8 +100,8 @@ def _steps(view: SessionView, steps: list[dict[str, Any]], indent: str, parts: P
         deps = step.get("depends_on") or []
         if deps:
             parts += [rail, ("   after " + ", ".join(d.rsplit("/", 1)[-1] for d in map(str, deps)), "dim"), "\n"]
-        if state.get("error"):
-            parts += [rail, ("   " + str(state["error"]), "$text-error"), "\n"]
+        if state is not None and state.error:
+            parts += [rail, ("   " + state.error, "$text-error"), "\n"]
         for scope, nested in view.plans.items():
             if scope.startswith(f"{step_id}/") and scope.count("/") == step_id.count("/") + 1:
                 team = scope.rsplit("/", 1)[-1]
@@ -135,14 +135,13 @@ def proposed_plan(plan: dict[str, Any]) -> Content:
     return Content.assemble(*parts)
 
 
-def decision_line(decision: dict[str, Any]) -> Content:
-    """How an escalation was decided: what, by whom, when, under which rule."""
-    action = decision["action"]
-    reason = f": {decision['reason']}" if decision.get("reason") else ""
-    word = f"“{decision['label']}”" if decision.get("label") else DECIDED.get(action, action)
+def decision_line(decided: Decided, offset: float) -> Content:
+    """How an escalation was decided: what, by whom, when (`offset` seconds into the
+    session), under which rule."""
+    reason = f": {decided.reason}" if decided.reason else ""
     return Content.assemble(
-        ("Decision: ", "bold"), (word, f"bold {DECISION_STYLES.get(action, '')}"),
-        f" by {decision['by']} at +{clock(decision.get('offset', 0.0))}", (f" ({decision['rule']})", "dim"), reason,
+        ("Decision: ", "bold"), (decided.word, f"bold {DECISION_STYLES.get(decided.action, '')}"),
+        f" by {decided.by} at +{clock(offset)}", (f" ({decided.rule})", "dim"), reason,
     )
 
 

@@ -249,7 +249,7 @@ def test_sessions_list_show_and_export_print_the_text_without_its_controls(recor
     document = md.read_text(encoding="utf-8")
     assert unsafe(document) == []
     assert "Step one  HIDDEN rm -rf ~" in document and r"\[@click=app.quit\]quit-app\[/\]" in document
-    assert r"read\_file returned: Tool HIDDEN rm -rf \~ \[@click=app.quit\]T\[/\]" in document  # the tool's output
+    assert "\n  ```\n  Tool  HIDDEN rm -rf ~ [@click=app.quit]T[/]" in document  # the tool's output, fenced
     raw = js.read_bytes()
     assert raw.isascii() and not any(byte < 0x20 and byte not in b"\n" for byte in raw)
     exported = json.loads(raw)  # lossless: the events as recorded, escaped

@@ -60,7 +60,7 @@ def test_every_headless_example_in_the_readme_runs_to_its_end_as_printed():
         assert "approved by human" in text  # its plan was asked and approved
         assert "no reply for" not in text and "stalled" not in text, f"{command} timed out:\n{text[-2000:]}"
         last = [line for line in text.splitlines() if line.strip() and not line.startswith("recorded as")][-1]
-        assert last.startswith("completed"), f"{command} ended: {last}"
+        assert last.startswith("session completed"), f"{command} ended: {last}"
         not_done = " failed " in last or " skipped " in last
         assert code == (1 if not_done else 0), f"{command} exited {code} after: {last}"
         if "--faults" in command:  # what the README says it shows

@@ -13,23 +13,25 @@ from typing import Any
 from engine.approvals import ApprovalGate
 from engine.bus import EventBus
 from engine.events import (
+    EVENT_VERSION,
     AgentMessage,
     CallFailed,
     ErrorEvent,
     EventBase,
     Handoff,
-    PatternNote,
     Retry,
     SessionFinished,
     ToolCall,
     ToolResult,
 )
+from engine.notes import TYPED_NOTES, GenericNote
 from engine.policy import ApprovalPolicy
 from engine.providers.simulated import SimulatedProvider
 from engine.session import EngineConfig, SessionSpec, run_session
 from sessions.recorder import Recorder
 from sessions.store import SessionStore
 from tests.helpers import FAST_RETRY, run
+from tests.hostile import hostile
 
 TASK = "Design a rate limiter for our public REST API"
 APPROVE = ApprovalPolicy(default="approve")
@@ -105,7 +107,11 @@ async def every_kind(session_id: str = "allkinds0001") -> list[EventBase]:
             payload={"diff": odd, "files": ["a.py"]}, confidence=0.42, verdict="low_confidence", error=odd,
         ),
         AgentMessage(**base, agent="coder", from_agent="coder", to_agent=None, text=odd),
-        PatternNote(**base, topic="round", text=odd, data={"scores": {"a": 0.1, "b": 1e300}}),
+        *(
+            note.model_validate({**hostile(note, odd).model_dump(), **base, "v": EVENT_VERSION, "agent": "coder"})
+            for note in TYPED_NOTES
+        ),
+        GenericNote(**base, topic="round", text=odd, data={"scores": {"a": 0.1, "b": 1e300}}),
         ErrorEvent(**base, agent="ghost", error_type="unknown_agent", message=odd, fatal=False, step_id="s9"),
     ]
     produced = {event.kind for event in ran.events}

@@ -30,7 +30,7 @@ async def test_rows_hold_what_a_list_needs(store: SessionStore) -> None:
 
     assert row.id == finished.session_id and row.status == "completed"
     assert row.task == "Migrate billing to PostgreSQL" and row.title == "Migrate billing to PostgreSQL"
-    assert row.pattern == "orchestrator" and row.team == "default"
+    assert row.pattern == "orchestrator" and row.team == "orchestrator"
     assert row.agents == ("lead", "researcher", "coder", "reviewer") and row.agent_count == 4
     assert row.provider == "simulated" and row.models == ("claude-opus-5-5", "claude-sonnet-5-5")
     assert (row.tokens_in, row.tokens_out) == (finished.usage.tokens_in, finished.usage.output_tokens)

@@ -33,7 +33,7 @@ async def test_the_row_list_transcript_and_export_say_which_steps_did_not_get_do
     async for event in store.iter_events(row.id):
         transcript.feed(safe(event))
     printed = "".join(lines).rstrip("\n").splitlines()
-    assert printed[-1] == said  # the last line says it
+    assert printed[-1] == f"session {said}"  # the last line says it
     assert any(line.startswith(f"══ result ({said})") for line in printed)
 
     chunks: list[str] = []

@@ -17,7 +17,7 @@ from engine.providers.simulated import SimulatedProvider
 from engine.session import EngineConfig, SessionSpec, run_session
 from sessions.errors import DatabaseLocked, DiskFull, StoreError
 from sessions.recorder import Recorder
-from sessions.rows import SessionTally
+from sessions.tally import SessionTally
 from sessions.store import SessionStore
 from tests.helpers import FAST_RETRY, run
 from tests.sessions.helpers import APPROVE, TASK, connect, publish, record
@@ -137,7 +137,7 @@ async def test_a_session_waits_while_a_person_decides(store: SessionStore) -> No
 
 
 def test_a_tally_is_running_then_waiting_then_running() -> None:
-    tally = SessionTally("s", created_at=100.0, updated_at=100.0)
+    tally = SessionTally("s", created_at=100.0)
     asked = dict(session_id="s", reason="r", rule="x")
     rule = EscalationRequested(**asked, seq=2, ts=101.0, escalation_id="e1", trigger="budget")
     ask = EscalationRequested(**asked, seq=3, ts=102.0, escalation_id="e2", trigger="plan", human=True)

@@ -41,7 +41,7 @@ async def test_allow_one_more_revision_is_a_key_that_allows_it_with_optional_gui
         await pilot.press(*"cover empty input", "enter")
         await until(pilot, lambda: "e2" in screen.view.pending or screen.view.finished, what="the next deadlock")
         decision = screen.view.decisions["e1"]
-        assert (decision["action"], decision["label"], decision["by"]) == ("edit", "Allow one more revision", "human")
+        assert (decision.action, decision.label, decision.by) == ("edit", "Allow one more revision", "human")
         assert "cover empty input" in session.provider.requests[2].messages[-1].content  # the revision's prompt
         timeline = [entry.text for entry in screen.view.timeline]
         assert "“Allow one more revision” by human (policy: default=ask)" in timeline
@@ -49,7 +49,7 @@ async def test_allow_one_more_revision_is_a_key_that_allows_it_with_optional_gui
         await until(pilot, lambda: approval_open(app), what="the second deadlock")
         await pilot.press("enter")  # accept as best effort
         await until(pilot, lambda: screen.view.finished, what="session end")
-        assert screen.view.decisions["e2"]["label"] == "Accept as best effort"
+        assert screen.view.decisions["e2"].label == "Accept as best effort"
 
 
 async def test_a_plan_edit_that_gives_a_step_to_no_one_on_the_team_is_refused_and_the_text_kept():
@@ -71,7 +71,7 @@ async def test_a_plan_edit_that_gives_a_step_to_no_one_on_the_team_is_refused_an
         editor.text = wrong.replace('"intern"', '"coder"')
         await pilot.press("ctrl+s")
         await until(pilot, lambda: screen.view.finished, what="session end")
-        assert screen.view.decisions["e1"]["action"] == "edit"
+        assert screen.view.decisions["e1"].action == "edit"
 
 
 async def test_a_session_whose_steps_failed_says_so_in_its_header():

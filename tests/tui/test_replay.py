@@ -137,7 +137,7 @@ async def test_jump_to_any_entry_and_to_the_ends():
         options.highlighted = plan_index
         await pilot.press("enter")
         await until(pilot, lambda: app.screen is screen and screen._shown == screen._whole.timeline[plan_index].seq, what="jump")
-        assert screen.view.plan is not None and not screen.view.steps["s1"]["status"] == "done"
+        assert screen.view.plan is not None and not screen.view.steps["s1"].status == "done"
         await pilot.press("[")
         assert screen._shown < screen._whole.timeline[plan_index].seq
         await pilot.press("]", "]")
@@ -159,7 +159,7 @@ async def test_in_the_timeline_home_and_end_go_to_its_ends_and_enter_keeps_the_e
         assert timeline.highlighted == 0 and screen._shown == len(events)  # the list's first entry
         await pilot.press("end")
         assert timeline.highlighted == timeline.option_count - 1 and screen._shown == len(events)
-        chosen = next(i for i in range(timeline.option_count) if timeline.entry_at(i).text.startswith("s3 →"))
+        chosen = next(i for i in range(timeline.option_count) if timeline.entry_at(i).text.startswith("s3: "))
         entry = timeline.entry_at(chosen)
         timeline.highlighted = chosen
         await pilot.press("enter")

@@ -9,7 +9,6 @@ import pytest
 from textual.widgets import DataTable, Markdown, Static
 from textual.widgets._markdown import MarkdownParagraph
 
-from engine.policy import ApprovalPolicy
 from sessions.store import SessionStore
 from tests.sessions.helpers import publish
 from tests.tui.endings import ended, stopped_partial

@@ -54,7 +54,7 @@ async def test_approve_with_enter_unblocks_the_plan():
         await pilot.press("enter")
         await until(pilot, lambda: screen.view.finished, what="session end")
         decision = next(iter(screen.view.decisions.values()))
-        assert (decision["action"], decision["by"]) == ("approve", "human")
+        assert (decision.action, decision.by) == ("approve", "human")
         assert not approval_open(app)
 
 
@@ -70,7 +70,7 @@ async def test_reject_with_a_reason_goes_back_to_the_lead():
         await pilot.press("enter")
         await until(pilot, lambda: screen.view.plan_revision == 1, what="revised plan")
         first = screen.view.decisions["e1"]
-        assert (first["action"], first["reason"]) == ("reject", "add a load test")
+        assert (first.action, first.reason) == ("reject", "add a load test")
         await until(pilot, lambda: approval_open(app), what="second approval")
         await pilot.press("enter")
         await until(pilot, lambda: screen.view.finished)
@@ -101,9 +101,9 @@ async def test_invalid_edit_shows_the_error_and_keeps_the_text_then_a_valid_edit
         )
         await pilot.press("ctrl+s")
         await until(pilot, lambda: screen.view.finished, what="session end")
-        assert screen.view.decisions["e1"]["action"] == "edit"
-        assert screen.view.steps["only"]["status"] == "done"
-        assert screen.view.steps["s1"]["status"] == "planned"  # the lead's own plan never ran
+        assert screen.view.decisions["e1"].action == "edit"
+        assert screen.view.steps["only"].status == "done"
+        assert screen.view.steps["s1"].status == "planned"  # the lead's own plan never ran
 
 
 async def test_escape_from_edit_keeps_the_draft():
@@ -128,7 +128,7 @@ async def test_allow_always_approves_this_trigger_for_the_session():
         assert "low_confidence" in str(app.screen.query_one("#dialog").border_title)
         await pilot.press("a")
         await until(pilot, lambda: screen.view.finished)
-        assert screen.view.decisions["e1"]["rule"] == "human: always allow low_confidence"
+        assert screen.view.decisions["e1"].rule == "human: always allow low_confidence"
         assert "low_confidence" in session.gate.route("low_confidence")[1]
 
 
@@ -169,8 +169,8 @@ async def test_pending_escalation_times_out_to_its_default_with_a_countdown():
         countdown = app.screen.query_one("#countdown")
         assert countdown.display and "Decides reject by itself in" in str(countdown.render())
         await until(pilot, lambda: "e1" in screen.view.decisions, timeout=5, what="timeout")
-        assert screen.view.decisions["e1"]["by"] == "timeout"
-        assert screen.view.decisions["e1"]["action"] == "reject"
+        assert screen.view.decisions["e1"].by == "timeout"
+        assert screen.view.decisions["e1"].action == "reject"
 
 
 async def test_other_agents_keep_streaming_while_a_dialog_is_open(monkeypatch):
@@ -276,7 +276,7 @@ async def test_timeline_selection_focuses_the_agent_and_shows_details():
         await pilot.pause()
         details = str(screen.query_one(DetailsPane).query_one("Static").render())
         assert "Plan" in details and "✓ s1" in details and "researcher" in details
-        step = next(i for i in range(timeline.option_count) if timeline.entry_at(i).text.startswith("s3 →"))
+        step = next(i for i in range(timeline.option_count) if timeline.entry_at(i).text.startswith("s3: "))
         timeline.highlighted = step
         await pilot.press("enter")
         assert screen.focused_panel() is screen.panels["coder"]
@@ -310,7 +310,7 @@ async def test_quitting_while_running_asks_then_cancels_and_keeps_partial_work()
     app = app_for(session)
     async with app.run_test(size=SIZE) as pilot:
         screen = screen_of(app)
-        await until(pilot, lambda: any(s.get("status") == "done" for s in screen.view.steps.values()), what="a finished step")
+        await until(pilot, lambda: any(s.status == "done" for s in screen.view.steps.values()), what="a finished step")
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
@@ -413,7 +413,7 @@ async def test_an_escalation_waits_while_the_quit_question_is_open_then_shows():
         await pilot.press("enter")  # now it approves the plan
         await until(pilot, lambda: screen.view.finished, what="session end")
         assert screen.view.status == "completed"
-        assert next(iter(screen.view.decisions.values()))["action"] == "approve"
+        assert next(iter(screen.view.decisions.values())).action == "approve"
 
 
 @pytest.mark.parametrize(("key", "after"), [

@@ -38,7 +38,7 @@ def entry(agent: str | None, text: str, kind: str = "step.started", style: str =
 
 
 def test_a_search_matches_agent_and_text_in_any_case():
-    entries = [entry("coder", "s3 → coder: Implement"), entry("lead", "plan: 4 steps", "plan.made"), entry(None, "Rate LIMIT")]
+    entries = [entry("coder", "s3: Implement"), entry("lead", "plan: 4 steps", "plan.made"), entry(None, "Rate LIMIT")]
     assert TimelineFilter(text="CODER").apply(entries) == entries[:1]
     assert TimelineFilter(text="rate limit").apply(entries) == entries[2:]
     assert TimelineFilter(text="  ").apply(entries) is entries  # nothing filtered: the same list

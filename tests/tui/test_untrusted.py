@@ -153,11 +153,11 @@ async def test_stored_text_in_the_palette_shows_literally(nasty_store):
 
 
 async def test_team_file_names_in_the_team_list_show_literally(user_config):
-    from engine.teams import preset, teams_dir, write_team_file
+    from tui.userfiles import copy_team, teams_dir
 
     names = ["[@click=app.quit]x", "[b]mine", "[red]team"]  # no "/": it cannot be in a file name
     for name in names:
-        path = write_team_file("plain", preset("review"), overwrite=True)
+        path = copy_team("plain", "review", overwrite=True)
         path.rename(teams_dir() / f"{name}.toml")
     app = make_app()
     async with app.run_test(size=(200, 50)) as pilot:

@@ -5,11 +5,13 @@ then the labels shorten: the line always fits."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from textual.content import Content
 from textual.widgets import Static
 
-from engine.formats import clock, count, money, plural
-from tui.view import Budget
+from engine.formats import amount, plural
+from engine.state import Budget
 
 GAUGE_WIDTH = 8
 FITS = ((GAUGE_WIDTH, False), (4, False), (0, False), (0, True))
@@ -64,14 +66,12 @@ class BudgetBar(Static):
     def _line(self, budget: Budget, seconds: float, width: int, short: bool) -> Content:
         limits = budget.limits
         parts: list[Content | tuple[str, str] | str] = []
-        for index, (label, used, limit, fmt) in enumerate((
-            ("tokens", budget.tokens, limits.get("tokens"), lambda v: count(int(v))),
-            ("cost", budget.cost, limits.get("cost"), money),
-            ("turns", budget.turns, limits.get("turns"), lambda v: count(int(v))),
-            ("time", seconds, limits.get("seconds"), clock),
+        for index, (label, resource, used) in enumerate((
+            ("tokens", "tokens", budget.tokens), ("cost", "cost", budget.cost),
+            ("turns", "turns", budget.turns), ("time", "seconds", seconds),
         )):
             if index:
                 parts.append("  ")
-            parts += gauge(SHORT[label] if short else label, used, limit, fmt, width)
+            parts += gauge(SHORT[label] if short else label, used, limits.get(resource), partial(amount, resource), width)
         parts += ["  ", (plural(budget.calls, "call"), "dim")]
         return Content.assemble(*parts)

@@ -3,12 +3,11 @@ and for a revised plan or an edited payload, the version before and what changed
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from engine.state import Decided
 from tui.render import decision_line, pretty
 from tui.revisions import edited_payload, plan_revision
 from tui.view import Entry, SessionView
@@ -27,7 +26,7 @@ class DetailsPane(VerticalScroll):
     """
 
     entry: Entry | None = None
-    _decisions: dict[str, dict[str, Any]] | None = None
+    _decisions: dict[str, Decided] | None = None
 
     def compose(self):
         yield Static(Content("Select a timeline entry to see its details."), markup=False)
@@ -35,7 +34,7 @@ class DetailsPane(VerticalScroll):
     def on_mount(self) -> None:
         self.border_title = "Details"
 
-    def show(self, entry: Entry | None, view: SessionView, decisions: dict[str, dict[str, Any]] | None = None) -> None:
+    def show(self, entry: Entry | None, view: SessionView, decisions: dict[str, Decided] | None = None) -> None:
         """Show an entry; `decisions` (from the whole of a recorded session) tells how an
         escalation that is still pending at this point was decided later."""
         self.entry, self._decisions = entry, decisions
@@ -61,7 +60,7 @@ class DetailsPane(VerticalScroll):
             content = Content(entry.text)
         decision = (decisions or view.decisions).get(entry.ref or "")
         if decision is not None:
-            content = Content.assemble(decision_line(decision), "\n\n", content)
+            content = Content.assemble(decision_line(decision, view.offset(decision.ts)), "\n\n", content)
         body.update(content)
 
     def refresh_plan(self, view: SessionView) -> None:

@@ -1,0 +1,427 @@
+"""Session state: a session's events folded, in order, into plain data.
+
+This is the one reading of the event stream. The live screen and replay
+(`tui.view.SessionView` adds what a screen holds), the transcript, the Markdown
+export and the stored session row all fold events here, so a number shown in
+two places is one field of this state. The fold is pure: no I/O, no clock, no
+UI; `SessionState.apply` takes one event at a time, cheaply for the kinds most of
+a session is made of (text deltas and progress).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from engine.budgets import Spent
+from engine.events import (
+    DECIDED,
+    AgentMessage,
+    BudgetUpdated,
+    CallDelta,
+    CallFailed,
+    CallFinished,
+    CallProgress,
+    CallStarted,
+    EscalationRequested,
+    EscalationResolved,
+    ErrorEvent,
+    Event,
+    EventBase,
+    Handoff,
+    PatternNote,
+    PlanMade,
+    Retry,
+    SessionFinished,
+    SessionStarted,
+    StepFinished,
+    StepStarted,
+    ToolCall,
+    ToolResult,
+    purpose_of,
+)
+from engine.formats import outcome
+
+AgentStatus = Literal["idle", "thinking", "streaming", "retrying", "waiting", "done", "failed"]
+StepState = Literal["planned", "running", "done", "error", "skipped", "stopped"]
+MAX_NOTES = 500
+"""Pattern notes kept; older ones are dropped."""
+
+
+@dataclass
+class LiveCall:
+    """A call under way, as its latest `call.progress` reported it."""
+
+    tokens_in: int
+    tokens_out: int
+    cost: float
+    rate: float | None
+    """Output tokens a second."""
+
+
+@dataclass
+class Agent:
+    """One agent: what it is doing and what its calls (and failed attempts) used."""
+
+    name: str
+    role: str
+    model: str
+    path: tuple[str, ...] = ()
+    """The member teams it belongs to, outermost first (hierarchical teams)."""
+    status: AgentStatus = "idle"
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    latency: float | None = None
+    """Seconds the latest call took."""
+    last_reply: str | None = None
+    """The latest reply in words (not a structured one)."""
+    open_calls: set[str] = field(default_factory=set)
+    """The calls (by call key) started and not yet finished or failed."""
+    live: dict[str, LiveCall] = field(default_factory=dict)
+    """The calls streaming now that have reported progress, by call key."""
+    before_wait: AgentStatus = "idle"
+    """Its status before an escalation of its own made it wait."""
+
+    @property
+    def totals(self) -> tuple[int, int, float]:
+        """Tokens in, tokens out and cost so far: its calls, failed attempts and the calls
+        still streaming (as far as they have come)."""
+        return (
+            self.tokens_in + sum(call.tokens_in for call in self.live.values()),
+            self.tokens_out + sum(call.tokens_out for call in self.live.values()),
+            self.cost + sum(call.cost for call in self.live.values()),
+        )
+
+    @property
+    def rate(self) -> float | None:
+        """Output tokens a second over the calls streaming now; None when none is."""
+        rates = [call.rate for call in self.live.values() if call.rate is not None]
+        return sum(rates) if rates else None
+
+
+@dataclass
+class Step:
+    """A unit of work handed to an agent, as planned and as it went."""
+
+    step_id: str
+    title: str = ""
+    assigned_to: str = ""
+    status: StepState = "planned"
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CallSeen:
+    """What a call was for: the step it worked on, if any, and its purpose ("plan", "lot 1 · bid writer")."""
+
+    step_id: str | None
+    purpose: str
+
+
+@dataclass(frozen=True)
+class Decided:
+    """How an escalation was decided."""
+
+    action: str
+    by: str
+    rule: str
+    ts: float
+    reason: str | None = None
+    label: str | None = None
+    """The named choice taken ("Allow one more revision"), unless a plain one."""
+    edited: Any = None
+
+    @property
+    def word(self) -> str:
+        """How the decision reads: “Allow one more revision”, or approved / rejected / edited."""
+        return f"“{self.label}”" if self.label else DECIDED[self.action]
+
+
+@dataclass
+class Budget(Spent):
+    """What the session has spent, against which limits, as of the latest `budget.updated`."""
+
+    calls: int = 0
+    limits: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass
+class Totals:
+    """What the session's calls used: summed call by call while it runs, then the
+    engine's own account once it finishes."""
+
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    calls: int = 0
+    turns: int = 0
+
+
+@dataclass(frozen=True)
+class PlanVersion:
+    """One version of one plan: the top-level plan has scope "", a member team's its path."""
+
+    scope: str
+    revision: int
+    plan: dict[str, Any]
+    by: str | None
+
+
+class SessionState:
+    """A session as its events so far tell it. Build it empty and `apply` events in order."""
+
+    agent_type: type[Agent] = Agent
+    """What an agent is held as (a screen holds its panel's text with it)."""
+
+    def __init__(self) -> None:
+        self.session_id = ""
+        self.task = ""
+        self.title = ""
+        self.pattern = ""
+        self.provider = ""
+        self.seed: int | None = None
+        self.started: SessionStarted | None = None
+        self.seq = 0
+        self.started_ts: float | None = None
+        self.last_ts: float | None = None
+        self.finished_ts: float | None = None
+        self.status = "running"
+        self.result: str | None = None
+        self.reason: str | None = None
+        self.partial = False
+        """True when the result was built from the work done so far."""
+        self.failed_steps = 0
+        self.skipped_steps = 0
+        """Steps that did not get done, as the session finished."""
+        self.duration_s = 0.0
+        self.agents: dict[str, Agent] = {}
+        self.steps: dict[str, Step] = {}
+        self.plan: dict[str, Any] | None = None
+        """The session's top-level plan, latest revision."""
+        self.plan_revision = 0
+        self.plans: dict[str, dict[str, Any]] = {}
+        """The latest version of every plan, by scope ("" for the top level)."""
+        self.revisions: dict[tuple[str, int], dict[str, Any]] = {}
+        """Every version of every plan, by (scope, revision): the first proposal stays readable."""
+        self.plan_by: dict[str | None, PlanVersion] = {}
+        """The plan each lead made last: what its plan escalation proposes."""
+        self.calls: dict[str, CallSeen] = {}
+        """What each call was for, by call key."""
+        self.notes: deque[PatternNote] = deque(maxlen=MAX_NOTES)
+        self.requests: dict[str, EscalationRequested] = {}
+        """Every escalation raised, by id."""
+        self.pending: dict[str, EscalationRequested] = {}
+        """Escalations waiting for a person, oldest first."""
+        self.decisions: dict[str, Decided] = {}
+        self.budget = Budget()
+        self.totals = Totals()
+
+    # -- reading --------------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_ts is not None
+
+    @property
+    def outcome(self) -> str:
+        """The status, saying which steps did not get done ("completed with 3 failed steps")."""
+        return outcome(self.status, self.failed_steps, self.skipped_steps)
+
+    @property
+    def result_title(self) -> str:
+        """What the result is: "Result", or "Partial result (stopped: cost budget used up)"."""
+        if not self.partial:
+            return "Result"
+        return f"Partial result ({self.status}" + (f": {self.reason})" if self.reason else ")")
+
+    def offset(self, ts: float) -> float:
+        """Seconds since the session started."""
+        return ts - (self.started_ts or ts)
+
+    # -- folding ---------------------------------------------------------------------
+
+    def apply(self, event: EventBase) -> None:
+        """Fold one event in; events come in `seq` order."""
+        self.seq = event.seq
+        self.last_ts = event.ts
+        REDUCERS[type(event)](self, event)
+
+    def _agent(self, name: str | None) -> Agent | None:
+        return self.agents.get(name) if name is not None else None
+
+    def _session_started(self, e: SessionStarted) -> None:
+        self.started = e
+        self.session_id, self.task, self.title = e.session_id, e.task, e.title
+        self.pattern, self.provider, self.seed = e.pattern, e.provider, e.seed
+        self.started_ts = e.ts
+        for spec in e.team.callers():
+            self.agents[spec.name] = self.agent_type(spec.name, spec.role, spec.model, tuple(e.team.path_of(spec.name)))
+        self.budget.limits = e.limits.model_dump()
+
+    def _session_finished(self, e: SessionFinished) -> None:
+        self.status, self.result, self.reason, self.partial = e.status, e.result, e.reason, e.partial
+        self.failed_steps, self.skipped_steps = e.failed_steps, e.skipped_steps
+        self.finished_ts, self.duration_s = e.ts, e.duration_s
+        self.totals = Totals(e.usage.tokens_in, e.usage.output_tokens, e.cost, e.calls, e.turns)
+        self.pending.clear()
+        for step in self.steps.values():  # work cut short by a stop or a cancel
+            if step.status == "running":
+                step.status = "stopped"
+        for agent in self.agents.values():
+            agent.open_calls.clear()
+            agent.live.clear()
+            if agent.status in ("thinking", "streaming", "retrying", "waiting"):
+                agent.status = "idle"
+
+    def _plan_made(self, e: PlanMade) -> None:
+        steps = e.plan.get("steps", [])
+        scope = e.scope
+        if scope is None:  # recorded before plans said whose they are: their step ids say it
+            first = str(steps[0].get("id", "")) if steps else ""
+            scope = first.rsplit("/", 1)[0] if "/" in first else ""
+        self.plans[scope] = e.plan
+        self.revisions[scope, e.revision] = e.plan
+        self.plan_by[e.agent] = PlanVersion(scope, e.revision, e.plan, e.agent)
+        if not scope:
+            self.plan, self.plan_revision = e.plan, e.revision
+        for planned in steps:
+            step_id = str(planned.get("id"))
+            if step_id not in self.steps:
+                self.steps[step_id] = Step(step_id, str(planned.get("title", "")), str(planned.get("assigned_to", "")))
+
+    def _step_started(self, e: StepStarted) -> None:
+        step = self.steps.setdefault(e.step_id, Step(e.step_id))
+        step.status, step.title, step.assigned_to = "running", e.title, e.assigned_to
+
+    def _step_finished(self, e: StepFinished) -> None:
+        step = self.steps.setdefault(e.step_id, Step(e.step_id, e.step_id, e.agent or ""))
+        step.status, step.error = e.status, e.error
+        agent = self._agent(e.agent)
+        if agent is not None and e.status == "error":
+            agent.status = "failed"
+
+    def _call_started(self, e: CallStarted) -> None:
+        self.calls[e.call_key] = CallSeen(e.step_id, e.purpose or purpose_of(e.span_id))
+        agent = self._agent(e.agent)
+        if agent is not None:
+            agent.open_calls.add(e.call_key)
+            agent.status = "thinking"
+
+    def _call_delta(self, e: CallDelta) -> None:
+        agent = self._agent(e.agent)
+        if agent is not None:
+            agent.status = "streaming"
+
+    def _call_progress(self, e: CallProgress) -> None:
+        agent = self._agent(e.agent)
+        if agent is not None:
+            agent.live[e.call_key] = LiveCall(e.usage.tokens_in, e.usage.output_tokens, e.cost, e.tokens_per_s)
+
+    def _call_finished(self, e: CallFinished) -> None:
+        totals = self.totals
+        totals.tokens_in += e.usage.tokens_in
+        totals.tokens_out += e.usage.output_tokens
+        totals.cost += e.cost
+        totals.calls += 1
+        agent = self._agent(e.agent)
+        if agent is None:
+            return
+        agent.live.pop(e.call_key, None)
+        agent.open_calls.discard(e.call_key)
+        if not agent.open_calls:
+            agent.status = "done"
+        agent.tokens_in += e.usage.tokens_in
+        agent.tokens_out += e.usage.output_tokens
+        agent.cost += e.cost
+        agent.latency = e.latency_s
+        agent.calls += 1
+        if e.structured is None:
+            agent.last_reply = e.text
+
+    def _call_failed(self, e: CallFailed) -> None:
+        """A failed attempt counts what it used before it failed (a provider bills it)."""
+        self.totals.tokens_in += e.usage.tokens_in
+        self.totals.tokens_out += e.usage.output_tokens
+        self.totals.cost += e.cost
+        agent = self._agent(e.agent)
+        if agent is not None:
+            agent.live.pop(e.call_key, None)
+            agent.open_calls.discard(e.call_key)
+            agent.tokens_in += e.usage.tokens_in
+            agent.tokens_out += e.usage.output_tokens
+            agent.cost += e.cost
+            agent.status = "failed" if e.final else "retrying"
+
+    def _retry(self, e: Retry) -> None:
+        agent = self._agent(e.agent)
+        if agent is not None:
+            agent.status = "retrying"
+
+    def _tool_call(self, e: ToolCall) -> None:
+        agent = self._agent(e.agent)
+        if agent is not None:
+            agent.status = "thinking"  # between rounds: the call goes on once the tool has run
+
+    def _escalation_requested(self, e: EscalationRequested) -> None:
+        self.requests[e.escalation_id] = e
+        if e.human:
+            self.pending[e.escalation_id] = e
+            agent = self._agent(e.agent)
+            if agent is not None and agent.status != "waiting":
+                agent.before_wait, agent.status = agent.status, "waiting"
+
+    def _escalation_resolved(self, e: EscalationResolved) -> None:
+        request = self.requests.get(e.escalation_id)
+        label = request.named().get(e.option or "") if request is not None else None
+        self.decisions[e.escalation_id] = Decided(e.action, e.by, e.rule, e.ts, e.reason or None, label, e.edited)
+        if self.pending.pop(e.escalation_id, None) is not None:
+            agent = self._agent(e.agent)
+            if agent is not None and agent.status == "waiting" and not any(p.agent == e.agent for p in self.pending.values()):
+                agent.status = agent.before_wait
+
+    def _budget_updated(self, e: BudgetUpdated) -> None:
+        b = self.budget
+        b.tokens, b.cost, b.turns, b.seconds, b.calls = e.tokens, e.cost, e.turns, e.seconds, e.calls
+        b.limits = e.limits.model_dump()
+        self.totals.turns = e.turns
+
+    def _pattern_note(self, e: PatternNote) -> None:
+        self.notes.append(e)
+
+    def _unchanged(self, e: EventBase) -> None:
+        """Kinds that tell of something without changing what the state holds."""
+
+
+def event_classes() -> tuple[type[EventBase], ...]:
+    """Every kind of event, as its class: the members of the `Event` union."""
+    union = get_args(Event)[0]
+    return tuple(get_args(union))
+
+
+REDUCERS: dict[type[EventBase], Callable[[SessionState, Any], None]] = {
+    SessionStarted: SessionState._session_started,
+    SessionFinished: SessionState._session_finished,
+    PlanMade: SessionState._plan_made,
+    StepStarted: SessionState._step_started,
+    StepFinished: SessionState._step_finished,
+    CallStarted: SessionState._call_started,
+    CallDelta: SessionState._call_delta,
+    CallProgress: SessionState._call_progress,
+    CallFinished: SessionState._call_finished,
+    CallFailed: SessionState._call_failed,
+    Retry: SessionState._retry,
+    ToolCall: SessionState._tool_call,
+    ToolResult: SessionState._unchanged,
+    Handoff: SessionState._unchanged,
+    AgentMessage: SessionState._unchanged,
+    EscalationRequested: SessionState._escalation_requested,
+    EscalationResolved: SessionState._escalation_resolved,
+    BudgetUpdated: SessionState._budget_updated,
+    ErrorEvent: SessionState._unchanged,
+    **{kind: SessionState._pattern_note for kind in event_classes() if issubclass(kind, PatternNote)},
+}
+"""How each kind of event changes the state (a test checks every kind has its entry)."""

@@ -1,0 +1,64 @@
+"""A session's row as its events are recorded: the changing columns, folded by the
+session state (`engine.state`), so the row, the screens and the exports count alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from engine.events import EventBase
+from engine.state import SessionState
+
+
+class SessionTally:
+    """The changing part of a session's row, read from the session state (`engine.state`)
+    its events fold into as they are recorded: the row, the screens and the exports
+    count the same way."""
+
+    def __init__(self, session_id: str, *, created_at: float) -> None:
+        self.session_id = session_id
+        self.created_at = created_at
+        self.state = SessionState()
+
+    def feed(self, event: EventBase) -> str | None:
+        """Fold one event in (events come in `seq` order); return the text it adds to
+        the search index, if any. Cheap for the common kinds: deltas are most of a session."""
+        self.state.apply(event)
+        searched = _SEARCHED.get(event.kind)
+        return searched(event) if searched is not None else None
+
+    def values(self) -> dict[str, Any]:
+        """The columns an update writes. While the session is live, its status says
+        whether it waits for a person, and its duration runs to its latest event."""
+        state, totals = self.state, self.state.totals
+        updated_at = state.last_ts if state.last_ts is not None else self.created_at
+        if state.finished:
+            status, duration_s = state.status, state.duration_s
+        else:
+            status = "waiting" if state.pending else "running"
+            duration_s = round(max(0.0, updated_at - self.created_at), 3)
+        return {
+            "id": self.session_id,
+            "updated_at": updated_at,
+            "status": status,
+            "tokens_in": totals.tokens_in,
+            "tokens_out": totals.tokens_out,
+            "cost": round(totals.cost, 8),
+            "calls": totals.calls,
+            "turns": totals.turns,
+            "duration_s": duration_s,
+            "result": state.result,
+            "reason": state.reason,
+            "partial": int(state.partial),
+            "last_seq": state.seq,
+            "failed_steps": state.failed_steps,
+            "skipped_steps": state.skipped_steps,
+        }
+
+
+_SEARCHED: dict[str, Callable[[Any], str]] = {
+    "session.started": lambda event: event.task,
+    "call.finished": lambda event: event.text,
+    "session.finished": lambda event: event.result,
+}
+"""The text each kind adds to the search index."""

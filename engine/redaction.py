@@ -168,9 +168,16 @@ def redact_known(text: str, secrets: Iterable[str]) -> str:
     return "".join(parts)
 
 
+NOT_SECRET_ENV = frozenset({"PWD", "OLDPWD"})
+"""Names `SECRET_ENV` matches that hold no secret: the shell's working folders."""
+
+
 def environment_secrets() -> list[str]:
     """Values of this process's secret-named environment variables (8 characters or more)."""
-    return [value for name, value in os.environ.items() if len(value) >= MIN_FRAGMENT and SECRET_ENV.search(name)]
+    return [
+        value for name, value in os.environ.items()
+        if len(value) >= MIN_FRAGMENT and SECRET_ENV.search(name) and name not in NOT_SECRET_ENV
+    ]
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

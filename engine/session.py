@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 import uuid
@@ -15,18 +16,22 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.agents import TeamSpec
-from engine.approvals import ApprovalGate, one_line
+from engine.approvals import ApprovalGate
 from engine.budgets import Limits
 from engine.bus import EventBus
 from engine.context import Run, RunContext
 from engine.events import CallFinished, ErrorEvent, SessionFinished, SessionStarted, Usage
-from engine.formats import headline
+from engine.formats import headline, one_line
 from engine.guards import CallFailedError, CircuitBreaker, RetryPolicy, StopSession, leaves
 from engine.patterns import get_pattern
 from engine.policy import ApprovalPolicy
 from engine.pricing import PriceTable
 from engine.providers.base import Provider
 from engine.trust import well_formed
+
+
+log = logging.getLogger(__name__)
+"""Where a bug that ends a session leaves its traceback (the front end decides where that goes)."""
 
 
 class SessionSpec(BaseModel):
@@ -173,6 +178,7 @@ async def run_session(
             status, reason = "failed", str(failed)
         else:
             bug = found[0]
+            log.error("internal error in session %s (pattern %s)", run.session_id, spec.pattern, exc_info=bug)
             status, reason = "failed", run.outside_text(f"internal error: {type(bug).__name__}: {one_line(bug)}")
             await ctx.emit(ErrorEvent, error_type="internal", message=reason, fatal=True)
         result = partial_result(run.partials, reason)

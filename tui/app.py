@@ -11,6 +11,7 @@ import gc
 from collections.abc import Callable
 from typing import Literal
 
+from rich.text import Text
 from textual import events
 from textual.app import App
 from textual.binding import Binding
@@ -20,6 +21,7 @@ from engine.events import EventBase
 from engine.formats import plural
 from sessions.rows import SessionRow
 from sessions.store import SessionStore
+from tui import logs
 from tui.commands import HuddleCommands
 from tui.recording import LiveSession
 from tui.screens.confirm import ConfirmScreen, Question
@@ -60,6 +62,8 @@ class HuddleApp(App[None]):
         self._start = start
         self.sessions: list[LiveSession] = [live] if live is not None else []
         """Every live session started in this app, so quitting can stop the running ones."""
+        self.crash = ""
+        """The line that tells the person why the app ended, if a bug ended it."""
 
     def on_mount(self) -> None:
         # Everything loaded so far (Textual, pydantic's schemas, the engine) lives as
@@ -83,6 +87,17 @@ class HuddleApp(App[None]):
         """Every notification (widgets and screens send theirs here) as plain text through
         the gate: they quote errors, paths and names huddle did not write."""
         super().notify(clean(message), title=clean(title), severity=severity, timeout=timeout, markup=False)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A bug that ends the app: its traceback (secrets redacted) goes to the log, and
+        the app leaves one line naming it (`_fatal_error`), not a traceback whose locals
+        could hold a key or a model's text."""
+        self.crash = logs.internal_error(error, "the app")
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        self.bell()
+        self.panic(Text(clean(f"huddle: {self.crash}")))
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Paste):  # pasted text is drawn as it is: no escapes in it

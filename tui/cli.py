@@ -196,6 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"run": _run, "patterns": _patterns, "sessions": _sessions, "teams": teams_cli.run, "app": _run_app}
     if args.command is None:  # no command: the app's launch screen
         args.command = "app"
+    from tui import logs
+
+    if args.command in ("run", "app", "sessions"):
+        logs.configure()
     try:
         return handlers[args.command](args)
     except UsageError as error:
@@ -208,6 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`| head`): stop quietly, and keep Python from
         # complaining about stdout once more on the way out.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except Exception as error:  # noqa: BLE001 - a bug: its traceback to the log, one line here
+        logs.configure()
+        report(f"huddle: {logs.internal_error(error, f'huddle {args.command}')}")
         return EXIT_FAILED
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shlex
 import sys
@@ -12,8 +13,12 @@ import tempfile
 from typing import IO, Any
 
 from engine.approvals import ApprovalGate, Decision, DecisionError, answer
-from engine.events import Choice, EscalationRequested, EventBase
+from engine.events import DECIDED, Choice, EscalationRequested, EventBase
+from engine.formats import one_line
+from tui import logs
 from tui.safe import clean, safe
+
+log = logging.getLogger(__name__)
 
 
 class Output:
@@ -61,7 +66,10 @@ class LineReader:
 
             def on_readable() -> None:
                 if not ready.done():
-                    ready.set_result(os.read(self._fd, 4096))
+                    try:
+                        ready.set_result(os.read(self._fd, 4096))
+                    except OSError as error:  # the terminal went away: raised to the reader
+                        ready.set_exception(error)
 
             loop.add_reader(self._fd, on_readable)
             try:
@@ -104,6 +112,8 @@ class ConsolePrompter:
             self._out.hold()
             try:
                 await self._ask(event, escalation.future)
+            except Exception as error:  # noqa: BLE001 - whatever broke the prompt, the session goes on
+                self._give_up(event, error)
             finally:
                 self._out.release()
 
@@ -177,15 +187,18 @@ class ConsolePrompter:
                     return False
 
     async def _edit(self, event: EscalationRequested, choice: Choice, decided: asyncio.Future[Any]) -> bool:
-        """Edit the payload in $EDITOR until it validates (or the user gives up)."""
+        """Edit the payload in $EDITOR until it validates (or the user gives up). An editor
+        that cannot run, or fails, says so, and the choices are offered again."""
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         fd, path = tempfile.mkstemp(prefix=f"huddle-{event.escalation_id}-", suffix=".json")
         try:
             with os.fdopen(fd, "w") as handle:
                 json.dump(event.payload, handle, indent=2, ensure_ascii=False)
             while True:
-                process = await asyncio.create_subprocess_exec(*shlex.split(editor), path)
-                await process.wait()
+                failed = await run_editor(editor, path)
+                if failed is not None:
+                    self._out.say(f"  could not edit: {clean(failed)}\n")
+                    return False
                 with open(path) as handle:
                     text = handle.read()
                 try:
@@ -200,6 +213,14 @@ class ConsolePrompter:
         finally:
             os.unlink(path)
 
+    def _give_up(self, event: EscalationRequested, error: Exception) -> None:
+        """The prompt failed (the terminal went away, ...): the escalation takes the
+        policy's safe default, as an unanswered one does, and the person is told why."""
+        action = self._gate.give_up(event.escalation_id, f"the prompt failed ({type(error).__name__})")
+        log.error("the prompt for escalation %s failed", event.escalation_id, exc_info=error)
+        taken = f"{DECIDED[action]}, the policy's default" if action is not None else "it was decided meanwhile"
+        self._out.say(f"\n  could not ask ({type(error).__name__}: {clean(one_line(error))}; {logs.where()}): {taken}\n")
+
     def _resolve(self, event: EscalationRequested, decision: Decision) -> None:
         try:
             self._gate.resolve(event.escalation_id, decision)
@@ -207,6 +228,26 @@ class ConsolePrompter:
             self._out.say(f"  {clean(str(error))}\n")
 
 
-def stdin_reader() -> LineReader | None:
-    """A reader for standard input when it is a terminal."""
-    return LineReader(sys.stdin.fileno()) if sys.stdin.isatty() else None
+async def run_editor(editor: str, path: str) -> str | None:
+    """Run the `editor` command line on `path` and wait for it; why it failed, if it did."""
+    try:
+        command = shlex.split(editor)
+    except ValueError as error:
+        return f"the editor command {editor!r} cannot be read: {error}"
+    if not command:
+        return "no editor: set $EDITOR"
+    try:
+        process = await asyncio.create_subprocess_exec(*command, path)
+    except OSError as error:
+        return f"the editor {command[0]!r} cannot run: {error.strerror or one_line(error)} (set $EDITOR)"
+    status = await process.wait()
+    if status != 0:
+        return f"the editor {command[0]!r} exited with status {status}, so the edit was not taken"
+    return None
+
+
+def stdin_reader() -> LineReader:
+    """A reader for standard input: a terminal, or a pipe of answers. Input that cannot be
+    waited on (a file, /dev/null, standard input closed) fails at the first question,
+    which then takes the policy's safe default (`ConsolePrompter._give_up`)."""
+    return LineReader(sys.stdin.fileno() if sys.stdin is not None else -1)

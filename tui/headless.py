@@ -92,6 +92,8 @@ async def run_headless(job: HeadlessRun) -> int:
     if live.error is not None:
         raise live.error
     code = live.exit_status()
+    if live.problem is not None:
+        report(f"huddle: {live.problem}")
     if code == EXIT_CANCELLED:
         report("huddle: session cancelled")
     report(f"recorded as {job.session_id} in {store.path}")

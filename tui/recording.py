@@ -9,17 +9,21 @@ and headless runs both run. Nothing here needs Textual.
 from __future__ import annotations
 
 import asyncio
+import logging
 from functools import cached_property
 
 from engine.approvals import ApprovalGate
 from engine.bus import EventBus, Subscription
-from engine.events import EventBase, SessionFinished
+from engine.events import CallFailed, ErrorEvent, EventBase, SessionFinished, SessionStarted
 from engine.providers.base import Provider
 from engine.session import EngineConfig, SessionSpec, new_session_id, run_session
 from sessions.errors import StoreError
 from sessions.recorder import Recorder
 from sessions.store import SessionStore
+from tui import logs
 from tui.exits import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
+
+log = logging.getLogger(__name__)
 
 
 class LiveSession:
@@ -45,6 +49,11 @@ class LiveSession:
         self.finished: SessionFinished | None = None
         """The session's last event, once it has one (also when it was cancelled)."""
         self.bus.listen(self._keep_finished)
+        self.bus.listen(self._trail)
+        logs.hide(getattr(provider, "secrets", ()))
+        self.problem: str | None = None
+        """The line telling the person that the session ended on an internal error
+        (a bug, or too many failures in a row), and where its details are."""
         self.running = False
         self.cancelled = False
         """True once `cancel()` stopped the session (or kept it from starting)."""
@@ -82,11 +91,14 @@ class LiveSession:
                 )
                 await self._watch(self._task, recorder)
         except asyncio.CancelledError:
-            if self._task is None or not self._task.cancelled():
-                raise  # the worker itself was cancelled, not just the session
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                self.cancelled = True  # the worker itself was cancelled, and so is its session
+                raise
         except StoreError as error:
             self.error = error
         finally:
+            await self._end_engine()
             self.bus.close()
             try:
                 if recorder is not None:
@@ -115,6 +127,14 @@ class LiveSession:
         await asyncio.wait({session})
         raise recorder.failure.result()
 
+    async def _end_engine(self) -> None:
+        """No engine task outlives its runner: one still going when the runner ends (it was
+        cancelled, or failed) is cancelled, and awaited, so it records how it ended."""
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+
     async def stopped(self) -> None:
         """Wait until a started session has ended and its recording is committed."""
         if self._task is not None:
@@ -123,6 +143,24 @@ class LiveSession:
     def _keep_finished(self, event: EventBase) -> None:
         if isinstance(event, SessionFinished):
             self.finished = event
+
+    def _trail(self, event: EventBase) -> None:
+        """Log what a reader of the log needs to follow a failure: ids, kinds and error
+        types, never the text of a task, a prompt, a reply or an error a model caused."""
+        if isinstance(event, SessionStarted):
+            log.info("session %s started: pattern %s, provider %s, %d agents",
+                     event.session_id, event.pattern, event.provider, len(event.team.agents))
+        elif isinstance(event, CallFailed):
+            log.warning("session %s: call %s failed (attempt %d): %s%s",
+                        event.session_id, event.call_key, event.attempt, event.error_type, ", final" if event.final else "")
+        elif isinstance(event, ErrorEvent):
+            log.warning("session %s: %s error%s%s", event.session_id, event.error_type,
+                        f" at {event.agent}" if event.agent else "", ", fatal" if event.fatal else "")
+            if event.error_type == "internal" and event.fatal:
+                self.problem = f"{event.message} ({logs.where()})"
+        elif isinstance(event, SessionFinished):
+            log.info("session %s %s after %d calls in %.1f s",
+                     event.session_id, event.status, event.calls, event.duration_s)
 
     def cancel(self) -> None:
         """Stop the session; it finishes as cancelled, keeping what was done. One

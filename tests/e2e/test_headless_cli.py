@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 from tests.e2e.terminal import Terminal, huddle_command
@@ -21,9 +22,9 @@ def test_completed_session_prints_plan_steps_result_and_exits_0():
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "session" in out and "orchestrator" in out and "simulated" in out
-    assert "plan by lead" in out
-    assert "▶ s1" in out and "researcher │" in out
-    assert "✓ approved by policy" in out
+    assert "▤ lead plan: 4 steps\n" in out
+    assert "▶ researcher s1: Research " in out and "researcher │" in out
+    assert "✓ lead approved by policy" in out
     assert "result (completed)" in out
     assert "tokens in" in out and "$" in out
     assert "\x1b[" not in out  # no colour when not on a terminal
@@ -32,7 +33,7 @@ def test_completed_session_prints_plan_steps_result_and_exits_0():
 def test_rejecting_policy_stops_and_exits_1():
     done = huddle("run", "--headless", "--speed", "0", "--seed", "1", "--approve", "reject", TASK)
     assert done.returncode == 1
-    assert "✗ rejected by policy" in done.stdout
+    assert "✗ lead rejected by policy" in done.stdout
     assert "stopped: plan rejected" in done.stdout
 
 
@@ -95,8 +96,38 @@ def test_rejecting_at_the_terminal_sends_the_reason_back():
         term.expect(r"reason")
         term.send("add a load test step\r")
         term.expect(r"rejected by human.*add a load test step")
-        term.expect(r"plan \(revision 1\)")
+        term.expect(r"plan revision 1: ")
         term.expect(r"\[a\] Approve", timeout=20)
+        term.send("a\r")
+        term.expect(r"result \(completed\)")
+        assert term.wait() == 0
+    finally:
+        term.close()
+
+
+def test_answers_can_come_through_a_pipe():
+    done = huddle("run", "--headless", "--speed", "0", "--seed", "2", "--approve", "ask", TASK, stdin="a\n")
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"✓ lead +approved by human", done.stdout)
+
+
+def test_asked_with_input_that_cannot_be_read_each_question_takes_the_safe_default():
+    done = huddle("run", "--headless", "--speed", "0", "--seed", "2", "--approve", "ask", TASK)  # stdin: /dev/null
+    assert done.returncode == 1
+    log = re.search(r"could not ask \(PermissionError: .*; details in (\S+)\): rejected, the policy's default", done.stdout)
+    assert log is not None, done.stdout
+    assert "rejected by policy (policy: timeout_default=reject): no decision: the prompt failed" in done.stdout
+    assert "the prompt for escalation e1 failed" in open(log.group(1)).read()
+
+
+def test_an_editor_that_cannot_run_says_so_and_the_question_is_asked_again():
+    term = Terminal([huddle_command(), "run", "--headless", "--speed", "0", "--seed", "2", TASK],
+                    env={"EDITOR": "/nonexistent/editor", "VISUAL": ""})
+    try:
+        term.expect(r"\[a\] Approve  \[e\] Edit  \[r\] Reject")
+        term.send("e\r")
+        term.expect(r"could not edit: the editor '/nonexistent/editor' cannot run")
+        term.expect(r"\[a\] Approve  \[e\] Edit  \[r\] Reject")
         term.send("a\r")
         term.expect(r"result \(completed\)")
         assert term.wait() == 0

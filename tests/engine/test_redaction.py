@@ -93,6 +93,13 @@ def test_the_values_of_secret_named_environment_variables_are_redacted(monkeypat
     assert redact("it says plain-words-token-value.") == f"it says {REDACTED}."
 
 
+
+def test_the_shells_working_folders_are_not_taken_for_passwords(monkeypatch):
+    monkeypatch.setenv("PWD", "/home/someone/project")
+    monkeypatch.setenv("OLDPWD", "/home/someone/elsewhere")
+    text = 'File "/home/someone/project/tui/console.py", then /home/someone/elsewhere'
+    assert redact(text) == text
+
 # -- files the tools never read -------------------------------------------------------
 
 
@@ -121,7 +128,7 @@ def test_a_link_to_a_secret_file_is_not_read_either(tmp_path):
 
 
 def test_a_read_file_is_redacted_and_a_file_name_that_is_not_utf8_is_listed_readably(tmp_path):
-    (tmp_path / "settings.py").write_text(f'AWS_KEY = "AKIAIOSFODNN7EXAMPLE"\nurl = "https://u:pw987654@h/"\n')
+    (tmp_path / "settings.py").write_text('AWS_KEY = "AKIAIOSFODNN7EXAMPLE"\nurl = "https://u:pw987654@h/"\n')
     text = run_tool("read_file", {"path": "settings.py"}, tmp_path)
     assert "AKIAIOSFODNN7EXAMPLE" not in text and "pw987654" not in text
     (tmp_path / b"caf\xe9.txt".decode("utf-8", "surrogateescape")).write_text("x")

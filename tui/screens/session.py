@@ -159,9 +159,13 @@ class SessionScreen(Screen[None]):
             self.show_entry(timeline.entry_at(timeline.highlighted))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.name == "engine" and event.state == WorkerState.SUCCESS and self.live and self.live.error:
+        if event.worker.name != "engine" or event.state != WorkerState.SUCCESS or self.live is None:
+            return
+        if self.live.error:
             self.notify(str(self.live.error), title="Recording failed: the session was stopped",
                         severity="error", timeout=30, markup=False)
+        if self.live.problem:
+            self.notify(self.live.problem, title="The session stopped", severity="error", timeout=30, markup=False)
 
     def elapsed(self) -> float:
         view = self.view

@@ -152,7 +152,7 @@ async def measure_huddle() -> tuple[float, float, float, float]:
     half, no keys); the worst while keys are handled (second half); the slowest key."""
     live = LiveSession(spec(), PacedProvider(), EngineConfig(call_timeout=None))
     app = make_app(live)
-    async with app.run_test(size=(200, 50)) as pilot:
+    async with app.run_test(size=(200, 50)):
         stalls = Stalls()
         stalls.start()
         cpu, wall = time.process_time(), time.perf_counter()

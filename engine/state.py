@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 from engine.budgets import Spent
@@ -238,6 +238,19 @@ class SessionState:
             return "Result"
         return f"Partial result ({self.status}" + (f": {self.reason})" if self.reason else ")")
 
+    @property
+    def spent(self) -> Budget:
+        """The budget with the calls still streaming counted as far as they have come, as
+        the agents' panels count them: what the gauges show, so the two agree."""
+        live = [call for agent in self.agents.values() for call in agent.live.values()]
+        if not live:
+            return self.budget
+        return replace(
+            self.budget,
+            tokens=self.budget.tokens + sum(call.tokens_in + call.tokens_out for call in live),
+            cost=self.budget.cost + sum(call.cost for call in live),
+        )
+
     def offset(self, ts: float) -> float:
         """Seconds since the session started."""
         return ts - (self.started_ts or ts)
@@ -321,22 +334,27 @@ class SessionState:
         if agent is not None:
             agent.live[e.call_key] = LiveCall(e.usage.tokens_in, e.usage.output_tokens, e.cost, e.tokens_per_s)
 
-    def _call_finished(self, e: CallFinished) -> None:
-        totals = self.totals
-        totals.tokens_in += e.usage.tokens_in
-        totals.tokens_out += e.usage.output_tokens
-        totals.cost += e.cost
-        totals.calls += 1
+    def _account(self, e: CallFinished | CallFailed) -> Agent | None:
+        """Count what a finished call or a failed attempt used, for the session and its
+        agent (no longer streaming); the agent, if it is on the team."""
         agent = self._agent(e.agent)
+        for spent in (self.totals, agent):
+            if spent is not None:
+                spent.tokens_in += e.usage.tokens_in
+                spent.tokens_out += e.usage.output_tokens
+                spent.cost += e.cost
+        if agent is not None:
+            agent.live.pop(e.call_key, None)
+            agent.open_calls.discard(e.call_key)
+        return agent
+
+    def _call_finished(self, e: CallFinished) -> None:
+        self.totals.calls += 1
+        agent = self._account(e)
         if agent is None:
             return
-        agent.live.pop(e.call_key, None)
-        agent.open_calls.discard(e.call_key)
         if not agent.open_calls:
             agent.status = "done"
-        agent.tokens_in += e.usage.tokens_in
-        agent.tokens_out += e.usage.output_tokens
-        agent.cost += e.cost
         agent.latency = e.latency_s
         agent.calls += 1
         if e.structured is None:
@@ -344,16 +362,8 @@ class SessionState:
 
     def _call_failed(self, e: CallFailed) -> None:
         """A failed attempt counts what it used before it failed (a provider bills it)."""
-        self.totals.tokens_in += e.usage.tokens_in
-        self.totals.tokens_out += e.usage.output_tokens
-        self.totals.cost += e.cost
-        agent = self._agent(e.agent)
+        agent = self._account(e)
         if agent is not None:
-            agent.live.pop(e.call_key, None)
-            agent.open_calls.discard(e.call_key)
-            agent.tokens_in += e.usage.tokens_in
-            agent.tokens_out += e.usage.output_tokens
-            agent.cost += e.cost
             agent.status = "failed" if e.final else "retrying"
 
     def _retry(self, e: Retry) -> None:

@@ -82,3 +82,18 @@ async def test_the_story_leaves_out_streaming_and_tells_the_rest() -> None:
     assert "call.delta" not in told and "call.finished" not in told
     assert told["session.started"] == told["session.finished"] == 1
     assert told["step.started"] == len(ran.of("step.started")) > 0
+
+
+async def test_the_gauges_count_what_is_streaming_as_the_panels_do() -> None:
+    ran = await run(SimulatedProvider(seed=3, speed=0))
+    state = SessionState()
+    streaming_seen = 0
+    for event in ran.events:
+        state.apply(event)
+        live_cost = sum(agent.totals[2] - agent.cost for agent in state.agents.values())
+        live_tokens = sum(sum(agent.totals[:2]) - agent.tokens_in - agent.tokens_out for agent in state.agents.values())
+        assert state.spent.tokens - state.budget.tokens == live_tokens
+        assert state.spent.cost - state.budget.cost == pytest.approx(live_cost)
+        streaming_seen += live_tokens > 0
+    assert streaming_seen, "some call should have reported progress while streaming"
+    assert state.spent == state.budget  # nothing streams once it is over

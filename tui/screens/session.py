@@ -178,7 +178,7 @@ class SessionScreen(Screen[None]):
         """What moves with the clock: the header's status and time, the budget gauges."""
         seconds = self.elapsed()
         self.query_one(SessionHeader).show_state(self.view, elapsed=seconds)
-        self.query_one(BudgetBar).show(self.view.budget, seconds)
+        self.query_one(BudgetBar).show(self.view.spent, seconds)
 
     @property
     def mode(self) -> str:

@@ -41,6 +41,7 @@ ErrorType = Literal[
     "not_found",
     "unknown_agent",
     "budget",
+    "breaker",
     "internal",
 ]
 

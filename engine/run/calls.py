@@ -226,5 +226,5 @@ class ModelCall:
 
     async def _trip_breaker(self) -> None:
         reason = f"circuit breaker open after {self.run.breaker.consecutive} failed calls in a row"
-        await self.ctx.emit(ErrorEvent, agent=self.agent, error_type="internal", message=reason, fatal=True)
+        await self.ctx.emit(ErrorEvent, agent=self.agent, error_type="breaker", message=reason, fatal=True)
         raise StopSession("failed", reason)

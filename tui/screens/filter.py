@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from engine.formats import count
 from tui.safe import clean_line
 from tui.timeline_filter import KINDS, PROBLEMS, TimelineFilter, kind_of
 from tui.view import Entry
@@ -49,8 +50,8 @@ class FilterScreen(ModalScreen[TimelineFilter | None]):
     def _options(self) -> list[Option | None]:
         current = self._current
 
-        def line(chosen: bool, label: str, count: int) -> Content:
-            return Content.assemble(("● " if chosen else "  ", "$text-accent"), label, (f"  {count:,}", "dim"))
+        def line(chosen: bool, label: str, number: int) -> Content:
+            return Content.assemble(("● " if chosen else "  ", "$text-accent"), label, (f"  {count(number)}", "dim"))
 
         options: list[Option | None] = [
             Option(line(current.agent is None and current.kind is None, "everything", sum(self._kinds.values())), id=EVERYTHING),

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from engine.formats import count
 from tui.timeline_filter import TimelineFilter
 from tui.view import Entry
 from tui.widgets.search_bar import SearchBar
@@ -55,7 +56,7 @@ class JumpScreen(ModalScreen[int | None]):
         options.add_options([Option(entry_prompt(entry), id=str(entry.seq)) for entry in entries])
         before = [i for i, e in enumerate(entries) if e.seq <= self._current]
         options.highlighted = before[-1] if before else 0 if entries else None
-        shown = "" if len(entries) == len(self._entries) else f"{len(entries):,} of {len(self._entries):,} entries"
+        shown = "" if len(entries) == len(self._entries) else f"{count(len(entries))} of {count(len(self._entries))} entries"
         self.query_one(Vertical).border_subtitle = Content(shown)
 
     def action_search(self) -> None:

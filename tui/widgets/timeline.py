@@ -10,7 +10,7 @@ from textual.content import Content
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from engine.formats import clock
+from engine.formats import clock, count
 from tui.timeline_filter import TimelineFilter
 from tui.view import MAX_TIMELINE, Entry, SessionView
 
@@ -90,7 +90,7 @@ class Timeline(OptionList):
 
     def _show_filter(self, shown: int, total: int) -> None:
         """Under the list, while it is narrowed: how many entries pass, and what it is narrowed to."""
-        label = Content(f"{shown:,} of {total:,} · {self.filter.describe()} ") if self.filter.active else Content("")
+        label = Content(f"{count(shown)} of {count(total)} · {self.filter.describe()} ") if self.filter.active else Content("")
         if label != self.border_subtitle:
             self.border_subtitle = label
 

@@ -21,6 +21,7 @@ from typing import Any
 from engine.events import Usage
 from engine.redaction import redact
 from engine.providers.base import (
+    retry_after_of,
     Message,
     ProviderError,
     ProviderEvent,
@@ -225,7 +226,7 @@ class AnthropicProvider:
         status = error.status_code
         kind = getattr(error, "type", None) or ""
         detail = self._safe(getattr(error, "api_message", None) or str(error))
-        retry_after = _retry_after(error.response.headers)
+        retry_after = retry_after_of(error.response.headers)
         if status == 401 or kind == "authentication_error":
             return ProviderError(
                 "auth", "the Anthropic API key was refused (401): check ANTHROPIC_API_KEY or api_key in the huddle config",
@@ -249,18 +250,3 @@ class AnthropicProvider:
                                  retry_after=retry_after, status=status, usage=state.usage)
         return ProviderError("bad_request", f"the API refused the request ({status}): {detail}",
                              retryable=False, status=status)
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds to wait, from retry-after-ms or retry-after (seconds), if present."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name) if headers is not None else None
-        if value is None:
-            continue
-        try:
-            seconds = float(value) * scale
-        except ValueError:
-            continue
-        if seconds >= 0:
-            return seconds
-    return None

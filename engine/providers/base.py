@@ -155,3 +155,18 @@ class Provider(Protocol):
     """"simulated" or "anthropic": shown in the UI and recorded."""
 
     def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]: ...
+
+
+def retry_after_of(headers: Any) -> float | None:
+    """Seconds to wait, from retry-after-ms or retry-after (seconds), if present."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name) if headers is not None else None
+        if value is None:
+            continue
+        try:
+            seconds = float(value) * scale
+        except ValueError:
+            continue
+        if seconds >= 0:
+            return seconds
+    return None

@@ -151,20 +151,9 @@ class MessagesAPI:
             self._loop.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
+        seen = await read_request(reader, writer)
+        if seen is None:
             return
-        lines = head.decode("latin-1").split("\r\n")
-        path = lines[0].split(" ")[1]
-        headers = {}
-        for line in lines[1:]:
-            if ":" in line:
-                key, _, value = line.partition(":")
-                headers[key.strip().lower()] = value.strip()
-        body = await reader.readexactly(int(headers.get("content-length", "0")))
-        seen = Seen(path, headers, json.loads(body or b"{}"))
         self.requests.append(seen)
         reply = self._script(seen)
         try:
@@ -195,3 +184,21 @@ class MessagesAPI:
         except ConnectionError:
             return
         writer.close()
+
+
+async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Seen | None:
+    """One HTTP request with a JSON body; None (the connection closed) when the client went away."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    path = lines[0].split(" ")[1]
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return Seen(path, headers, json.loads(body or b"{}"))

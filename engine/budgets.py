@@ -77,8 +77,11 @@ class Spent:
 
     tokens: int = 0
     cost: float = 0.0
+    """What the calls with a price cost: all a cost limit counts."""
     turns: int = 0
     seconds: float = 0.0
+    unpriced: int = 0
+    """Calls (and failed attempts that used tokens) whose model has no price."""
 
     def get(self, resource: Resource) -> float:
         return getattr(self, resource)
@@ -89,7 +92,7 @@ class Spent:
         for call in streaming:
             tokens += call.tokens
             cost += call.cost
-        return Spent(tokens, cost, self.turns, self.seconds)
+        return Spent(tokens, cost, self.turns, self.seconds, self.unpriced)
 
 
 @dataclass
@@ -99,6 +102,7 @@ class Streaming:
 
     tokens: int = 0
     cost: float = 0.0
+    """What it has cost so far, if its model has a price (else 0: a cost limit counts priced calls)."""
 
 
 def crossed(limits: Limits, spent: Spent, resources: tuple[Resource, ...] = RESOURCES) -> Resource | None:

@@ -107,9 +107,13 @@ class SessionFinished(EventBase):
     reason: str | None = None
     usage: Usage
     cost: float
+    """What the calls with a price cost (see `unpriced`)."""
     calls: int
     turns: int
     duration_s: float
+    unpriced: int = 0
+    """Calls (and failed attempts that used tokens) whose model has no price: their
+    cost is unknown and not in `cost` (0 in records made before)."""
     failed_steps: int = 0
     """Steps that ended in error (and were not done later), in every team of the session."""
     skipped_steps: int = 0
@@ -196,8 +200,8 @@ class CallProgress(EventBase):
     usage: Usage
     """Tokens so far: as the provider reported them, the output at least as many as the
     text streamed so far makes (an estimate until the call finishes)."""
-    cost: float
-    """What `usage` costs."""
+    cost: float | None
+    """What `usage` costs; None when the model has no price."""
     tokens_per_s: float | None = None
     """Output tokens a second since the first of them came."""
 
@@ -211,7 +215,8 @@ class CallFinished(EventBase):
     """The full reply: the text, or the JSON of a structured reply."""
     structured: dict[str, Any] | None = None
     usage: Usage
-    cost: float
+    cost: float | None
+    """What `usage` costs; None when the model has no price."""
     latency_s: float
     stop_reason: str | None = None
     recorded: bool = False
@@ -229,7 +234,8 @@ class CallFailed(EventBase):
     usage: Usage = Field(default_factory=Usage)
     """What the attempt used before it failed, as the provider reported it (a provider
     bills it), counted in the agent's and the session's totals and budgets."""
-    cost: float = 0.0
+    cost: float | None = 0.0
+    """What `usage` costs; None when the model has no price."""
 
 
 class Retry(EventBase):
@@ -397,11 +403,18 @@ class BudgetUpdated(EventBase):
     limits: Limits
     tokens: int
     cost: float
+    """What the calls with a price cost: all a cost limit can count (see `unpriced`)."""
     turns: int
     seconds: float
     calls: int
     reason: str = "usage"
-    """"usage" after a call or turn, "extended" when a human raised a limit."""
+    """"usage" after a call or turn, "extended" when a human raised a limit, "unpriced" as
+    a session with a cost limit starts when some of its team's models have no price."""
+    unpriced: int = 0
+    """Calls (and failed attempts that used tokens) whose model has no price: their
+    cost is unknown and not in `cost`."""
+    unpriced_models: list[str] = Field(default_factory=list)
+    """With reason "unpriced": the team's models that have no price."""
 
 
 class ErrorEvent(EventBase):

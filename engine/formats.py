@@ -11,6 +11,20 @@ def money(value: float) -> str:
     return f"${value:.4f}" if value < 1 else f"${value:.2f}"
 
 
+def cost_text(cost: float | None, unpriced: int = 0, *, short: bool = False) -> str:
+    """What calls cost, never a made-up number: "$0.0123" when every call had a price;
+    "$0.0123 + ?" when `unpriced` of them had none (what the priced ones cost, and more);
+    "cost unknown" when none had one, or for one call whose `cost` is None (its model has
+    no price). `short`, for a column or a gauge: "$0.012+?" and "?"."""
+    if cost is None or (unpriced and not cost):
+        return "?" if short else "cost unknown"
+    if not unpriced:
+        return money(cost)
+    if short:
+        return (f"${cost:.3f}" if cost < 1 else f"${cost:.2f}") + "+?"
+    return f"{money(cost)} + ?"
+
+
 def clock(seconds: float) -> str:
     """Minutes and seconds: 0:07, 12:30."""
     whole = max(0, int(seconds))

@@ -113,6 +113,12 @@ def _escalation_resolved(state: SessionState, e: EscalationResolved) -> Line:
 
 
 def _budget_updated(state: SessionState, e: BudgetUpdated) -> Line | None:
+    if e.reason == "unpriced":
+        models = ", ".join(e.unpriced_models)
+        return Line(
+            "$", f"the cost budget counts only models with a price; no price for {models} "
+            "(add one under [prices] in config.toml)", "warning", e.agent,
+        )
     if e.reason != "extended":
         return None
     return Line("$", f"budget raised: {limits_text(state.budget.limits)}", "accent", e.agent)

@@ -1,7 +1,12 @@
-"""Prices per million tokens, so every call's cost can be shown as it happens."""
+"""Prices per million tokens, so every call's cost can be shown as it happens.
+
+A model the table does not know has no price: its calls cost `None` ("cost unknown"),
+never a guess. The user's `[prices]` in config.toml price any model.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from engine.events import Usage
@@ -45,11 +50,21 @@ PRICES: dict[str, Price] = {
     "claude-sonnet-4-5": price_of(3, 15),
     "claude-haiku-5-5": price_of(0.10, 0.50),
     "claude-haiku-4-5": price_of(1, 5),
+    # OpenAI bills no cache writes: a cached prompt is written at the input rate.
+    "gpt-5": price_of(1.25, 10, cache_write=1.25, cache_read=0.125),
+    "gpt-5-mini": price_of(0.25, 2, cache_write=0.25, cache_read=0.025),
+    "gpt-5-nano": price_of(0.05, 0.40, cache_write=0.05, cache_read=0.005),
+    "gpt-4.1": price_of(2, 8, cache_write=2, cache_read=0.50),
+    "gpt-4.1-mini": price_of(0.40, 1.60, cache_write=0.40, cache_read=0.10),
+    "gpt-4.1-nano": price_of(0.10, 0.40, cache_write=0.10, cache_read=0.025),
+    "gpt-4o": price_of(2.50, 10, cache_write=2.50, cache_read=1.25),
+    "gpt-4o-mini": price_of(0.15, 0.60, cache_write=0.15, cache_read=0.075),
+    "o3": price_of(2, 8, cache_write=2, cache_read=0.50),
+    "o4-mini": price_of(1.10, 4.40, cache_write=1.10, cache_read=0.275),
 }
 
-# A model missing from the table is priced like a mid-tier model rather than free,
-# so a typo in a team file cannot hide spending.
-FALLBACK = price_of(3, 15)
+DATED = re.compile(r"-(?:\d{8}|\d{4}-\d{2}-\d{2})$")
+"""The date a dated model id ends with: "-20251001" (Anthropic), "-2025-08-07" (OpenAI)."""
 
 
 class PriceTable:
@@ -58,20 +73,38 @@ class PriceTable:
     def __init__(self, overrides: dict[str, Price] | None = None) -> None:
         self._prices = {**PRICES, **(overrides or {})}
 
-    def price(self, model: str) -> Price:
-        if model in self._prices:
-            return self._prices[model]
-        # Dated ids ("claude-haiku-4-5-20251001") price as their alias.
-        for name, price in self._prices.items():
-            if model.startswith(name + "-"):
-                return price
-        return FALLBACK
+    def price(self, model: str) -> Price | None:
+        """The model's price; None when neither the table nor the user's prices know it.
+        A dated id ("claude-haiku-4-5-20251001", "gpt-5-2025-08-07") prices as its alias;
+        a gateway's "vendor/model" id ("openai/gpt-5-mini") as its model, unless the id
+        itself is priced."""
+        name = model
+        while True:
+            for candidate in (name, DATED.sub("", name)):
+                price = self._prices.get(candidate)
+                if price is not None:
+                    return price
+            _, slash, rest = name.partition("/")
+            if not slash or not rest:
+                return None
+            name = rest
 
-    def cost(self, model: str, usage: Usage) -> float:
+    def cost(self, model: str, usage: Usage) -> float | None:
+        """What `usage` of `model` costs in US dollars; None when the model has no price
+        (nothing used costs nothing, priced or not)."""
+        if not usage.total:
+            return 0.0
         price = self.price(model)
+        if price is None:
+            return None
         return (
             usage.input_tokens * price.input
             + usage.output_tokens * price.output
             + usage.cache_write_tokens * price.cache_write
             + usage.cache_read_tokens * price.cache_read
         ) / 1_000_000
+
+
+def rounded(cost: float | None, digits: int = 8) -> float | None:
+    """A cost as an event carries it: rounded, and None (no price) kept as it is."""
+    return None if cost is None else round(cost, digits)

@@ -160,7 +160,7 @@ async def run_session(
         options=spec.options,
         pid=os.getpid(),
     )
-    await ctx.budget_update()
+    await run.budget.start(ctx)
 
     status, partial, reason = "completed", False, None
     try:
@@ -204,6 +204,7 @@ def _finish(ctx: RunContext, status: str, result: str, partial: bool, reason: st
         calls=run.calls,
         turns=run.spent.turns,
         duration_s=round(run.elapsed(), 3),
+        unpriced=run.spent.unpriced,
         failed_steps=failed_steps,
         skipped_steps=skipped_steps,
     )

@@ -56,7 +56,8 @@ class LiveCall:
 
     tokens_in: int
     tokens_out: int
-    cost: float
+    cost: float | None
+    """None when its model has no price."""
     rate: float | None
     """Output tokens a second."""
 
@@ -68,6 +69,8 @@ class Agent:
     name: str
     role: str
     model: str
+    provider: str = ""
+    """The provider its calls go to (the session's, for records made before agents named their own)."""
     path: tuple[str, ...] = ()
     """The member teams it belongs to, outermost first (hierarchical teams)."""
     status: AgentStatus = "idle"
@@ -75,6 +78,9 @@ class Agent:
     tokens_in: int = 0
     tokens_out: int = 0
     cost: float = 0.0
+    """What its calls with a price cost."""
+    unpriced: int = 0
+    """Its calls (and failed attempts that used tokens) whose model has no price."""
     latency: float | None = None
     """Seconds the latest call took."""
     last_reply: str | None = None
@@ -87,13 +93,15 @@ class Agent:
     """Its status before an escalation of its own made it wait."""
 
     @property
-    def totals(self) -> tuple[int, int, float]:
-        """Tokens in, tokens out and cost so far: its calls, failed attempts and the calls
-        still streaming (as far as they have come)."""
+    def totals(self) -> tuple[int, int, float, int]:
+        """Tokens in, tokens out, cost and calls with no price so far: its calls, failed
+        attempts and the calls still streaming (as far as they have come)."""
+        live = self.live.values()
         return (
-            self.tokens_in + sum(call.tokens_in for call in self.live.values()),
-            self.tokens_out + sum(call.tokens_out for call in self.live.values()),
-            self.cost + sum(call.cost for call in self.live.values()),
+            self.tokens_in + sum(call.tokens_in for call in live),
+            self.tokens_out + sum(call.tokens_out for call in live),
+            self.cost + sum(call.cost for call in live if call.cost is not None),
+            self.unpriced + sum(call.cost is None for call in live),
         )
 
     @property
@@ -157,8 +165,11 @@ class Totals:
     tokens_in: int = 0
     tokens_out: int = 0
     cost: float = 0.0
+    """What the calls with a price cost."""
     calls: int = 0
     turns: int = 0
+    unpriced: int = 0
+    """Calls (and failed attempts that used tokens) whose model has no price."""
 
 
 @dataclass(frozen=True)
@@ -239,6 +250,11 @@ class SessionState:
         return f"Partial result ({self.status}" + (f": {self.reason})" if self.reason else ")")
 
     @property
+    def providers(self) -> list[str]:
+        """The providers its agents are on, in the team's order (one, unless the team mixes them)."""
+        return list(dict.fromkeys(agent.provider for agent in self.agents.values()))
+
+    @property
     def spent(self) -> Budget:
         """The budget with the calls still streaming counted as far as they have come, as
         the agents' panels count them: what the gauges show, so the two agree."""
@@ -248,7 +264,8 @@ class SessionState:
         return replace(
             self.budget,
             tokens=self.budget.tokens + sum(call.tokens_in + call.tokens_out for call in live),
-            cost=self.budget.cost + sum(call.cost for call in live),
+            cost=self.budget.cost + sum(call.cost for call in live if call.cost is not None),
+            unpriced=self.budget.unpriced + sum(call.cost is None for call in live),
         )
 
     def offset(self, ts: float) -> float:
@@ -272,14 +289,16 @@ class SessionState:
         self.pattern, self.provider, self.seed = e.pattern, e.provider, e.seed
         self.started_ts = e.ts
         for spec in e.team.callers():
-            self.agents[spec.name] = self.agent_type(spec.name, spec.role, spec.model, tuple(e.team.path_of(spec.name)))
+            self.agents[spec.name] = self.agent_type(
+                spec.name, spec.role, spec.model, spec.provider or e.provider, tuple(e.team.path_of(spec.name))
+            )
         self.budget.limits = e.limits.model_dump()
 
     def _session_finished(self, e: SessionFinished) -> None:
         self.status, self.result, self.reason, self.partial = e.status, e.result, e.reason, e.partial
         self.failed_steps, self.skipped_steps = e.failed_steps, e.skipped_steps
         self.finished_ts, self.duration_s = e.ts, e.duration_s
-        self.totals = Totals(e.usage.tokens_in, e.usage.output_tokens, e.cost, e.calls, e.turns)
+        self.totals = Totals(e.usage.tokens_in, e.usage.output_tokens, e.cost, e.calls, e.turns, e.unpriced)
         self.pending.clear()
         for step in self.steps.values():  # work cut short by a stop or a cancel
             if step.status == "running":
@@ -342,7 +361,10 @@ class SessionState:
             if spent is not None:
                 spent.tokens_in += e.usage.tokens_in
                 spent.tokens_out += e.usage.output_tokens
-                spent.cost += e.cost
+                if e.cost is None:
+                    spent.unpriced += 1
+                else:
+                    spent.cost += e.cost
         if agent is not None:
             agent.live.pop(e.call_key, None)
             agent.open_calls.discard(e.call_key)
@@ -396,6 +418,7 @@ class SessionState:
     def _budget_updated(self, e: BudgetUpdated) -> None:
         b = self.budget
         b.tokens, b.cost, b.turns, b.seconds, b.calls = e.tokens, e.cost, e.turns, e.seconds, e.calls
+        b.unpriced = e.unpriced
         b.limits = e.limits.model_dump()
         self.totals.turns = e.turns
 

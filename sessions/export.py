@@ -29,7 +29,7 @@ from engine.events import (
     PlanMade,
     ToolResult,
 )
-from engine.formats import clock, count, money, time_of_day, when
+from engine.formats import clock, cost_text, count, time_of_day, when
 from engine.narration import Line, narrate
 from engine.state import SessionState
 from sessions.rows import SessionRow
@@ -149,7 +149,7 @@ class MarkdownExport:
             used = ""
             if isinstance(event, CallFailed) and event.usage.total:  # a provider bills a failed attempt
                 u = event.usage
-                used = f" (used {count(u.tokens_in)} tokens in / {count(u.output_tokens)} out · {money(event.cost)})"
+                used = f" (used {count(u.tokens_in)} tokens in / {count(u.output_tokens)} out · {cost_text(event.cost)})"
             self.problems.append(self.story(event, line) + used)
         elif section == "escalations":
             self._escalation(event, line)
@@ -187,7 +187,7 @@ class MarkdownExport:
         source = ", recorded reply" if e.recorded else ""
         footer = (
             f"_{time_of_day(e.ts)} · {self.inline(e.model)} · {count(e.usage.tokens_in)} tokens in / "
-            f"{count(e.usage.output_tokens)} out · {money(e.cost)} · {e.latency_s:.1f}s{source}_"
+            f"{count(e.usage.output_tokens)} out · {cost_text(e.cost)} · {e.latency_s:.1f}s{source}_"
         )
         heading = f"### {self.inline(e.agent or '?')} · {what}"
         self.work.append(
@@ -223,7 +223,7 @@ class MarkdownExport:
             ("Provider", f"{self.inline(row.provider)}" + (f" (seed {row.seed})" if row.seed is not None else "")),
             ("Models", ", ".join(self.inline(m) for m in row.models)),
             ("Tokens", f"{count(row.tokens_in)} in / {count(row.tokens_out)} out"),
-            ("Cost", money(row.cost)),
+            ("Cost", cost_text(row.cost, row.unpriced)),
             ("Calls / turns", f"{count(row.calls)} / {count(row.turns)}"),
         ]
         if row.reason:
@@ -245,12 +245,12 @@ class MarkdownExport:
             if agent.calls or agent.tokens_in or agent.tokens_out:
                 lines.append(
                     f"| {self.inline(agent.name)} | {count(agent.calls)} | {count(agent.tokens_in)} "
-                    f"| {count(agent.tokens_out)} | {money(agent.cost)} |"
+                    f"| {count(agent.tokens_out)} | {cost_text(agent.cost, agent.unpriced)} |"
                 )
         totals = self.state.totals
         lines.append(
             f"| **total** | {count(totals.calls)} | {count(totals.tokens_in)} | {count(totals.tokens_out)} "
-            f"| {money(totals.cost)} |"
+            f"| {cost_text(totals.cost, totals.unpriced)} |"
         )
         return "\n".join(lines)
 

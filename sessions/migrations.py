@@ -103,6 +103,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE sessions ADD COLUMN skipped_steps INTEGER NOT NULL DEFAULT 0",
         ),
     ),
+    Migration(
+        4,
+        "how many calls had no price, their cost unknown and not in `cost` (0 for sessions recorded before)",
+        ("ALTER TABLE sessions ADD COLUMN unpriced INTEGER NOT NULL DEFAULT 0",),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

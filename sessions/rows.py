@@ -18,7 +18,7 @@ LIVE_STATES: tuple[str, ...] = ("running", "waiting")
 COLUMNS: tuple[str, ...] = (
     "id", "created_at", "updated_at", "task", "title", "pattern", "team", "agents", "provider",
     "models", "seed", "status", "tokens_in", "tokens_out", "cost", "calls", "turns", "duration_s",
-    "result", "reason", "partial", "pid", "host", "last_seq", "failed_steps", "skipped_steps",
+    "result", "reason", "partial", "pid", "host", "last_seq", "failed_steps", "skipped_steps", "unpriced",
 )
 
 
@@ -44,6 +44,7 @@ class SessionRow:
     """Tokens the models read, cached or not (`Usage.tokens_in`), as the live panels count them."""
     tokens_out: int
     cost: float
+    """What its calls with a price cost (see `unpriced`)."""
     calls: int
     turns: int
     duration_s: float
@@ -61,6 +62,9 @@ class SessionRow:
     """Steps that failed, as the session finished (0 while it runs)."""
     skipped_steps: int = 0
     """Steps skipped because a step they needed did not get done."""
+    unpriced: int = 0
+    """Calls (and failed attempts that used tokens) whose model had no price: their cost
+    is unknown and not in `cost` (0 for sessions recorded before it was counted)."""
 
     @property
     def outcome(self) -> str:

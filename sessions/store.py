@@ -55,7 +55,8 @@ _UPDATE_SESSION = """
     UPDATE sessions SET updated_at = :updated_at, status = :status, tokens_in = :tokens_in,
         tokens_out = :tokens_out, cost = :cost, calls = :calls, turns = :turns,
         duration_s = :duration_s, result = :result, reason = :reason, partial = :partial,
-        last_seq = :last_seq, failed_steps = :failed_steps, skipped_steps = :skipped_steps
+        last_seq = :last_seq, failed_steps = :failed_steps, skipped_steps = :skipped_steps,
+        unpriced = :unpriced
     WHERE id = :id
 """
 SORT_KEYS: dict[str, str] = {

@@ -53,6 +53,7 @@ class SessionTally:
             "last_seq": state.seq,
             "failed_steps": state.failed_steps,
             "skipped_steps": state.skipped_steps,
+            "unpriced": totals.unpriced,
         }
 
 

@@ -152,3 +152,16 @@ def fields_of(note: PatternNote) -> dict[str, Any]:
 def labels(escalation: Any) -> dict[str, str]:
     """What each option of an escalation is called there: {"edit": "Allow one more revision"}."""
     return {choice.action: choice.label for choice in escalation.choices}
+
+
+def team_on(model: str, *, lead: str | None = None, pattern: str = "orchestrator") -> Any:
+    """The pattern's preset team with its agents on `model` (the lead on `lead`, if given):
+    a team on a model with no price, say, or a mixed one."""
+    from engine.patterns import get_pattern
+
+    team = get_pattern(pattern).team()
+    agents = tuple(
+        agent.model_copy(update={"model": lead if lead is not None and agent.name == team.lead else model})
+        for agent in team.agents
+    )
+    return team.model_copy(update={"agents": agents})

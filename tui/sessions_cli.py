@@ -146,7 +146,7 @@ async def _list(args: argparse.Namespace) -> int:
 
 def table(rows: list[SessionRow], short: dict[str, str]) -> list[str]:
     """The rows (through the gate, `tui.safe.safe`) as aligned columns under a header."""
-    from engine.formats import clock, money, outcome, preview, tokens, when
+    from engine.formats import clock, cost_text, outcome, preview, tokens, when
 
     header = ("ID", "STARTED", "STATUS", "PATTERN", "TOKENS", "COST", "TIME", "TITLE")
     cells = [
@@ -156,7 +156,7 @@ def table(rows: list[SessionRow], short: dict[str, str]) -> list[str]:
             outcome(row.status, row.failed_steps, row.skipped_steps, short=True),
             preview(row.pattern),
             tokens(row.tokens),
-            money(row.cost),
+            cost_text(row.cost, row.unpriced, short=True),
             clock(row.duration_s),
             preview(row.title),
         )

@@ -23,7 +23,7 @@ from engine.events import (
     SessionStarted,
     Usage,
 )
-from engine.formats import clock, count, limits_text, money, plural
+from engine.formats import clock, cost_text, count, limits_text, plural
 from engine.narration import Line, narrate
 from engine.state import SessionState
 from tui.safe import safe
@@ -153,10 +153,10 @@ class Transcript:
         if rest.strip():
             self._stream_line(e.agent, rest)
 
-    def _used(self, usage: Usage, cost: float, rest: str) -> None:
+    def _used(self, usage: Usage, cost: float | None, rest: str) -> None:
         """A call's usage, under its text."""
         self._line(self._c(
-            "dim", f"{'':>{self._width}} └ {count(usage.tokens_in)} in / {count(usage.output_tokens)} out · {money(cost)}{rest}",
+            "dim", f"{'':>{self._width}} └ {count(usage.tokens_in)} in / {count(usage.output_tokens)} out · {cost_text(cost)}{rest}",
         ))
 
     def _call_finished(self, e: CallFinished, line: Line | None) -> None:
@@ -188,7 +188,7 @@ class Transcript:
         totals = state.totals
         self._line(self._c(
             "dim",
-            f"{count(totals.tokens_in)} tokens in / {count(totals.tokens_out)} out · {money(totals.cost)} · "
+            f"{count(totals.tokens_in)} tokens in / {count(totals.tokens_out)} out · {cost_text(totals.cost, totals.unpriced)} · "
             f"{plural(totals.calls, 'call')} · {plural(totals.turns, 'turn')} · {clock(state.duration_s)}",
         ))
         if line is not None:

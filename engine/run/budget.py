@@ -51,7 +51,17 @@ class BudgetGuard:
         self._run.spent.turns += 1
         await self.report(ctx)
 
-    async def report(self, ctx: RunContext, reason: str = "usage") -> None:
+    async def start(self, ctx: RunContext) -> None:
+        """The session's first `budget.updated`. With a cost limit set, it names the team's
+        models that have no price (reason "unpriced"): the limit counts priced calls only."""
+        run = self._run
+        unpriced = [model for model in run.team.models if run.prices.price(model) is None]
+        if run.limits.cost is not None and unpriced:
+            await self.report(ctx, "unpriced", unpriced)
+        else:
+            await self.report(ctx)
+
+    async def report(self, ctx: RunContext, reason: str = "usage", unpriced_models: list[str] | None = None) -> None:
         """Emit `budget.updated`: the limits and what the session has used."""
         run = self._run
         run.spent.seconds = run.elapsed()
@@ -64,6 +74,8 @@ class BudgetGuard:
             seconds=round(run.spent.seconds, 3),
             calls=run.calls,
             reason=reason,
+            unpriced=run.spent.unpriced,
+            unpriced_models=unpriced_models or [],
         )
 
     def limits_calls(self) -> bool:
@@ -78,7 +90,7 @@ class BudgetGuard:
         limits = run.limits
         flight.tokens = usage.total
         if limits.cost is not None:
-            flight.cost = run.prices.cost(model, usage)
+            flight.cost = run.prices.cost(model, usage) or 0.0  # a cost limit counts priced calls only
         return crossed(limits, run.used(), CALL_RESOURCES)
 
     def cancel(self) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from engine.agents import AgentSpec
 from engine.events import CallFailed, CallFinished, CallStarted, Choice, ErrorEvent, Retry
 from engine.guards import CallFailedError, StopSession
+from engine.pricing import rounded
 from engine.providers.base import Message, ProviderRequest
 from engine.run.replies import Schema, schema_name, structured, tool_for, validate
 from engine.run.streaming import AttemptFailed, BudgetReached, Streamed, stream
@@ -110,7 +111,7 @@ class ModelCall:
         await self.ctx.emit(
             CallFailed, agent=self.agent, call_key=self.key, attempt=self.attempt, error_type="budget",
             error=f"stopped mid-reply: the {reached.resource} budget is used up", final=False,
-            usage=reached.usage, cost=round(reached.cost, 8),
+            usage=reached.usage, cost=rounded(reached.cost),
         )
         await self.run.budget.report(self.ctx)
 
@@ -123,7 +124,7 @@ class ModelCall:
         await ctx.emit(
             CallFailed, agent=self.agent, call_key=self.key, attempt=self.attempt,
             error_type=failed.error_type, error=failed.message, final=final,
-            usage=failed.usage, cost=round(failed.cost, 8),
+            usage=failed.usage, cost=rounded(failed.cost),
         )
         if failed.usage.total:
             await run.budget.report(ctx)
@@ -164,7 +165,7 @@ class ModelCall:
         await ctx.emit(
             CallFinished, agent=agent, call_key=self.key, attempt=self.attempt, model=self.spec.model, text=text,
             structured=structured(parsed),
-            usage=usage, cost=round(cost, 8), latency_s=latency, stop_reason=streamed.stop,
+            usage=usage, cost=rounded(cost), latency_s=latency, stop_reason=streamed.stop,
         )
         await run.budget.report(ctx)
         if using_tools:
@@ -196,8 +197,8 @@ class ModelCall:
             Message("assistant", text),
             Message(
                 "user",
-                f"That reply did not validate: {error}. Call the `respond` tool again "
-                "with input that matches its schema exactly.",
+                f"That reply did not validate: {error}. Reply again with a {name} that matches "
+                "the schema exactly (through the `respond` tool, when you were given one).",
             ),
         ]
         await self.ctx.emit(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.agents import AgentSpec
 from engine.events import CallFinished, CallStarted
+from engine.pricing import rounded
 from engine.run.replies import Schema, validate
 
 if TYPE_CHECKING:
@@ -34,11 +35,11 @@ async def replay(
         CallStarted, agent=spec.name, call_key=key, attempt=1, model=recorded.model,
         prompt=prompt, structured=schema is not None, step_id=step_id, purpose=ctx.purpose,
     )
-    ctx.run.account(spec.name, recorded.model, recorded.usage)
+    cost = ctx.run.account(spec.name, recorded.model, recorded.usage)  # priced as now, as it is counted
     ctx.run.calls += 1
     await ctx.emit(
         CallFinished, agent=spec.name, call_key=key, attempt=1, model=recorded.model,
         text=recorded.text, structured=recorded.structured, usage=recorded.usage,
-        cost=recorded.cost, latency_s=0.0, stop_reason=recorded.stop_reason, recorded=True,
+        cost=rounded(cost), latency_s=0.0, stop_reason=recorded.stop_reason, recorded=True,
     )
     return parsed if schema is not None else recorded.text

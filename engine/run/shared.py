@@ -35,6 +35,8 @@ class AgentTally:
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
     calls: int = 0
+    unpriced: int = 0
+    """Calls (and failed attempts that used tokens) whose model has no price."""
 
 
 class Run:
@@ -116,14 +118,19 @@ class Run:
         """Text from a provider's error, made safe to record: well-formed, no secret in it."""
         return redact(well_formed(text), self.secrets)
 
-    def account(self, agent: str, model: str, usage: Usage) -> float:
-        """Count `usage` against `agent` and the session; what it cost."""
+    def account(self, agent: str, model: str, usage: Usage) -> float | None:
+        """Count `usage` against `agent` and the session; what it cost, None when the
+        model has no price (counted as unpriced: a cost limit cannot count it)."""
         cost = self.prices.cost(model, usage)
         tally = self.tallies.setdefault(agent, AgentTally())
         tally.usage = tally.usage + usage
-        tally.cost += cost
         self.spent.tokens += usage.total
-        self.spent.cost += cost
+        if cost is None:
+            tally.unpriced += 1
+            self.spent.unpriced += 1
+        else:
+            tally.cost += cost
+            self.spent.cost += cost
         return cost
 
     def steps_not_done(self) -> tuple[int, int]:

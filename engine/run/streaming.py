@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from engine.budgets import Resource, Streaming
 from engine.events import PROGRESS_EVERY, CallDelta, CallProgress, ErrorType, Usage
+from engine.pricing import rounded
 from engine.providers.base import ProviderError, ProviderRequest, ToolUse
 from engine.trust import well_formed, well_formed_data
 
@@ -39,7 +40,8 @@ class Billed(Exception):
     """An attempt that ended early, and what it used before it did (a provider bills it)."""
 
     usage: Usage = Usage()
-    cost: float = 0.0
+    cost: float | None = 0.0
+    """What `usage` cost; None when the model has no price."""
 
     def used(self, run: Run, agent: str, model: str, usage: Usage) -> Billed:
         """Count `usage` against the agent and the session; the exception, to raise."""
@@ -160,9 +162,9 @@ async def stream(ctx: RunContext, request: ProviderRequest, agent: str, key: str
 async def _progress(
     ctx: RunContext, agent: str, key: str, attempt: int, model: str, usage: Usage, streaming_s: float
 ) -> None:
-    """Say how far a call has come: its tokens and cost so far, and its pace."""
+    """Say how far a call has come: its tokens and cost so far (None: no price), and its pace."""
     rate = round(usage.output_tokens / streaming_s, 1) if streaming_s > 0 else None
     await ctx.emit(
         CallProgress, agent=agent, call_key=key, attempt=attempt, usage=usage,
-        cost=round(ctx.run.prices.cost(model, usage), 8), tokens_per_s=rate,
+        cost=rounded(ctx.run.prices.cost(model, usage)), tokens_per_s=rate,
     )

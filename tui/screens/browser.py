@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from engine.patterns import PATTERNS, short_name
 from sessions.errors import StoreError
 from sessions.rows import LIVE_STATES, SESSION_STATES, SessionRow
-from engine.formats import clock, count, money, plural, preview, when
+from engine.formats import clock, cost_text, count, plural, preview, when
 from tui.clipboard import copy
 from tui.render import session_status
 from tui.safe import safe
@@ -56,15 +56,16 @@ def row_cells(row: SessionRow, compact: bool = False) -> tuple[Content | str, ..
     stored goes in as Content."""
     title = Content(preview(row.title, TITLE_WIDTH))
     tokens = count(row.tokens)
+    cost = cost_text(row.cost, row.unpriced, short=True)
     steps = {"failed_steps": row.failed_steps, "skipped_steps": row.skipped_steps, "brief_steps": True}
     if compact:
         return (
             when(row.created_at)[5:], title, Content(short_name(row.pattern)),
-            session_status(row.status, short=True, **steps), money(row.cost),
+            session_status(row.status, short=True, **steps), cost,
         )
     return (
         when(row.created_at), title, Content(preview(row.pattern)), session_status(row.status, **steps),
-        str(row.agent_count), tokens, money(row.cost), clock(row.duration_s),
+        str(row.agent_count), tokens, cost, clock(row.duration_s),
     )
 
 

@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from engine.formats import count, money, plural
+from engine.formats import cost_text, count, plural
 from tui.render import AGENT_STATUS
 from tui.view import MAX_LINES, AgentView
 from tui.widgets.stream_view import StreamView
@@ -17,14 +17,16 @@ from tui.widgets.stream_view import StreamView
 
 def stats_line(agent: AgentView) -> str:
     """Tokens, cost, pace and calls, counting the calls still streaming: "1,204 in · 86 out ·
-    $0.0031 · 42 tok/s · 2 calls" (the last call's latency once none streams)."""
-    tokens_in, tokens_out, cost = agent.totals
+    $0.0031 · 42 tok/s · 2 calls" (the last call's latency once none streams; "cost unknown"
+    for a model with no price)."""
+    tokens_in, tokens_out, cost, unpriced = agent.totals
     rate = agent.rate
     if rate is not None:
         pace = f" · {rate:.0f} tok/s"
     else:
         pace = f" · {agent.latency:.1f}s" if agent.latency is not None else ""
-    return f"{count(tokens_in)} in · {count(tokens_out)} out · {money(cost)}{pace} · {plural(agent.calls, 'call')}"
+    spent = cost_text(cost, unpriced)
+    return f"{count(tokens_in)} in · {count(tokens_out)} out · {spent}{pace} · {plural(agent.calls, 'call')}"
 
 
 class AgentPanel(Vertical):
@@ -41,8 +43,10 @@ class AgentPanel(Vertical):
     }
     """
 
-    def __init__(self, agent: AgentView, *, id: str | None = None) -> None:
+    def __init__(self, agent: AgentView, *, with_provider: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
+        self._with_provider = with_provider
+        """Whether its title names its provider: in a team that mixes them."""
         self.agent_name = agent.name
         self._shown_total = 0
         self._status = ("", 0)
@@ -57,7 +61,8 @@ class AgentPanel(Vertical):
     def on_mount(self) -> None:
         agent = self._agent
         teams = "".join(f"{team} › " for team in agent.path)
-        self.border_title = Content.assemble((teams, "dim"), (agent.name, "bold"), " · ", agent.role)
+        model = f"{agent.provider}/{agent.model}" if self._with_provider else agent.model
+        self.border_title = Content.assemble((teams, "dim"), (agent.name, "bold"), " · ", (model, "$text-accent"), " · ", agent.role)
         if self.children:  # none when it was removed before they were mounted (the app closing)
             self._show(self._agent)
 

@@ -10,7 +10,7 @@ from functools import partial
 from textual.content import Content
 from textual.widgets import Static
 
-from engine.formats import amount, plural
+from engine.formats import amount, cost_text, plural
 from engine.state import Budget
 
 GAUGE_WIDTH = 8
@@ -27,14 +27,18 @@ def gauge_style(share: float) -> str:
     return "$text-success"
 
 
-def gauge(label: str, used: float, limit: float | None, fmt, width: int = GAUGE_WIDTH) -> list[Content | tuple[str, str] | str]:
+def gauge(
+    label: str, used: float, limit: float | None, fmt, width: int = GAUGE_WIDTH, shown: str | None = None,
+) -> list[Content | tuple[str, str] | str]:
+    """A gauge: what is `used` (as `shown`, if given) of `limit`, in a colour for how near it is."""
     parts: list[Content | tuple[str, str] | str] = [(label + " ", "bold")] if label else []
+    shown = fmt(used) if shown is None else shown
     if limit is None:
-        return parts + [fmt(used)]
+        return parts + [shown]
     share = min(1.0, used / limit) if limit else 1.0
     filled = round(share * width)
     style = gauge_style(share)
-    parts += [(fmt(used), style), f"/{fmt(limit)}"]
+    parts += [(shown, style), f"/{fmt(limit)}"]
     return parts + [" ", ("█" * filled, style), ("░" * (width - filled), "dim")] if width else parts
 
 
@@ -72,6 +76,10 @@ class BudgetBar(Static):
         )):
             if index:
                 parts.append("  ")
-            parts += gauge(SHORT[label] if short else label, used, limits.get(resource), partial(amount, resource), width)
+            # Cost: what the priced calls cost, and "+?" when some had no price (a cost limit counts priced ones).
+            shown = cost_text(used, budget.unpriced, short=True) if resource == "cost" else None
+            parts += gauge(
+                SHORT[label] if short else label, used, limits.get(resource), partial(amount, resource), width, shown,
+            )
         parts += ["  ", (plural(budget.calls, "call"), "dim")]
         return Content.assemble(*parts)

@@ -26,6 +26,9 @@ class AgentSpec(BaseModel):
     system_prompt: str = ""
     """Standing instructions; empty means one is written from the role."""
     model: str = WORKER_MODEL
+    provider: str | None = None
+    """The provider its model is on ("anthropic", "ollama"; `huddle providers` lists them);
+    None: the team's."""
     temperature: float = Field(default=0.7, ge=0.0, le=1.0)
     """Varies the simulated provider's replies; the Anthropic API no longer takes one."""
     effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
@@ -49,6 +52,13 @@ class AgentSpec(BaseModel):
                 "must start with a lowercase letter and hold only a-z, 0-9, '-' or '_' "
                 "(at most 32 characters)"
             )
+        return value
+
+    @field_validator("provider")
+    @classmethod
+    def _provider_ok(cls, value: str | None) -> str | None:
+        if value is not None and not NAME_RE.match(value):
+            raise ValueError(f"{value!r} is not a provider's name (huddle providers lists them)")
         return value
 
     @field_validator("tools")

@@ -3,7 +3,8 @@
     name = "api-review"
     description = "Reviews API designs"
     pattern = "orchestrator"
-    provider = "simulated"          # or "anthropic"
+    provider = "simulated"          # the team's provider: anthropic, openai, one of yours
+                                    # (huddle providers); an agent may name its own
     lead = "lead"
 
     [options]                       # the pattern's options (huddle patterns lists them)
@@ -20,6 +21,7 @@
     name = "lead"
     role = "lead engineer"
     model = "claude-opus-5-5"
+    provider = "anthropic"          # this agent's, over the team's
     system_prompt = "..."
     effort = "high"
     max_tokens = 4096
@@ -37,11 +39,11 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from engine.agents import AgentSpec, TeamSpec
+from engine.agents import NAME_RE, AgentSpec, TeamSpec
 from engine.budgets import Limits
 from engine.formats import one_line
 from engine.patterns import UnknownPattern, get_pattern
@@ -58,12 +60,20 @@ class TeamFile(BaseModel):
     name: str
     description: str = ""
     pattern: str = "orchestrator"
-    provider: Literal["simulated", "anthropic"] = "simulated"
+    provider: str = "simulated"
+    """The provider of every agent that names none; `--provider` puts the whole team on one."""
     lead: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     budgets: Limits = Field(default_factory=Limits)
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     agents: list[AgentSpec] = Field(min_length=1)
+
+    @field_validator("provider")
+    @classmethod
+    def _provider_ok(cls, value: str) -> str:
+        if not NAME_RE.match(value):
+            raise ValueError(f"{value!r} is not a provider's name (huddle providers lists them)")
+        return value
 
     def team(self) -> TeamSpec:
         return TeamSpec(name=self.name, description=self.description, lead=self.lead, agents=tuple(self.agents))

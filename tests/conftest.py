@@ -21,11 +21,11 @@ def session_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(autouse=True)
 def user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No test reads the user's real config (their key, their team files, their prices),
-    and none sees an Anthropic key from the environment unless it sets one."""
+    and none sees a provider's key or address from the environment unless it sets one."""
     folder = tmp_path / "config"
     monkeypatch.setenv("HUDDLE_CONFIG_DIR", str(folder))
-    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    for variable in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(variable, raising=False)
     return folder
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from sessions.errors import StoreError
-from tui import sessions_cli, teams_cli
+from tui import providers_cli, sessions_cli, teams_cli
 from tui.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.safe import report
 
@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--headless", action="store_true", help="print the session as it happens instead of opening the app")
     run.add_argument("--team", metavar="FILE|NAME", help="a team file, one of yours by name, or a preset (see 'huddle teams'; default: the pattern's preset)")
     run.add_argument("--pattern", help="collaboration pattern (see 'huddle patterns'; default: the team's, else orchestrator)")
-    run.add_argument("--provider", choices=("simulated", "anthropic"), help="simulated (default, offline) or anthropic (real Claude models)")
+    run.add_argument("--provider", metavar="NAME", help="run every agent on this provider: simulated (offline), anthropic, openai, or one of yours (see 'huddle providers'; default: as the team file says, else simulated)")
     run.add_argument("--option", action="append", type=text_argument, default=[], metavar="KEY=VALUE", help="a pattern option, e.g. --option concurrency=2 (repeatable)")
     run.add_argument("--seed", type=number(int, "any"), help="seed for the simulated provider (default: random, printed)")
     run.add_argument("--speed", type=number(float, "zero"), default=1.0, help="simulated streaming pace: 1 is about 50 tokens/s, 0 is instant")
@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("patterns", help="list the collaboration patterns", description="List the collaboration patterns.")
     sessions_cli.add_commands(commands, db_option, _Parser, number(int))
     teams_cli.add_commands(commands, _Parser)
+    providers_cli.add_commands(commands)
     return parser
 
 
@@ -193,7 +194,8 @@ def _patterns(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"run": _run, "patterns": _patterns, "sessions": _sessions, "teams": teams_cli.run, "app": _run_app}
+    handlers = {"run": _run, "patterns": _patterns, "sessions": _sessions, "teams": teams_cli.run,
+                "providers": providers_cli.run, "app": _run_app}
     if args.command is None:  # no command: the app's launch screen
         args.command = "app"
     from tui import logs

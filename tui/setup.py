@@ -17,7 +17,7 @@ from engine.budgets import Limits
 from engine.config import ConfigError, UserConfig
 from engine.formats import one_line
 from engine.patterns import UnknownPattern
-from engine.providers import make_provider
+from engine.providers import assign, team_provider
 from engine.providers.base import Provider
 from engine.providers.faults import FaultSpecError, parse_faults
 from engine.session import EngineConfig, SessionSpec
@@ -37,6 +37,7 @@ class Choices:
     preset's name; None: the pattern's preset."""
     pattern: str | None = None
     provider: str | None = None
+    """Every agent on this provider; None: each on its own, as the team file says."""
     approve: str | None = None
     """ask | approve | reject; None: the team file's policy."""
     tokens: int | None = None
@@ -94,18 +95,18 @@ def build(choices: Choices, user: UserConfig | None = None) -> Setup:
     pattern = choices.pattern or team_file.pattern
     options = {**(team_file.options if pattern == team_file.pattern else {}), **choices.options}
     try:
+        team = assign(team_file.team(), team_file.provider, choices.provider, user)
         spec = SessionSpec(
-            task=choices.task, pattern=pattern, team=team_file.team(), limits=limits,
+            task=choices.task, pattern=pattern, team=team, limits=limits,
             policy=policy, seed=seed, options=options,
         )
     except ValidationError as error:
         raise SetupError(one_line(error)) from None
-    except ValueError as error:  # an unknown pattern, among others
+    except ValueError as error:  # an unknown pattern or provider, among others
         raise SetupError(str(error)) from None
     try:
-        provider = make_provider(
-            choices.provider or team_file.provider, user, seed=seed, speed=choices.speed, faults=faults,
-            config_file=str(config_path()),
+        provider = team_provider(
+            spec.team, user, seed=seed, speed=choices.speed, faults=faults, config_file=str(config_path()),
         )
     except ValueError as error:  # a ProviderSetupError, among others
         raise SetupError(str(error)) from None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from engine.config import ConfigError, UserConfig, parse_config
+from engine.config import ConfigError, Endpoint, UserConfig, parse_config
 from engine.patterns import PATTERNS
 from engine.teams import TeamFile, TeamFileError, parse_team_file, preset, preset_text, to_toml
 
@@ -51,20 +51,37 @@ def _read(path: Path, error: type[ValueError]) -> str:
         raise error(f"{path}: not UTF-8 text (byte {problem.start + 1}); save it as UTF-8") from None
 
 
+ENVIRONMENT = {"anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"), "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+"""The variables that set the built-in providers' keys and addresses, over the file's."""
+
+
 def load_config(path: Path | None = None) -> UserConfig:
-    """The user's config (empty when there is no file), with ANTHROPIC_API_KEY and
-    ANTHROPIC_BASE_URL, when set, over the file's; ConfigError naming the problem."""
+    """The user's config (empty when there is no file), with the environment over the
+    file: ANTHROPIC_API_KEY and _BASE_URL, OPENAI_API_KEY and _BASE_URL, and each
+    provider's `api_key_env`. ConfigError names the problem."""
     path = path or config_path()
     try:
         config = parse_config(_read(path, ConfigError), str(path))
     except FileNotFoundError:
         config = UserConfig()
-    key, base_url = os.environ.get("ANTHROPIC_API_KEY"), os.environ.get("ANTHROPIC_BASE_URL")
-    if key:
-        config = config.model_copy(update={"api_key": SecretStr(key)})
-    if base_url:
-        config = config.model_copy(update={"base_url": base_url})
-    return config
+    providers = dict(config.providers)
+    for name, (key_variable, url_variable) in ENVIRONMENT.items():
+        update = _from_environment(key_variable, url_variable)
+        if update:
+            providers[name] = providers.get(name, Endpoint()).model_copy(update=update)
+    for name, endpoint in providers.items():
+        if endpoint.api_key_env:
+            providers[name] = endpoint.model_copy(update=_from_environment(endpoint.api_key_env, None))
+    return config.model_copy(update={"providers": providers})
+
+
+def _from_environment(key_variable: str, url_variable: str | None) -> dict[str, object]:
+    update: dict[str, object] = {}
+    if key := os.environ.get(key_variable, "").strip():
+        update["api_key"] = SecretStr(key)
+    if url_variable and (url := os.environ.get(url_variable, "").strip()):
+        update["base_url"] = url
+    return update
 
 
 # -- team files -----------------------------------------------------------------------

@@ -73,7 +73,7 @@ def _with(replacement: tuple[str, str]) -> str:
         (('name = "api-review"', 'name = "api-review'), "not valid TOML"),
         (('name = "api-review"', ''), "name: Field required"),
         (('pattern = "orchestrator"', 'pattern = "telepathy"'), "pattern: unknown pattern 'telepathy'"),
-        (('provider = "anthropic"', 'provider = "openai"'), "provider: Input should be 'simulated' or 'anthropic'"),
+        (('provider = "anthropic"', 'provider = "Open AI"'), "provider: 'Open AI' is not a provider's name (huddle providers lists them)"),
         (('lead = "lead"', 'lead = "boss"'), "lead 'boss' is not one of the agents"),
         (('max_plan_revisions = 1', 'max_plan_revisions = "two"'), "options: max_plan_revisions: Input should be a valid integer"),
         (('max_plan_revisions = 1', 'plan_harder = true'), "options: plan_harder: Extra inputs are not permitted"),
@@ -161,9 +161,9 @@ def test_config_text_mistakes_say_where():
         parse_config('api_key = "sk-oops\n', "config.toml")
     assert "sk-oops" not in str(caught.value)
     config = parse_config('api_key = " sk-file-secret "\n[prices."my-model"]\ninput = 1\noutput = 2\n', "c")
-    assert config.anthropic_key() == "sk-file-secret" and config.price_table().price("my-model").output == 2
+    assert config.endpoints()["anthropic"].key() == "sk-file-secret" and config.price_table().price("my-model").output == 2
     assert "sk-file-secret" not in repr(config) and "sk-file-secret" not in str(config.model_dump())
-    assert parse_config('api_key = "  "\n', "c").anthropic_key() is None
+    assert parse_config('api_key = "  "\n', "c").endpoints()["anthropic"].key() is None
 
 
 def test_the_readme_example_team_file_is_valid(tmp_path):

@@ -126,7 +126,7 @@ async def test_anthropic_is_offered_but_disabled_without_a_key(monkeypatch):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         screen = await launch(pilot)
-        assert screen.query_one("#anthropic", RadioButton).disabled
+        assert screen.query_one("#provider-anthropic", RadioButton).disabled
         assert "ANTHROPIC_API_KEY" in text_of(screen, "#provider-hint")
 
 
@@ -145,7 +145,7 @@ async def test_with_a_key_anthropic_runs_against_its_base_url(monkeypatch):
         app = make_app()
         async with app.run_test(size=SIZE) as pilot:
             screen = await launch(pilot)
-            anthropic = screen.query_one("#anthropic", RadioButton)
+            anthropic = screen.query_one("#provider-anthropic", RadioButton)
             assert not anthropic.disabled
             anthropic.value = True
             screen.query_one("#task", TextArea).text = "Ship it"
@@ -345,3 +345,60 @@ async def test_the_chosen_pattern_stays_in_view_at_every_size():
             await pilot.resize_terminal(80, 24)
             app.pop_screen()
             await until(pilot, lambda: len(app.screen_stack) == 2, what="back to the first")
+
+
+async def test_configured_providers_are_offered_and_the_unready_say_what_they_need(user_config):
+    user_config.mkdir(parents=True, exist_ok=True)
+    (user_config / "config.toml").write_text(
+        '[providers.ollama]\nkind = "openai"\nbase_url = "http://localhost:11434/v1"\nmodel = "llama3.2"\n'
+        '[providers.gateway]\nkind = "openai"\nbase_url = "https://gw.example/v1"\napi_key_env = "GW_KEY_UNSET"\n'
+    )
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await launch(pilot)
+        ollama = screen.query_one("#provider-ollama", RadioButton)
+        assert not ollama.disabled and "OpenAI-compatible at http://localhost:11434/v1 (llama3.2)" in str(ollama.label)
+        assert screen.query_one("#provider-gateway", RadioButton).disabled
+        hint = text_of(screen, "#provider-hint")
+        assert "gateway: no API key: set GW_KEY_UNSET" in hint and "openai: no API key" in hint
+        assert not screen.query_one("#as-the-team", RadioButton).display  # presets name no providers
+        ollama.value = True
+        await pilot.pause()
+        assert screen.choices().provider == "ollama"
+
+
+async def test_a_team_on_two_providers_runs_as_its_file_says(user_config, monkeypatch):
+    from tests.fakes.messages_api import MessagesAPI, Reply, text_events
+
+    user_config.mkdir(parents=True, exist_ok=True)
+    (user_config / "teams").mkdir()
+    (user_config / "teams" / "duo.toml").write_text(
+        'name = "duo"\npattern = "review"\nprovider = "simulated"\n'
+        '[[agents]]\nname = "writer"\nrole = "writer"\nprovider = "anthropic"\nmodel = "claude-haiku-5-5"\n'
+        '[[agents]]\nname = "critic"\nrole = "reviewer"\n'
+    )
+    with MessagesAPI(lambda seen: Reply(events=text_events("A draft from Claude."))) as api:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-duo-test")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await launch(pilot)
+            screen.query_one("#patterns", OptionList).highlighted = list(PATTERNS).index("review")
+            await pilot.pause()
+            team = screen.query_one("#team", Select)
+            team.value = next(value for _, value in team._options if str(value).endswith("duo.toml"))
+            await pilot.pause()
+            as_the_team = screen.query_one("#as-the-team", RadioButton)
+            assert as_the_team.display and as_the_team.value
+            assert "anthropic, simulated" in str(as_the_team.label)
+            assert screen.choices().provider is None
+            screen.query_one("#task", TextArea).text = "Write it"
+            screen.query_one("#approve", Select).value = "approve"
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view.finished, timeout=20, what="finished")
+            view = app.screen.view
+            assert view.provider == "anthropic, simulated"
+            assert (view.agents["writer"].provider, view.agents["critic"].provider) == ("anthropic", "simulated")
+            titles = {name: str(panel.border_title) for name, panel in app.screen.panels.items()}
+            assert "anthropic/claude-haiku-5-5" in titles["writer"] and "simulated/claude-sonnet-5-5" in titles["critic"]
+    assert {request.body["model"] for request in api.requests} == {"claude-haiku-5-5"}  # only the writer called it

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import ConfigError
+from engine.config import ConfigError, Endpoint, UserConfig
 from engine.patterns import PATTERNS
 from engine.teams import TeamFileError, parse_team_file, preset, preset_text
 from tui.cli import main
@@ -77,28 +77,32 @@ def test_teams_show_prints_a_preset_as_it_ships_and_new_copies_it(user_config, c
     assert "already exists; pick another name or pass --force" in capsys.readouterr().err
 
 
+def anthropic(config: UserConfig) -> Endpoint:
+    return config.endpoints()["anthropic"]
+
+
 def test_config_key_env_wins_and_the_key_never_shows(tmp_path, monkeypatch):
     path = tmp_path / "config.toml"
     path.write_text('api_key = "sk-file-secret"\nbase_url = "http://gw"\n[prices."my-model"]\ninput = 1\noutput = 2\n')
     config = load_config(path)
-    assert config.anthropic_key() == "sk-file-secret"
+    assert anthropic(config).key() == "sk-file-secret"
     assert "sk-file-secret" not in repr(config) and "sk-file-secret" not in str(config.model_dump())
-    assert config.base_url == "http://gw"
+    assert anthropic(config).base_url == "http://gw"
     assert config.price_table().price("my-model").output == 2
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-env")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://env-gw")
-    assert load_config(path).anthropic_key() == "sk-env" and load_config(path).base_url == "http://env-gw"
+    assert anthropic(load_config(path)).key() == "sk-env" and anthropic(load_config(path)).base_url == "http://env-gw"
     assert load_config(path).price_table().price("my-model").output == 2  # the rest still from the file
-    assert load_config(tmp_path / "absent.toml").anthropic_key() == "sk-env"
+    assert anthropic(load_config(tmp_path / "absent.toml")).key() == "sk-env"
     assert "sk-env" not in repr(load_config(path))
 
 
 def test_the_config_is_found_in_the_config_folder(user_config):
     assert config_path() == user_config / "config.toml"
-    assert load_config().anthropic_key() is None  # no file: an empty config
+    assert anthropic(load_config()).key() is None  # no file: an empty config
     user_config.mkdir(parents=True, exist_ok=True)
     config_path().write_text('api_key = "sk-from-the-folder"\n', encoding="utf-8")
-    assert load_config().anthropic_key() == "sk-from-the-folder"
+    assert anthropic(load_config()).key() == "sk-from-the-folder"
 
 
 def test_bad_config_files_say_where(tmp_path):

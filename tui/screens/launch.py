@@ -18,6 +18,7 @@ from engine.budgets import Limits
 from engine.config import ConfigError
 from engine.formats import preview
 from engine.patterns import PATTERNS
+from engine.providers import SIMULATED, endpoints, missing
 from engine.teams import TeamFile, TeamFileError, preset
 from tui.safe import clean, clean_line, safe
 from tui.screens.workers import CancelWorkersFirst
@@ -28,6 +29,12 @@ from tui.widgets.key_hints import KeyHints
 from tui.widgets.scroll_box import ScrollBox
 
 RECENT = 8
+AS_THE_TEAM = "as-the-team"
+KNOWN_LABELS = {
+    "anthropic": "Anthropic: real Claude models (costs money)",
+    "openai": "OpenAI: GPT models (costs money)",
+}
+KIND_WORDS = {"anthropic": "Anthropic API", "openai": "OpenAI-compatible"}
 EXAMPLE_TASK = "Design a rate limiter for our public REST API"
 """The task the screen opens with, selected: typing replaces it, ctrl+s runs it."""
 
@@ -46,7 +53,8 @@ def _number(text: str, kind: type, label: str) -> float | None:
 
 
 def agents_table(team_file: TeamFile) -> Content:
-    """The team's agents: name, role, model; member teams with their own agents under them.
+    """The team's agents: name, role, model (and provider, unless simulated); member teams
+    with their own agents under them.
     `team_file` is one through the gate (`tui.safe.safe`): team files are shared."""
     parts: list[Content | tuple[str, str] | str] = []
 
@@ -57,7 +65,9 @@ def agents_table(team_file: TeamFile) -> Content:
                 add(agent.team.agents, indent + "   ")
             else:
                 lead = " (lead)" if agent.name == team_file.lead else ""
-                parts.extend([indent, (agent.name, "bold"), (lead, "$text-accent"), f" · {agent.role}", (f" · {agent.model}", "dim"), "\n"])
+                provider = agent.provider or team_file.provider
+                model = agent.model if provider == SIMULATED else f"{provider}/{agent.model}"
+                parts.extend([indent, (agent.name, "bold"), (lead, "$text-accent"), f" · {agent.role}", (f" · {model}", "dim"), "\n"])
 
     add(team_file.agents, "")
     return Content.assemble(*parts)
@@ -97,6 +107,11 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
         self._shown_team: str | None = None
         self._team_file: TeamFile | None = None
         self._recent: list[str] = []
+        self._unready: dict[str, str] = {}
+        """The providers that cannot be chosen yet, and what each needs."""
+        self._config_error = ""
+        self._providers = self._read_providers()
+        """Every provider that can be offered, with its label."""
 
     def compose(self) -> ComposeResult:
         yield Static(Content.assemble(("huddle", "bold $text-accent"), " · start a session"), id="title")
@@ -122,8 +137,9 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
                 yield recent
                 yield Label("Provider")
                 with RadioSet(id="provider"):
-                    yield RadioButton("Simulated: offline, free, deterministic", value=True, id="simulated")
-                    yield RadioButton("Anthropic: real Claude models (costs money)", id="anthropic")
+                    yield RadioButton(Content("As the team file says"), id=AS_THE_TEAM)
+                    for name, label in self._providers.items():  # Content: a label is not markup
+                        yield RadioButton(Content(label), value=name == SIMULATED, id=f"provider-{name}")
                 yield Static(id="provider-hint", markup=False)
                 yield Label("Budgets (empty: no limit)")
                 with Horizontal(id="budgets"):
@@ -224,21 +240,56 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
                                 ("minutes", budgets.seconds / 60 if budgets.seconds else None)):
             self.query_one(f"#{field_id}", Input).value = "" if value is None else f"{value:g}"
         self.query_one("#approve", Select).value = team_file.approval.default
-        if team_file.provider == "anthropic" and not self.query_one("#anthropic", RadioButton).disabled:
-            self.query_one("#anthropic", RadioButton).value = True
+        self._offer_the_teams_providers(team_file)
 
     # -- provider and recent tasks ---------------------------------------------------------
 
-    def _offer_providers(self) -> None:
+    def _read_providers(self) -> dict[str, str]:
+        """Every provider the config names, with its label; the problems that keep some
+        from being chosen, in `self._unready` (or the config's own, in `_config_error`)."""
+        labels = {SIMULATED: "Simulated: offline, free, deterministic"}
         try:
-            key = load_config().anthropic_key()
-            hint = Content.styled(f"Anthropic needs a key: set ANTHROPIC_API_KEY or api_key in {clean(str(config_path()))}", "dim")
+            found = endpoints(load_config())
         except ConfigError as error:
-            key = None
-            hint = Content.styled(clean(str(error)), "$text-error")
-        self.query_one("#anthropic", RadioButton).disabled = key is None
-        if key is None:
-            self.query_one("#provider-hint", Static).update(hint)
+            self._config_error = clean(str(error))
+            return labels
+        for name, endpoint in found.items():
+            kind = endpoint.kind or name
+            where = f" at {endpoint.base_url}" if endpoint.base_url else ""
+            model = f" ({endpoint.model})" if endpoint.model else ""
+            labels[name] = KNOWN_LABELS.get(name) or f"{name}: {KIND_WORDS.get(kind, kind)}{where}{model}"
+            problem = missing(name, endpoint, str(config_path()))
+            if problem is not None:
+                self._unready[name] = problem
+        return {name: clean_line(label) for name, label in labels.items()}
+
+    def _offer_providers(self) -> None:
+        hints: list[Content] = []
+        if self._config_error:
+            hints.append(Content.styled(self._config_error, "$text-error"))
+        for name, problem in self._unready.items():
+            self.query_one(f"#provider-{name}", RadioButton).disabled = True
+            hints.append(Content.styled(clean_line(f"{name}: {problem}"), "dim"))
+        self.query_one(f"#{AS_THE_TEAM}", RadioButton).display = False
+        self.query_one("#provider-hint", Static).update(Content("\n").join(hints))
+
+    def _offer_the_teams_providers(self, team_file: TeamFile) -> None:
+        """A team whose agents name their own providers is offered as it is written;
+        a team on one provider selects that provider, when it can be used."""
+        own = team_file.team().callers()
+        named = list(dict.fromkeys(agent.provider or team_file.provider for agent in own))
+        as_the_team = self.query_one(f"#{AS_THE_TEAM}", RadioButton)
+        mixed = len(named) > 1
+        as_the_team.display = mixed
+        as_the_team.label = Content(clean_line(f"As the team file says: {', '.join(named)}"))
+        if mixed:
+            as_the_team.value = True
+            return
+        if as_the_team.value:  # the team before was mixed; this one is not
+            self.query_one(f"#provider-{SIMULATED}", RadioButton).value = True
+        chosen = self.query(f"#provider-{named[0]}").first(RadioButton) if named[0] in self._providers else None
+        if named[0] != SIMULATED and chosen is not None and not chosen.disabled:
+            chosen.value = True
 
     @work(group="recent", exclusive=True)
     async def _load_recent(self) -> None:
@@ -282,7 +333,8 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
         minutes = _number(self.query_one("#minutes", Input).value, float, "minutes")
         if self._team_file is None:
             raise SetupError("The chosen team file has a problem (see the team column); pick another team.")
-        provider = "anthropic" if self.query_one("#anthropic", RadioButton).value else "simulated"
+        pressed = self.query_one("#provider", RadioSet).pressed_button
+        provider = None if pressed is None or pressed.id == AS_THE_TEAM else str(pressed.id).removeprefix("provider-")
         return Choices(
             task=task,
             team=self._team_file,

@@ -124,7 +124,8 @@ class SessionScreen(Screen[None]):
         grid = self.query_one(AgentGrid)
         new = [agent for name, agent in view.agents.items() if name not in self.panels]
         if new:
-            panels = [AgentPanel(agent) for agent in new]
+            mixed = len(view.providers) > 1  # else the header names the one provider
+            panels = [AgentPanel(agent, with_provider=mixed) for agent in new]
             for panel in panels:
                 self.panels[panel.agent_name] = panel
             await grid.mount_all(panels)

@@ -184,3 +184,24 @@ async def test_faults_are_per_attempt_and_per_agent():
 def test_key_phrases_find_the_subject():
     assert key_phrases(TASK)[:2] == ["rate limiter", "public REST API"]
     assert "PostgreSQL" in key_phrases("Migrate the billing service from MySQL to PostgreSQL")
+
+
+async def test_a_simulated_agent_uses_one_of_its_other_tools_with_input_from_its_schema():
+    from engine.providers.base import Message, ProviderRequest, ToolOutcome, ToolSpec
+    from engine.providers.simtools import next_use
+
+    search = ToolSpec("docs__search", "Search the docs", {
+        "type": "object", "required": ["query", "limit"],
+        "properties": {"query": {"type": "string"}, "limit": {"type": "integer", "minimum": 1, "maximum": 5}},
+    })
+    request = ProviderRequest(model="m", system="s", messages=(Message("user", "Find the rate limits"),),
+                              tools=(search,), agent="researcher", role="researcher", task="Rate limits", call_key="k#1")
+    lead, use = next_use(request)
+    assert use.name == "docs__search" and "docs__search" in lead
+    assert isinstance(use.input["query"], str) and 1 <= use.input["limit"] <= 5
+    assert next_use(request) == (lead, use)  # the same conversation makes the same choice
+    answered = request.__class__(**{**request.__dict__, "messages": (
+        *request.messages, Message("assistant", lead, tool_uses=(use,)),
+        Message("user", "", tool_results=(ToolOutcome(use.id, "3 results"),)),
+    )})
+    assert next_use(answered) is None  # one use, then it answers

@@ -7,6 +7,10 @@ Whoever plays the human (the terminal UI, the headless prompt) watches for
 escalation offers named choices (`Choice`: "Allow one more revision"), each
 making one decision; `answer` turns the one a person took, with what they
 typed for it, into that decision, and the choice's id is recorded with it.
+
+A tool use names its tool (`ToolAsked`): the policy's tool rules route it, and a
+person may always allow that tool, with any input or with exactly this input,
+for the rest of the session (`allow_tool`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from engine.events import DEFAULT_CHOICES, Choice, DecisionAction, EscalationRequested, EscalationResolved
+from engine.events import DEFAULT_CHOICES, Choice, DecisionAction, EscalationRequested, EscalationResolved, ToolAsked
 from engine.formats import one_line
 from engine.policy import ApprovalPolicy
 
@@ -87,6 +91,7 @@ class Escalation:
     choices: list[Choice]
     validate: Callable[[Any], Any] | None
     future: asyncio.Future[Decision] = field(repr=False)
+    tool: ToolAsked | None = None
 
     @property
     def options(self) -> list[DecisionAction]:
@@ -100,6 +105,10 @@ class ApprovalGate:
         self.policy = policy or ApprovalPolicy()
         self.pending: dict[str, Escalation] = {}
         self._allowed: set[str] = set()
+        self._allowed_tools: set[str] = set()
+        """Tools a person always allows, with any input."""
+        self._allowed_inputs: set[tuple[str, str]] = set()
+        """(tool, input as canonical JSON) a person always allows."""
         self._count = 0
 
     def route(self, trigger: str) -> tuple[str, str]:
@@ -107,6 +116,20 @@ class ApprovalGate:
         if trigger in self._allowed:
             return "approve", f"human: always allow {trigger}"
         return self.policy.mode_for(trigger)
+
+    def route_tool(self, tool: str, payload: Any) -> tuple[str, str]:
+        """The mode for a use of `tool` with input `payload`, and the rule that says so:
+        the policy's tool rules; a person's "always allow" lifts only what would ask."""
+        mode, rule = self.policy.mode_for_tool(tool)
+        if mode != "ask":
+            return mode, rule
+        if (tool, _canonical(payload)) in self._allowed_inputs:
+            return "approve", _allowed_rule(tool, exact=True)
+        if tool in self._allowed_tools:
+            return "approve", _allowed_rule(tool, exact=False)
+        if "tool_use" in self._allowed:
+            return "approve", "human: always allow tool_use"
+        return mode, rule
 
     async def request(
         self,
@@ -119,10 +142,12 @@ class ApprovalGate:
         options: tuple[DecisionAction, ...] = ("approve", "reject"),
         validate: Callable[[Any], Any] | None = None,
         choices: Sequence[Choice] = (),
+        tool: ToolAsked | None = None,
     ) -> Decision:
         """Raise an escalation and wait for its decision (only this branch waits).
 
-        `choices` names what each option does here; the options are theirs when given."""
+        `choices` names what each option does here; the options are theirs when given.
+        `tool`: the tool a tool use is about (`payload` is its input), routed by tool rules."""
         if choices:
             actions = [choice.action for choice in choices]
             if len(set(actions)) != len(actions) or len({choice.id for choice in choices}) != len(choices):
@@ -132,7 +157,7 @@ class ApprovalGate:
         every = [named.get(action) or DEFAULT_CHOICES[action] for action in options]
         self._count += 1
         escalation_id = f"e{self._count}"
-        mode, rule = self.route(trigger)
+        mode, rule = self.route_tool(tool.name, payload) if tool is not None else self.route(trigger)
         if mode == "approve" and "approve" not in options:
             # Nothing to approve as it stands (a choice must be made): a person's standing
             # "always allow" still asks; a blanket policy takes the safe way out.
@@ -141,7 +166,7 @@ class ApprovalGate:
         timeout = self.policy.timeout_s if human else None
         default = self._timeout_action(options) if timeout else None
         escalation = Escalation(
-            escalation_id, trigger, reason, payload, every, validate, asyncio.get_running_loop().create_future(),
+            escalation_id, trigger, reason, payload, every, validate, asyncio.get_running_loop().create_future(), tool,
         )
         if human:  # waiting before anyone hears of it, so a listener can answer at once
             self.pending[escalation_id] = escalation
@@ -159,6 +184,7 @@ class ApprovalGate:
                 human=human,
                 timeout_s=timeout,
                 default=default,
+                tool=tool,
             )
             if mode == "approve":
                 decision = Decision("approve", by="policy")
@@ -237,7 +263,40 @@ class ApprovalGate:
                     Decision("approve", by="human", rule=f"human: always allow {trigger}")
                 )
 
+    def allow_tool(self, escalation_id: str, *, exact: bool) -> str:
+        """Approve the tool of pending tool use `escalation_id` for the rest of the session:
+        with any input, or (`exact`) with exactly the input it has; this one and what is
+        pending now included. Tool rules that reject still reject. The rule recorded with
+        the decisions it makes. Raises `DecisionError` unless it is a pending tool use."""
+        escalation = self.pending.get(escalation_id)
+        if escalation is None or escalation.future.done():
+            raise DecisionError(f"escalation {escalation_id} is not waiting for a decision")
+        if escalation.tool is None:
+            raise DecisionError(f"escalation {escalation_id} is not a tool use")
+        name, payload = escalation.tool.name, _canonical(escalation.payload)
+        if exact:
+            self._allowed_inputs.add((name, payload))
+        else:
+            self._allowed_tools.add(name)
+        rule = _allowed_rule(name, exact=exact)
+        for waiting in list(self.pending.values()):
+            same = waiting.tool is not None and waiting.tool.name == name
+            if same and (not exact or _canonical(waiting.payload) == payload):
+                if "approve" in waiting.options and not waiting.future.done():
+                    waiting.future.set_result(Decision("approve", by="human", rule=rule))
+        return rule
+
     def cancel_all(self) -> None:
         for escalation in self.pending.values():
             if not escalation.future.done():
                 escalation.future.cancel()
+
+
+def _canonical(payload: Any) -> str:
+    """A tool input as one string, the same for equal inputs whatever their keys' order."""
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _allowed_rule(tool: str, *, exact: bool) -> str:
+    """The rule a person's "always allow" of `tool` records with the decisions it makes."""
+    return f"always allowed by human: {tool}" + (" with this input" if exact else "")

@@ -29,6 +29,7 @@ from engine.events import (
     EventBase,
     StepFinished,
     StepStarted,
+    ToolAsked,
     purpose_of,
 )
 from engine.formats import one_line
@@ -228,16 +229,18 @@ class RunContext:
         options: tuple[DecisionAction, ...] | None = None,
         validate: Callable[[Any], Any] | None = None,
         choices: Sequence[Choice] = (),
+        tool: ToolAsked | None = None,
     ) -> Decision:
         """Pause this branch for a decision (a human's or the policy's).
 
         `choices` names what each option does here (`Choice`: "Allow one more revision",
         with the text it asks for); the options are theirs when given, else `options`
-        (approve and reject when neither is), each with its plain choice.
+        (approve and reject when neither is), each with its plain choice. `tool`: the
+        tool a tool use is about (`payload` is its input), routed by the tool rules.
         """
         return await self._run.gate.request(
             self, trigger, reason, payload, agent=agent, options=options or ("approve", "reject"),
-            validate=validate, choices=choices,
+            validate=validate, choices=choices, tool=tool,
         )
 
     async def handoff(

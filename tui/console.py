@@ -132,13 +132,20 @@ class ConsolePrompter:
         return line.strip()
 
     async def _ask(self, event: EscalationRequested, decided: asyncio.Future[Any]) -> None:
+        if event.tool is not None:
+            tool = event.tool
+            where = f"server {tool.server}" if tool.server else "built in"
+            about = tool.description or "(no description)"
+            self._out.say(f"    tool: {tool.short_name} ({where})\n" + "".join(f"    {line}\n" for line in about.splitlines()))
+            self._out.say("    input:\n")
         if event.trigger != "plan" and event.payload is not None:
             body = json.dumps(event.payload, indent=2, ensure_ascii=False)
             self._out.say("".join(f"    {line}\n" for line in body.splitlines()))
         keys = {KEYS[choice.action]: choice for choice in event.choices}
         offered = "  ".join(f"[{KEYS[choice.action]}] {choice.label}" for choice in event.choices)
         enter = " (enter: a)" if "a" in keys else ""
-        prompt = f"  {offered}  [A]lways allow {event.trigger}{enter} > "
+        kind = event.tool.name if event.tool is not None else event.trigger
+        prompt = f"  {offered}  [A]lways allow {kind}{enter} > "
         while True:
             try:
                 typed = await self._line(prompt, decided)
@@ -148,20 +155,46 @@ class ConsolePrompter:
                 return
             if typed is None:
                 return
-            if typed == "A":
+            allowing = typed == "A"
+            if allowing and event.tool is None:
                 self._gate.allow_always(event.trigger)
                 return
-            choice = keys.get(typed.lower() or "a")
-            if choice is None:
+            choice = None if allowing else keys.get(typed.lower() or "a")
+            if choice is None and not allowing:
                 self._out.say(f"  please answer one of: {', '.join(keys)}, or A\n")
                 continue
             try:
-                if await self._take(event, choice, decided):
+                taken = self._take(event, choice, decided) if choice is not None else self._allow_tool(event, decided)
+                if await taken:
                     return
             except EOFError:
                 self._out.say("\n(no more input: rejecting)\n")
                 self._resolve(event, Decision("reject", reason="no answer: input closed"))
                 return
+
+    async def _allow_tool(self, event: EscalationRequested, decided: asyncio.Future[Any]) -> bool:
+        """Always allow the tool of a tool use, with any input or exactly this one, as the
+        person says; False (nothing allowed) to go back to the choices."""
+        assert event.tool is not None
+        name = event.tool.name
+        while True:
+            typed = await self._line(f"  always allow {name}: [t] with any input  [i] with exactly this input  (enter: back) > ", decided)
+            if typed is None:
+                return True
+            if not typed:
+                return False
+            if typed.lower() not in ("t", "i"):
+                self._out.say("  please answer t, i, or Enter to go back\n")
+                continue
+            exact = typed.lower() == "i"
+            try:
+                self._gate.allow_tool(event.escalation_id, exact=exact)
+            except DecisionError as error:
+                self._out.say(f"  {clean(str(error))}\n")
+                return True
+            scope = "with this input" if exact else "with any input"
+            self._out.say(f"  {name} {scope} is allowed for the rest of this session\n")
+            return True
 
     async def _take(self, event: EscalationRequested, choice: Choice, decided: asyncio.Future[Any]) -> bool:
         """Answer with `choice`, asking for what it needs; False to go back to the choices."""

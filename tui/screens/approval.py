@@ -6,8 +6,10 @@ a button and a key (Enter for the one that approves, `e` for the one that edits,
 `r` for the one that rejects) and does exactly what it says: at once, or after
 what it asks for: a line of text, one of a list, or the payload as JSON, checked
 before it is accepted (an invalid answer shows the error and keeps your text).
-`a` allows the trigger for the rest of the session. The rest of the team keeps
-working behind it.
+`a` allows the trigger for the rest of the session; on a tool use it offers two
+scopes instead: this tool with any input, or this tool with exactly this input.
+A tool use shows the tool, its server, its description and its whole input
+(scrolling, never cut). The rest of the team keeps working behind it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ KEYS = {"approve": "⏎", "edit": "e", "reject": "r"}
 """The key of the choice that makes each action."""
 MODES = {"reason": "line", "text": "line", "number": "line", "pick": "pick", "json": "json"}
 """What a choice's input shows: a line to type, a list to pick from, or the JSON editor."""
+SCOPES = ("any input", "exactly this input")
+"""What "always allow" on a tool use offers, in order: the tool with any input, or with this one."""
 
 
 class ApprovalHost(Protocol):
@@ -46,6 +50,8 @@ class ApprovalHost(Protocol):
     def decide(self, escalation_id: str, decision: Decision) -> None: ...
 
     def allow_always(self, trigger: str) -> None: ...
+
+    def allow_tool(self, escalation_id: str, *, exact: bool) -> str: ...
 
     def now(self) -> float: ...
 
@@ -61,7 +67,7 @@ class ApprovalScreen(ModalScreen[None]):
         Binding("enter", "choose('approve')", "Approve", id="approval.approve", tooltip="Take the choice that approves (the plan, the payload, more budget)"),
         Binding("r", "choose('reject')", "Reject", id="approval.reject", tooltip="Take the choice that rejects (a reason may go back to the agent)"),
         Binding("e", "choose('edit')", "Edit", id="approval.edit", tooltip="Take the choice that changes what is proposed"),
-        Binding("a", "allow", "Always allow", id="approval.allow", tooltip="Approve this kind of escalation for the rest of the session"),
+        Binding("a", "allow", "Always allow", id="approval.allow", tooltip="Approve this kind of escalation (a tool use: this tool, or this tool with this input) for the rest of the session"),
         Binding("ctrl+s", "save", "Save edit", id="approval.save", show=False),
         Binding("escape", "back", "Back", id="approval.back", tooltip="Back to the choices, or hide this dialog (it stays pending)", priority=True),
     ]
@@ -71,7 +77,8 @@ class ApprovalScreen(ModalScreen[None]):
         self.host = host
         self.current: EscalationRequested | None = None
         self.mode = "choose"
-        """"choose", or what the choice being answered shows: "line", "pick" or "json"."""
+        """"choose", what the choice being answered shows ("line", "pick" or "json"), or
+        "scope": which "always allow" of a tool use."""
         self.choice: Choice | None = None
         """The choice being answered, while it asks for its input."""
         self._decided: set[str] = set()
@@ -81,8 +88,10 @@ class ApprovalScreen(ModalScreen[None]):
         with Vertical(id="dialog"):
             yield Static(id="why", markup=False)
             yield Static(id="rule", markup=False)
+            yield Static(id="tool", markup=False)
             yield Static(id="countdown", markup=False)
             with VerticalScroll(id="stake"):
+                yield Static(id="about", markup=False)
                 yield Static(id="payload", markup=False)
             yield Input(id="reason")
             yield OptionList(id="picks")
@@ -121,12 +130,17 @@ class ApprovalScreen(ModalScreen[None]):
         self.query_one("#dialog").border_title = Content(f"Escalation: {e.trigger}{who}{more}")
 
     def _show(self, e: EscalationRequested) -> None:
-        self.query_one("#why", Static).update(Content.assemble(("Why: ", "bold"), e.reason))
+        # A tool use's reason repeats its input, shown in full below: here, who wants what.
+        why = f"{e.agent or 'an agent'} wants to use {e.tool.name}" if e.tool is not None else e.reason
+        self.query_one("#why", Static).update(Content.assemble(("Why: ", "bold"), why))
         self.query_one("#rule", Static).update(
             Content.assemble(("Rule: ", "bold"), e.rule, ("  ·  options: " + ", ".join(e.options), "dim"))
         )
+        self._show_tool(e)
         payload = self.query_one("#payload", Static)
-        if isinstance(e.payload, dict) and "steps" in e.payload:
+        if e.tool is not None:
+            payload.update(Content.assemble(("Input:\n", "bold"), pretty(e.payload)))
+        elif isinstance(e.payload, dict) and "steps" in e.payload:
             payload.update(proposed_plan(e.payload))  # the plan being approved, not the one shown elsewhere
         elif e.payload is None:
             payload.update(Content("(nothing to show)"))
@@ -139,6 +153,18 @@ class ApprovalScreen(ModalScreen[None]):
         self.query_one("#error", Static).update("")
         self._set_mode("choose")
         self._countdown()
+
+    def _show_tool(self, e: EscalationRequested) -> None:
+        """For a tool use: the tool and its server above, its description over the input."""
+        line, about = self.query_one("#tool", Static), self.query_one("#about", Static)
+        line.display = about.display = e.tool is not None
+        if e.tool is None:
+            return
+        if e.tool.server is not None:
+            line.update(Content.assemble(("Tool: ", "bold"), e.tool.short_name, ("  ·  server: ", "bold"), e.tool.server))
+        else:
+            line.update(Content.assemble(("Tool: ", "bold"), e.tool.short_name, ("  ·  built in", "dim")))
+        about.update(Content(e.tool.description or "(no description)"))
 
     def _countdown(self) -> None:
         e = self.current
@@ -153,10 +179,11 @@ class ApprovalScreen(ModalScreen[None]):
     # -- modes ------------------------------------------------------------------
 
     def _set_mode(self, mode: str, choice: Choice | None = None) -> None:
-        """Show the choices ("choose"), or the input `choice` asks for ("line", "pick", "json")."""
+        """Show the choices ("choose"), the input `choice` asks for ("line", "pick", "json"),
+        or the two ways to always allow a tool use ("scope")."""
         self.mode, self.choice = mode, choice
         self.query_one("#reason", Input).display = mode == "line"
-        self.query_one("#picks", OptionList).display = mode == "pick"
+        self.query_one("#picks", OptionList).display = mode in ("pick", "scope")
         self.query_one("#editor", TextArea).display = mode == "json"
         self.query_one("#stake").display = mode != "json"
         self.query_one("#save", Button).display = mode == "json"
@@ -171,7 +198,7 @@ class ApprovalScreen(ModalScreen[None]):
             self.query_one(first, Button).focus()
         elif mode == "line":
             self.query_one("#reason", Input).focus()
-        elif mode == "pick":
+        elif mode in ("pick", "scope"):
             self.query_one("#picks", OptionList).focus()
         else:
             self.query_one("#editor", TextArea).focus()
@@ -262,7 +289,9 @@ class ApprovalScreen(ModalScreen[None]):
 
     @on(OptionList.OptionSelected, "#picks")
     def _picked(self, message: OptionList.OptionSelected) -> None:
-        if self.choice is not None:
+        if self.mode == "scope":
+            self._allow_tool(exact=message.option_index == 1)
+        elif self.choice is not None:
             self._answer(self.choice.picks[message.option_index])
 
     @on(Button.Pressed, "#save")
@@ -276,8 +305,41 @@ class ApprovalScreen(ModalScreen[None]):
     def action_allow(self) -> None:
         if self.current is None:
             return
+        if self.current.tool is not None:
+            self._ask_scope(self.current)
+            return
         trigger = self.current.trigger
         self.host.allow_always(trigger)
         self._decided |= {e.escalation_id for e in self.host.pending_escalations() if e.trigger == trigger}
         self.notify(f"{trigger} escalations are approved for the rest of this session.", timeout=3, markup=False)
+        self.sync()
+
+    def _ask_scope(self, e: EscalationRequested) -> None:
+        """Offer the two ways to always allow a tool use's tool."""
+        assert e.tool is not None
+        picks = self.query_one("#picks", OptionList)
+        picks.clear_options()
+        picks.add_options([Option(Content(f"{e.tool.name} with {scope}")) for scope in SCOPES])
+        picks.highlighted = 0
+        picks.border_title = Content(f"Always allow {e.tool.name} for this session")
+        self.query_one("#error", Static).update("")
+        self._set_mode("scope")
+
+    def _allow_tool(self, *, exact: bool) -> None:
+        """Always allow the current tool use's tool (with this input, if `exact`)."""
+        e = self.current
+        assert e is not None and e.tool is not None
+        try:
+            self.host.allow_tool(e.escalation_id, exact=exact)
+        except DecisionError as error:
+            self.query_one("#error", Static).update(Content.styled(f"✗ {clean_line(str(error))}", "bold $text-error"))
+            return
+        name = e.tool.name
+        self._decided |= {
+            waiting.escalation_id for waiting in self.host.pending_escalations()
+            if waiting.tool is not None and waiting.tool.name == name and (not exact or waiting.payload == e.payload)
+        }
+        scope = "with this input" if exact else "with any input"
+        self.notify(f"{name} {scope} is allowed for the rest of this session.", timeout=3, markup=False)
+        self._set_mode("choose")
         self.sync()

@@ -200,6 +200,11 @@ class SessionScreen(Screen[None]):
         assert self.live is not None
         self.live.gate.allow_always(trigger)
 
+    def allow_tool(self, escalation_id: str, *, exact: bool) -> str:
+        """Always allow a pending tool use's tool (with this input, if `exact`); raises `DecisionError`."""
+        assert self.live is not None
+        return self.live.gate.allow_tool(escalation_id, exact=exact)
+
     def now(self) -> float:
         """The session's wall clock (the engine's, so countdowns match event times)."""
         return self.live.config.clock() if self.live else (self.view.last_ts or 0.0)

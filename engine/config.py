@@ -18,6 +18,10 @@
     base_url = "https://openrouter.ai/api/v1"
     api_key_env = "OPENROUTER_API_KEY"
 
+    [[mcp_servers]]                 # MCP servers every team may use (a team file's own
+    name = "git"                    # server of the same name replaces one of these)
+    command = ["uvx", "mcp-server-git", "--repository", "."]
+
     [prices."claude-sonnet-5-5"]    # US dollars per million tokens
     input = 2.0
     output = 10.0
@@ -36,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from engine.agents import NAME_RE
 from engine.formats import one_line
+from engine.mcp.spec import McpServer, unique_names
 from engine.pricing import Price, PriceTable, price_of
 
 
@@ -98,6 +103,13 @@ class UserConfig(BaseModel):
     """Anthropic's address (the same as `[providers.anthropic] base_url`)."""
     providers: dict[str, Endpoint] = Field(default_factory=dict)
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    mcp_servers: list[McpServer] = Field(default_factory=list)
+    """MCP servers shared by every team (`engine.mcp.spec`); a team's own override them by name."""
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _servers_unique(cls, value: list[McpServer]) -> list[McpServer]:
+        return unique_names(value)
 
     @field_validator("providers")
     @classmethod

@@ -43,6 +43,7 @@ ErrorType = Literal[
     "budget",
     "breaker",
     "internal",
+    "tool",
 ]
 
 
@@ -268,6 +269,22 @@ class ToolResult(EventBase):
     tool: str
     output: str
     is_error: bool = False
+    recorded: bool = False
+    """Taken from a recorded session (a call made again after it stopped between rounds of
+    tool use), not run again."""
+
+
+class ToolServer(EventBase):
+    """An MCP server of the session started (with the tools it offers), failed to
+    start, or was lost mid-session (its tools then fail as tool results)."""
+
+    kind: Literal["tool.server"] = "tool.server"
+    server: str
+    status: Literal["started", "failed", "lost"]
+    tools: tuple[str, ...] = ()
+    """What it offers, as agents name them ("git.status"), when it started."""
+    message: str = ""
+    """Why it failed or was lost (one line, from the server: untrusted)."""
 
 
 class Handoff(EventBase):
@@ -335,6 +352,29 @@ DEFAULT_CHOICES: dict[str, Choice] = {
 """The choice for an action when an escalation names none of its own."""
 
 
+class ToolAsked(BaseModel):
+    """The tool a `tool_use` escalation is about (its payload is the tool's input): what
+    the person deciding sees, and what "always allow" remembers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    """The name agents and rules use: "read_file", or "server.tool" for an MCP server's ("git.status")."""
+    description: str = ""
+    """What the tool says it does (a server's own words: untrusted)."""
+
+    @property
+    def server(self) -> str | None:
+        """The MCP server it belongs to ("git"); None for a built-in tool."""
+        server, dot, _ = self.name.partition(".")
+        return server if dot else None
+
+    @property
+    def short_name(self) -> str:
+        """Its name on its server ("status"), or the built-in tool's name."""
+        return self.name.partition(".")[2] or self.name
+
+
 class EscalationRequested(EventBase):
     kind: Literal["escalation.requested"] = "escalation.requested"
     escalation_id: str
@@ -351,6 +391,8 @@ class EscalationRequested(EventBase):
     timeout_s: float | None = None
     default: DecisionAction | None = None
     """What a timeout decides."""
+    tool: ToolAsked | None = None
+    """For a tool use: the tool (its input is `payload`)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -440,6 +482,7 @@ Event = Annotated[
         Retry,
         ToolCall,
         ToolResult,
+        ToolServer,
         Handoff,
         AgentMessage,
         TypedNote,

@@ -36,6 +36,7 @@ from engine.events import (
     StepStarted,
     ToolCall,
     ToolResult,
+    ToolServer,
 )
 from engine.formats import limits_text, plural
 from engine.state import SessionState, event_classes
@@ -144,9 +145,20 @@ def _tool_call(state: SessionState, e: ToolCall) -> Line:
 
 
 def _tool_result(state: SessionState, e: ToolResult) -> Line:
+    then = " (as recorded, not run again)" if e.recorded else ""
     if e.is_error:
-        return Line("⚙", f"{e.tool} → {e.output[:120]}", "error", e.agent)
-    return Line("⚙", f"{e.tool} → {plural(len(e.output.splitlines()), 'line')}", "", e.agent)
+        return Line("⚙", f"{e.tool} → {e.output[:120]}{then}", "error", e.agent)
+    return Line("⚙", f"{e.tool} → {plural(len(e.output.splitlines()), 'line')}{then}", "", e.agent)
+
+
+def _tool_server(state: SessionState, e: ToolServer) -> Line:
+    if e.status == "started":
+        shown = ", ".join(e.tools[:6]) + (f", and {len(e.tools) - 6} more" if len(e.tools) > 6 else "")
+        offers = f": {shown}" if e.tools else ""
+        return Line("⚙", f"tool server {e.server} started, {plural(len(e.tools), 'tool')}{offers}", "accent")
+    if e.status == "failed":
+        return Line("!", f"tool server {e.server} did not start: {e.message}", "error")
+    return Line("!", f"tool server {e.server} was lost: {e.message}", "error")
 
 
 def _error(state: SessionState, e: ErrorEvent) -> Line:
@@ -173,6 +185,7 @@ NARRATORS: dict[type[EventBase], Callable[[SessionState, Any], Line | None]] = {
     Retry: _retry,
     ToolCall: _tool_call,
     ToolResult: _tool_result,
+    ToolServer: _tool_server,
     Handoff: _handoff,
     AgentMessage: _message,
     EscalationRequested: _escalation_requested,

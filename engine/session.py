@@ -8,7 +8,7 @@ import os
 import time
 import uuid
 from functools import cached_property
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,13 +20,18 @@ from engine.approvals import ApprovalGate
 from engine.budgets import Limits
 from engine.bus import EventBus
 from engine.context import Run, RunContext
-from engine.events import CallFinished, ErrorEvent, SessionFinished, SessionStarted, Usage
+from engine.events import CallFinished, ErrorEvent, SessionFinished, SessionStarted, ToolResult, ToolServer, Usage
 from engine.formats import headline, one_line
 from engine.guards import CallFailedError, CircuitBreaker, RetryPolicy, StopSession, leaves
+from engine.mcp.hub import McpHub, Status
+from engine.mcp.names import server_of
+from engine.mcp.spec import McpServer, unique_names
 from engine.patterns import get_pattern
 from engine.policy import ApprovalPolicy
 from engine.pricing import PriceTable
 from engine.providers.base import Provider
+from engine.run.replay import ToolKey
+from engine.toolbox import Toolbox, built_in_tools, mcp_tools
 from engine.trust import well_formed
 
 
@@ -48,6 +53,11 @@ class SessionSpec(BaseModel):
     seed: int = Field(default=0, ge=-(2**63), lt=2**63)
     """Any whole number a database stores (64 bits)."""
     options: dict[str, Any] = Field(default_factory=dict)
+    mcp_servers: tuple[McpServer, ...] = ()
+    """The MCP servers the team's agents may use (config.toml's with the team file's over
+    them): started when the session starts, stopped when it ends. Part of what to run, like
+    the team whose `tools` name them; not recorded in `session.started` (their env and
+    headers may hold secrets): each server's `tool.server` event records it."""
 
     @field_validator("task")
     @classmethod
@@ -63,6 +73,20 @@ class SessionSpec(BaseModel):
         if isinstance(data, dict) and data.get("team") is None:
             data = {**data, "team": get_pattern(data.get("pattern", "orchestrator")).team()}
         return data
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _servers_unique(cls, value: tuple[McpServer, ...]) -> tuple[McpServer, ...]:
+        return tuple(unique_names(list(value)))
+
+    @model_validator(mode="after")
+    def _servers_declared(self) -> SessionSpec:
+        declared = {server.name for server in self.mcp_servers}
+        for agent in self.team.members():
+            missing = sorted(agent.mcp_servers_named() - declared)
+            if missing:
+                raise ValueError(f"agent {agent.name!r} uses tools of server {missing[0]!r}, which the session does not declare")
+        return self
 
     @model_validator(mode="after")
     def _options_fit(self) -> SessionSpec:
@@ -95,6 +119,9 @@ class EngineConfig:
     """The folder agents' tools may look at: where huddle was started."""
     max_tool_rounds: int = 8
     """Rounds of tool use one call may take; then the model must answer."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Where MCP servers' "env:NAME" values (headers, env) are read from: the front end
+    passes its process's environment; the engine reads none itself."""
 
 
 def new_session_id() -> str:
@@ -117,12 +144,16 @@ async def run_session(
     config: EngineConfig | None = None,
     session_id: str | None = None,
     recorded: dict[str, CallFinished] | None = None,
+    recorded_tools: dict[ToolKey, ToolResult] | None = None,
 ) -> SessionFinished:
     """Run the session to its end and return its `session.finished` event.
 
     Failures inside the session (a failed call, a budget stop, an open breaker,
     a bug in a pattern) end it with a status and a result, never an exception.
-    Cancelling the task records the session as cancelled, then re-raises.
+    Cancelling the task records the session as cancelled, then re-raises. `recorded`
+    (each call's last `call.finished`) and `recorded_tools` (`engine.run.replay.recorded_tools`)
+    answer what an earlier run of it already did, so that work is neither paid for nor
+    carried out again.
     """
     pattern = get_pattern(spec.pattern)
     config = config or EngineConfig()
@@ -142,6 +173,7 @@ async def run_session(
         breaker=CircuitBreaker(config.breaker_threshold),
         prices=config.prices,
         recorded=recorded,
+        recorded_tools=recorded_tools,
         clock=config.clock,
         tool_root=config.tool_root,
         max_tool_rounds=config.max_tool_rounds,
@@ -163,7 +195,9 @@ async def run_session(
     await run.budget.start(ctx)
 
     status, partial, reason = "completed", False, None
+    hub = McpHub(spec.mcp_servers, environment=config.environment, secrets=run.secrets)
     try:
+        await _open_toolbox(ctx, spec, hub)
         result = await pattern.run(ctx, spec.task, spec.pattern_options)
     except asyncio.CancelledError:
         _finish(ctx, "cancelled", partial_result(run.partials, "cancelled"), True, "cancelled by the user")
@@ -186,7 +220,33 @@ async def run_session(
     finally:
         gate.cancel_all()
         run.cancel_background()
+        await hub.stop()  # cancelled or failed too: no server process outlives its session
     return _finish(ctx, status, result, partial, reason)
+
+
+async def _open_toolbox(ctx: RunContext, spec: SessionSpec, hub: McpHub) -> None:
+    """Start the session's MCP servers (each one a timeline line: started with its tools, or
+    why not), put their tools in the toolbox beside the built-in ones, and say which agent's
+    tool selectors choose nothing. A server that fails leaves its tools out; the session goes on."""
+    run = ctx.run
+
+    async def report(server: str, status: Status, tools: tuple[str, ...], message: str) -> None:
+        await ctx.emit(ToolServer, server=server, status=status, tools=tools, message=message)
+
+    if spec.mcp_servers:
+        hub.report = report
+        await hub.start()
+        run.secrets = tuple(dict.fromkeys(run.secrets + hub.secrets))
+        run.toolbox = Toolbox([*built_in_tools(lambda: run.tool_root, lambda: run.secrets), *mcp_tools(hub)])
+    lost = {server.name for server in spec.mcp_servers} - set(hub.connections)  # already a line each
+    for agent in spec.team.callers():
+        for selector in run.toolbox.unmatched(agent.tools):
+            if server_of(selector) in lost:
+                continue
+            await ctx.emit(
+                ErrorEvent, agent=agent.name, error_type="tool", fatal=False,
+                message=f"{agent.name}'s tools: {selector!r} matches no tool this session has",
+            )
 
 
 def _finish(ctx: RunContext, status: str, result: str, partial: bool, reason: str | None) -> SessionFinished:

@@ -40,6 +40,7 @@ from engine.events import (
     StepStarted,
     ToolCall,
     ToolResult,
+    ToolServer,
     purpose_of,
 )
 from engine.formats import outcome
@@ -230,6 +231,8 @@ class SessionState:
         self.decisions: dict[str, Decided] = {}
         self.budget = Budget()
         self.totals = Totals()
+        self.tool_servers: dict[str, ToolServer] = {}
+        """The session's MCP servers, by name, as their latest `tool.server` event left them."""
 
     # -- reading --------------------------------------------------------------------
 
@@ -398,6 +401,9 @@ class SessionState:
         if agent is not None:
             agent.status = "thinking"  # between rounds: the call goes on once the tool has run
 
+    def _tool_server(self, e: ToolServer) -> None:
+        self.tool_servers[e.server] = e
+
     def _escalation_requested(self, e: EscalationRequested) -> None:
         self.requests[e.escalation_id] = e
         if e.human:
@@ -449,6 +455,7 @@ REDUCERS: dict[type[EventBase], Callable[[SessionState, Any], None]] = {
     Retry: SessionState._retry,
     ToolCall: SessionState._tool_call,
     ToolResult: SessionState._unchanged,
+    ToolServer: SessionState._tool_server,
     Handoff: SessionState._unchanged,
     AgentMessage: SessionState._unchanged,
     EscalationRequested: SessionState._escalation_requested,

@@ -16,6 +16,7 @@
     [approval]                      # default: ask | approve | reject
     default = "ask"
     triggers = { budget = "approve" }
+    tools = { "read_file" = "approve", "*.delete*" = "reject" }   # per tool: reject > ask > approve
 
     [[agents]]
     name = "lead"
@@ -26,6 +27,15 @@
     effort = "high"
     max_tokens = 4096
     tools = ["list_files", "read_file"]   # read the folder huddle runs in; each use asks first
+                                          # "git.*", "docs.search": an MCP server's tools
+
+    [[mcp_servers]]                 # tools from MCP servers (config.toml's are every team's;
+    name = "git"                    # one here of the same name replaces it)
+    command = ["uvx", "mcp-server-git", "--repository", "."]
+    [[mcp_servers]]
+    name = "docs"
+    url = "http://127.0.0.1:8765/mcp"
+    headers = { Authorization = "env:DOCS_TOKEN" }   # read from the environment
 
 A member that is itself a team has `pattern = "..."` and an `[agents.team]`
 table with its own `lead` and `agents`. Every pattern ships a preset team,
@@ -41,11 +51,12 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from engine.agents import NAME_RE, AgentSpec, TeamSpec
 from engine.budgets import Limits
 from engine.formats import one_line
+from engine.mcp.spec import McpServer, merged, unique_names
 from engine.patterns import UnknownPattern, get_pattern
 from engine.policy import ApprovalPolicy
 
@@ -67,6 +78,29 @@ class TeamFile(BaseModel):
     budgets: Limits = Field(default_factory=Limits)
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     agents: list[AgentSpec] = Field(min_length=1)
+    mcp_servers: list[McpServer] = Field(default_factory=list)
+    """MCP servers whose tools the agents may use (see `engine.mcp.spec`)."""
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _servers_unique(cls, value: list[McpServer]) -> list[McpServer]:
+        return unique_names(value)
+
+    @model_validator(mode="after")
+    def _servers_declared(self, info: ValidationInfo) -> TeamFile:
+        """Every server an agent's tools name is declared here or in config.toml (the
+        `shared_servers` of the validation context)."""
+        shared = (info.context or {}).get("shared_servers", ())
+        declared = {server.name for server in [*self.mcp_servers, *shared]}
+        members = [m for agent in self.agents for m in [agent, *(agent.team.members() if agent.team else [])]]
+        for agent in members:
+            missing = sorted(agent.mcp_servers_named() - declared)
+            if missing:
+                raise ValueError(
+                    f"agent {agent.name!r} uses tools of server {missing[0]!r}, which is not declared "
+                    "(add an [[mcp_servers]] table for it here or in config.toml)"
+                )
+        return self
 
     @field_validator("provider")
     @classmethod
@@ -78,15 +112,23 @@ class TeamFile(BaseModel):
     def team(self) -> TeamSpec:
         return TeamSpec(name=self.name, description=self.description, lead=self.lead, agents=tuple(self.agents))
 
+    def servers(self, shared: tuple[McpServer, ...] | list[McpServer] = ()) -> tuple[McpServer, ...]:
+        """The MCP servers a session of this team starts: `shared` (config.toml's) with the
+        team's own over them, only those some agent's tools use."""
+        used = {name for agent in self.team().members() for name in agent.mcp_servers_named()}
+        wildcard = any("*" in tool.partition(".")[0] for agent in self.team().members() for tool in agent.tools)
+        return tuple(s for s in merged(shared, self.mcp_servers) if wildcard or s.name in used)
 
-def parse_team_file(text: str, source: str) -> TeamFile:
-    """A validated team file from TOML text; TeamFileError names `source`, the key path and the problem."""
+
+def parse_team_file(text: str, source: str, shared_servers: tuple[McpServer, ...] | list[McpServer] = ()) -> TeamFile:
+    """A validated team file from TOML text; TeamFileError names `source`, the key path and the problem.
+    `shared_servers` (config.toml's) may be named by the agents' tools as well as the file's own."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise TeamFileError(f"{source}: not valid TOML: {error}") from None
     try:
-        team_file = TeamFile.model_validate(raw)
+        team_file = TeamFile.model_validate(raw, context={"shared_servers": tuple(shared_servers)})
         team_file.team()
     except ValidationError as error:
         raise TeamFileError(f"{source}: {one_line(error)}") from None
@@ -123,6 +165,11 @@ def to_toml(team_file: TeamFile) -> str:
 
     data = team_file.model_dump(mode="json", exclude={"agents"})
     data["agents"] = [_agent_data(agent) for agent in team_file.agents]
+    data["mcp_servers"] = [{k: v for k, v in server.items() if v not in ({}, None)} for server in data["mcp_servers"]]
+    if not data["mcp_servers"]:
+        del data["mcp_servers"]
+    if not data["approval"]["tools"]:  # no tool rules: no empty table
+        del data["approval"]["tools"]
     return tomli_w.dumps(_without_none(data), multiline_strings=True)
 
 

@@ -18,13 +18,13 @@ def test_engine_loads_without_textual_rich_sessions_or_anthropic():
         "engine.state, engine.narration, engine.providers"
     )
     assert "engine" in loaded
-    for forbidden in ("textual", "rich", "sessions", "tui", "anthropic", "openai"):
+    for forbidden in ("textual", "rich", "sessions", "tui", "anthropic", "openai", "mcp"):
         assert forbidden not in loaded, forbidden
 
 
 def test_cli_help_does_not_import_heavy_packages():
     loaded = _loaded_after("import tui.cli")
-    for heavy in ("textual", "anthropic", "openai", "rich", "pydantic", "engine"):
+    for heavy in ("textual", "anthropic", "openai", "mcp", "rich", "pydantic", "engine"):
         assert heavy not in loaded, heavy
 
 
@@ -33,5 +33,5 @@ def test_sessions_load_without_the_ui():
         "import sessions.store, sessions.recorder, sessions.export, sessions.migrations, sessions.paths"
     )
     assert "sessions" in loaded and "engine" in loaded
-    for forbidden in ("textual", "rich", "tui", "anthropic", "openai"):
+    for forbidden in ("textual", "rich", "tui", "anthropic", "openai", "mcp"):
         assert forbidden not in loaded, forbidden

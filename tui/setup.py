@@ -7,6 +7,7 @@ it. Every mistake is a `SetupError` with a one-line message.
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,7 +90,7 @@ def build(choices: Choices, user: UserConfig | None = None) -> Setup:
     })
     policy = team_file.approval
     if choices.approve is not None:
-        policy = policy.model_copy(update={"default": choices.approve, "triggers": {}})
+        policy = policy.decided_by(choices.approve)  # type: ignore[arg-type]
     if choices.decision_timeout is not None:
         policy = policy.model_copy(update={"timeout_s": choices.decision_timeout})
     pattern = choices.pattern or team_file.pattern
@@ -98,7 +99,7 @@ def build(choices: Choices, user: UserConfig | None = None) -> Setup:
         team = assign(team_file.team(), team_file.provider, choices.provider, user)
         spec = SessionSpec(
             task=choices.task, pattern=pattern, team=team, limits=limits,
-            policy=policy, seed=seed, options=options,
+            policy=policy, seed=seed, options=options, mcp_servers=team_file.servers(user.mcp_servers),
         )
     except ValidationError as error:
         raise SetupError(one_line(error)) from None
@@ -110,7 +111,7 @@ def build(choices: Choices, user: UserConfig | None = None) -> Setup:
         )
     except ValueError as error:  # a ProviderSetupError, among others
         raise SetupError(str(error)) from None
-    config = EngineConfig(call_timeout=choices.call_timeout, prices=user.price_table())
+    config = EngineConfig(call_timeout=choices.call_timeout, prices=user.price_table(), environment=dict(os.environ))
     return Setup(spec, provider, config)
 
 

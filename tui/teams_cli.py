@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from tui.exits import EXIT_FAILED, EXIT_OK
 from tui.safe import clean, report, safe
+
+if TYPE_CHECKING:
+    from engine.teams import TeamFile
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], parser_class: type[argparse.ArgumentParser]) -> None:
@@ -28,12 +32,13 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], 
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.config import ConfigError
     from engine.teams import TeamFileError
 
     handlers = {"list": _list, "show": _show, "new": _new}
     try:
         return handlers[args.teams_command or "list"](args)
-    except TeamFileError as error:
+    except (TeamFileError, ConfigError) as error:
         report(f"huddle: {error}")
         return EXIT_FAILED
 
@@ -71,11 +76,32 @@ def _show(args: argparse.Namespace) -> int:
     """A preset as its file ships (its comments say what each part does); a team file
     of the user's as huddle reads it, through the gate."""
     from engine.teams import preset_text, to_toml
-    from tui.userfiles import is_preset, resolve_team
+    from tui.userfiles import is_preset, load_config, resolve_team
 
     team_file = resolve_team(args.name)
-    sys.stdout.write(preset_text(args.name) if is_preset(args.name, team_file) else to_toml(safe(team_file)))
+    sys.stdout.write(preset_text(args.name) if is_preset(args.name, team_file) else to_toml(safe(_hidden(team_file))))
+    servers = team_file.servers(load_config().mcp_servers)
+    if servers:
+        import asyncio
+
+        from tui.mcp_listing import offered
+
+        print("\n# What its MCP servers offer (each started to ask, then stopped):")
+        for server, line in asyncio.run(offered(servers)).items():
+            print(clean(f"#   {server}: {line}"))
     return EXIT_OK
+
+
+def _hidden(team_file: TeamFile) -> TeamFile:
+    """The team file with the values its servers' env and headers hold written out
+    hidden: a token in a header is not printed ("env:NAME" references are)."""
+
+    def hide(table: dict[str, str]) -> dict[str, str]:
+        return {key: value if value.startswith("env:") else "<hidden>" for key, value in table.items()}
+
+    servers = [server.model_copy(update={"env": hide(server.env), "headers": hide(server.headers)})
+               for server in team_file.mcp_servers]
+    return team_file.model_copy(update={"mcp_servers": servers})
 
 
 def _new(args: argparse.Namespace) -> int:

@@ -88,11 +88,22 @@ def _from_environment(key_variable: str, url_variable: str | None) -> dict[str, 
 
 
 def load_team_file(path: Path) -> TeamFile:
+    """A team file of the user's; its agents may use config.toml's MCP servers too. A
+    config.toml that cannot be read is only an error here when the team needs it."""
     try:
         text = _read(path, TeamFileError)
     except FileNotFoundError:
         raise TeamFileError(f"{path}: no such team file") from None
-    return parse_team_file(text, str(path))
+    try:
+        shared, broken = load_config().mcp_servers, None
+    except ConfigError as error:
+        shared, broken = [], error
+    try:
+        return parse_team_file(text, str(path), shared)
+    except TeamFileError:
+        if broken is not None:  # the servers it names may be in the config that could not be read
+            raise TeamFileError(str(broken)) from None
+        raise
 
 
 def user_team_paths() -> list[Path]:

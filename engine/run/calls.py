@@ -22,7 +22,6 @@ from engine.providers.base import Message, ProviderRequest
 from engine.run.replies import Schema, schema_name, structured, tool_for, validate
 from engine.run.streaming import AttemptFailed, BudgetReached, Streamed, stream
 from engine.run.tool_rounds import use_tools
-from engine.tools import TOOLS
 
 if TYPE_CHECKING:
     from engine.context import RunContext
@@ -47,7 +46,7 @@ class ModelCall:
         self.messages: list[Message] = []
         self.tool = tool_for(schema) if schema is not None else None
         """The `respond` tool a structured reply is forced through."""
-        self.tools = tuple(TOOLS[name].spec for name in spec.tools)
+        self.tools = tuple(tool.spec for tool in ctx.run.toolbox.chosen(spec.tools))
         self.tool_round = 0
         self.attempt = 0
         """This request's attempt (counted again from 1 after each round of tool use)."""

@@ -2,15 +2,19 @@
 its call key, instead of by the model (how resume and fork avoid re-running work).
 
 A recorded call is emitted as it was (`call.started`, then `call.finished` marked
-`recorded`) and accounted again, so the new session's totals include it.
+`recorded`) and accounted again, so the new session's totals include it. A call that
+stopped between rounds of tool use is made again; the tools it asks for with the input
+it asked for then are answered from the record (`recorded_tools`), never run again.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from engine.agents import AgentSpec
-from engine.events import CallFinished, CallStarted
+from engine.events import CallFinished, CallStarted, EventBase, ToolCall, ToolResult
 from engine.pricing import rounded
 from engine.run.replies import Schema, validate
 
@@ -43,3 +47,23 @@ async def replay(
         cost=rounded(cost), latency_s=0.0, stop_reason=recorded.stop_reason, recorded=True,
     )
     return parsed if schema is not None else recorded.text
+
+
+ToolKey = tuple[str, str, str]
+"""A tool use as the record knows it: its call's key, the tool ("git.status"), its input as JSON."""
+
+
+def tool_key(call_key: str, tool: str, payload: dict[str, Any]) -> ToolKey:
+    return call_key, tool, json.dumps(payload, sort_keys=True, ensure_ascii=False)
+
+
+def recorded_tools(events: Iterable[EventBase]) -> dict[ToolKey, ToolResult]:
+    """What each tool use of a recorded session gave back, by its call, tool and input."""
+    asked: dict[str, ToolKey] = {}
+    found: dict[ToolKey, ToolResult] = {}
+    for event in events:
+        if isinstance(event, ToolCall) and event.call_key is not None:
+            asked[event.tool_use_id] = tool_key(event.call_key, event.tool, event.input)
+        elif isinstance(event, ToolResult) and event.tool_use_id in asked:
+            found[asked[event.tool_use_id]] = event
+    return found

@@ -14,18 +14,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.agents import TeamSpec
 from engine.approvals import ApprovalGate
 from engine.budgets import Limits, Spent, Streaming
 from engine.bus import EventBus
-from engine.events import CallFinished, Usage
+from engine.events import CallFinished, ToolResult, Usage
 from engine.guards import CircuitBreaker, RetryPolicy
 from engine.pricing import PriceTable
 from engine.providers.base import Provider
 from engine.redaction import redact
 from engine.run.budget import BudgetGuard
+from engine.toolbox import Toolbox
 from engine.trust import well_formed
+
+if TYPE_CHECKING:
+    from engine.run.replay import ToolKey
 
 
 @dataclass
@@ -58,6 +63,7 @@ class Run:
         breaker: CircuitBreaker,
         prices: PriceTable,
         recorded: dict[str, CallFinished] | None = None,
+        recorded_tools: dict[ToolKey, ToolResult] | None = None,
         clock: Callable[[], float] = time.time,
         tool_root: Path | None = None,
         max_tool_rounds: int = 8,
@@ -75,6 +81,8 @@ class Run:
         self.breaker = breaker
         self.prices = prices
         self.recorded = recorded or {}
+        self.recorded_tools = recorded_tools or {}
+        """What tool uses of a recorded run of this session gave back (`engine.run.replay`)."""
         self.tool_root = tool_root or Path.cwd()
         """The folder agents' tools may look at."""
         self.max_tool_rounds = max_tool_rounds
@@ -95,6 +103,9 @@ class Run:
         """The keys the provider holds: no piece of one reaches an event."""
         self.budget = BudgetGuard(self)
         """The budgets' guard: limits checked, and the one escalation to raise one."""
+        self.toolbox = Toolbox.built_in(lambda: self.tool_root, lambda: self.secrets)
+        """The tools agents may be given: the built-in ones, and the session's MCP servers'
+        once they have started (`engine.session` puts them in)."""
 
     def next_seq(self) -> int:
         self.seq += 1

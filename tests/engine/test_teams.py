@@ -173,6 +173,14 @@ def test_the_readme_example_team_file_is_valid(tmp_path):
     assert team_file.pattern == "review" and team_file.team().names == ("engineer", "reviewer")
 
 
+def test_the_readme_tools_example_declares_its_servers_and_chooses_from_them():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("\n### Tools\n", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    team_file = parse_team_file('name = "tooled"\n' + block, "README.md")
+    assert [server.name for server in team_file.servers()] == ["git", "docs"]
+    assert team_file.agents[0].tools == ("read_file", "git.*", "docs.search")
+
+
 def test_the_engine_reads_none_of_the_users_files():
     """Config and team files are found and read by the front end (tui.userfiles); the
     engine parses text. (Redaction reads the environment only to find secrets to hide.)"""

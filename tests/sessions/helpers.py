@@ -23,6 +23,7 @@ from engine.events import (
     SessionFinished,
     ToolCall,
     ToolResult,
+    ToolServer,
 )
 from engine.notes import TYPED_NOTES, GenericNote
 from engine.policy import ApprovalPolicy
@@ -102,6 +103,7 @@ async def every_kind(session_id: str = "allkinds0001") -> list[EventBase]:
         Retry(**base, agent="coder", call_key="root/x#coder#1", attempt=2, delay_s=1e-7, reason=odd, retry_after_s=2.5),
         ToolCall(**base, agent="coder", tool_use_id="tu1", tool="search", input={"q": odd, "n": [1, 2.5, None, True]}),
         ToolResult(**base, agent="coder", tool_use_id="tu1", tool="search", output=odd, is_error=True),
+        ToolServer(**base, server="git", status="lost", tools=("git.status", odd), message=odd),
         Handoff(
             **base, agent="coder", from_agent="coder", to_agent="reviewer", contract="patch",
             payload={"diff": odd, "files": ["a.py"]}, confidence=0.42, verdict="low_confidence", error=odd,

@@ -402,3 +402,27 @@ async def test_a_team_on_two_providers_runs_as_its_file_says(user_config, monkey
             titles = {name: str(panel.border_title) for name, panel in app.screen.panels.items()}
             assert "anthropic/claude-haiku-5-5" in titles["writer"] and "simulated/claude-sonnet-5-5" in titles["critic"]
     assert {request.body["model"] for request in api.requests} == {"claude-haiku-5-5"}  # only the writer called it
+
+
+async def test_a_teams_mcp_servers_are_listed_with_their_tools(user_config):
+    import sys
+    from pathlib import Path
+
+    stdio = str(Path(__file__).parents[1] / "fakes" / "mcp_stdio_server.py")
+    (user_config / "teams").mkdir(parents=True)
+    (user_config / "teams" / "tooled.toml").write_text(
+        'name = "tooled"\n[[agents]]\nname = "a"\nrole = "r"\ntools = ["fake.*", "gone.*"]\n'
+        f'[[mcp_servers]]\nname = "fake"\ncommand = [{sys.executable!r}, {stdio!r}]\n'
+        '[[mcp_servers]]\nname = "gone"\ncommand = ["no-such-mcp-server-here"]\n'
+    )
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await launch(pilot)
+        team = screen.query_one("#team", Select)
+        team.value = next(value for _, value in team._options if str(value).endswith("tooled.toml"))
+        await pilot.pause()
+        assert "MCP servers" in text_of(screen, "#team-agents")
+        await until(pilot, lambda: "fake.echo" in text_of(screen, "#team-agents"), timeout=30, what="the tools listed")
+        shown = text_of(screen, "#team-agents")
+        assert "fake.fail" in shown and "gone · no-such-mcp-server-here" in shown
+        assert "did not start: cannot run 'no-such-mcp-server-here'" in shown

@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 from engine.budgets import Limits
 from engine.config import ConfigError
 from engine.formats import preview
+from engine.mcp.spec import McpServer
 from engine.patterns import PATTERNS
 from engine.providers import SIMULATED, endpoints, missing
 from engine.teams import TeamFile, TeamFileError, preset
@@ -73,6 +74,20 @@ def agents_table(team_file: TeamFile) -> Content:
     return Content.assemble(*parts)
 
 
+def servers_table(servers: tuple[McpServer, ...], offered: dict[str, str]) -> Content:
+    """The team's MCP servers: how each is reached, and the tools it offers (or why it
+    did not start) once it was asked; servers are the user's, so all of it is cleaned."""
+    if not servers:
+        return Content("")
+    parts: list[Content | tuple[str, str] | str] = ["\n", ("MCP servers", "bold"), "\n"]
+    for server in servers:
+        line = offered.get(server.name, "starting it, to list its tools…")
+        style = "$text-error" if line.startswith("did not start") else "dim"
+        parts += [(clean_line(server.name), "bold"), (f" · {clean_line(server.described())}", "dim"), "\n",
+                  "   ", (clean_line(line), style), "\n"]
+    return Content.assemble(*parts)
+
+
 def _label(text: str) -> Text:
     """A Select option's label as plain text: Select reads a str prompt as markup, and
     team file names are the user's. (Not Content: Select's type-to-search in Textual
@@ -110,6 +125,11 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
         self._unready: dict[str, str] = {}
         """The providers that cannot be chosen yet, and what each needs."""
         self._config_error = ""
+        self._shared_servers: list[McpServer] = []
+        """config.toml's MCP servers, which every team's agents may use."""
+        self._tools: dict[str, dict[str, str]] = {}
+        """What each team choice's MCP servers offer, by server, once they were asked."""
+        self._team_view = Content("")
         self._providers = self._read_providers()
         """Every provider that can be offered, with its label."""
 
@@ -234,13 +254,28 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
         self._team_file = team_file
         shown = safe(team_file)
         description = Content.styled(shown.description + "\n\n", "italic") if shown.description else Content("")
-        agents.update(Content.assemble(description, agents_table(shown)))
+        self._team_view = Content.assemble(description, agents_table(shown))
+        servers = team_file.servers(self._shared_servers)
+        agents.update(Content.assemble(self._team_view, servers_table(servers, self._tools.get(choice, {}))))
+        if servers and choice not in self._tools:
+            self._list_tools(choice, servers)
         budgets = team_file.budgets
         for field_id, value in (("tokens", budgets.tokens), ("cost", budgets.cost), ("turns", budgets.turns),
                                 ("minutes", budgets.seconds / 60 if budgets.seconds else None)):
             self.query_one(f"#{field_id}", Input).value = "" if value is None else f"{value:g}"
         self.query_one("#approve", Select).value = team_file.approval.default
         self._offer_the_teams_providers(team_file)
+
+    @work(group="mcp-tools", exclusive=True)
+    async def _list_tools(self, choice: str, servers: tuple[McpServer, ...]) -> None:
+        """Start the team's MCP servers to read what they offer, then stop them."""
+        from tui.mcp_listing import offered
+
+        self._tools[choice] = await offered(servers)
+        if self._shown_team == choice:
+            self.query_one("#team-agents", Static).update(
+                Content.assemble(self._team_view, servers_table(servers, self._tools[choice]))
+            )
 
     # -- provider and recent tasks ---------------------------------------------------------
 
@@ -249,7 +284,9 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
         from being chosen, in `self._unready` (or the config's own, in `_config_error`)."""
         labels = {SIMULATED: "Simulated: offline, free, deterministic"}
         try:
-            found = endpoints(load_config())
+            config = load_config()
+            found = endpoints(config)
+            self._shared_servers = config.mcp_servers
         except ConfigError as error:
             self._config_error = clean(str(error))
             return labels

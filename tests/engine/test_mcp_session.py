@@ -6,6 +6,7 @@ again when a recorded call is replayed. Team files and config.toml declare serve
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -241,3 +242,33 @@ def test_a_team_file_declares_servers_and_config_shares_them():
         parse_team_file(TEAM_FILE.replace('"git.*"', '"Git!.*"'), "t.toml", shared_servers=[docs])
     with pytest.raises(ValueError, match="uses tools of server 'git', which the session does not declare"):
         SessionSpec(task="x", team=team_file.team(), mcp_servers=(docs,))
+
+
+async def test_both_real_providers_offer_mcp_tools_and_carry_their_results():
+    """Anthropic and an OpenAI-compatible server each ask for an MCP tool by its wire name,
+    and get its result back in the next request."""
+    from engine.providers.anthropic import AnthropicProvider
+    from engine.providers.openai import OpenAIProvider
+    from tests.fakes.chat_completions import ChatCompletionsAPI, text_chunks, tool_call_chunks
+    from tests.fakes.chat_completions import Reply as ChatReply
+    from tests.fakes.messages_api import MessagesAPI, Reply, text_events, tool_events
+
+    def claude(seen):
+        if len(seen.body["messages"]) == 1:
+            return Reply(events=tool_events({"a": 20, "b": 22}, name="fake__add", tool_id="toolu_9"))
+        return Reply(events=text_events("The sum is in."))
+
+    def gpt(seen):
+        if len(seen.body["messages"]) <= 2:  # system and user: nothing used yet
+            return ChatReply(chunks=tool_call_chunks([("call_9", "fake__add", {"a": 20, "b": 22})]))
+        return ChatReply(chunks=text_chunks("The sum is in."))
+
+    with MessagesAPI(claude) as anthropic, ChatCompletionsAPI(gpt) as chat:
+        for provider, api in ((AnthropicProvider(api_key="sk-ant-mcp-test-1234", base_url=anthropic.base_url), anthropic),
+                              (OpenAIProvider(api_key="sk-mcp-test-5678", base_url=chat.base_url), chat)):
+            ran = await run(provider, pattern="one-call", mcp_servers=(fake(),))
+            assert ran.finished.result == "The sum is in.", ran.finished.reason
+            assert [(r.tool, r.output) for r in ran.of("tool.result")] == [("fake.add", "42")]
+            offered = api.requests[0].body["tools"]
+            assert any((tool.get("name") or tool["function"]["name"]) == "fake__add" for tool in offered)
+            assert "42" in json.dumps(api.requests[1].body["messages"])

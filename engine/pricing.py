@@ -75,12 +75,13 @@ class PriceTable:
 
     def price(self, model: str) -> Price | None:
         """The model's price; None when neither the table nor the user's prices know it.
-        A dated id ("claude-haiku-4-5-20251001", "gpt-5-2025-08-07") prices as its alias;
-        a gateway's "vendor/model" id ("openai/gpt-5-mini") as its model, unless the id
-        itself is priced."""
+        A dated id ("claude-haiku-4-5-20251001", "gpt-5-2025-08-07") prices as its alias; a
+        local server's tagged id ("llama3.2:latest") as its name when only that is priced; a
+        gateway's "vendor/model" id ("openai/gpt-5-mini") as its model, unless the id itself
+        is priced."""
         name = model
         while True:
-            for candidate in (name, DATED.sub("", name)):
+            for candidate in (name, DATED.sub("", name), name.split(":", 1)[0]):
                 price = self._prices.get(candidate)
                 if price is not None:
                     return price

@@ -98,6 +98,8 @@ def test_the_users_prices_price_any_model_and_win_over_the_table() -> None:
     table = config.price_table()
     usage = Usage(input_tokens=2_000_000, output_tokens=1_000_000)
     assert table.cost("llama3.2", usage) == pytest.approx(2.5)
+    assert table.cost("llama3.2:latest", usage) == pytest.approx(2.5)  # a local server's tag
+    assert table.price("qwen3:8b") is None
     assert astuple(table.price("gpt-5")) == rates(Price(1, 2, 1.25, 0.1))
     assert astuple(table.price("gpt-5-2025-08-07")) == rates(Price(1, 2, 1.25, 0.1))  # its dated ids too
     assert astuple(table.price("openai/gpt-5-mini")) == rates(Price(9, 9, 11.25, 0.9))  # the gateway's id, as priced

@@ -112,6 +112,11 @@ def _needs_key(kind: str, endpoint: Endpoint) -> bool:
     return False
 
 
+def unknown(name: str, config: UserConfig, who: str = "") -> ProviderSetupError:
+    """The error for a provider name nobody declared, with the names there are."""
+    return ProviderSetupError(f"{who}unknown provider {name!r}; choose from {', '.join(names(config))} (huddle providers lists them)")
+
+
 def make_provider(
     name: str, config: UserConfig, *, seed: int = 0, speed: float = 1.0, faults: tuple[Fault, ...] = (),
     config_file: str = "the huddle config",
@@ -124,7 +129,7 @@ def make_provider(
         raise ProviderSetupError("faults are injected by the simulated provider only; drop --faults or use --provider simulated")
     endpoint = endpoints(config).get(name)
     if endpoint is None:
-        raise ProviderSetupError(f"unknown provider {name!r}; choose from {', '.join(names(config))} (huddle providers lists them)")
+        raise unknown(name, config)
     problem = missing(name, endpoint, config_file)
     if problem is not None:
         raise ProviderSetupError(f"provider {name!r}: {problem}")
@@ -143,7 +148,7 @@ def assign(team: TeamSpec, default: str, override: str | None, config: UserConfi
     known = endpoints(config)
     model = known[override].model if override in known else None
     if override is not None and override != SIMULATED and override not in known:
-        raise ProviderSetupError(f"unknown provider {override!r}; choose from {', '.join(names(config))} (huddle providers lists them)")
+        raise unknown(override, config)
 
     def placed(agent: AgentSpec) -> AgentSpec:
         if agent.team is not None:
@@ -158,9 +163,7 @@ def assign(team: TeamSpec, default: str, override: str | None, config: UserConfi
     placed_team = on(team)
     for agent in placed_team.callers():
         if agent.provider != SIMULATED and agent.provider not in known:
-            raise ProviderSetupError(
-                f"agent {agent.name!r}: unknown provider {agent.provider!r}; choose from {', '.join(names(config))}"
-            )
+            raise unknown(str(agent.provider), config, f"agent {agent.name!r}: ")
     return placed_team
 
 

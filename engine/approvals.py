@@ -11,6 +11,10 @@ typed for it, into that decision, and the choice's id is recorded with it.
 A tool use names its tool (`ToolAsked`): the policy's tool rules route it, and a
 person may always allow that tool, with any input or with exactly this input,
 for the rest of the session (`allow_tool`).
+
+Decisions stand: an escalation raised at the place (`DecisionPlace`) where a recorded
+run of the session raised it, about the same payload, takes the decision taken then
+(`Record.decision`), by whoever took it, without asking anyone.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from engine.policy import ApprovalPolicy
 
 if TYPE_CHECKING:
     from engine.context import RunContext
+    from engine.run.record import DecisionPlace
 
 
 class DecisionError(ValueError):
@@ -110,6 +115,8 @@ class ApprovalGate:
         self._allowed_inputs: set[tuple[str, str]] = set()
         """(tool, input as canonical JSON) a person always allows."""
         self._count = 0
+        self.taken: set[str] = set()
+        """Escalation ids already used in the session's record (a resume takes others)."""
 
     def route(self, trigger: str) -> tuple[str, str]:
         """The mode ("ask", "approve", "reject") for a trigger and the rule that says so."""
@@ -143,11 +150,13 @@ class ApprovalGate:
         validate: Callable[[Any], Any] | None = None,
         choices: Sequence[Choice] = (),
         tool: ToolAsked | None = None,
+        place: DecisionPlace | None = None,
     ) -> Decision:
         """Raise an escalation and wait for its decision (only this branch waits).
 
         `choices` names what each option does here; the options are theirs when given.
-        `tool`: the tool a tool use is about (`payload` is its input), routed by tool rules."""
+        `tool`: the tool a tool use is about (`payload` is its input), routed by tool rules.
+        `place`: where it is raised, for a decision the session's record took there."""
         if choices:
             actions = [choice.action for choice in choices]
             if len(set(actions)) != len(actions) or len({choice.id for choice in choices}) != len(choices):
@@ -155,8 +164,11 @@ class ApprovalGate:
             options = tuple(actions)
         named = {choice.action: choice for choice in choices}
         every = [named.get(action) or DEFAULT_CHOICES[action] for action in options]
-        self._count += 1
-        escalation_id = f"e{self._count}"
+        before = ctx.run.record.decision(place, payload, ctx.run.task) if place is not None else None
+        standing = None if before is None else self._as_decided(before, trigger, options, validate, tool, payload)
+        if standing is not None:
+            return await self._stands(ctx, standing, trigger, reason, payload, options, every, agent, tool)
+        escalation_id = self._next_id()
         mode, rule = self.route_tool(tool.name, payload) if tool is not None else self.route(trigger)
         if mode == "approve" and "approve" not in options:
             # Nothing to approve as it stands (a choice must be made): a person's standing
@@ -207,6 +219,57 @@ class ApprovalGate:
             edited=decision.edited,
             option=decision.option or next((c.id for c in every if c.action == decision.action), None),
         )
+        return decision
+
+    def _next_id(self) -> str:
+        """A new escalation id ("e1", "e2"...), none the session's record has used."""
+        self._count += 1
+        while f"e{self._count}" in self.taken:
+            self._count += 1
+        return f"e{self._count}"
+
+    def _as_decided(
+        self, before: EscalationResolved, trigger: str, options: Sequence[DecisionAction],
+        validate: Callable[[Any], Any] | None, tool: ToolAsked | None, payload: Any,
+    ) -> Decision | None:
+        """The recorded decision `before`, taken again; None when it cannot stand here (its
+        action is not an option now, its edit no longer validates). A person's standing
+        "always allow" it was taken under holds again for the rest of the session."""
+        if before.action not in options:
+            return None
+        edited = before.edited
+        if before.action == "edit" and validate is not None:
+            try:
+                edited = validate(edited)
+            except (ValueError, TypeError):
+                return None
+        if before.rule == f"human: always allow {trigger}":
+            self._allowed.add(trigger)
+        elif tool is not None and before.rule == _allowed_rule(tool.name, exact=False):
+            self._allowed_tools.add(tool.name)
+        elif tool is not None and before.rule == _allowed_rule(tool.name, exact=True):
+            self._allowed_inputs.add((tool.name, _canonical(payload)))
+        rule = f"as decided before: {before.by} ({before.rule})"
+        return Decision(before.action, before.reason, edited, before.by, rule, before.option)
+
+    async def _stands(
+        self, ctx: RunContext, decision: Decision, trigger: str, reason: str, payload: Any,
+        options: Sequence[DecisionAction], every: list[Choice], agent: str | None, tool: ToolAsked | None,
+    ) -> Decision:
+        """Take a recorded decision again; emitted as asked and resolved (by its rule) when
+        the record's replayed work is emitted, else silently (the record holds it already)."""
+        if ctx.run.record.emit:
+            escalation_id = self._next_id()
+            rule = decision.rule or ""
+            await ctx.emit(
+                EscalationRequested, agent=agent, escalation_id=escalation_id, trigger=trigger, reason=reason,
+                payload=payload, options=list(options), choices=every, rule=rule, human=False, tool=tool,
+            )
+            await ctx.emit(
+                EscalationResolved, agent=agent, escalation_id=escalation_id, trigger=trigger,
+                action=decision.action, by=decision.by, rule=rule, reason=decision.reason,
+                edited=decision.edited, option=decision.option,
+            )
         return decision
 
     async def _wait_for_human(self, escalation: Escalation, timeout: float | None) -> Decision:

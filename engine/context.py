@@ -39,6 +39,7 @@ from engine.providers.base import Message
 from engine.run.budget import CALL_RESOURCES
 from engine.run.calls import ModelCall
 from engine.run.handoff import hand_off
+from engine.run.record import DecisionPlace
 from engine.run.replay import replay
 from engine.run.shared import AgentTally, Run
 from engine.trust import AgentOutput, data_block
@@ -77,6 +78,8 @@ class RunContext:
         self.depth = depth
         """How many member teams deep this part is (0 for the session's own team)."""
         self._ordinals: dict[str, int] = {}
+        self._escalations: dict[tuple[str | None, str], int] = {}
+        """Escalations raised here so far, by agent and trigger (for `DecisionPlace`)."""
 
     # -- where we are -------------------------------------------------------
 
@@ -240,8 +243,14 @@ class RunContext:
         """
         return await self._run.gate.request(
             self, trigger, reason, payload, agent=agent, options=options or ("approve", "reject"),
-            validate=validate, choices=choices, tool=tool,
+            validate=validate, choices=choices, tool=tool, place=self._place(agent, trigger),
         )
+
+    def _place(self, agent: str | None, trigger: str) -> DecisionPlace:
+        """Where an escalation is raised: the same from run to run, as a call key is."""
+        n = self._escalations.get((agent, trigger), 0) + 1
+        self._escalations[agent, trigger] = n
+        return DecisionPlace(self.span_id, agent, trigger, n)
 
     async def handoff(
         self, contract: HandoffContract, payload: Any, *, from_agent: str, to_agent: str,
@@ -300,11 +309,15 @@ class RunContext:
             raise CallFailedError(agent, "unknown_agent", message)
 
         first = Message("user", prompt, data_block(context))
-        if key in run.recorded:
-            replayed = await replay(self, spec, key, first.text, schema, step_id)
-            if replayed is not None:
-                return replayed
-        return await ModelCall(self, spec, key, schema, step_id).make(first)
+        call = ModelCall(self, spec, key, schema, step_id)
+        if run.record.calls:
+            asked = call.asks(first)
+            recorded = run.record.reply(key, asked)
+            if recorded is not None:
+                replayed = await replay(self, spec, key, recorded, first.text, schema, step_id, asked)
+                if replayed is not None:
+                    return replayed
+        return await call.make(first)
 
 
 @dataclass

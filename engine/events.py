@@ -170,6 +170,9 @@ class CallStarted(EventBase):
     purpose: str = ""
     """What the call is for, from its place in the pattern ("plan", "lot 1 · bid writer");
     empty in records made before it was stamped."""
+    request_hash: str | None = None
+    """The request's fingerprint (`engine.run.fingerprint`): a recorded reply answers the
+    call again only if it asks the same; None in records made before it was stamped."""
 
 
 def purpose_of(span_id: str) -> str:

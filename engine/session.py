@@ -20,7 +20,7 @@ from engine.approvals import ApprovalGate
 from engine.budgets import Limits
 from engine.bus import EventBus
 from engine.context import Run, RunContext
-from engine.events import CallFinished, ErrorEvent, SessionFinished, SessionStarted, ToolResult, ToolServer, Usage
+from engine.events import ErrorEvent, SessionFinished, SessionStarted, ToolServer, Usage
 from engine.formats import headline, one_line
 from engine.guards import CallFailedError, CircuitBreaker, RetryPolicy, StopSession, leaves
 from engine.mcp.hub import McpHub, Status
@@ -30,7 +30,7 @@ from engine.patterns import get_pattern
 from engine.policy import ApprovalPolicy
 from engine.pricing import PriceTable
 from engine.providers.base import Provider
-from engine.run.replay import ToolKey
+from engine.run.record import Record
 from engine.toolbox import Toolbox, built_in_tools, mcp_tools
 from engine.trust import well_formed
 
@@ -143,22 +143,24 @@ async def run_session(
     gate: ApprovalGate | None = None,
     config: EngineConfig | None = None,
     session_id: str | None = None,
-    recorded: dict[str, CallFinished] | None = None,
-    recorded_tools: dict[ToolKey, ToolResult] | None = None,
+    record: Record | None = None,
 ) -> SessionFinished:
     """Run the session to its end and return its `session.finished` event.
 
     Failures inside the session (a failed call, a budget stop, an open breaker,
     a bug in a pattern) end it with a status and a result, never an exception.
-    Cancelling the task records the session as cancelled, then re-raises. `recorded`
-    (each call's last `call.finished`) and `recorded_tools` (`engine.run.replay.recorded_tools`)
-    answer what an earlier run of it already did, so that work is neither paid for nor
-    carried out again.
+    Cancelling the task records the session as cancelled, then re-raises. `record`
+    (`Record.from_events` of an earlier run of it) answers the calls that ask what they
+    asked then and the decisions raised again about the same, so that work is neither
+    paid for, carried out nor asked about again; whether it is emitted again is the
+    record's `emit` (yes for a fork, no for a resume into the same record).
     """
     pattern = get_pattern(spec.pattern)
     config = config or EngineConfig()
     bus = bus or EventBus()
     gate = gate or ApprovalGate(spec.policy)
+    if record is not None and not record.emit:
+        gate.taken |= record.escalation_ids  # the same record: its ids are taken
     run = Run(
         session_id=session_id or new_session_id(),
         task=spec.task,
@@ -172,8 +174,7 @@ async def run_session(
         call_timeout=config.call_timeout,
         breaker=CircuitBreaker(config.breaker_threshold),
         prices=config.prices,
-        recorded=recorded,
-        recorded_tools=recorded_tools,
+        record=record,
         clock=config.clock,
         tool_root=config.tool_root,
         max_tool_rounds=config.max_tool_rounds,

@@ -10,5 +10,8 @@
 - `tool_rounds`: the tools a model asks to use, with their approval.
 - `replies`: structured replies: the `respond` tool and validating its input.
 - `replay`: answering a call from a recorded session instead of the model.
+- `record`: `Record`, what a session's events can answer when it runs again (calls
+  by key and request, tool results, decisions by place), and whether it is emitted again.
+- `fingerprint`: a stable hash of what a request asks a model.
 - `handoff`: one agent's work passed to another under a contract.
 """

@@ -19,6 +19,7 @@ from engine.events import CallFailed, CallFinished, CallStarted, Choice, ErrorEv
 from engine.guards import CallFailedError, StopSession
 from engine.pricing import rounded
 from engine.providers.base import Message, ProviderRequest
+from engine.run.fingerprint import fingerprint
 from engine.run.replies import Schema, schema_name, structured, tool_for, validate
 from engine.run.streaming import AttemptFailed, BudgetReached, Streamed, stream
 from engine.run.tool_rounds import use_tools
@@ -69,7 +70,7 @@ class ModelCall:
                 CallStarted, agent=self.agent, call_key=self.key, attempt=self.attempt, model=self.spec.model,
                 prompt=self.messages[-1].content if self.tool_round else self.messages[-1].text,
                 structured=self.schema is not None, step_id=self.step_id, tool_round=self.tool_round,
-                purpose=ctx.purpose,
+                purpose=ctx.purpose, request_hash=fingerprint(request),
             )
             started = time.monotonic()
             try:
@@ -84,12 +85,17 @@ class ModelCall:
             if reply is not _AGAIN:
                 return reply
 
-    def _request(self) -> ProviderRequest:
+    def asks(self, first: Message) -> str:
+        """The fingerprint of the request the call opens with, `first` its message: what a
+        recorded reply must have been asked to answer it (`engine.run.record`)."""
+        return fingerprint(self._request((first,)))
+
+    def _request(self, messages: tuple[Message, ...] | None = None) -> ProviderRequest:
         spec, run = self.spec, self.run
         return ProviderRequest(
             model=spec.model,
             system=spec.system(),
-            messages=tuple(self.messages),
+            messages=tuple(self.messages) if messages is None else messages,
             max_tokens=spec.max_tokens,
             temperature=spec.temperature,
             effort=spec.effort,

@@ -1,10 +1,12 @@
 """Replay from the record: a call answered by the reply a recorded session holds for
 its call key, instead of by the model (how resume and fork avoid re-running work).
 
-A recorded call is emitted as it was (`call.started`, then `call.finished` marked
-`recorded`) and accounted again, so the new session's totals include it. A call that
-stopped between rounds of tool use is made again; the tools it asks for with the input
-it asked for then are answered from the record (`recorded_tools`), never run again.
+Which reply answers which call is the record's to say (`engine.run.record.Record`). A
+replayed call is accounted again, so the session's totals and budgets include it, and,
+when the record says so (a fork into a new session), emitted as it was (`call.started`,
+then `call.finished` marked `recorded`). A call that stopped between rounds of tool use
+is made again; the tools it asks for with the input it asked for then are answered from
+the record (`recorded_tools`), never run again.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ if TYPE_CHECKING:
 
 
 async def replay(
-    ctx: RunContext, spec: AgentSpec, key: str, prompt: str, schema: Schema | None, step_id: str | None
+    ctx: RunContext, spec: AgentSpec, key: str, recorded: CallFinished, prompt: str, schema: Schema | None,
+    step_id: str | None, request_hash: str,
 ) -> Any:
-    """The recorded reply to call `key` (validated, with `schema`), or None when the
-    record cannot answer it and the model must be called."""
-    recorded: CallFinished = ctx.run.recorded[key]
+    """`recorded`, the record's reply to call `key`, as the call's reply (validated, with
+    `schema`); None when it cannot answer the call and the model must be called."""
     if schema is None and recorded.stop_reason == "tool_use":
         return None  # the call stopped between rounds of tool use: make it again
     parsed = None
@@ -35,17 +37,20 @@ async def replay(
         parsed, error = validate(schema, recorded.text)
         if error is not None:
             return None
-    await ctx.emit(
-        CallStarted, agent=spec.name, call_key=key, attempt=1, model=recorded.model,
-        prompt=prompt, structured=schema is not None, step_id=step_id, purpose=ctx.purpose,
-    )
-    cost = ctx.run.account(spec.name, recorded.model, recorded.usage)  # priced as now, as it is counted
-    ctx.run.calls += 1
-    await ctx.emit(
-        CallFinished, agent=spec.name, call_key=key, attempt=1, model=recorded.model,
-        text=recorded.text, structured=recorded.structured, usage=recorded.usage,
-        cost=rounded(cost), latency_s=0.0, stop_reason=recorded.stop_reason, recorded=True,
-    )
+    run = ctx.run
+    cost = run.account(spec.name, recorded.model, recorded.usage)  # priced as now, as it is counted
+    run.calls += 1
+    run.tallies[spec.name].calls += 1
+    if run.record.emit:
+        await ctx.emit(
+            CallStarted, agent=spec.name, call_key=key, attempt=1, model=recorded.model, prompt=prompt,
+            structured=schema is not None, step_id=step_id, purpose=ctx.purpose, request_hash=request_hash,
+        )
+        await ctx.emit(
+            CallFinished, agent=spec.name, call_key=key, attempt=1, model=recorded.model,
+            text=recorded.text, structured=recorded.structured, usage=recorded.usage,
+            cost=rounded(cost), latency_s=0.0, stop_reason=recorded.stop_reason, recorded=True,
+        )
     return parsed if schema is not None else recorded.text
 
 

@@ -3,7 +3,7 @@
 It owns event stamping (the gap-free `seq`, the clock), accounting (usage and
 cost per agent and in total, calls made, what streaming calls have used so far),
 the session's settings (team, provider, limits, retry policy, prices), the
-record of finished calls to replay, and the work kept for a partial result.
+record a run of the session may answer from (`engine.run.record`), and the work kept for a partial result.
 Nothing here emits events; the context and its parts do.
 """
 
@@ -14,23 +14,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from engine.agents import TeamSpec
 from engine.approvals import ApprovalGate
 from engine.budgets import Limits, Spent, Streaming
 from engine.bus import EventBus
-from engine.events import CallFinished, ToolResult, Usage
+from engine.events import Usage
 from engine.guards import CircuitBreaker, RetryPolicy
 from engine.pricing import PriceTable
 from engine.providers.base import Provider
 from engine.redaction import redact
 from engine.run.budget import BudgetGuard
+from engine.run.record import Record
 from engine.toolbox import Toolbox
 from engine.trust import well_formed
-
-if TYPE_CHECKING:
-    from engine.run.replay import ToolKey
 
 
 @dataclass
@@ -62,8 +59,7 @@ class Run:
         call_timeout: float | None,
         breaker: CircuitBreaker,
         prices: PriceTable,
-        recorded: dict[str, CallFinished] | None = None,
-        recorded_tools: dict[ToolKey, ToolResult] | None = None,
+        record: Record | None = None,
         clock: Callable[[], float] = time.time,
         tool_root: Path | None = None,
         max_tool_rounds: int = 8,
@@ -80,9 +76,8 @@ class Run:
         self.call_timeout = call_timeout
         self.breaker = breaker
         self.prices = prices
-        self.recorded = recorded or {}
-        self.recorded_tools = recorded_tools or {}
-        """What tool uses of a recorded run of this session gave back (`engine.run.replay`)."""
+        self.record = record if record is not None else Record()
+        """What a recorded run of this session answers: finished calls, tool uses, decisions."""
         self.tool_root = tool_root or Path.cwd()
         """The folder agents' tools may look at."""
         self.max_tool_rounds = max_tool_rounds

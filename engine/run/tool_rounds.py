@@ -1,7 +1,7 @@
 """Tool rounds: the tools a model asked to use in one reply, each carried out if the
 policy (or a person) allows it, its `tool.call` and `tool.result` events keyed by
 the call whose round it is. A recorded call never gets here; one made again because it
-stopped between rounds gets what its tool uses gave back then (`Run.recorded_tools`).
+stopped between rounds gets what its tool uses gave back then (`Record.tools`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ async def _use_tool(ctx: RunContext, spec: AgentSpec, key: str, use: ToolUse) ->
     agent = spec.name
     tool = ctx.run.toolbox.find(use.name, spec.tools)
     name = tool.name if tool is not None else use.name  # "git.status", offered to the model as "git__status"
-    done = ctx.run.recorded_tools.get(tool_key(key, name, use.input))
+    done = ctx.run.record.tools.get(tool_key(key, name, use.input))
     if done is not None:  # the call is made again: what this use gave back then, not run again
         payload, refusal = use.input, None
         await ctx.emit(ToolCall, agent=agent, call_key=key, tool_use_id=use.id, tool=name, input=payload)

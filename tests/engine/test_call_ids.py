@@ -14,6 +14,7 @@ from engine.events import CallStarted, ToolCall, ToolResult, event_from_json
 from engine.policy import ApprovalPolicy
 from engine.providers.base import ToolUse
 from engine.providers.simulated import SimulatedProvider
+from engine.run.record import Record
 from engine.session import EngineConfig, SessionSpec, run_session
 from tests.helpers import FAST_RETRY, ScriptedProvider, pattern_info, run
 
@@ -48,7 +49,7 @@ async def test_a_replayed_call_carries_its_purpose_too():
     bus = EventBus()
     bus.listen(events.append)
     spec = SessionSpec(task="Design a rate limiter for our public REST API", policy=ApprovalPolicy(default="approve"))
-    await run_session(spec, SimulatedProvider(seed=1, speed=0), bus=bus, recorded=finals)
+    await run_session(spec, SimulatedProvider(seed=1, speed=0), bus=bus, record=Record.of_calls(finals))
     replayed = [e for e in events if isinstance(e, CallStarted)]
     assert replayed and [e.purpose for e in replayed] == [e.purpose for e in first.of("call.started")]
     assert replayed[0].purpose == "plan"

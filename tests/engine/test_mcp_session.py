@@ -21,6 +21,7 @@ from engine.mcp.spec import McpServer
 from engine.narration import narrate
 from engine.policy import ApprovalPolicy
 from engine.providers.base import ToolUse
+from engine.run.record import Record
 from engine.session import EngineConfig, SessionSpec, run_session
 from engine.state import SessionState
 from engine.teams import TeamFileError, parse_team_file
@@ -175,7 +176,7 @@ async def test_a_replayed_call_never_reaches_the_server():
     policy = ApprovalPolicy(default="approve")
     spec = SessionSpec(task=first.of("session.started")[0].task, pattern="one-call", policy=policy, mcp_servers=servers)
     finished = await run_session(spec, again, bus=bus, config=EngineConfig(retry=FAST_RETRY, call_timeout=5),
-                                 recorded=recorded)
+                                 record=Record.of_calls(recorded))
     assert finished.result == "done" and again.requests == []
     assert not [e for e in events if e.kind in ("tool.call", "tool.result")]
 
@@ -195,7 +196,7 @@ async def test_a_call_made_again_after_it_stopped_between_rounds_gets_its_tools_
     refusing = ApprovalPolicy(default="reject")  # a use run again would be refused: "4" can only be the record's
     spec = SessionSpec(task=first.of("session.started")[0].task, pattern="one-call", policy=refusing, mcp_servers=servers)
     finished = await run_session(spec, again, bus=bus, config=EngineConfig(retry=FAST_RETRY, call_timeout=5),
-                                 recorded=halfway, recorded_tools=recorded_tools(first.events))
+                                 record=Record.of_calls(halfway, recorded_tools(first.events)))
     assert finished.result == "done" and len(again.requests) == 2  # the call is made again, its round answered
     results = [e for e in events if e.kind == "tool.result"]
     assert [(r.tool, r.output, r.recorded) for r in results] == [("fake.add", "4", True)]
@@ -203,7 +204,7 @@ async def test_a_call_made_again_after_it_stopped_between_rounds_gets_its_tools_
     assert not [e for e in events if e.kind == "escalation.requested"]  # nobody is asked again
     other = ScriptedProvider(uses(("fake__add", {"a": 2, "b": 3})))  # another input is not in the record
     finished = await run_session(spec, other, config=EngineConfig(retry=FAST_RETRY, call_timeout=5),
-                                 recorded=halfway, recorded_tools=recorded_tools(first.events))
+                                 record=Record.of_calls(halfway, recorded_tools(first.events)))
     assert other.requests[-1].messages[-1].tool_results[0].is_error  # refused by the policy: it was asked
 
 

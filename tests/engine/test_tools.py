@@ -15,6 +15,7 @@ from engine.providers.base import ToolUse
 from engine.providers.simulated import SimulatedProvider
 from engine.session import EngineConfig
 from engine.redaction import redact
+from engine.run.record import Record
 from engine.tools import MAX_READ, ToolError, run_tool
 from tests.helpers import FAST_RETRY, ScriptedProvider, pattern_info, run
 
@@ -234,13 +235,13 @@ async def test_replay_skips_finished_tool_rounds_and_redoes_unfinished_ones(one_
 
     again = await run_session(
         SessionSpec(task="t", pattern="one-call", policy=ApprovalPolicy(default="approve")), provider,
-        config=config(project), recorded=finals,
+        config=config(project), record=Record.of_calls(finals),
     )
     assert again.result == "I read it." and provider.requests == []
     halfway = {e.call_key: e for e in first.of("call.finished") if e.stop_reason == "tool_use"}
     again = await run_session(
         SessionSpec(task="t", pattern="one-call", policy=ApprovalPolicy(default="approve")), provider,
-        config=config(project), recorded=halfway,
+        config=config(project), record=Record.of_calls(halfway),
     )
     assert again.result == "I read it." and len(provider.requests) == 2
 
@@ -256,7 +257,7 @@ async def test_replay_still_answers_structured_calls_from_the_record(project):
     original = provider.stream
     provider.stream = lambda request: calls.append(request) or original(request)
     spec = SessionSpec(task="Design a rate limiter for our public REST API", policy=ApprovalPolicy(default="approve"))
-    again = await run_session(spec, provider, config=config(project), recorded=finals)
+    again = await run_session(spec, provider, config=config(project), record=Record.of_calls(finals))
     assert again.result == first.finished.result and calls == []
 
 

@@ -121,6 +121,32 @@ class SessionFinished(EventBase):
     """Steps never run because a step they needed did not get done."""
 
 
+EndedAs = Literal["failed", "stopped", "cancelled", "interrupted"]
+"""How a session that can be resumed ended: a status of its `session.finished`, or
+"interrupted" when its record stops without one (its process died)."""
+
+
+class SessionResumed(EventBase):
+    """A session carrying on in its own record after it ended: where `session.started`
+    would be in a run of its own. The calls and decisions its record holds are answered
+    from it, not emitted again; `session.finished` at the end counts them."""
+
+    kind: Literal["session.resumed"] = "session.resumed"
+    after_seq: int
+    """The seq of the record's last event: this one is the next."""
+    previous_status: EndedAs
+    previous_reason: str | None = None
+    """Why it ended then (the reason of its `session.finished`), if it said."""
+    calls: int
+    """Finished calls the record can answer (not sent to a model again)."""
+    decisions: int
+    """Decisions the record holds (not asked again)."""
+    worked_s: float
+    """Seconds it had worked before (its runs, not the time between them): its duration goes on from there."""
+    pid: int | None = None
+    """The process running it now."""
+
+
 # -- plan and steps ------------------------------------------------------------
 
 
@@ -474,6 +500,7 @@ Event = Annotated[
     Union[
         SessionStarted,
         SessionFinished,
+        SessionResumed,
         PlanMade,
         StepStarted,
         StepFinished,

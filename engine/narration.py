@@ -31,6 +31,7 @@ from engine.events import (
     PlanMade,
     Retry,
     SessionFinished,
+    SessionResumed,
     SessionStarted,
     StepFinished,
     StepStarted,
@@ -68,6 +69,21 @@ def _session_started(state: SessionState, e: SessionStarted) -> Line:
 def _session_finished(state: SessionState, e: SessionFinished) -> Line:
     tone: Tone = "error" if e.status != "completed" else "warning" if e.failed_steps or e.skipped_steps else "success"
     return Line("◆", f"session {state.outcome}" + (f": {e.reason}" if e.reason else ""), tone, e.agent)
+
+
+ENDED_AS: dict[str, str] = {
+    "interrupted": "it was interrupted",
+    "stopped": "it was stopped",
+    "cancelled": "it was cancelled",
+    "failed": "it failed",
+}
+"""How a resume says the way the session ended before."""
+
+
+def _session_resumed(state: SessionState, e: SessionResumed) -> Line:
+    why = f" ({e.previous_reason})" if e.previous_reason else ""
+    answered = f"{plural(e.calls, 'call')} and {plural(e.decisions, 'decision')} from the record"
+    return Line("◆", f"resumed after {ENDED_AS[e.previous_status]}{why}: {answered}", "accent", e.agent)
 
 
 def _plan_made(state: SessionState, e: PlanMade) -> Line:
@@ -174,6 +190,7 @@ def _untold(state: SessionState, e: EventBase) -> None:
 NARRATORS: dict[type[EventBase], Callable[[SessionState, Any], Line | None]] = {
     SessionStarted: _session_started,
     SessionFinished: _session_finished,
+    SessionResumed: _session_resumed,
     PlanMade: _plan_made,
     StepStarted: _step_started,
     StepFinished: _step_finished,

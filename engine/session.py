@@ -9,7 +9,7 @@ import time
 import uuid
 from functools import cached_property
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from engine.approvals import ApprovalGate
 from engine.budgets import Limits
 from engine.bus import EventBus
 from engine.context import Run, RunContext
-from engine.events import ErrorEvent, SessionFinished, SessionStarted, ToolServer, Usage
+from engine.events import ErrorEvent, SessionFinished, SessionResumed, SessionStarted, ToolServer, Usage
 from engine.formats import headline, one_line
 from engine.guards import CallFailedError, CircuitBreaker, RetryPolicy, StopSession, leaves
 from engine.mcp.hub import McpHub, Status
@@ -144,6 +144,7 @@ async def run_session(
     config: EngineConfig | None = None,
     session_id: str | None = None,
     record: Record | None = None,
+    resume: Record | None = None,
 ) -> SessionFinished:
     """Run the session to its end and return its `session.finished` event.
 
@@ -154,7 +155,17 @@ async def run_session(
     asked then and the decisions raised again about the same, so that work is neither
     paid for, carried out nor asked about again; whether it is emitted again is the
     record's `emit` (yes for a fork, no for a resume into the same record).
+
+    `resume` (`Record.from_events` of all of a session's events) carries that session on
+    in its own record instead: the same id, seqs on from its last, `session.resumed` where
+    `session.started` would be, its calls and decisions answered from it and not emitted
+    again, and what it used counted from the start (budgets included). Its duration is the
+    time it worked, over its runs: the time between its end and the resume is left out.
+    Raises `ValueError` when the record cannot be resumed (no session in it, or one that
+    completed).
     """
+    if resume is not None:
+        session_id, record = _resumable(resume, session_id, record), replace(resume, emit=False)
     pattern = get_pattern(spec.pattern)
     config = config or EngineConfig()
     bus = bus or EventBus()
@@ -178,21 +189,16 @@ async def run_session(
         clock=config.clock,
         tool_root=config.tool_root,
         max_tool_rounds=config.max_tool_rounds,
+        resumed=resume is not None,
     )
     ctx = RunContext(run)
-    await ctx.emit(
-        SessionStarted,
-        task=spec.task,
-        title=headline(spec.task),
-        pattern=spec.pattern,
-        team=spec.team,
-        provider=provider.name,
-        seed=spec.seed,
-        limits=spec.limits,
-        policy=spec.policy,
-        options=spec.options,
-        pid=os.getpid(),
-    )
+    if resume is not None:
+        await ctx.emit(
+            SessionResumed, after_seq=resume.last_seq, previous_status=resume.ended, previous_reason=resume.reason,
+            calls=resume.answers, decisions=len(resume.decisions), worked_s=round(resume.worked_s, 3), pid=os.getpid(),
+        )
+    else:
+        await _started(ctx, spec, provider)
     await run.budget.start(ctx)
 
     status, partial, reason = "completed", False, None
@@ -223,6 +229,36 @@ async def run_session(
         run.cancel_background()
         await hub.stop()  # cancelled or failed too: no server process outlives its session
     return _finish(ctx, status, result, partial, reason)
+
+
+def _resumable(resume: Record, session_id: str | None, record: Record | None) -> str:
+    """The id of the session `resume` carries on; `ValueError` when it cannot be carried on."""
+    if record is not None:
+        raise ValueError("a session is resumed from its own record: pass resume= or record=, not both")
+    if resume.session_id is None or resume.ended is None:
+        raise ValueError("nothing to resume: the record holds no session.started")
+    if resume.ended == "completed":
+        raise ValueError(f"session {resume.session_id} completed: there is nothing to resume")
+    if session_id is not None and session_id != resume.session_id:
+        raise ValueError(f"a resume carries on session {resume.session_id}, not {session_id}")
+    return resume.session_id
+
+
+async def _started(ctx: RunContext, spec: SessionSpec, provider: Provider) -> None:
+    """Emit `session.started`: what runs, with which team, limits and policy, in which process."""
+    await ctx.emit(
+        SessionStarted,
+        task=spec.task,
+        title=headline(spec.task),
+        pattern=spec.pattern,
+        team=spec.team,
+        provider=provider.name,
+        seed=spec.seed,
+        limits=spec.limits,
+        policy=spec.policy,
+        options=spec.options,
+        pid=os.getpid(),
+    )
 
 
 async def _open_toolbox(ctx: RunContext, spec: SessionSpec, hub: McpHub) -> None:

@@ -35,6 +35,7 @@ from engine.events import (
     PlanMade,
     Retry,
     SessionFinished,
+    SessionResumed,
     SessionStarted,
     StepFinished,
     StepStarted,
@@ -312,6 +313,24 @@ class SessionState:
             if agent.status in ("thinking", "streaming", "retrying", "waiting"):
                 agent.status = "idle"
 
+    def _session_resumed(self, e: SessionResumed) -> None:
+        """The session carries on in its record: running again, its time worked so far as its
+        duration, and what was cut short by its end (or by its process dying) waiting to go on:
+        a step that was running is planned again, an agent that was busy or failed is idle
+        (the calls it had open are made again or answered from the record)."""
+        self.status, self.result, self.reason, self.partial = "running", None, None, False
+        self.failed_steps = self.skipped_steps = 0
+        self.finished_ts, self.duration_s = None, e.worked_s
+        self.pending.clear()  # asked in the run that ended: raised again if still needed
+        for step in self.steps.values():
+            if step.status in ("running", "stopped"):
+                step.status = "planned"
+        for agent in self.agents.values():
+            agent.open_calls.clear()
+            agent.live.clear()
+            if agent.status in ("thinking", "streaming", "retrying", "waiting", "failed"):
+                agent.status = "idle"
+
     def _plan_made(self, e: PlanMade) -> None:
         steps = e.plan.get("steps", [])
         scope = e.scope
@@ -444,6 +463,7 @@ def event_classes() -> tuple[type[EventBase], ...]:
 REDUCERS: dict[type[EventBase], Callable[[SessionState, Any], None]] = {
     SessionStarted: SessionState._session_started,
     SessionFinished: SessionState._session_finished,
+    SessionResumed: SessionState._session_resumed,
     PlanMade: SessionState._plan_made,
     StepStarted: SessionState._step_started,
     StepFinished: SessionState._step_finished,

@@ -10,7 +10,12 @@ same task (a decision was taken about that task's work).
 
 `emit` is the caller's choice of whether replayed work is emitted again as events: a
 fork (a new session, whose record must hold it) says yes, a resume into the same record
-(which holds it already) says no. Replayed work is accounted either way.
+(which holds it already) says no. Replayed work is accounted either way: a fork counts
+each call as it is replayed, a resume (`engine.session.run_session(resume=...)`) counts
+everything the record used as it starts (`spent`: retries and tool rounds too).
+
+For a resume, the record also knows where the session left off: its id, the seq of its
+last event, how it ended, and how long it had worked.
 """
 
 from __future__ import annotations
@@ -18,18 +23,23 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pydantic_core import to_jsonable_python
 
 from engine.events import (
+    CallFailed,
     CallFinished,
     CallStarted,
+    EndedAs,
     EscalationRequested,
     EscalationResolved,
     EventBase,
+    SessionFinished,
+    SessionResumed,
     SessionStarted,
     ToolResult,
+    Usage,
 )
 from engine.run.replay import ToolKey, recorded_tools
 
@@ -59,6 +69,17 @@ class RecordedDecision(NamedTuple):
     resolved: EscalationResolved
 
 
+class CallSpend(NamedTuple):
+    """What one reply or failed attempt of the record used, as it was counted then."""
+
+    agent: str | None
+    usage: Usage
+    cost: float | None
+    """None when its model had no price."""
+    finished: bool
+    """True for a finished reply (a call made), False for a failed attempt."""
+
+
 def canonical(payload: Any) -> str:
     """A payload as one string, the same for equal payloads whatever their keys' order."""
     return json.dumps(to_jsonable_python(payload), sort_keys=True, ensure_ascii=False, default=str)
@@ -81,6 +102,27 @@ class Record:
     emit: bool = True
     """Whether replayed calls and decisions are emitted again as events: True for a fork
     (a new session), False for a resume into the same record."""
+    session_id: str | None = None
+    """The recorded session's id; None: not known."""
+    last_seq: int = 0
+    """The seq of its last event (kept): a resume carries on after it."""
+    ended: EndedAs | Literal["completed"] | None = None
+    """How it ended: its last `session.finished`'s status, "interrupted" when none came
+    after its last start or resume, None when the record holds no start."""
+    reason: str | None = None
+    """Why it ended, as its `session.finished` said."""
+    worked_s: float = 0.0
+    """Seconds it worked, over its runs (the time between a run's end and a resume left out)."""
+    spent: tuple[CallSpend, ...] = ()
+    """What each reply and each failed attempt that used tokens used, in order."""
+
+    @property
+    def answers(self) -> int:
+        """The finished calls it can answer: all but those cut between rounds of tool use."""
+        return sum(
+            1 for call in self.calls.values()
+            if call.finished.stop_reason != "tool_use" or call.finished.structured is not None
+        )
 
     @classmethod
     def from_events(cls, events: Iterable[EventBase], up_to_seq: int | None = None, *, emit: bool = True) -> Record:
@@ -93,9 +135,20 @@ class Record:
         decisions: dict[DecisionPlace, RecordedDecision] = {}
         waiting: set[tuple[str, str | None, str]] = set()
         task = None
+        spent: list[CallSpend] = []
+        ended: EndedAs | Literal["completed"] | None = None
+        reason: str | None = None
+        worked, since = 0.0, None
         for event in kept:
-            if isinstance(event, SessionStarted) and task is None:
-                task = event.task
+            if isinstance(event, CallFinished) or isinstance(event, CallFailed) and event.usage.total:
+                spent.append(CallSpend(event.agent, event.usage, event.cost, isinstance(event, CallFinished)))
+            if isinstance(event, SessionStarted | SessionResumed):  # a run begins: it works from here
+                ended, reason, since = "interrupted", None, event.ts
+                worked = event.worked_s if isinstance(event, SessionResumed) else 0.0
+                if isinstance(event, SessionStarted) and task is None:
+                    task = event.task
+            elif isinstance(event, SessionFinished):  # a run ends: its duration counts every run so far
+                ended, reason, worked, since = event.status, event.reason, event.duration_s, None
             elif isinstance(event, CallStarted) and event.attempt == 1 and event.tool_round == 0:
                 opened[event.call_key] = event.request_hash  # a run of the call opens
             elif isinstance(event, CallFinished):
@@ -110,7 +163,13 @@ class Record:
                 place, payload = asked[event.escalation_id]
                 waiting.discard(place[:3])
                 decisions[place] = RecordedDecision(payload, event)
-        return cls(calls, recorded_tools(kept), decisions, frozenset(asked), task, emit)
+        if since is not None and kept:  # it stopped without a word: it worked until its last event
+            worked += max(0.0, kept[-1].ts - since)
+        return cls(
+            calls, recorded_tools(kept), decisions, frozenset(asked), task, emit,
+            session_id=kept[0].session_id if kept else None, last_seq=max((e.seq for e in kept), default=0),
+            ended=ended, reason=reason, worked_s=worked, spent=tuple(spent),
+        )
 
     @classmethod
     def of_calls(

@@ -2,7 +2,8 @@
 its call key, instead of by the model (how resume and fork avoid re-running work).
 
 Which reply answers which call is the record's to say (`engine.run.record.Record`). A
-replayed call is accounted again, so the session's totals and budgets include it, and,
+replayed call is accounted again (a resume counted it as it started, `Run.resumed`), so
+the session's totals and budgets include it, and,
 when the record says so (a fork into a new session), emitted as it was (`call.started`,
 then `call.finished` marked `recorded`). A call that stopped between rounds of tool use
 is made again; the tools it asks for with the input it asked for then are answered from
@@ -38,9 +39,12 @@ async def replay(
         if error is not None:
             return None
     run = ctx.run
-    cost = run.account(spec.name, recorded.model, recorded.usage)  # priced as now, as it is counted
-    run.calls += 1
-    run.tallies[spec.name].calls += 1
+    if run.resumed:  # a resume counted everything its record used as it started
+        cost = recorded.cost
+    else:
+        cost = run.account(spec.name, recorded.model, recorded.usage)  # priced as now, as it is counted
+        run.calls += 1
+        run.tallies[spec.name].calls += 1
     if run.record.emit:
         await ctx.emit(
             CallStarted, agent=spec.name, call_key=key, attempt=1, model=recorded.model, prompt=prompt,

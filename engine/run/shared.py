@@ -25,7 +25,7 @@ from engine.pricing import PriceTable
 from engine.providers.base import Provider
 from engine.redaction import redact
 from engine.run.budget import BudgetGuard
-from engine.run.record import Record
+from engine.run.record import CallSpend, Record
 from engine.toolbox import Toolbox
 from engine.trust import well_formed
 
@@ -63,6 +63,7 @@ class Run:
         clock: Callable[[], float] = time.time,
         tool_root: Path | None = None,
         max_tool_rounds: int = 8,
+        resumed: bool = False,
     ) -> None:
         self.session_id = session_id
         self.clock = clock
@@ -101,6 +102,14 @@ class Run:
         self.toolbox = Toolbox.built_in(lambda: self.tool_root, lambda: self.secrets)
         """The tools agents may be given: the built-in ones, and the session's MCP servers'
         once they have started (`engine.session` puts them in)."""
+        self.resumed = resumed
+        """True when this run carries the session on in its own record: its seq, its time
+        worked and what its record used go on from there (replayed calls are not counted again)."""
+        if resumed:
+            self.seq = self.record.last_seq
+            self.started -= self.record.worked_s
+            for spend in self.record.spent:
+                self._carry(spend)
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -138,6 +147,21 @@ class Run:
             tally.cost += cost
             self.spent.cost += cost
         return cost
+
+    def _carry(self, spend: CallSpend) -> None:
+        """Count what a reply or a failed attempt of the record used, as it was counted then."""
+        tally = self.tallies.setdefault(spend.agent or "", AgentTally())
+        tally.usage = tally.usage + spend.usage
+        self.spent.tokens += spend.usage.total
+        if spend.cost is None:
+            tally.unpriced += 1
+            self.spent.unpriced += 1
+        else:
+            tally.cost += spend.cost
+            self.spent.cost += spend.cost
+        if spend.finished:
+            tally.calls += 1
+            self.calls += 1
 
     def steps_not_done(self) -> tuple[int, int]:
         """How many steps failed and how many were skipped (the session's outcome says so)."""

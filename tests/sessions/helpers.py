@@ -21,6 +21,7 @@ from engine.events import (
     Handoff,
     Retry,
     SessionFinished,
+    SessionResumed,
     ToolCall,
     ToolResult,
     ToolServer,
@@ -115,6 +116,10 @@ async def every_kind(session_id: str = "allkinds0001") -> list[EventBase]:
         ),
         GenericNote(**base, topic="round", text=odd, data={"scores": {"a": 0.1, "b": 1e300}}),
         ErrorEvent(**base, agent="ghost", error_type="unknown_agent", message=odd, fatal=False, step_id="s9"),
+        SessionResumed(
+            **base, after_seq=0, previous_status="interrupted", previous_reason=odd, calls=3, decisions=1,
+            worked_s=1e-7, pid=4242,
+        ),
     ]
     produced = {event.kind for event in ran.events}
     events = ran.events[:-1] + [e for e in extra if e.kind not in produced] + ran.events[-1:]

@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Sequence
 
 from engine.bus import EventBus, Subscription
-from engine.events import EventBase, SessionStarted, event_to_json
+from engine.events import EventBase, SessionResumed, SessionStarted, event_to_json
 from sessions.errors import StoreError
 from sessions.rows import started_values
 from sessions.tally import SessionTally
 from sessions.store import HOST, Batch, SessionStore
 
-URGENT_KINDS = frozenset({"session.started", "escalation.requested", "escalation.resolved", "session.finished"})
-"""Kinds written at once: a session shows up, a decision is kept, the end is never lost."""
+URGENT_KINDS = frozenset({
+    "session.started", "session.resumed", "escalation.requested", "escalation.resolved", "session.finished",
+})
+"""Kinds written at once: a session shows up (or runs again), a decision is kept, the end is never lost."""
 DEFAULT_LIMIT = 2000
 """Events the recorder may fall behind by before the engine waits for it."""
 DEFAULT_INTERVAL = 0.08
@@ -58,6 +61,8 @@ class Recorder:
         self._interval = interval
         self._max_batch = max_batch
         self._tallies: dict[str, SessionTally] = {}
+        self._resuming: dict[str, Sequence[EventBase]] = {}
+        """The stored events of sessions to be carried on, by id, until their `session.resumed` comes."""
         self._task: asyncio.Task[None] | None = None
         self._error: Exception | None = None
         self.failure: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
@@ -78,6 +83,14 @@ class Recorder:
     ) -> Recorder:
         """A recorder of everything `bus` publishes from now on, `limit` events behind at most."""
         return cls(store, bus.subscribe(limit=limit), interval=interval, max_batch=max_batch)
+
+    def resuming(self, events: Sequence[EventBase]) -> None:
+        """Expect the session whose stored events (all of them, from its `session.started`)
+        these are to carry on in its own record: its `session.resumed` and what follows are
+        appended to it, its row taken over by this process and counted on from `events`."""
+        if not events or not isinstance(events[0], SessionStarted):
+            raise ValueError("a resumed session's record starts with its session.started")
+        self._resuming[events[0].session_id] = events
 
     def start(self) -> None:
         """Start the writer task."""
@@ -175,7 +188,13 @@ class Recorder:
 
     def _tally_for(self, event: EventBase, batch: Batch) -> SessionTally:
         """The running totals of a session seen for the first time, which must be
-        seen from its start."""
+        seen from its start, or from its resume when `resuming` gave its record."""
+        stored = self._resuming.pop(event.session_id, None)
+        if isinstance(event, SessionResumed) and stored is not None:
+            tally = SessionTally.of_record(stored)
+            tally.resumed(event)
+            batch.resumed.append({"id": event.session_id, "pid": os.getpid(), "host": HOST, "after_seq": event.after_seq})
+            return tally
         if not isinstance(event, SessionStarted):
             raise StoreError(
                 f"huddle: events of session {event.session_id} arrived before its session.started; "

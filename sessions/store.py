@@ -59,6 +59,12 @@ _UPDATE_SESSION = """
         unpriced = :unpriced
     WHERE id = :id
 """
+_RESUME_SESSION = """
+    UPDATE sessions SET status = 'running', pid = :pid, host = :host
+    WHERE id = :id AND last_seq = :after_seq AND status NOT IN ('running', 'waiting', 'completed')
+"""
+"""A resumed session's row taken over by the process carrying it on: only while it is as
+the resume found it (ended, its last event the one the resume follows)."""
 SORT_KEYS: dict[str, str] = {
     "created_at": "created_at",
     "title": "title COLLATE NOCASE",
@@ -89,6 +95,9 @@ class Batch:
     """Search documents: (session id, seq of the event it came from, text)."""
     updates: list[dict[str, Any]] = field(default_factory=list)
     """Session rows brought up to date (see `SessionTally.values`)."""
+    resumed: list[dict[str, Any]] = field(default_factory=list)
+    """Sessions carried on in their own record by this process (id, pid, host, after_seq):
+    each row is taken over before its new events are written (see `_RESUME_SESSION`)."""
 
 
 def _process_gone(pid: int | None, host: str | None) -> bool:
@@ -327,6 +336,14 @@ class SessionStore:
         db, keys = self._db, self._keys
         if batch.started:
             await db.executemany(_INSERT_SESSION, batch.started)
+        for resumed in batch.resumed:
+            taken = await db.execute(_RESUME_SESSION, resumed)
+            if taken.rowcount != 1:
+                raise SessionBusy(
+                    f"huddle: session {resumed['id']} changed in {self._path} while it was being resumed "
+                    "(another huddle resumed or deleted it); nothing was added to it here",
+                    path=self._path,
+                )
         if batch.events:
             await db.executemany(INSERT_EVENT, batch.events)
         if batch.documents:
@@ -340,11 +357,13 @@ class SessionStore:
             await db.executemany(_UPDATE_SESSION, batch.updates)
 
     async def mark_failed(self, session_ids: Iterable[str], reason: str) -> None:
-        """Mark sessions still recorded as live `failed` (the recorder could not go on)."""
-        ids = [(reason, session_id) for session_id in session_ids]
+        """Mark sessions this process records that are still live `failed` (the recorder
+        could not go on); a session another process took over is left alone."""
+        ids = [(reason, session_id, os.getpid(), HOST) for session_id in session_ids]
         async with self._writing() as db:
             await db.executemany(
-                "UPDATE sessions SET status = 'failed', reason = ? WHERE id = ? AND status IN ('running', 'waiting')",
+                "UPDATE sessions SET status = 'failed', reason = ? "
+                "WHERE id = ? AND status IN ('running', 'waiting') AND pid = ? AND host IS ?",
                 ids,
             )
 

@@ -3,10 +3,10 @@ session state (`engine.state`), so the row, the screens and the exports count al
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.events import EventBase
+from engine.events import EventBase, SessionResumed
 from engine.state import SessionState
 
 
@@ -19,6 +19,22 @@ class SessionTally:
         self.session_id = session_id
         self.created_at = created_at
         self.state = SessionState()
+        self.run_started = created_at
+        """When the run being recorded began: the start, or the latest resume."""
+
+    @classmethod
+    def of_record(cls, events: Sequence[EventBase]) -> SessionTally:
+        """The tally of a session recorded so far (`events`, all of them, from its
+        `session.started`): where a resume of it carries on counting."""
+        tally = cls(events[0].session_id, created_at=events[0].ts)
+        for event in events:
+            tally.state.apply(event)
+        return tally
+
+    def resumed(self, event: SessionResumed) -> None:
+        """The session carries on from `event`: its duration goes on from the time it had
+        worked, not from the time since it started."""
+        self.run_started = event.ts
 
     def feed(self, event: EventBase) -> str | None:
         """Fold one event in (events come in `seq` order); return the text it adds to
@@ -34,9 +50,9 @@ class SessionTally:
         updated_at = state.last_ts if state.last_ts is not None else self.created_at
         if state.finished:
             status, duration_s = state.status, state.duration_s
-        else:
+        else:  # its time worked before this run (none but after a resume), and this run's so far
             status = "waiting" if state.pending else "running"
-            duration_s = round(max(0.0, updated_at - self.created_at), 3)
+            duration_s = round(state.duration_s + max(0.0, updated_at - self.run_started), 3)
         return {
             "id": self.session_id,
             "updated_at": updated_at,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from rich.text import Text
 from textual import events
@@ -28,6 +28,9 @@ from tui.screens.confirm import ConfirmScreen, Question
 from tui.safe import clean
 from tui.screens.session import SessionScreen
 from tui.setup import Setup
+
+if TYPE_CHECKING:
+    from tui.resuming import Resumable
 
 Start = Literal["launch", "browser", "session"] | None
 """The first screen; None for none (a caller pushes its own)."""
@@ -124,6 +127,14 @@ class HuddleApp(App[None]):
         live = LiveSession(setup.spec, setup.provider, setup.config, store=self.store)
         self.sessions.append(live)
         self.push_screen(SessionScreen(live))
+
+    def resume_session(self, found: Resumable) -> None:
+        """Carry a recorded session on in its own record, in a live screen that shows
+        what it recorded first (`tui.resuming`)."""
+        setup = found.setup
+        live = LiveSession(setup.spec, setup.provider, setup.config, store=self.store, resume=found.events)
+        self.sessions.append(live)
+        self.push_screen(SessionScreen(live, events=found.events))
 
     def open_replay(self, row: SessionRow) -> None:
         from tui.screens.replay import ReplayScreen

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from sessions.errors import StoreError
-from tui import providers_cli, sessions_cli, teams_cli
+from tui import providers_cli, resume_cli, sessions_cli, teams_cli
 from tui.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.safe import report
 
@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--decision-timeout", type=number(float), metavar="S", help="an unanswered escalation takes its safe default after S seconds")
 
     commands.add_parser("patterns", help="list the collaboration patterns", description="List the collaboration patterns.")
+    resume_cli.add_command(commands, db_option, number(int), number(float), number(float, "zero"))
     sessions_cli.add_commands(commands, db_option, _Parser, number(int))
     teams_cli.add_commands(commands, _Parser)
     providers_cli.add_commands(commands)
@@ -195,12 +196,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"run": _run, "patterns": _patterns, "sessions": _sessions, "teams": teams_cli.run,
-                "providers": providers_cli.run, "app": _run_app}
+                "providers": providers_cli.run, "app": _run_app, "resume": resume_cli.run}
     if args.command is None:  # no command: the app's launch screen
         args.command = "app"
     from tui import logs
 
-    if args.command in ("run", "app", "sessions"):
+    if args.command in ("run", "app", "sessions", "resume"):
         logs.configure()
     try:
         return handlers[args.command](args)

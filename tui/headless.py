@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from engine.events import EventBase
 from engine.providers.base import Provider
 from engine.session import EngineConfig, SessionSpec, new_session_id
 from sessions.store import SessionStore
@@ -31,6 +32,8 @@ class HeadlessRun:
     db: Path
     """The session database it is recorded into."""
     session_id: str = field(default_factory=new_session_id)
+    resume: list[EventBase] | None = None
+    """The stored events of the session this carries on (`huddle resume`); its id is then theirs."""
 
 
 class ClosablePipe:
@@ -71,9 +74,12 @@ async def run_headless(job: HeadlessRun) -> int:
     raises it after. Ctrl+C cancels the session, which is recorded as cancelled.
     """
     async with await SessionStore.open(job.db) as store:
-        live = LiveSession(job.spec, job.provider, job.config, store=store, session_id=job.session_id)
+        live = LiveSession(job.spec, job.provider, job.config, store=store, session_id=job.session_id, resume=job.resume)
         output = Output(ClosablePipe(sys.stdout))  # type: ignore[arg-type]
-        live.bus.listen(Transcript(output.write, colour=use_colour(sys.stdout)).feed)
+        transcript = Transcript(output.write, colour=use_colour(sys.stdout))
+        if job.resume:
+            transcript.follow(job.resume)
+        live.bus.listen(transcript.feed)
         helpers: list[asyncio.Task[None]] = []
         reader = stdin_reader() if job.ask else None
         if reader is not None:
@@ -96,5 +102,5 @@ async def run_headless(job: HeadlessRun) -> int:
         report(f"huddle: {live.problem}")
     if code == EXIT_CANCELLED:
         report("huddle: session cancelled")
-    report(f"recorded as {job.session_id} in {store.path}")
+    report(f"recorded as {live.session_id} in {store.path}")
     return code

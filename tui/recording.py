@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from functools import cached_property
 
 from engine.approvals import ApprovalGate
 from engine.bus import EventBus, Subscription
-from engine.events import CallFailed, ErrorEvent, EventBase, SessionFinished, SessionStarted
+from engine.events import CallFailed, ErrorEvent, EventBase, SessionFinished, SessionResumed, SessionStarted
 from engine.providers.base import Provider
+from engine.run.record import Record
 from engine.session import EngineConfig, SessionSpec, new_session_id, run_session
 from sessions.errors import StoreError
 from sessions.recorder import Recorder
@@ -37,13 +39,18 @@ class LiveSession:
         *,
         store: SessionStore | None = None,
         session_id: str | None = None,
+        resume: Sequence[EventBase] | None = None,
     ) -> None:
+        """`resume`: the stored events of the session this carries on in its own record
+        (see `tui.resuming`), all of them; its id is then the session's."""
         self.spec = spec
         self.provider = provider
         self.config = config or EngineConfig()
         self.store = store
         """The database it is recorded into; None: not recorded."""
-        self.session_id = session_id or new_session_id()
+        self.resume = list(resume) if resume is not None else None
+        """The record of the session carried on; None: a session of its own."""
+        self.session_id = self.resume[0].session_id if self.resume else session_id or new_session_id()
         self.bus = EventBus()
         self.gate = ApprovalGate(spec.policy)
         self.finished: SessionFinished | None = None
@@ -81,12 +88,15 @@ class LiveSession:
             if self.store is not None:
                 await self.store.check_writable()
                 recorder = Recorder.attach(self.store, self.bus)
+                if self.resume:
+                    recorder.resuming(self.resume)
                 recorder.start()
             if not self.cancelled:
+                record = Record.from_events(self.resume) if self.resume else None
                 self._task = asyncio.ensure_future(
                     run_session(
                         self.spec, self.provider, bus=self.bus, gate=self.gate,
-                        config=self.config, session_id=self.session_id,
+                        config=self.config, session_id=self.session_id, resume=record,
                     )
                 )
                 await self._watch(self._task, recorder)
@@ -150,6 +160,9 @@ class LiveSession:
         if isinstance(event, SessionStarted):
             log.info("session %s started: pattern %s, provider %s, %d agents",
                      event.session_id, event.pattern, event.provider, len(event.team.agents))
+        elif isinstance(event, SessionResumed):
+            log.info("session %s resumed after seq %d (it was %s); %d calls answered from its record",
+                     event.session_id, event.after_seq, event.previous_status, event.calls)
         elif isinstance(event, CallFailed):
             log.warning("session %s: call %s failed (attempt %d): %s%s",
                         event.session_id, event.call_key, event.attempt, event.error_type, ", final" if event.final else "")

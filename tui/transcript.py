@@ -99,6 +99,17 @@ class Transcript:
         else:
             self._say(event, line)
 
+    def follow(self, events: list[EventBase]) -> None:
+        """Fold in a session's recorded events, printing only its heading (the session, its
+        task, team and provider): what a resumed run prints next goes on from them."""
+        write = self._write
+        try:
+            for event in events:
+                self._write = write if isinstance(event, SessionStarted) else _quiet
+                self.feed(event)
+        finally:
+            self._write = write
+
     def _session_started(self, e: SessionStarted, line: Line | None) -> None:
         callers = [agent.name for agent in e.team.callers()]
         for index, name in enumerate(callers):
@@ -193,6 +204,10 @@ class Transcript:
         ))
         if line is not None:
             self._line(self._c(style, line.text))
+
+
+def _quiet(text: str) -> None:
+    """Where the lines of events already printed once go (`Transcript.follow`)."""
 
 
 _OWN: dict[type[EventBase], Callable[[Transcript, Any, Line | None], None]] = {

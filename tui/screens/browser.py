@@ -83,6 +83,7 @@ class BrowserScreen(CancelWorkersFirst, Screen[None]):
         Binding("enter", "open", "Replay", id="browser.open", tooltip="Replay the session"),
         Binding("slash", "search", "Search", key_display="/", id="browser.search", tooltip="Search tasks and agent output"),
         Binding("R", "result", "Result", id="browser.result", tooltip="Read the session's result, saying whether it is partial"),
+        Binding("r", "resume", "Resume", id="browser.resume", tooltip="Carry a stopped, failed, cancelled or interrupted session on where it ended"),
         Binding("y", "copy", "Copy id", id="browser.copy", tooltip="Copy the session's id"),
         Binding("d", "delete", "Delete", id="browser.delete", tooltip="Delete the session (asks first)"),
         Binding("e", "export('md')", "Export md", id="browser.export_md", tooltip="Write a Markdown export to the current folder"),
@@ -326,6 +327,25 @@ class BrowserScreen(CancelWorkersFirst, Screen[None]):
                 self.notify(f"No result: the session was {row.status}{why}.", timeout=3, markup=False)
             return
         self.app.push_screen(ResultScreen(row, title=f"Result · {preview(row.title, 60)}"))
+
+    @work(group="browser-resume", exclusive=True)
+    async def action_resume(self) -> None:
+        """Carry the session on in a live screen, as it is stored now; one that cannot be
+        (it completed, it still runs, its record cannot be read) says why."""
+        from tui.resuming import CannotResume, ResumeChoices, load_resumable
+
+        row = self.current()
+        if row is None:
+            return
+        try:
+            found = await load_resumable(self.app.store, row.id, ResumeChoices(approve="ask"))  # type: ignore[attr-defined]
+        except CannotResume as error:
+            self.notify(str(error).removeprefix("huddle: "), severity="warning", timeout=5, markup=False)
+            return
+        except StoreError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        self.app.resume_session(found)  # type: ignore[attr-defined]
 
     def action_copy(self) -> None:
         row = self.current()

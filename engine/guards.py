@@ -88,6 +88,8 @@ class CircuitBreaker:
     def __init__(self, threshold: int = 4) -> None:
         self.threshold = threshold
         self.consecutive = 0
+        self.reported = False
+        """Whether its opening was said: once for the session, however many branches it stops."""
 
     def failure(self) -> None:
         self.consecutive += 1

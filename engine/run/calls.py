@@ -231,6 +231,10 @@ class ModelCall:
         return decision.action == "approve"
 
     async def _trip_breaker(self) -> None:
-        reason = f"circuit breaker open after {self.run.breaker.consecutive} failed calls in a row"
-        await self.ctx.emit(ErrorEvent, agent=self.agent, error_type="breaker", message=reason, fatal=True)
+        """Stop the session: the breaker is open. Every branch it stops stops; the first says why."""
+        breaker = self.run.breaker
+        reason = f"circuit breaker open after {breaker.consecutive} failed calls in a row"
+        if not breaker.reported:
+            breaker.reported = True
+            await self.ctx.emit(ErrorEvent, agent=self.agent, error_type="breaker", message=reason, fatal=True)
         raise StopSession("failed", reason)

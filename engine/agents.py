@@ -161,6 +161,19 @@ class TeamSpec(BaseModel):
         return []
 
     @cached_property
+    def _servers_named(self) -> tuple[frozenset[str], bool]:
+        """The MCP servers its agents' tools name, and whether a glob over server names
+        ("*", "*.search") may choose any server's tools."""
+        members = self.members()
+        named = frozenset(name for agent in members for name in agent.mcp_servers_named())
+        return named, any("*" in tool.partition(".")[0] for agent in members for tool in agent.tools)
+
+    def uses_server(self, name: str) -> bool:
+        """Whether some agent's tools may come from MCP server `name` (so a session starts it)."""
+        named, any_server = self._servers_named
+        return any_server or name in named
+
+    @cached_property
     def _by_name(self) -> dict[str, AgentSpec]:
         return {agent.name: agent for agent in self.members()}
 

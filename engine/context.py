@@ -204,10 +204,6 @@ class RunContext:
 
     # -- budgets (engine.run.budget) ----------------------------------------
 
-    async def budget_update(self, reason: str = "usage") -> None:
-        """Emit `budget.updated`: the limits and what the session has used."""
-        await self._run.budget.report(self, reason)
-
     async def turn(self, agent: str) -> None:
         """Count one delegation to `agent` against the turn budget."""
         await self._run.budget.turn(self)

@@ -365,10 +365,14 @@ class SessionState:
             agent.open_calls.add(e.call_key)
             agent.status = "thinking"
 
-    def _call_delta(self, e: CallDelta) -> None:
-        agent = self._agent(e.agent)
+    def _busy(self, name: str | None, status: AgentStatus) -> None:
+        """An agent (if it is on the team) is doing something else now."""
+        agent = self._agent(name)
         if agent is not None:
-            agent.status = "streaming"
+            agent.status = status
+
+    def _call_delta(self, e: CallDelta) -> None:
+        self._busy(e.agent, "streaming")
 
     def _call_progress(self, e: CallProgress) -> None:
         agent = self._agent(e.agent)
@@ -411,14 +415,10 @@ class SessionState:
             agent.status = "failed" if e.final else "retrying"
 
     def _retry(self, e: Retry) -> None:
-        agent = self._agent(e.agent)
-        if agent is not None:
-            agent.status = "retrying"
+        self._busy(e.agent, "retrying")
 
     def _tool_call(self, e: ToolCall) -> None:
-        agent = self._agent(e.agent)
-        if agent is not None:
-            agent.status = "thinking"  # between rounds: the call goes on once the tool has run
+        self._busy(e.agent, "thinking")  # between rounds: the call goes on once the tool has run
 
     def _tool_server(self, e: ToolServer) -> None:
         self.tool_servers[e.server] = e

@@ -115,9 +115,8 @@ class TeamFile(BaseModel):
     def servers(self, shared: tuple[McpServer, ...] | list[McpServer] = ()) -> tuple[McpServer, ...]:
         """The MCP servers a session of this team starts: `shared` (config.toml's) with the
         team's own over them, only those some agent's tools use."""
-        used = {name for agent in self.team().members() for name in agent.mcp_servers_named()}
-        wildcard = any("*" in tool.partition(".")[0] for agent in self.team().members() for tool in agent.tools)
-        return tuple(s for s in merged(shared, self.mcp_servers) if wildcard or s.name in used)
+        team = self.team()
+        return tuple(server for server in merged(shared, self.mcp_servers) if team.uses_server(server.name))
 
 
 def parse_team_file(text: str, source: str, shared_servers: tuple[McpServer, ...] | list[McpServer] = ()) -> TeamFile:

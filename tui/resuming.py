@@ -9,22 +9,17 @@ cannot be carried on says why in one line (`CannotResume`), and nothing is chang
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from pydantic import ValidationError
 
 from engine.config import ConfigError, UserConfig
 from engine.events import EventBase, SessionFinished, SessionStarted
-from engine.formats import one_line
-from engine.mcp.spec import McpServer
-from engine.providers import assign, team_provider
-from engine.session import EngineConfig, SessionSpec
-from engine.agents import TeamSpec
+from engine.providers import assign
+from engine.session import SessionSpec
 from sessions.rows import LIVE_STATES, SessionRow
 from sessions.store import SessionStore
-from tui.setup import Setup, SetupError
-from tui.userfiles import config_path, load_config
+from tui.setup import Setup, SetupError, assemble, limits_over, policy_over
+from tui.userfiles import load_config
 
 
 class CannotResume(ValueError):
@@ -96,36 +91,13 @@ def resumed_setup(started: SessionStarted, choices: ResumeChoices, user: UserCon
         user = user or load_config()
     except ConfigError as error:
         raise SetupError(str(error)) from None
-    limits = started.limits.model_copy(update={
-        name: value for name, value in (
-            ("tokens", choices.tokens), ("cost", choices.cost), ("turns", choices.turns), ("seconds", choices.seconds),
-        ) if value is not None
-    })
-    policy = started.policy
-    if choices.approve is not None:
-        policy = policy.decided_by(choices.approve)  # type: ignore[arg-type]
-    if choices.decision_timeout is not None:
-        policy = policy.model_copy(update={"timeout_s": choices.decision_timeout})
-    try:
+
+    def spec() -> SessionSpec:
         team = assign(started.team, started.provider, choices.provider, user)
-        spec = SessionSpec(
-            task=started.task, pattern=started.pattern, team=team, limits=limits, policy=policy,
-            seed=started.seed, options=started.options, mcp_servers=servers_for(team, user),
+        return SessionSpec(
+            task=started.task, pattern=started.pattern, team=team, limits=limits_over(started.limits, choices),
+            policy=policy_over(started.policy, choices), seed=started.seed, options=started.options,
+            mcp_servers=tuple(server for server in user.mcp_servers if team.uses_server(server.name)),
         )
-        provider = team_provider(team, user, seed=started.seed, speed=choices.speed, config_file=str(config_path()))
-    except ValidationError as error:
-        raise SetupError(one_line(error)) from None
-    except ValueError as error:  # an unknown provider, a server the config no longer has, among others
-        raise SetupError(str(error)) from None
-    config = EngineConfig(call_timeout=choices.call_timeout, prices=user.price_table(), environment=dict(os.environ))
-    return Setup(spec, provider, config)
 
-
-def servers_for(team: TeamSpec, user: UserConfig) -> tuple[McpServer, ...]:
-    """The MCP servers of the config the team's tools name (all of them for a wildcard):
-    `session.started` does not record servers (their settings may hold secrets), so a
-    resumed session starts those the config has now."""
-    members = team.members()
-    used = {name for agent in members for name in agent.mcp_servers_named()}
-    wildcard = any("*" in tool.partition(".")[0] for agent in members for tool in agent.tools)
-    return tuple(server for server in user.mcp_servers if wildcard or server.name in used)
+    return assemble(spec, choices, user)

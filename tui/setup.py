@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -20,7 +21,8 @@ from engine.formats import one_line
 from engine.patterns import UnknownPattern
 from engine.providers import assign, team_provider
 from engine.providers.base import Provider
-from engine.providers.faults import FaultSpecError, parse_faults
+from engine.policy import ApprovalPolicy
+from engine.providers.faults import Fault, FaultSpecError, parse_faults
 from engine.session import EngineConfig, SessionSpec
 from engine.teams import TeamFile, TeamFileError, preset
 from tui.userfiles import config_path, load_config, resolve_team
@@ -74,6 +76,52 @@ def team_for(choices: Choices) -> TeamFile:
         raise SetupError(str(error)) from None
 
 
+class Overrides(Protocol):
+    """What a person may set over a team file's or a recorded session's budgets and policy."""
+
+    tokens: int | None
+    cost: float | None
+    turns: int | None
+    seconds: float | None
+    approve: str | None
+    decision_timeout: float | None
+    speed: float
+    call_timeout: float
+
+
+def limits_over(limits: Limits, choices: Overrides) -> Limits:
+    """`limits` with the budgets `choices` give over them."""
+    given = {"tokens": choices.tokens, "cost": choices.cost, "turns": choices.turns, "seconds": choices.seconds}
+    return limits.model_copy(update={name: value for name, value in given.items() if value is not None})
+
+
+def policy_over(policy: ApprovalPolicy, choices: Overrides) -> ApprovalPolicy:
+    """`policy` with a run-wide approve mode and decision timeout, when `choices` give them."""
+    if choices.approve is not None:
+        policy = policy.decided_by(choices.approve)  # type: ignore[arg-type]
+    if choices.decision_timeout is not None:
+        policy = policy.model_copy(update={"timeout_s": choices.decision_timeout})
+    return policy
+
+
+def assemble(
+    make_spec: Callable[[], SessionSpec], choices: Overrides, user: UserConfig, faults: tuple[Fault, ...] = (),
+) -> Setup:
+    """The spec `make_spec` gives, the provider its team runs on and the engine's settings;
+    every mistake (a bad option, an unknown pattern or provider, a missing key) one line."""
+    try:
+        spec = make_spec()
+        provider = team_provider(
+            spec.team, user, seed=spec.seed, speed=choices.speed, faults=faults, config_file=str(config_path()),
+        )
+    except ValidationError as error:
+        raise SetupError(one_line(error)) from None
+    except ValueError as error:  # an unknown pattern or provider, a missing key, among others
+        raise SetupError(str(error)) from None
+    config = EngineConfig(call_timeout=choices.call_timeout, prices=user.price_table(), environment=dict(os.environ))
+    return Setup(spec, provider, config)
+
+
 def build(choices: Choices, user: UserConfig | None = None) -> Setup:
     """Everything a session needs, from the user's choices."""
     team_file = team_for(choices)
@@ -82,37 +130,18 @@ def build(choices: Choices, user: UserConfig | None = None) -> Setup:
         faults = parse_faults(choices.faults)
     except (ConfigError, FaultSpecError) as error:
         raise SetupError(str(error)) from None
-    seed = choices.seed if choices.seed is not None else random.randrange(10_000)
-    limits = choices.limits or team_file.budgets.model_copy(update={
-        name: value for name, value in (
-            ("tokens", choices.tokens), ("cost", choices.cost), ("turns", choices.turns), ("seconds", choices.seconds),
-        ) if value is not None
-    })
-    policy = team_file.approval
-    if choices.approve is not None:
-        policy = policy.decided_by(choices.approve)  # type: ignore[arg-type]
-    if choices.decision_timeout is not None:
-        policy = policy.model_copy(update={"timeout_s": choices.decision_timeout})
     pattern = choices.pattern or team_file.pattern
     options = {**(team_file.options if pattern == team_file.pattern else {}), **choices.options}
-    try:
-        team = assign(team_file.team(), team_file.provider, choices.provider, user)
-        spec = SessionSpec(
-            task=choices.task, pattern=pattern, team=team, limits=limits,
-            policy=policy, seed=seed, options=options, mcp_servers=team_file.servers(user.mcp_servers),
+
+    def spec() -> SessionSpec:
+        return SessionSpec(
+            task=choices.task, pattern=pattern, team=assign(team_file.team(), team_file.provider, choices.provider, user),
+            limits=choices.limits or limits_over(team_file.budgets, choices), policy=policy_over(team_file.approval, choices),
+            seed=choices.seed if choices.seed is not None else random.randrange(10_000), options=options,
+            mcp_servers=team_file.servers(user.mcp_servers),
         )
-    except ValidationError as error:
-        raise SetupError(one_line(error)) from None
-    except ValueError as error:  # an unknown pattern or provider, among others
-        raise SetupError(str(error)) from None
-    try:
-        provider = team_provider(
-            spec.team, user, seed=seed, speed=choices.speed, faults=faults, config_file=str(config_path()),
-        )
-    except ValueError as error:  # a ProviderSetupError, among others
-        raise SetupError(str(error)) from None
-    config = EngineConfig(call_timeout=choices.call_timeout, prices=user.price_table(), environment=dict(os.environ))
-    return Setup(spec, provider, config)
+
+    return assemble(spec, choices, user, faults)
 
 
 def parse_option(text: str) -> tuple[str, Any]:

@@ -95,7 +95,7 @@ def key_hint(name: str, endpoint: Endpoint, config_file: str) -> str:
 def missing(name: str, endpoint: Endpoint, config_file: str) -> str | None:
     """What must be set before this endpoint can be used, in a line; None when nothing."""
     kind = endpoint.kind or name
-    if kind not in kinds():
+    if kind not in BUILT_IN and kind not in kinds():  # a plug-in's: only then are they looked for
         return f"its kind {kind!r} is not one huddle knows (built in: {', '.join(BUILT_IN)}; or install a plug-in)"
     if endpoint.key() is None and (endpoint.api_key_env or _needs_key(kind, endpoint)):
         return f"no API key: {key_hint(name, endpoint, config_file)}"

@@ -8,7 +8,6 @@ server ("git.status").
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -47,7 +46,7 @@ async def ask_to_use(ctx: RunContext, agent: str, name: str, tool: AskableTool, 
     run it, run it with an edited input (checked against its schema), or refuse it."""
     return await ctx.escalate(
         "tool_use",
-        f"{agent} wants to use {name} {json.dumps(payload, ensure_ascii=False)}",
+        f"{agent} wants to use {name}",  # the input is the payload, shown whole wherever it is asked
         payload, agent=agent, validate=schema_check(tool),
         tool=ToolAsked(name=name, description=tool.description),
         choices=(

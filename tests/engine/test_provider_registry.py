@@ -20,7 +20,7 @@ from engine.providers import (
 )
 from engine.providers.routing import ByAgent
 from engine.providers.simulated import SimulatedProvider
-from engine.providers.base import ProviderError
+from engine.providers.base import ProviderError, ProviderRequest, Stop, TextDelta
 from tests.helpers import ScriptedProvider, run
 
 CONFIG = parse_config(
@@ -119,11 +119,12 @@ class Echo:
         self.name = name
         self.endpoint = endpoint
 
-    def stream(self, request):  # pragma: no cover - only made, never called here
-        raise NotImplementedError
+    async def stream(self, request):
+        yield TextDelta(f"{self.name} echoes {request.agent}")
+        yield Stop("end_turn")
 
 
-def test_a_plug_in_kind_is_listed_and_made_through_its_entry_point(monkeypatch):
+async def test_a_plug_in_kind_is_listed_and_made_through_its_entry_point(monkeypatch):
     import engine.providers as providers
 
     point = EntryPoint(name="echo", value="tests.engine.test_provider_registry:Echo", group=providers.ENTRY_POINTS)
@@ -134,6 +135,8 @@ def test_a_plug_in_kind_is_listed_and_made_through_its_entry_point(monkeypatch):
     assert "echo" in providers.kinds() and "mine" in names(config)
     made = make_provider("mine", config)
     assert isinstance(made, Echo) and made.name == "mine" and made.endpoint.base_url == "http://127.0.0.1:9/"
+    request = ProviderRequest(model="m", system="", messages=(), agent="coder")
+    assert [event async for event in made.stream(request)] == [TextDelta("mine echoes coder"), Stop("end_turn")]
     assert isinstance(make_provider("echo", config), Echo)  # a plug-in kind is a provider of its own name too
 
 

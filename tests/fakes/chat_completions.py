@@ -30,7 +30,7 @@ from engine.providers.base import (
     ToolUse,
 )
 from engine.providers.simulated import SimulatedProvider
-from tests.fakes.messages_api import MessagesAPI, Seen, read_request
+from tests.fakes.messages_api import MessagesAPI, Seen, read_request, write_json
 
 MODEL = "gpt-5.2"
 
@@ -175,13 +175,7 @@ class ChatCompletionsAPI(MessagesAPI):
             await reader.read()  # until the client closes the connection
             return
         if reply.chunks is None:
-            payload = json.dumps(reply.body or {}).encode()
-            extra = "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
-            writer.write(
-                f"HTTP/1.1 {reply.status} X\r\ncontent-type: application/json\r\n"
-                f"content-length: {len(payload)}\r\nconnection: close\r\n{extra}\r\n".encode() + payload
-            )
-            await writer.drain()
+            await write_json(writer, reply.status, reply.body, reply.headers)
             return
         # Chunked, like the real API: a dropped connection is then an incomplete
         # body, not an ordinary end of stream.

@@ -158,13 +158,7 @@ class MessagesAPI:
         reply = self._script(seen)
         try:
             if reply.events is None:
-                payload = json.dumps(reply.body or {}).encode()
-                extra = "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
-                writer.write(
-                    f"HTTP/1.1 {reply.status} X\r\ncontent-type: application/json\r\n"
-                    f"content-length: {len(payload)}\r\nconnection: close\r\n{extra}\r\n".encode() + payload
-                )
-                await writer.drain()
+                await write_json(writer, reply.status, reply.body, reply.headers)
             else:
                 # Chunked, like the real API: a dropped connection is then an
                 # incomplete body, not an ordinary end of stream.
@@ -202,3 +196,14 @@ async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             headers[key.strip().lower()] = value.strip()
     body = await reader.readexactly(int(headers.get("content-length", "0")))
     return Seen(path, headers, json.loads(body or b"{}"))
+
+
+async def write_json(writer: asyncio.StreamWriter, status: int, body: dict[str, Any] | None, headers: dict[str, str]) -> None:
+    """A whole JSON reply, and the connection closed after it."""
+    payload = json.dumps(body or {}).encode()
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    writer.write(
+        f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(payload)}\r\nconnection: close\r\n{extra}\r\n".encode() + payload
+    )
+    await writer.drain()

@@ -130,9 +130,7 @@ class ApprovalScreen(ModalScreen[None]):
         self.query_one("#dialog").border_title = Content(f"Escalation: {e.trigger}{who}{more}")
 
     def _show(self, e: EscalationRequested) -> None:
-        # A tool use's reason repeats its input, shown in full below: here, who wants what.
-        why = f"{e.agent or 'an agent'} wants to use {e.tool.name}" if e.tool is not None else e.reason
-        self.query_one("#why", Static).update(Content.assemble(("Why: ", "bold"), why))
+        self.query_one("#why", Static).update(Content.assemble(("Why: ", "bold"), e.reason))
         self.query_one("#rule", Static).update(
             Content.assemble(("Rule: ", "bold"), e.rule, ("  ·  options: " + ", ".join(e.options), "dim"))
         )

@@ -15,6 +15,7 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from engine.agents import TeamSpec
 from engine.budgets import Limits
+from engine.mcp.spec import McpServer
 from engine.event_base import EVENT_VERSION, DecisionAction, EventBase  # noqa: F401 - all read from here too
 from engine.notes import GenericNote, PatternNote, TypedNote  # noqa: F401 - PatternNote is read from here too
 from engine.policy import ApprovalPolicy
@@ -83,6 +84,17 @@ class Usage(BaseModel):
 # -- session -----------------------------------------------------------------
 
 
+class ForkOrigin(BaseModel):
+    """Where a forked session comes from: its parent, the moment it was forked at, and
+    what was changed there (each a short phrase huddle wrote: "task changed")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    session_id: str
+    at_seq: int
+    changes: list[str] = Field(default_factory=list)
+
+
 class SessionStarted(EventBase):
     kind: Literal["session.started"] = "session.started"
     task: str
@@ -97,6 +109,11 @@ class SessionStarted(EventBase):
     """Pattern options (rounds, revisions, concurrency...)."""
     pid: int | None = None
     """The process running the session, so a dead one can be told from a live one."""
+    mcp_servers: list[McpServer] = Field(default_factory=list)
+    """The MCP servers it may use, as declared, with each literal env or header value
+    hidden (`McpServer.recorded`): a resume starts them again."""
+    forked_from: ForkOrigin | None = None
+    """The session it was forked from, if it was."""
 
 
 class SessionFinished(EventBase):

@@ -20,7 +20,7 @@ from engine.approvals import ApprovalGate
 from engine.budgets import Limits
 from engine.bus import EventBus
 from engine.context import Run, RunContext
-from engine.events import ErrorEvent, SessionFinished, SessionResumed, SessionStarted, ToolServer, Usage
+from engine.events import ErrorEvent, ForkOrigin, SessionFinished, SessionResumed, SessionStarted, ToolServer, Usage
 from engine.formats import headline, one_line
 from engine.guards import CallFailedError, CircuitBreaker, RetryPolicy, StopSession, leaves
 from engine.mcp.hub import McpHub, Status
@@ -56,8 +56,11 @@ class SessionSpec(BaseModel):
     mcp_servers: tuple[McpServer, ...] = ()
     """The MCP servers the team's agents may use (config.toml's with the team file's over
     them): started when the session starts, stopped when it ends. Part of what to run, like
-    the team whose `tools` name them; not recorded in `session.started` (their env and
-    headers may hold secrets): each server's `tool.server` event records it."""
+    the team whose `tools` name them; `session.started` records them with each literal env
+    or header value hidden (it may be a secret)."""
+    forked_from: ForkOrigin | None = None
+    """The session this one is forked from (`session.started` records it); its record
+    answers the work before the fork (`run_session(record=...)`)."""
 
     @field_validator("task")
     @classmethod
@@ -258,6 +261,8 @@ async def _started(ctx: RunContext, spec: SessionSpec, provider: Provider) -> No
         policy=spec.policy,
         options=spec.options,
         pid=os.getpid(),
+        mcp_servers=[server.hidden() for server in spec.mcp_servers],
+        forked_from=spec.forked_from,
     )
 
 

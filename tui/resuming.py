@@ -10,10 +10,13 @@ cannot be carried on says why in one line (`CannotResume`), and nothing is chang
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-
+from engine.agents import TeamSpec
 from engine.config import ConfigError, UserConfig
-from engine.events import EventBase, SessionFinished, SessionStarted
+from engine.events import EventBase, ForkOrigin, SessionFinished, SessionStarted
+from engine.mcp.spec import McpServer
+from engine.teams import TeamFile
 from engine.providers import assign
 from engine.session import SessionSpec
 from sessions.rows import LIVE_STATES, SessionRow
@@ -84,8 +87,13 @@ def check_row(row: SessionRow) -> None:
         raise CannotResume(f"huddle: session {row.id} is still running{where}; it can be resumed once it has ended")
 
 
-def resumed_setup(started: SessionStarted, choices: ResumeChoices, user: UserConfig | None = None) -> Setup:
-    """The session `started` began, set up to run again with `choices` over what it recorded.
+def resumed_setup(
+    started: SessionStarted, choices: ResumeChoices, user: UserConfig | None = None, *,
+    task: str | None = None, team: TeamFile | None = None, options: dict[str, Any] | None = None,
+    forked_from: ForkOrigin | None = None,
+) -> Setup:
+    """The session `started` began, set up to run again with `choices` over what it recorded,
+    and, for a fork (`tui.forking`), another `task`, `team` or pattern `options` over it.
     Every mistake is a one-line `SetupError`."""
     try:
         user = user or load_config()
@@ -93,11 +101,36 @@ def resumed_setup(started: SessionStarted, choices: ResumeChoices, user: UserCon
         raise SetupError(str(error)) from None
 
     def spec() -> SessionSpec:
-        team = assign(started.team, started.provider, choices.provider, user)
+        if team is not None:
+            agents = assign(team.team(), team.provider, choices.provider, user)
+            servers = team.servers(user.mcp_servers)
+        else:
+            agents = assign(started.team, started.provider, choices.provider, user)
+            servers = recorded_servers(started, agents, user)
         return SessionSpec(
-            task=started.task, pattern=started.pattern, team=team, limits=limits_over(started.limits, choices),
-            policy=policy_over(started.policy, choices), seed=started.seed, options=started.options,
-            mcp_servers=tuple(server for server in user.mcp_servers if team.uses_server(server.name)),
+            task=task or started.task, pattern=started.pattern, team=agents,
+            limits=limits_over(started.limits, choices), policy=policy_over(started.policy, choices),
+            seed=started.seed, options={**started.options, **(options or {})}, mcp_servers=servers,
+            forked_from=forked_from,
         )
 
     return assemble(spec, choices, user)
+
+
+def recorded_servers(started: SessionStarted, team: TeamSpec, user: UserConfig) -> tuple[McpServer, ...]:
+    """The MCP servers `started` recorded, to start again: as recorded, but one whose env or
+    headers held a literal value (hidden in the record) is taken from config.toml, where
+    `SetupError` says it must be. A record from before servers were recorded: config.toml's."""
+    shared = {server.name: server for server in user.mcp_servers}
+    if not started.mcp_servers:
+        return tuple(server for server in shared.values() if team.uses_server(server.name))
+    servers = []
+    for server in started.mcp_servers:
+        hidden = server.hidden_values()
+        if hidden and server.name not in shared:
+            raise SetupError(
+                f"MCP server {server.name!r} was given {', '.join(hidden)} as a literal value, which a record "
+                f"does not keep: declare the server in config.toml (a value written \"env:NAME\" is read from the environment)"
+            )
+        servers.append(shared[server.name] if hidden else server)
+    return tuple(servers)

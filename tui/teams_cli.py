@@ -95,13 +95,7 @@ def _show(args: argparse.Namespace) -> int:
 def _hidden(team_file: TeamFile) -> TeamFile:
     """The team file with the values its servers' env and headers hold written out
     hidden: a token in a header is not printed ("env:NAME" references are)."""
-
-    def hide(table: dict[str, str]) -> dict[str, str]:
-        return {key: value if value.startswith("env:") else "<hidden>" for key, value in table.items()}
-
-    servers = [server.model_copy(update={"env": hide(server.env), "headers": hide(server.headers)})
-               for server in team_file.mcp_servers]
-    return team_file.model_copy(update={"mcp_servers": servers})
+    return team_file.model_copy(update={"mcp_servers": [server.hidden() for server in team_file.mcp_servers]})
 
 
 def _new(args: argparse.Namespace) -> int:

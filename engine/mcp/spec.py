@@ -31,6 +31,8 @@ SERVER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 so it holds neither '.' nor '_'."""
 
 FROM_ENV = "env:"
+HIDDEN = "<hidden>"
+"""What a literal env or header value reads as where it may not be shown or kept."""
 
 
 class McpServerError(ValueError):
@@ -122,6 +124,21 @@ class McpServer(BaseModel):
                     if len(part) >= 8:
                         found.append(part)
         return tuple(dict.fromkeys(found))
+
+    def hidden(self) -> McpServer:
+        """This server with each literal env and header value written `HIDDEN` (it may be
+        a token), "env:NAME" references kept: what a listing prints and a record holds."""
+
+        def hide(table: dict[str, str]) -> dict[str, str]:
+            return {key: value if value.startswith(FROM_ENV) else HIDDEN for key, value in table.items()}
+
+        return self.model_copy(update={"env": hide(self.env), "headers": hide(self.headers)})
+
+    def hidden_values(self) -> list[str]:
+        """The env and header keys whose values are `HIDDEN` ("env.API_TOKEN"): a server
+        read back from a record cannot be started with them."""
+        return [f"{table}.{key}" for table, values in (("env", self.env), ("headers", self.headers))
+                for key, value in values.items() if value == HIDDEN]
 
     def described(self) -> str:
         """How it is reached, for a listing: the command or the address (no values of env or headers)."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.events import ForkOrigin
 
 
 def money(value: float) -> str:
@@ -29,6 +32,19 @@ def clock(seconds: float) -> str:
     """Minutes and seconds: 0:07, 12:30."""
     whole = max(0, int(seconds))
     return f"{whole // 60}:{whole % 60:02d}"
+
+
+def period(seconds: float) -> str:
+    """A stretch of time as a person says it, to its two largest units: 12s, 3m 5s, 2h 3m, 4d 1h."""
+    whole = max(0, round(seconds))
+    days, rest = divmod(whole, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
 
 
 def count(number: int) -> str:
@@ -141,3 +157,9 @@ def key_path(loc: tuple[Any, ...]) -> str:
         else:
             path += ("." if path else "") + str(part)
     return path
+
+
+def forked_text(origin: ForkOrigin) -> str:
+    """Where a fork comes from, and what it changed there, in a line."""
+    changed = f": {', '.join(origin.changes)}" if origin.changes else " (nothing changed)"
+    return f"forked from {origin.session_id} at #{origin.at_seq}{changed}"

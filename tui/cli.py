@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from sessions.errors import StoreError
-from tui import providers_cli, resume_cli, sessions_cli, teams_cli
+from tui import fork_cli, providers_cli, resume_cli, sessions_cli, teams_cli
 from tui.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.safe import report
 
@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("patterns", help="list the collaboration patterns", description="List the collaboration patterns.")
     resume_cli.add_command(commands, db_option, number(int), number(float), number(float, "zero"))
+    fork_cli.add_command(commands, db_option, number(int), number(float), number(float, "zero"), text_argument)
     sessions_cli.add_commands(commands, db_option, _Parser, number(int))
     teams_cli.add_commands(commands, _Parser)
     providers_cli.add_commands(commands)
@@ -125,8 +126,7 @@ def _run(args: argparse.Namespace) -> int:
     from tui.setup import Choices, SetupError, build, parse_option
 
     task = _task_text(args.task) or DEMO_TASK
-    # In the app the person at the screen answers; headless, only a terminal can ask.
-    ask = args.approve == "ask" or (args.approve is None and (not args.headless or sys.stdin.isatty()))
+    ask = resume_cli.asks(args)
     try:
         setup = build(Choices(
             task=task,
@@ -196,12 +196,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"run": _run, "patterns": _patterns, "sessions": _sessions, "teams": teams_cli.run,
-                "providers": providers_cli.run, "app": _run_app, "resume": resume_cli.run}
+                "providers": providers_cli.run, "app": _run_app, "resume": resume_cli.run,
+                "fork": fork_cli.run}
     if args.command is None:  # no command: the app's launch screen
         args.command = "app"
     from tui import logs
 
-    if args.command in ("run", "app", "sessions", "resume"):
+    if args.command in ("run", "app", "sessions", "resume", "fork"):
         logs.configure()
     try:
         return handlers[args.command](args)

@@ -13,6 +13,7 @@ from typing import IO
 
 from engine.events import EventBase
 from engine.providers.base import Provider
+from engine.run.record import Record
 from engine.session import EngineConfig, SessionSpec, new_session_id
 from sessions.store import SessionStore
 from tui.console import ConsolePrompter, Output, stdin_reader
@@ -34,6 +35,8 @@ class HeadlessRun:
     session_id: str = field(default_factory=new_session_id)
     resume: list[EventBase] | None = None
     """The stored events of the session this carries on (`huddle resume`); its id is then theirs."""
+    record: Record | None = None
+    """What the session it is forked from answers, up to the fork (`huddle fork`)."""
 
 
 class ClosablePipe:
@@ -74,7 +77,8 @@ async def run_headless(job: HeadlessRun) -> int:
     raises it after. Ctrl+C cancels the session, which is recorded as cancelled.
     """
     async with await SessionStore.open(job.db) as store:
-        live = LiveSession(job.spec, job.provider, job.config, store=store, session_id=job.session_id, resume=job.resume)
+        live = LiveSession(job.spec, job.provider, job.config, store=store, session_id=job.session_id, resume=job.resume,
+                           record=job.record)
         output = Output(ClosablePipe(sys.stdout))  # type: ignore[arg-type]
         transcript = Transcript(output.write, colour=use_colour(sys.stdout))
         if job.resume:

@@ -40,9 +40,11 @@ class LiveSession:
         store: SessionStore | None = None,
         session_id: str | None = None,
         resume: Sequence[EventBase] | None = None,
+        record: Record | None = None,
     ) -> None:
         """`resume`: the stored events of the session this carries on in its own record
-        (see `tui.resuming`), all of them; its id is then the session's."""
+        (see `tui.resuming`), all of them; its id is then the session's. `record`: what
+        the session it is forked from answers, up to the fork (see `tui.forking`)."""
         self.spec = spec
         self.provider = provider
         self.config = config or EngineConfig()
@@ -50,6 +52,8 @@ class LiveSession:
         """The database it is recorded into; None: not recorded."""
         self.resume = list(resume) if resume is not None else None
         """The record of the session carried on; None: a session of its own."""
+        self.record = record
+        """The record a fork's parent answers from, up to the fork; None: not a fork."""
         self.session_id = self.resume[0].session_id if self.resume else session_id or new_session_id()
         self.bus = EventBus()
         self.gate = ApprovalGate(spec.policy)
@@ -92,11 +96,11 @@ class LiveSession:
                     recorder.resuming(self.resume)
                 recorder.start()
             if not self.cancelled:
-                record = Record.from_events(self.resume) if self.resume else None
+                resume = Record.from_events(self.resume) if self.resume else None
                 self._task = asyncio.ensure_future(
                     run_session(
                         self.spec, self.provider, bus=self.bus, gate=self.gate,
-                        config=self.config, session_id=self.session_id, resume=record,
+                        config=self.config, session_id=self.session_id, resume=resume, record=self.record,
                     )
                 )
                 await self._watch(self._task, recorder)

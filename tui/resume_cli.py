@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,9 @@ from tui.exits import EXIT_FAILED
 from tui.safe import report
 
 if TYPE_CHECKING:
-    from tui.resuming import ResumeChoices
+    from engine.events import EventBase
+    from sessions.store import SessionStore
+    from tui.recording import LiveSession
 
 
 def add_command(
@@ -36,16 +38,40 @@ def add_command(
         "finished calls and decisions are answered from it, the rest runs again.",
     )
     resume.add_argument("id", metavar="ID", help="session id, or a prefix of it that only one session has")
-    resume.add_argument("--headless", action="store_true", help="print the session as it goes on instead of opening the app")
-    resume.add_argument("--provider", metavar="NAME", help="run every agent on this provider (default: each on the one it was on)")
-    resume.add_argument("--approve", choices=("ask", "approve", "reject"), help="who decides escalations: ask at the terminal, or always approve/reject (default: ask on a terminal, else reject)")
-    resume.add_argument("--max-tokens", type=count, metavar="N", help="token budget, over the recorded one (what was used counts)")
-    resume.add_argument("--max-cost", type=amount, metavar="USD", help="cost budget in US dollars, over the recorded one")
-    resume.add_argument("--max-turns", type=count, metavar="N", help="budget of delegations to agents, over the recorded one")
-    resume.add_argument("--timeout", type=amount, metavar="S", help="wall-time budget in seconds, over the recorded one (time worked counts)")
-    resume.add_argument("--speed", type=pace, default=1.0, help="simulated streaming pace: 1 is about 50 tokens/s, 0 is instant")
-    resume.add_argument("--call-timeout", type=amount, default=120.0, metavar="S", help="how long a model call may go quiet before it is retried (default 120)")
-    resume.add_argument("--decision-timeout", type=amount, metavar="S", help="an unanswered escalation takes its safe default after S seconds")
+    add_run_options(resume, count, amount, pace, over="the recorded one")
+
+
+def add_run_options(
+    parser: argparse.ArgumentParser, count: Callable[[str], Any], amount: Callable[[str], Any],
+    pace: Callable[[str], Any], *, over: str,
+) -> None:
+    """The options of a session run again from its record (`resume`, `fork`): where it runs,
+    who decides, and budgets over `over` (what was used counts)."""
+    parser.add_argument("--headless", action="store_true", help="print the session as it goes on instead of opening the app")
+    parser.add_argument("--provider", metavar="NAME", help="run every agent on this provider (default: each on the one it was on)")
+    parser.add_argument("--approve", choices=("ask", "approve", "reject"), help="who decides escalations: ask at the terminal, or always approve/reject (default: ask on a terminal, else reject)")
+    parser.add_argument("--max-tokens", type=count, metavar="N", help=f"token budget, over {over} (what was used counts)")
+    parser.add_argument("--max-cost", type=amount, metavar="USD", help=f"cost budget in US dollars, over {over}")
+    parser.add_argument("--max-turns", type=count, metavar="N", help=f"budget of delegations to agents, over {over}")
+    parser.add_argument("--timeout", type=amount, metavar="S", help=f"wall-time budget in seconds, over {over} (time worked counts)")
+    parser.add_argument("--speed", type=pace, default=1.0, help="simulated streaming pace: 1 is about 50 tokens/s, 0 is instant")
+    parser.add_argument("--call-timeout", type=amount, default=120.0, metavar="S", help="how long a model call may go quiet before it is retried (default 120)")
+    parser.add_argument("--decision-timeout", type=amount, metavar="S", help="an unanswered escalation takes its safe default after S seconds")
+
+
+def asks(args: argparse.Namespace) -> bool:
+    """Whether escalations are asked: in the app the person at the screen answers; headless,
+    only a terminal can ask."""
+    return args.approve == "ask" or (args.approve is None and (not args.headless or sys.stdin.isatty()))
+
+
+def run_choices(args: argparse.Namespace) -> dict[str, Any]:
+    """The `ResumeChoices` fields `add_run_options` parsed."""
+    return dict(
+        provider=args.provider, approve="ask" if asks(args) else (args.approve or "reject"),
+        tokens=args.max_tokens, cost=args.max_cost, turns=args.max_turns, seconds=args.timeout,
+        speed=args.speed, call_timeout=args.call_timeout, decision_timeout=args.decision_timeout,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,37 +90,35 @@ async def _resume(args: argparse.Namespace) -> int:
     from sessions.paths import db_path
     from sessions.store import SessionStore
     from tui.headless import HeadlessRun, run_headless
+    from tui.recording import LiveSession
     from tui.resuming import ResumeChoices, load_resumable
 
-    # In the app the person at the screen answers; headless, only a terminal can ask.
-    ask = args.approve == "ask" or (args.approve is None and (not args.headless or sys.stdin.isatty()))
-    choices = ResumeChoices(
-        provider=args.provider, approve="ask" if ask else (args.approve or "reject"),
-        tokens=args.max_tokens, cost=args.max_cost, turns=args.max_turns, seconds=args.timeout,
-        speed=args.speed, call_timeout=args.call_timeout, decision_timeout=args.decision_timeout,
-    )
+    choices = ResumeChoices(**run_choices(args))
     path = db_path(args.db)
     if args.headless:
         async with await SessionStore.open(path, create=False) as store:
             found = await load_resumable(store, args.id, choices)
         setup = found.setup
-        job = HeadlessRun(setup.spec, setup.provider, setup.config, ask=ask, db=path, session_id=found.row.id, resume=found.events)
+        job = HeadlessRun(setup.spec, setup.provider, setup.config, ask=asks(args), db=path, session_id=found.row.id, resume=found.events)
         return await run_headless(job)
-    return await _in_app(path, args.id, choices)
+
+    async def live(store: SessionStore) -> tuple[LiveSession, list[EventBase]]:
+        found = await load_resumable(store, args.id, choices)
+        setup = found.setup
+        return LiveSession(setup.spec, setup.provider, setup.config, store=store, resume=found.events), found.events
+
+    return await in_app(path, live)
 
 
-async def _in_app(path: Path, wanted: str, choices: ResumeChoices) -> int:
-    """The app on the resumed session: what it recorded first, then the run going on."""
+async def in_app(path: Path, start: Callable[[SessionStore], Awaitable[tuple[LiveSession, list[EventBase] | None]]]) -> int:
+    """The app on the session `start` sets up in the store at `path` (with the events it
+    recorded before, shown first); the exit status."""
     from sessions.store import SessionStore
     from tui.app import make_app
-    from tui.recording import LiveSession
-    from tui.resuming import load_resumable
 
     async with await SessionStore.open(path, create=False) as store:
-        found = await load_resumable(store, wanted, choices)
-        setup = found.setup
-        live = LiveSession(setup.spec, setup.provider, setup.config, store=store, resume=found.events)
-        app = make_app(live, store=store, events=found.events)
+        live, before = await start(store)
+        app = make_app(live, store=store, events=before)
         await app.run_async()
     if app.return_code:
         return app.return_code

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, NamedTuple
 
 from pydantic_core import to_jsonable_python
@@ -115,6 +115,8 @@ class Record:
     """Seconds it worked, over its runs (the time between a run's end and a resume left out)."""
     spent: tuple[CallSpend, ...] = ()
     """What each reply and each failed attempt that used tokens used, in order."""
+    places: dict[str, DecisionPlace] = field(default_factory=dict)
+    """Where each escalation the record raised was raised, by its id."""
 
     @property
     def answers(self) -> int:
@@ -169,6 +171,7 @@ class Record:
             calls, recorded_tools(kept), decisions, frozenset(asked), task, emit,
             session_id=kept[0].session_id if kept else None, last_seq=max((e.seq for e in kept), default=0),
             ended=ended, reason=reason, worked_s=worked, spent=tuple(spent),
+            places={escalation_id: place for escalation_id, (place, _) in asked.items()},
         )
 
     @classmethod
@@ -181,6 +184,22 @@ class Record:
         replies = finished.values() if isinstance(finished, Mapping) else finished
         calls = {reply.call_key: RecordedCall(reply, None) for reply in replies}
         return cls(calls, dict(tools or {}), emit=emit)
+
+    def with_reply(self, key: str, text: str, structured: dict[str, Any] | None) -> Record:
+        """This record with call `key`'s reply replaced by `text` (and, for a call that
+        asked for JSON, `structured`): an edit at a fork, answering the same request."""
+        recorded = self.calls[key]
+        finished = recorded.finished.model_copy(update={"text": text, "structured": structured})
+        return replace(self, calls={**self.calls, key: RecordedCall(finished, recorded.request_hash)})
+
+    def with_decision(self, asked: EscalationRequested, resolved: EscalationResolved | None) -> Record:
+        """This record with the decision on `asked` (an escalation it raised) replaced by
+        `resolved`, or, with None, left to be taken again: a decision changed at a fork."""
+        place = self.places[asked.escalation_id]
+        decisions = {where: taken for where, taken in self.decisions.items() if where != place}
+        if resolved is not None:
+            decisions[place] = RecordedDecision(canonical(asked.payload), resolved)
+        return replace(self, decisions=decisions)
 
     def reply(self, key: str, request_hash: str) -> CallFinished | None:
         """The recorded reply to call `key` asking what `request_hash` fingerprints; None when

@@ -26,10 +26,12 @@ from engine.events import (
     EscalationRequested,
     EscalationResolved,
     EventBase,
+    ForkOrigin,
     PlanMade,
+    SessionStarted,
     ToolResult,
 )
-from engine.formats import clock, cost_text, count, time_of_day, when
+from engine.formats import clock, cost_text, count, forked_text, plural, time_of_day, when
 from engine.narration import Line, narrate
 from engine.state import SessionState
 from sessions.rows import SessionRow
@@ -108,6 +110,8 @@ class MarkdownExport:
     escalations: dict[str, list[str]] = field(default_factory=dict)
     """Each escalation's lines, its request then its decision, by escalation id."""
     problems: list[str] = field(default_factory=list)
+    forked_from: ForkOrigin | None = None
+    """Where the session was forked from, as its `session.started` says."""
 
     # -- text helpers -------------------------------------------------------------
 
@@ -133,7 +137,9 @@ class MarkdownExport:
     def feed(self, event: EventBase) -> None:
         self.state.apply(event)
         line = narrate(self.state, event)
-        if isinstance(event, PlanMade):
+        if isinstance(event, SessionStarted):
+            self.forked_from = event.forked_from
+        elif isinstance(event, PlanMade):
             self._plan(event)
         elif isinstance(event, CallFinished):
             self._reply(event)
@@ -228,6 +234,10 @@ class MarkdownExport:
         ]
         if row.reason:
             rows.append(("Reason", self.inline(row.reason)))
+        if self.forked_from is not None:
+            rows.append(("Lineage", self.inline(forked_text(self.forked_from))))
+        if row.resumes:
+            rows.append(("Resumed", plural(row.resumes, "time")))
         return "| | |\n|---|---|\n" + "\n".join(f"| {name} | {value} |" for name, value in rows)
 
     def _result(self) -> str:

@@ -108,6 +108,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         "how many calls had no price, their cost unknown and not in `cost` (0 for sessions recorded before)",
         ("ALTER TABLE sessions ADD COLUMN unpriced INTEGER NOT NULL DEFAULT 0",),
     ),
+    Migration(
+        5,
+        "lineage: the session a fork came from and the seq it was forked at, and how often a session was resumed",
+        (
+            "ALTER TABLE sessions ADD COLUMN parent_id TEXT",
+            "ALTER TABLE sessions ADD COLUMN forked_at INTEGER",
+            "ALTER TABLE sessions ADD COLUMN resumes INTEGER NOT NULL DEFAULT 0",
+            """
+            UPDATE sessions SET resumes = (
+                SELECT count(*) FROM events AS e WHERE e.session_id = sessions.id AND e.kind = 'session.resumed'
+            )
+            """,
+            "CREATE INDEX sessions_by_parent ON sessions (parent_id)",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

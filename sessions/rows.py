@@ -19,6 +19,7 @@ COLUMNS: tuple[str, ...] = (
     "id", "created_at", "updated_at", "task", "title", "pattern", "team", "agents", "provider",
     "models", "seed", "status", "tokens_in", "tokens_out", "cost", "calls", "turns", "duration_s",
     "result", "reason", "partial", "pid", "host", "last_seq", "failed_steps", "skipped_steps", "unpriced",
+    "parent_id", "forked_at", "resumes",
 )
 
 
@@ -65,6 +66,22 @@ class SessionRow:
     unpriced: int = 0
     """Calls (and failed attempts that used tokens) whose model had no price: their cost
     is unknown and not in `cost` (0 for sessions recorded before it was counted)."""
+    parent_id: str | None = None
+    """The session this one was forked from; None: not a fork."""
+    forked_at: int | None = None
+    """The seq of the parent's event it was forked at."""
+    resumes: int = 0
+    """How many times it was resumed (carried on in its own record after it ended)."""
+
+    @property
+    def lineage(self) -> str:
+        """Where it comes from, in a few words ("forked from 3dbed46e at #73 · resumed twice"); "" for neither."""
+        parts = []
+        if self.parent_id is not None:
+            parts.append(f"forked from {self.parent_id[:8]} at #{self.forked_at}")
+        if self.resumes:
+            parts.append("resumed" + ("" if self.resumes == 1 else " twice" if self.resumes == 2 else f" {self.resumes} times"))
+        return " · ".join(parts)
 
     @property
     def outcome(self) -> str:
@@ -160,7 +177,7 @@ _KINDS: dict[str, str] = {
     "id": "text", "created_at": "real", "updated_at": "real", "task": "text", "title": "text", "pattern": "text",
     "team": "text", "agents": "names", "provider": "text", "models": "names", "seed": "int?", "status": "status",
     "cost": "real", "duration_s": "real", "result": "text?", "reason": "text?", "partial": "bool", "pid": "int?",
-    "host": "text?",
+    "host": "text?", "parent_id": "text?", "forked_at": "int?",
 }
 """How each column is read; every other column is a whole number."""
 
@@ -183,4 +200,6 @@ def started_values(event: SessionStarted, *, pid: int, host: str) -> dict[str, A
         "pid": pid,
         "host": host,
         "last_seq": event.seq,
+        "parent_id": event.forked_from.session_id if event.forked_from else None,
+        "forked_at": event.forked_from.at_seq if event.forked_from else None,
     }

@@ -47,16 +47,16 @@ _ROW_COLUMNS = ", ".join(COLUMNS)
 _SELECT_ROW = f"SELECT {_ROW_COLUMNS} FROM sessions"
 _INSERT_SESSION = """
     INSERT INTO sessions (id, created_at, updated_at, task, title, pattern, team, agents, provider,
-                          models, seed, status, pid, host, last_seq)
+                          models, seed, status, pid, host, last_seq, parent_id, forked_at)
     VALUES (:id, :created_at, :updated_at, :task, :title, :pattern, :team, :agents, :provider,
-            :models, :seed, :status, :pid, :host, :last_seq)
+            :models, :seed, :status, :pid, :host, :last_seq, :parent_id, :forked_at)
 """
 _UPDATE_SESSION = """
     UPDATE sessions SET updated_at = :updated_at, status = :status, tokens_in = :tokens_in,
         tokens_out = :tokens_out, cost = :cost, calls = :calls, turns = :turns,
         duration_s = :duration_s, result = :result, reason = :reason, partial = :partial,
         last_seq = :last_seq, failed_steps = :failed_steps, skipped_steps = :skipped_steps,
-        unpriced = :unpriced
+        unpriced = :unpriced, resumes = :resumes
     WHERE id = :id
 """
 _RESUME_SESSION = """

@@ -21,6 +21,8 @@ class SessionTally:
         self.state = SessionState()
         self.run_started = created_at
         """When the run being recorded began: the start, or the latest resume."""
+        self.resumes = 0
+        """How many times the session was resumed."""
 
     @classmethod
     def of_record(cls, events: Sequence[EventBase]) -> SessionTally:
@@ -28,7 +30,7 @@ class SessionTally:
         `session.started`): where a resume of it carries on counting."""
         tally = cls(events[0].session_id, created_at=events[0].ts)
         for event in events:
-            tally.state.apply(event)
+            tally.feed(event)
         return tally
 
     def resumed(self, event: SessionResumed) -> None:
@@ -40,6 +42,8 @@ class SessionTally:
         """Fold one event in (events come in `seq` order); return the text it adds to
         the search index, if any. Cheap for the common kinds: deltas are most of a session."""
         self.state.apply(event)
+        if isinstance(event, SessionResumed):
+            self.resumes += 1
         searched = _SEARCHED.get(event.kind)
         return searched(event) if searched is not None else None
 
@@ -70,6 +74,7 @@ class SessionTally:
             "failed_steps": state.failed_steps,
             "skipped_steps": state.skipped_steps,
             "unpriced": totals.unpriced,
+            "resumes": self.resumes,
         }
 
 

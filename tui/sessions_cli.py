@@ -62,6 +62,7 @@ def add_commands(
         description="Print a session's transcript, as the headless run printed it.",
     )
     show.add_argument("id", metavar="ID", help="session id, or a prefix of it that only one session has")
+    show.add_argument("--seq", action="store_true", help="say each event's seq (#12), the moments 'huddle fork --at' takes")
 
     export = sub.add_parser(
         "export", parents=[db_option], help="export a session as Markdown or JSON",
@@ -158,7 +159,7 @@ def table(rows: list[SessionRow], short: dict[str, str]) -> list[str]:
             tokens(row.tokens),
             cost_text(row.cost, row.unpriced, short=True),
             clock(row.duration_s),
-            preview(row.title),
+            preview(row.title) + (f"  ({row.lineage})" if row.lineage else ""),
         )
         for row in rows
     ]
@@ -182,7 +183,7 @@ async def _show(args: argparse.Namespace) -> int:
     async with await _open(args) as store:
         row = safe(await store.get_session(args.id))
         note_damaged([row], store.path)
-        transcript = Transcript(sys.stdout.write, colour=use_colour(sys.stdout))
+        transcript = Transcript(sys.stdout.write, colour=use_colour(sys.stdout), seqs=args.seq)
         ended = False
         async for event in store.iter_events(row.id):
             transcript.feed(event)

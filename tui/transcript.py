@@ -23,7 +23,7 @@ from engine.events import (
     SessionStarted,
     Usage,
 )
-from engine.formats import clock, cost_text, count, limits_text, plural
+from engine.formats import clock, cost_text, count, forked_text, limits_text, plural
 from engine.narration import Line, narrate
 from engine.state import SessionState
 from tui.safe import safe
@@ -56,9 +56,12 @@ class Transcript:
     adds what it alone prints: the team, the plan's steps, the replies as they stream,
     each call's usage and the result."""
 
-    def __init__(self, write: Callable[[str], object], *, colour: bool = False) -> None:
+    def __init__(self, write: Callable[[str], object], *, colour: bool = False, seqs: bool = False) -> None:
+        """`seqs`: each line of the story, and each reply, says the seq of its event (the
+        moments `huddle fork --at SEQ` takes)."""
         self._write = write
         self._colour = colour
+        self._seqs = seqs
         self.state = SessionState()
         self._buffers: dict[str, str] = {}
         self._colours: dict[str, str] = {}
@@ -77,7 +80,10 @@ class Transcript:
         self._write(text + "\n")
 
     def _at(self, event: EventBase) -> str:
-        return self._c("dim", f"+{clock(self.state.offset(event.ts))}")
+        return self._c("dim", f"+{clock(self.state.offset(event.ts))}{self._seq(event)}")
+
+    def _seq(self, event: EventBase) -> str:
+        return f" #{event.seq}" if self._seqs else ""
 
     def _say(self, event: EventBase, line: Line | None) -> None:
         """A line of the story: when, whose, the narrator's words."""
@@ -127,6 +133,8 @@ class Transcript:
         limits = limits_text(e.limits.model_dump())
         if limits:
             self._line(self._c("dim", f"budgets: {limits}"))
+        if e.forked_from is not None:
+            self._line(self._c("dim", forked_text(e.forked_from)))
         self._line("")
 
     def _plan_made(self, e: PlanMade, line: Line | None) -> None:
@@ -164,22 +172,22 @@ class Transcript:
         if rest.strip():
             self._stream_line(e.agent, rest)
 
-    def _used(self, usage: Usage, cost: float | None, rest: str) -> None:
+    def _used(self, event: EventBase, usage: Usage, cost: float | None, rest: str) -> None:
         """A call's usage, under its text."""
         self._line(self._c(
-            "dim", f"{'':>{self._width}} └ {count(usage.tokens_in)} in / {count(usage.output_tokens)} out · {cost_text(cost)}{rest}",
+            "dim", f"{'':>{self._width}} └{self._seq(event)} {count(usage.tokens_in)} in / {count(usage.output_tokens)} out · {cost_text(cost)}{rest}",
         ))
 
     def _call_finished(self, e: CallFinished, line: Line | None) -> None:
         self._flush(e)
         self._structured.discard(e.call_key)
-        self._used(e.usage, e.cost, f" · {e.latency_s:.1f}s · {e.model}" + (" (recorded)" if e.recorded else ""))
+        self._used(e, e.usage, e.cost, f" · {e.latency_s:.1f}s · {e.model}" + (" (recorded)" if e.recorded else ""))
 
     def _call_failed(self, e: CallFailed, line: Line | None) -> None:
         self._flush(e)
         self._say(e, line)
         if e.usage.total:  # a provider bills what an attempt used before it failed
-            self._used(e.usage, e.cost, " (failed attempt)")
+            self._used(e, e.usage, e.cost, " (failed attempt)")
 
     def _escalation_requested(self, e: EscalationRequested, line: Line | None) -> None:
         self._say(e, line)

@@ -54,7 +54,7 @@ def row_cells(row: SessionRow, compact: bool = False) -> tuple[Content | str, ..
     """The row's cells (of a row through the gate, `tui.safe.safe`). Strings in a
     DataTable are read as markup: only ones we made go in as strings; anything
     stored goes in as Content."""
-    title = Content(preview(row.title, TITLE_WIDTH))
+    title = Content(("↳ " if row.parent_id else "") + preview(row.title, TITLE_WIDTH))
     tokens = count(row.tokens)
     cost = cost_text(row.cost, row.unpriced, short=True)
     steps = {"failed_steps": row.failed_steps, "skipped_steps": row.skipped_steps, "brief_steps": True}
@@ -167,10 +167,17 @@ class BrowserScreen(CancelWorkersFirst, Screen[None]):
         """How the store is to sort the rows: by a fixed key, never by text from the screen."""
         return {"order_by": SORTS[self._sort], "descending": self._descending}
 
+    def on_screen_resume(self) -> None:
+        """Back from a replay or a session: what it changed shows (a resumed session's
+        status, a fork's new row), the cursor on the row it was on."""
+        if self.rows:
+            self.reload()
+
     @work(group="browser-load", exclusive=True)
     async def reload(self) -> None:
         """Start again from the first session in the current order, with the current
-        search and filters."""
+        search and filters; the cursor stays on the session it was on, if listed."""
+        was = self.current()
         self._query_version += 1
         filters = self._filters()
         store = self.app.store  # type: ignore[attr-defined]
@@ -183,6 +190,9 @@ class BrowserScreen(CancelWorkersFirst, Screen[None]):
         self._columns()  # clears the rows too; the headers show the order these came in
         self.rows.clear()
         self._add(rows)
+        if was is not None and was.id in self.rows:
+            table = self.query_one(DataTable)
+            table.move_cursor(row=table.get_row_index(was.id), animate=False)
         self._title()
 
     def _add(self, rows: list[SessionRow]) -> None:
@@ -236,6 +246,7 @@ class BrowserScreen(CancelWorkersFirst, Screen[None]):
             (f"{row.id} · {row.outcome}{' (partial result)' if row.partial else ''} · {row.provider} · "
              f"seed {row.seed} · {plural(row.calls, 'call')} · {plural(row.turns, 'turn')} · "
              f"{plural(row.tokens, 'token')}", "dim"), "\n",
+            *((row.lineage, "dim $text-accent"), "\n") if row.lineage else (),
             ("result: " if row.result else "why: ", "bold"), result or "—",
         ))
 

@@ -273,3 +273,15 @@ async def test_both_real_providers_offer_mcp_tools_and_carry_their_results():
             offered = api.requests[0].body["tools"]
             assert any((tool.get("name") or tool["function"]["name"]) == "fake__add" for tool in offered)
             assert "42" in json.dumps(api.requests[1].body["messages"])
+
+
+async def test_session_started_records_each_server_with_its_literal_values_hidden():
+    from engine.providers.simulated import SimulatedProvider
+
+    server = McpServer(name="vault", command=("no-such-mcp-server",), env={"TOKEN": "sk-literal-5551234", "HOME_DIR": "env:HOME"})
+    ran = await run(SimulatedProvider(seed=1, speed=0), pattern="pipeline", mcp_servers=(server,))
+
+    [started] = ran.of("session.started")
+    [recorded] = started.mcp_servers
+    assert recorded.env == {"TOKEN": "<hidden>", "HOME_DIR": "env:HOME"} and recorded.command == server.command
+    assert "sk-literal-5551234" not in json.dumps([event.model_dump(mode="json") for event in ran.events])

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from engine.events import SessionStarted
 from engine.teams import TeamFileError
 from tui.cli import main
-from tui.setup import Choices, build
+from tui.resuming import ResumeChoices, resumed_setup
+from tui.setup import Choices, SetupError, build
 from tui.userfiles import config_path, load_team_file, teams_dir
 
 TEAM = """
@@ -91,3 +93,37 @@ def test_teams_show_lists_each_servers_tools_and_hides_the_values_it_is_given(us
     assert "sk-literal-in-the-file-1234" not in out and "<hidden>" in out and "env:HOME" in out
     listed = next(line for line in out.splitlines() if line.startswith("#   fake:"))
     assert "tools:" in listed and "fake.echo" in listed and "fake.fail" in listed
+
+
+def _started(setup) -> SessionStarted:
+    """The `session.started` a session of `setup` records."""
+    spec = setup.spec
+    return SessionStarted(
+        session_id="s1", seq=1, ts=0.0, task=spec.task, title=spec.task, pattern=spec.pattern, team=spec.team,
+        provider="simulated", seed=1, limits=spec.limits, policy=spec.policy,
+        mcp_servers=[server.hidden() for server in spec.mcp_servers],
+    )
+
+
+def test_a_resume_starts_the_servers_the_session_recorded_and_asks_config_for_hidden_values(files):
+    team = TEAM.replace('command = ["git-mcp", "--repository", "."]', 'command = ["git-mcp"]\nenv = { GIT_TOKEN = "sk-literal-9876543210" }')
+    (teams_dir() / "mine.toml").write_text(team)
+    started = _started(build(Choices(task="Review the docs", team="mine")))
+    assert "sk-literal-9876543210" not in started.model_dump_json()  # the record never holds it
+
+    servers = {s.name: s for s in resumed_setup(started, ResumeChoices()).spec.mcp_servers}
+    assert servers["git"].command == ("shared-git-mcp",)  # its value was hidden: config.toml's, by name
+    assert servers["docs"].headers == {"Authorization": "env:DOCS_TOKEN"}  # as recorded
+
+    config_path().write_text(CONFIG.split("[[mcp_servers]]\nname = \"git\"")[0])
+    with pytest.raises(SetupError, match=r"MCP server 'git' was given env.GIT_TOKEN as a literal value.*config.toml"):
+        resumed_setup(started, ResumeChoices())
+
+
+def test_a_resume_of_a_team_files_server_needs_no_config(files):
+    started = _started(build(Choices(task="Review the docs", team="mine")))
+    config_path().write_text("")
+    (teams_dir() / "mine.toml").unlink()  # the team file is gone too: the record is enough
+
+    servers = {s.name: s for s in resumed_setup(started, ResumeChoices()).spec.mcp_servers}
+    assert servers["git"].command == ("git-mcp", "--repository", ".")

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from engine.run.record import DecisionPlace
 
 
+FORK_RULE = "changed at the fork"
+"""The rule of a decision a person changed at a fork (`tui.forking`): it reads as that, not
+as a decision taken before."""
+
+
 class DecisionError(ValueError):
     """A decision the escalation cannot take: an option it does not offer, an invalid edit."""
 
@@ -249,7 +254,7 @@ class ApprovalGate:
             self._allowed_tools.add(tool.name)
         elif tool is not None and before.rule == _allowed_rule(tool.name, exact=True):
             self._allowed_inputs.add((tool.name, _canonical(payload)))
-        rule = f"as decided before: {before.by} ({before.rule})"
+        rule = before.rule if before.rule == FORK_RULE else f"as decided before: {before.by} ({before.rule})"
         return Decision(before.action, before.reason, edited, before.by, rule, before.option)
 
     async def _stands(

@@ -30,6 +30,7 @@ from tui.screens.session import SessionScreen
 from tui.setup import Setup
 
 if TYPE_CHECKING:
+    from tui.forking import Forkable
     from tui.resuming import Resumable
 
 Start = Literal["launch", "browser", "session"] | None
@@ -124,17 +125,25 @@ class HuddleApp(App[None]):
 
     def start_session(self, setup: Setup) -> None:
         """Run a session set up on the launch screen, recorded, in a live screen."""
-        live = LiveSession(setup.spec, setup.provider, setup.config, store=self.store)
-        self.sessions.append(live)
-        self.push_screen(SessionScreen(live))
+        self._watch(LiveSession(setup.spec, setup.provider, setup.config, store=self.store))
 
     def resume_session(self, found: Resumable) -> None:
         """Carry a recorded session on in its own record, in a live screen that shows
         what it recorded first (`tui.resuming`)."""
         setup = found.setup
         live = LiveSession(setup.spec, setup.provider, setup.config, store=self.store, resume=found.events)
+        self._watch(live, found.events)
+
+    def fork_session(self, found: Forkable) -> None:
+        """Run a fork of a recorded session (`tui.forking`), recorded, in a live screen: its
+        replayed part shows as it is emitted again, then the live part."""
+        setup = found.setup
+        self._watch(LiveSession(setup.spec, setup.provider, setup.config, store=self.store, record=found.record))
+
+    def _watch(self, live: LiveSession, before: list[EventBase] | None = None) -> None:
+        """A live screen on `live` (after `before`, what its record held), which runs it."""
         self.sessions.append(live)
-        self.push_screen(SessionScreen(live, events=found.events))
+        self.push_screen(SessionScreen(live, events=before))
 
     def open_replay(self, row: SessionRow) -> None:
         from tui.screens.replay import ReplayScreen
@@ -145,7 +154,7 @@ class HuddleApp(App[None]):
         async def load(after: int, limit: int) -> list[EventBase]:
             return await store.load_events(row.id, after_seq=after, limit=limit)  # type: ignore[return-value]
 
-        self.push_screen(ReplayScreen(load, row.last_seq))
+        self.push_screen(ReplayScreen(load, row.last_seq, session_id=row.id))
 
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.approvals import DecisionError, answer
+from engine.approvals import FORK_RULE, DecisionError, answer
 from engine.config import ConfigError, UserConfig
 from engine.events import (
     CallFinished, EscalationRequested, EscalationResolved, EventBase, ForkOrigin, SessionStarted,
@@ -156,7 +156,7 @@ def _changed_decision(record: Record, events: list[EventBase], choices: ForkChoi
     resolved = EscalationResolved(
         session_id=asked.session_id, seq=at.seq, ts=time.time(), span_id=asked.span_id, agent=asked.agent,
         escalation_id=asked.escalation_id, trigger=asked.trigger, action=decision.action, by="human",
-        rule="changed at the fork", reason=decision.reason, edited=decision.edited, option=decision.option,
+        rule=FORK_RULE, reason=decision.reason, edited=decision.edited, option=decision.option,
     )
     changes.append(f"decision at #{at.seq} changed to {choice.id}")
     return record.with_decision(asked, resolved)

@@ -89,6 +89,21 @@ class Overrides(Protocol):
     call_timeout: float
 
 
+def budget_number(text: str, kind: type, label: str) -> float | None:
+    """A budget typed into a form: None when empty, else a number above zero (a whole one for
+    `kind` int); `SetupError` says what is wrong with anything else."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = kind(text)
+    except ValueError:
+        raise SetupError(f"{label}: {text!r} is not a {'whole ' if kind is int else ''}number") from None
+    if value <= 0:
+        raise SetupError(f"{label} must be more than zero (leave it empty for no limit)")
+    return value
+
+
 def limits_over(limits: Limits, choices: Overrides) -> Limits:
     """`limits` with the budgets `choices` give over them."""
     given = {"tokens": choices.tokens, "cost": choices.cost, "turns": choices.turns, "seconds": choices.seconds}

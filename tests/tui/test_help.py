@@ -41,12 +41,13 @@ def events():
 
 
 def declared(screen_type: type) -> list[Binding]:
-    """The bindings huddle's own classes declare for a screen (its class and its bases)."""
-    bindings: list[Binding] = []
+    """The bindings huddle's own classes declare for a screen (its class and its bases), a
+    key a class binds again taking the place of its base's."""
+    bindings: dict[str, Binding] = {}
     for cls in reversed(screen_type.__mro__):
         if cls.__module__.startswith("tui.") and "BINDINGS" in vars(cls):
-            bindings += [b for b in vars(cls)["BINDINGS"] if isinstance(b, Binding)]
-    return bindings
+            bindings.update((b.key, b) for b in vars(cls)["BINDINGS"] if isinstance(b, Binding))
+    return list(bindings.values())
 
 
 def declared_descriptions(screen_type: type) -> list[str]:

@@ -23,7 +23,7 @@ from engine.providers import SIMULATED, endpoints, missing
 from engine.teams import TeamFile, TeamFileError, preset
 from tui.safe import clean, clean_line, safe
 from tui.screens.workers import CancelWorkersFirst
-from tui.setup import Choices, SetupError, build
+from tui.setup import Choices, SetupError, budget_number, build
 from tui.userfiles import config_path, load_config, load_team_file, user_team_paths
 from tui.widgets.choice_list import ChoiceList
 from tui.widgets.key_hints import KeyHints
@@ -38,19 +38,6 @@ KNOWN_LABELS = {
 KIND_WORDS = {"anthropic": "Anthropic API", "openai": "OpenAI-compatible"}
 EXAMPLE_TASK = "Design a rate limiter for our public REST API"
 """The task the screen opens with, selected: typing replaces it, ctrl+s runs it."""
-
-
-def _number(text: str, kind: type, label: str) -> float | None:
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        value = kind(text)
-    except ValueError:
-        raise SetupError(f"{label}: {text!r} is not a {'whole ' if kind is int else ''}number") from None
-    if value <= 0:
-        raise SetupError(f"{label} must be more than zero (leave it empty for no limit)")
-    return value
 
 
 def agents_table(team_file: TeamFile) -> Content:
@@ -367,7 +354,7 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
         task = self.query_one("#task", TextArea).text.strip()
         if not task:
             raise SetupError("Write a task for the team first.")
-        minutes = _number(self.query_one("#minutes", Input).value, float, "minutes")
+        minutes = budget_number(self.query_one("#minutes", Input).value, float, "minutes")
         if self._team_file is None:
             raise SetupError("The chosen team file has a problem (see the team column); pick another team.")
         pressed = self.query_one("#provider", RadioSet).pressed_button
@@ -379,9 +366,9 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
             provider=provider,
             approve=str(self.query_one("#approve", Select).value),
             limits=Limits(
-                tokens=_number(self.query_one("#tokens", Input).value, int, "tokens"),  # type: ignore[arg-type]
-                cost=_number(self.query_one("#cost", Input).value, float, "cost"),
-                turns=_number(self.query_one("#turns", Input).value, int, "turns"),  # type: ignore[arg-type]
+                tokens=budget_number(self.query_one("#tokens", Input).value, int, "tokens"),  # type: ignore[arg-type]
+                cost=budget_number(self.query_one("#cost", Input).value, float, "cost"),
+                turns=budget_number(self.query_one("#turns", Input).value, int, "turns"),  # type: ignore[arg-type]
                 seconds=minutes * 60 if minutes else None,
             ),
         )

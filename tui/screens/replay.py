@@ -14,6 +14,7 @@ import asyncio
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
@@ -31,6 +32,9 @@ from tui.widgets.details import DetailsPane
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.replay_bar import ReplayBar
 from tui.widgets.timeline import Timeline
+
+if TYPE_CHECKING:
+    from tui.forking import Forkable
 
 Loader = Callable[[int, int], Awaitable[list[EventBase]]]
 """Loads up to `limit` events with seq above `after`: (after, limit) -> events."""
@@ -55,11 +59,17 @@ class ReplayScreen(CancelWorkersFirst, SessionScreen):
         Binding("home", "seek_start", "Start", show=False, id="replay.start", priority=True),
         Binding("end", "seek_end", "End", id="replay.end", tooltip="The session as it finished", priority=True),
         Binding("j", "jump", "Jump to", id="replay.jump", tooltip="Pick any moment from the whole timeline"),
+        Binding("f", "fork", "Fork here", id="replay.fork", tooltip="A new session: this one up to the moment shown, live from there"),
+        Binding("F", "filter", "Filter", key_display="F", id="replay.filter", tooltip="Show one agent's timeline entries, or one kind of entry (f forks here)"),
     ]
 
-    def __init__(self, load: Loader, total: int, *, speed: float | None = 4.0, playing: bool = True) -> None:
+    def __init__(
+        self, load: Loader, total: int, *, speed: float | None = 4.0, playing: bool = True, session_id: str | None = None,
+    ) -> None:
+        """`session_id`: the recorded session's, to fork it (`f`); None: it cannot be forked."""
         super().__init__()
         self._load = load
+        self.session_id = session_id
         self.replay = ReplayClock()
         self.replay.total = total
         self.speed: float | None = speed
@@ -211,6 +221,20 @@ class ReplayScreen(CancelWorkersFirst, SessionScreen):
         if seq is not None:
             self.call_later(self._move_to, self.replay.index_of_seq(seq))
 
+    def action_fork(self) -> None:
+        """Fork the session at the moment shown: a new session, live from there."""
+        from tui.screens.fork import ForkScreen
+
+        if self.session_id is None or not self._shown:
+            return
+        self.playing = False
+        events = self.replay.events[: self._shown]
+        self.app.push_screen(ForkScreen(self.session_id, events), callback=self._forked)
+
+    def _forked(self, found: Forkable | None) -> None:
+        if found is not None:
+            self.app.fork_session(found)  # type: ignore[attr-defined]
+
     def action_result(self) -> None:
         """The session's result as it finished, wherever the replay is."""
         if self._whole.finished:
@@ -241,4 +265,6 @@ class ReplayScreen(CancelWorkersFirst, SessionScreen):
         # In the timeline, Home and End go to its first and last entry, not the replay's.
         if action in ("seek_start", "seek_end") and isinstance(self.focused, Timeline):
             return False
+        if action == "fork" and self.session_id is None:
+            return None
         return super().check_action(action, parameters)

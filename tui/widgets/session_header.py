@@ -60,11 +60,14 @@ class SessionHeader(Vertical):
         """Which session this is, on what, and its task (set once it starts); `mode` is
         "live" or how a past session is shown."""
         self._last = (view, mode, self._last[2] if self._last else 0.0)
-        shown = (view.session_id, view.pattern, view.seed, view.provider, view.task, mode)
+        shown = (view.session_id, view.pattern, view.seed, view.provider, view.task, mode, view.started)
         if shown == self._shown:
             return
         self._shown = shown
         seed = (f" · seed {view.seed}" if view.seed is not None else "", "dim")
+        origin = view.started.forked_from if view.started is not None else None
+        if origin is not None:  # where it comes from, before how it was seeded
+            seed = (f" · forked from {origin.session_id[:8]} at #{origin.at_seq}{seed[0]}", "dim")
         if self._narrow:
             where = Content.assemble((view.pattern, "bold"), " · ", (view.session_id, "bold"), seed)
         else:

@@ -39,7 +39,7 @@ from engine.events import (
     ToolResult,
     ToolServer,
 )
-from engine.formats import limits_text, plural
+from engine.formats import limits_text, period, plural
 from engine.state import SessionState, event_classes
 
 Tone = Literal["", "accent", "success", "warning", "error"]
@@ -58,7 +58,10 @@ class Line:
 
 def narrate(state: SessionState, event: EventBase) -> Line | None:
     """The line `event` adds to the story, or None for kinds the story leaves out (text
-    as it streams). `state` is the session with `event` already folded in."""
+    as it streams) and for what a resumed run tells again (`SessionState.retold`).
+    `state` is the session with `event` already folded in."""
+    if state.retold:
+        return None
     return NARRATORS[type(event)](state, event)
 
 
@@ -81,9 +84,13 @@ ENDED_AS: dict[str, str] = {
 
 
 def _session_resumed(state: SessionState, e: SessionResumed) -> Line:
+    """ "resumed after 2h 3m away; it was stopped (tokens budget used up); 3 calls and 1
+    decision answered from the record"."""
+    away = state.resumes[-1].away_s
     why = f" ({e.previous_reason})" if e.previous_reason else ""
-    answered = f"{plural(e.calls, 'call')} and {plural(e.decisions, 'decision')} from the record"
-    return Line("◆", f"resumed after {ENDED_AS[e.previous_status]}{why}: {answered}", "accent", e.agent)
+    answered = [plural(n, noun) for n, noun in ((e.calls, "call"), (e.decisions, "decision")) if n]
+    reused = f"{' and '.join(answered)} answered from the record" if answered else "nothing in the record to answer from"
+    return Line("◆", f"resumed after {period(away)} away; {ENDED_AS[e.previous_status]}{why}; {reused}", "accent", e.agent)
 
 
 def _plan_made(state: SessionState, e: PlanMade) -> Line:

@@ -10,7 +10,7 @@ a session is made of (text deltas and progress).
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
@@ -45,6 +45,7 @@ from engine.events import (
     purpose_of,
 )
 from engine.formats import outcome
+from engine.notes import BoardNote, WriteNote
 
 AgentStatus = Literal["idle", "thinking", "streaming", "retrying", "waiting", "done", "failed"]
 StepState = Literal["planned", "running", "done", "error", "skipped", "stopped"]
@@ -175,6 +176,17 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class Resume:
+    """Where the session carried on in its record after it had ended (its `session.resumed`)."""
+
+    ts: float
+    worked_s: float
+    """Seconds it had worked by then, over its earlier runs: its clock goes on from there."""
+    away_s: float
+    """Seconds it was away: from its last event before to the resume."""
+
+
+@dataclass(frozen=True)
 class PlanVersion:
     """One version of one plan: the top-level plan has scope "", a member team's its path."""
 
@@ -234,6 +246,20 @@ class SessionState:
         self.totals = Totals()
         self.tool_servers: dict[str, ToolServer] = {}
         """The session's MCP servers, by name, as their latest `tool.server` event left them."""
+        self.resumes: list[Resume] = []
+        """Each time it carried on after it had ended, in order."""
+        self.retold = False
+        """Whether the event folded last tells again what the record told before a resume: a
+        resumed run goes through its pattern from the top, answering the calls and decisions
+        the record holds without telling them again, but telling again its plan, the steps
+        that were done, its notes and handoffs. Such an event changes nothing here, and the
+        story leaves it out: the session reads as one."""
+        self._told: Counter[int] = Counter()
+        """The notes, handoffs, messages and warnings told (not retold), by what they say."""
+        self._to_retell: Counter[int] = Counter()
+        """Of those, the ones told before the latest resume and not told again since."""
+        self._done_before: set[str] = set()
+        """The steps that were done when it was resumed (the latest time), not told again since."""
 
     # -- reading --------------------------------------------------------------------
 
@@ -273,7 +299,11 @@ class SessionState:
         )
 
     def offset(self, ts: float) -> float:
-        """Seconds since the session started."""
+        """Seconds the session had worked by `ts`: since it started, less the time it was
+        away between its runs (as its duration and its time budget count)."""
+        for resume in reversed(self.resumes):
+            if ts >= resume.ts:
+                return resume.worked_s + ts - resume.ts
         return ts - (self.started_ts or ts)
 
     # -- folding ---------------------------------------------------------------------
@@ -281,8 +311,20 @@ class SessionState:
     def apply(self, event: EventBase) -> None:
         """Fold one event in; events come in `seq` order."""
         self.seq = event.seq
-        self.last_ts = event.ts
+        self.retold = False
         REDUCERS[type(event)](self, event)
+        self.last_ts = event.ts
+
+    def _retells(self, e: EventBase) -> bool:
+        """Whether `e` (a note, a handoff, a message, a warning) tells again what was told
+        before the latest resume, and is then left out (`retold`); else it counts as told."""
+        said = _said(e)
+        if self._to_retell[said] > 0:
+            self._to_retell[said] -= 1
+            self.retold = True
+        else:
+            self._told[said] += 1
+        return self.retold
 
     def _agent(self, name: str | None) -> Agent | None:
         return self.agents.get(name) if name is not None else None
@@ -317,7 +359,13 @@ class SessionState:
         """The session carries on in its record: running again, its time worked so far as its
         duration, and what was cut short by its end (or by its process dying) waiting to go on:
         a step that was running is planned again, an agent that was busy or failed is idle
-        (the calls it had open are made again or answered from the record)."""
+        (the calls it had open are made again or answered from the record). How long it was
+        away is counted here, once: from its last event to this one. What its run tells
+        again from here on is `retold`."""
+        away = e.ts - self.last_ts if self.last_ts is not None else 0.0
+        self.resumes.append(Resume(e.ts, e.worked_s, max(0.0, away)))
+        self._to_retell = self._told.copy()
+        self._done_before = {step_id for step_id, step in self.steps.items() if step.status == "done"}
         self.status, self.result, self.reason, self.partial = "running", None, None, False
         self.failed_steps = self.skipped_steps = 0
         self.finished_ts, self.duration_s = None, e.worked_s
@@ -337,6 +385,9 @@ class SessionState:
         if scope is None:  # recorded before plans said whose they are: their step ids say it
             first = str(steps[0].get("id", "")) if steps else ""
             scope = first.rsplit("/", 1)[0] if "/" in first else ""
+        if self.resumes and self.revisions.get((scope, e.revision)) == e.plan:
+            self.retold = True  # the same version again, not a revision: the latest stays the latest
+            return
         self.plans[scope] = e.plan
         self.revisions[scope, e.revision] = e.plan
         self.plan_by[e.agent] = PlanVersion(scope, e.revision, e.plan, e.agent)
@@ -348,10 +399,18 @@ class SessionState:
                 self.steps[step_id] = Step(step_id, str(planned.get("title", "")), str(planned.get("assigned_to", "")))
 
     def _step_started(self, e: StepStarted) -> None:
+        if e.step_id in self._done_before:  # done before the resume: its calls come from the record
+            self.retold = True
+            return
         step = self.steps.setdefault(e.step_id, Step(e.step_id))
         step.status, step.title, step.assigned_to = "running", e.title, e.assigned_to
 
     def _step_finished(self, e: StepFinished) -> None:
+        if e.step_id in self._done_before:
+            self._done_before.discard(e.step_id)
+            if e.status == "done":
+                self.retold = True
+                return
         step = self.steps.setdefault(e.step_id, Step(e.step_id, e.step_id, e.agent or ""))
         step.status, step.error = e.status, e.error
         agent = self._agent(e.agent)
@@ -360,6 +419,9 @@ class SessionState:
 
     def _call_started(self, e: CallStarted) -> None:
         self.calls[e.call_key] = CallSeen(e.step_id, e.purpose or purpose_of(e.span_id))
+        if e.step_id in self._done_before:  # a step done before the resume asks anew: it runs again
+            self._done_before.discard(e.step_id)
+            self.steps[e.step_id].status = "running"
         agent = self._agent(e.agent)
         if agent is not None:
             agent.open_calls.add(e.call_key)
@@ -446,12 +508,39 @@ class SessionState:
         b.unpriced = e.unpriced
         b.limits = e.limits.model_dump()
         self.totals.turns = e.turns
+        if e.reason == "unpriced":  # said as each run starts
+            self._retells(e)
 
     def _pattern_note(self, e: PatternNote) -> None:
-        self.notes.append(e)
+        if not self._retells(e):
+            self.notes.append(e)
+
+    def _told_again(self, e: Handoff | AgentMessage) -> None:
+        """Kinds that change nothing here, and that a resumed run may tell again."""
+        self._retells(e)
+
+    def _error(self, e: ErrorEvent) -> None:
+        if not e.fatal:  # a bad handoff, an unknown agent: found again as the run goes through them
+            self._retells(e)
 
     def _unchanged(self, e: EventBase) -> None:
         """Kinds that tell of something without changing what the state holds."""
+
+
+_WHEN: dict[str, Any] = {"seq": True, "ts": True}
+_CLOCKED: dict[type[EventBase], dict[str, Any]] = {
+    WriteNote: {**_WHEN, "value_ts": True},
+    BoardNote: {**_WHEN, "keys": {"__all__": {"ts"}}},
+}
+"""Kinds that carry the time of something besides their own: a resumed run tells them
+again with another time, which is not something else said."""
+
+
+def _said(e: EventBase) -> int:
+    """What an event says, apart from when: the same for an event a resumed run tells again."""
+    if isinstance(e, BudgetUpdated):  # the models with no price; the amounts have moved on
+        return hash((e.kind, *e.unpriced_models))
+    return hash(e.model_dump_json(exclude=_CLOCKED.get(type(e), _WHEN)))
 
 
 def event_classes() -> tuple[type[EventBase], ...]:
@@ -476,12 +565,12 @@ REDUCERS: dict[type[EventBase], Callable[[SessionState, Any], None]] = {
     ToolCall: SessionState._tool_call,
     ToolResult: SessionState._unchanged,
     ToolServer: SessionState._tool_server,
-    Handoff: SessionState._unchanged,
-    AgentMessage: SessionState._unchanged,
+    Handoff: SessionState._told_again,
+    AgentMessage: SessionState._told_again,
     EscalationRequested: SessionState._escalation_requested,
     EscalationResolved: SessionState._escalation_resolved,
     BudgetUpdated: SessionState._budget_updated,
-    ErrorEvent: SessionState._unchanged,
+    ErrorEvent: SessionState._error,
     **{kind: SessionState._pattern_note for kind in event_classes() if issubclass(kind, PatternNote)},
 }
 """How each kind of event changes the state (a test checks every kind has its entry)."""

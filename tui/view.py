@@ -31,6 +31,7 @@ from engine.events import (
     PlanMade,
     Retry,
     SessionFinished,
+    SessionResumed,
     StepFinished,
     ToolCall,
     ToolResult,
@@ -209,6 +210,8 @@ class SessionView(SessionState):
         event = safe(event)
         pending = len(self.pending)
         super().apply(event)
+        if self.retold:  # told before a resume: nothing changed
+            return
         show = _PANELS.get(type(event))
         if show is not None:
             show(self, event)
@@ -217,6 +220,8 @@ class SessionView(SessionState):
         areas = _AREAS.get(event.kind)
         if areas:
             self.changed |= areas
+        if isinstance(event, PatternNote):
+            self.changed.add("notes")
         if len(self.pending) != pending:
             self.changed.add("pending")
         line = narrate(self, event)
@@ -304,6 +309,18 @@ class SessionView(SessionState):
             agent.end_calls()
             self._changed_agents.add(agent.name)
 
+    def _session_resumed(self, e: SessionResumed) -> None:
+        """What a run that ended without a word (its process died) left streaming stops where
+        it stopped, saying so; the calls it was making are made again after this."""
+        for agent in self.agents.values():
+            if agent.shown_call is None and not agent.held:
+                continue
+            if agent.shown_call is not None:
+                agent.end_partial()
+                agent.add_line("⋯ cut off when the session ended", "dim")
+            agent.end_calls()  # and the text held behind it follows
+            self._changed_agents.add(agent.name)
+
 
 _PANELS: dict[type[EventBase], Callable[[SessionView, Any], None]] = {
     CallStarted: SessionView._call_started,
@@ -315,12 +332,14 @@ _PANELS: dict[type[EventBase], Callable[[SessionView, Any], None]] = {
     ToolCall: SessionView._tool_call,
     ToolResult: SessionView._tool_result,
     SessionFinished: SessionView._session_finished,
+    SessionResumed: SessionView._session_resumed,
 }
 """What each kind writes in an agent's panel; other kinds only change its status and totals."""
 
 _AREAS: dict[str, set[str]] = {
     "session.started": {"header"},
     "session.finished": {"pending", "plan", "result"},
+    "session.resumed": {"pending", "plan"},
     "plan.made": {"plan"},
     "step.started": {"plan"},
     "step.finished": {"plan"},

@@ -22,7 +22,7 @@ def test_a_stopped_run_is_resumed_to_completion_in_the_same_record(session_datab
     resumed = huddle("resume", session_id[:8], "--headless", "--speed", "0", "--max-tokens", "100000", "--approve", "reject")
 
     assert resumed.returncode == 0, resumed.stderr
-    assert "resumed after it was stopped (tokens budget used up)" in resumed.stdout
+    assert "away; it was stopped (tokens budget used up)" in resumed.stdout
     assert "session completed" in resumed.stdout
     assert recorded(resumed) == (session_id, session_database)
 
@@ -32,7 +32,7 @@ def test_a_stopped_run_is_resumed_to_completion_in_the_same_record(session_datab
     shown = huddle("sessions", "show", session_id)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.count(f"huddle · session {session_id}") == 1
-    assert shown.stdout.count("resumed after it was stopped (tokens budget used up)") == 1
+    assert shown.stdout.count("away; it was stopped (tokens budget used up)") == 1
     assert "session stopped: tokens budget used up" in shown.stdout and shown.stdout.rstrip().endswith("session completed")
 
     again = huddle("resume", session_id, "--headless")

@@ -15,6 +15,7 @@ from engine.approvals import ApprovalGate, Decision
 from engine.budgets import Limits
 from engine.bus import EventBus
 from engine.events import EventBase, SessionFinished, SessionResumed, Usage
+from engine.formats import period
 from engine.narration import narrate
 from engine.policy import ApprovalPolicy
 from engine.providers.base import ProviderError, ProviderEvent, ProviderRequest
@@ -170,8 +171,8 @@ async def test_the_resume_says_how_it_ended_and_what_the_record_answers():
             assert state.status == "running" and not state.finished and state.result is None
             assert "stopped" not in {step.status for step in state.steps.values()}
     assert lines[0].text == (
-        f"resumed after it was stopped ({first.finished.reason}): "
-        f"{record.answers} call{'s' * (record.answers != 1)} and 2 decisions from the record"
+        f"resumed after {period(state.resumes[0].away_s)} away; it was stopped ({first.finished.reason}); "
+        f"{record.answers} call{'s' * (record.answers != 1)} and 2 decisions answered from the record"
     )
     assert again.finished.duration_s >= first.finished.duration_s  # it goes on from the time worked
 

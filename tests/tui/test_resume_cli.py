@@ -59,7 +59,7 @@ def test_a_session_stopped_by_its_budget_completes_when_resumed_with_a_bigger_on
     assert code == 0, err
     assert f"huddle · session {session_id} · pipeline" in out  # the heading, once
     assert out.count("task: Design a rate limiter") == 1
-    assert "resumed after it was stopped (tokens budget used up)" in out
+    assert "away; it was stopped (tokens budget used up)" in out
     assert "result (completed)" in out and "session completed" in out
     assert f"recorded as {session_id} in {session_database}" in err
     after = events(session_database)

@@ -139,7 +139,7 @@ class MarkdownExport:
         line = narrate(self.state, event)
         if isinstance(event, SessionStarted):
             self.forked_from = event.forked_from
-        elif isinstance(event, PlanMade):
+        elif isinstance(event, PlanMade) and line is not None:  # not a plan a resumed run tells again
             self._plan(event)
         elif isinstance(event, CallFinished):
             self._reply(event)

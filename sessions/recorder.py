@@ -192,7 +192,6 @@ class Recorder:
         stored = self._resuming.pop(event.session_id, None)
         if isinstance(event, SessionResumed) and stored is not None:
             tally = SessionTally.of_record(stored)
-            tally.resumed(event)
             batch.resumed.append({"id": event.session_id, "pid": os.getpid(), "host": HOST, "after_seq": event.after_seq})
             return tally
         if not isinstance(event, SessionStarted):

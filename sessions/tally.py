@@ -19,8 +19,6 @@ class SessionTally:
         self.session_id = session_id
         self.created_at = created_at
         self.state = SessionState()
-        self.run_started = created_at
-        """When the run being recorded began: the start, or the latest resume."""
         self.resumes = 0
         """How many times the session was resumed."""
 
@@ -32,11 +30,6 @@ class SessionTally:
         for event in events:
             tally.feed(event)
         return tally
-
-    def resumed(self, event: SessionResumed) -> None:
-        """The session carries on from `event`: its duration goes on from the time it had
-        worked, not from the time since it started."""
-        self.run_started = event.ts
 
     def feed(self, event: EventBase) -> str | None:
         """Fold one event in (events come in `seq` order); return the text it adds to
@@ -54,9 +47,9 @@ class SessionTally:
         updated_at = state.last_ts if state.last_ts is not None else self.created_at
         if state.finished:
             status, duration_s = state.status, state.duration_s
-        else:  # its time worked before this run (none but after a resume), and this run's so far
+        else:  # the time it has worked so far (a resume's time away left out)
             status = "waiting" if state.pending else "running"
-            duration_s = round(state.duration_s + max(0.0, updated_at - self.run_started), 3)
+            duration_s = round(max(0.0, state.offset(updated_at)), 3)
         return {
             "id": self.session_id,
             "updated_at": updated_at,

@@ -138,6 +138,8 @@ class Transcript:
         self._line("")
 
     def _plan_made(self, e: PlanMade, line: Line | None) -> None:
+        if line is None:  # a plan a resumed run tells again: told once already
+            return
         self._say(e, line)
         for step in e.plan.get("steps", []):
             after = step.get("depends_on") or []

@@ -11,7 +11,7 @@ import pytest
 
 from engine.approvals import ApprovalGate, Decision
 from engine.bus import EventBus
-from engine.events import CallDelta, EscalationRequested, EscalationResolved, EventBase
+from engine.events import CallDelta, EscalationRequested, EscalationResolved, EventBase, SessionStarted
 from engine.policy import ApprovalPolicy
 from engine.providers.simulated import SimulatedProvider
 from engine.session import EngineConfig, SessionSpec, run_session
@@ -138,6 +138,11 @@ async def test_a_session_waits_while_a_person_decides(store: SessionStore) -> No
 
 def test_a_tally_is_running_then_waiting_then_running() -> None:
     tally = SessionTally("s", created_at=100.0)
+    spec = SessionSpec(task=TASK)
+    tally.feed(SessionStarted(
+        session_id="s", seq=1, ts=100.0, task=TASK, title=TASK, pattern=spec.pattern, team=spec.team,
+        provider="simulated", seed=0, limits=spec.limits, policy=spec.policy,
+    ))
     asked = dict(session_id="s", reason="r", rule="x")
     rule = EscalationRequested(**asked, seq=2, ts=101.0, escalation_id="e1", trigger="budget")
     ask = EscalationRequested(**asked, seq=3, ts=102.0, escalation_id="e2", trigger="plan", human=True)

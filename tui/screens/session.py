@@ -149,8 +149,8 @@ class SessionScreen(Screen[None]):
         self._tick()  # the clock moves with every event, not only with budget changes
         if "pending" in areas:
             self._pending_changed()
-        if "result" in areas and self.live is not None:
-            self._show_result()
+        if "result" in areas and self.live is not None and self.live.finished is not None:
+            self._show_result()  # its own end, not that of the record a resumed session shows first
 
     def _show_result(self) -> None:
         """The session just ended: its result (saying whether it is partial) in the details."""
@@ -173,7 +173,7 @@ class SessionScreen(Screen[None]):
         if view.started_ts is None:
             return 0.0
         end = view.finished_ts if view.finished else self.now()
-        return max(0.0, (end or view.started_ts) - view.started_ts)
+        return max(0.0, view.offset(end or view.started_ts))  # time worked: a resume's time away left out
 
     def _tick(self) -> None:
         """What moves with the clock: the header's status and time, the budget gauges."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sessions import decisions
+
 APPLICATION_ID = 0x48554444
 """`PRAGMA application_id`: "HUDD", marks the file as huddle's."""
 
@@ -122,6 +124,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
             "CREATE INDEX sessions_by_parent ON sessions (parent_id)",
         ),
+    ),
+    Migration(
+        6,
+        "decisions taken away from a session's process (the inbox, an attached screen), on their way to it",
+        decisions.CREATE,
     ),
 )
 

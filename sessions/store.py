@@ -14,9 +14,10 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,8 +25,10 @@ from typing import Any
 import aiosqlite
 from pydantic import TypeAdapter, ValidationError
 
-from engine.events import Event
-from sessions import errors
+from engine.events import EscalationRequested, Event
+from engine.formats import one_line
+from sessions import decisions, errors
+from sessions.decisions import Posted
 from sessions.errors import AmbiguousId, SessionBusy, SessionNotFound, StoreError
 from sessions.files import check_file, check_schema
 from sessions.migrations import APPLICATION_ID, SCHEMA_VERSION, pending
@@ -77,6 +80,22 @@ SORT_KEYS: dict[str, str] = {
 }
 """What sessions can be listed by (each a `SessionRow` attribute) and the SQL it sorts on:
 the only text that reaches ORDER BY."""
+_DECISION_INSERT = ", ".join(decisions.COLUMNS.split(", ")[:-2])
+_WAITING_ESCALATIONS = f"""
+    SELECT e.session_id, {", ".join(f"s.{column}" for column in COLUMNS)}, e.data
+    FROM events AS e JOIN sessions AS s ON s.id = e.session_id
+    WHERE s.status IN ('running', 'waiting') AND e.kind = 'escalation.requested'
+      AND json_extract(e.data, '$.human') = 1
+      AND e.seq > coalesce((SELECT max(x.seq) FROM events AS x
+                            WHERE x.session_id = e.session_id AND x.kind = 'session.resumed'), 0)
+      AND NOT EXISTS (SELECT 1 FROM events AS r
+                      WHERE r.session_id = e.session_id AND r.kind = 'escalation.resolved'
+                        AND r.seq > e.seq AND json_extract(r.data, '$.escalation_id') = json_extract(e.data, '$.escalation_id'))
+      AND NOT EXISTS (SELECT 1 FROM decisions AS d
+                      WHERE d.session_id = e.session_id AND d.escalation_id = json_extract(e.data, '$.escalation_id'))
+    ORDER BY e.ts
+"""
+"""Escalations waiting for a person (`SessionStore.waiting_escalations`)."""
 INSERT_EVENT = "INSERT INTO events (session_id, seq, ts, kind, agent, data) VALUES (?, ?, ?, ?, ?, ?)"
 _INSERT_DOCUMENT = "INSERT INTO search (rowid, body) VALUES (?, ?)"
 
@@ -406,9 +425,69 @@ class SessionStore:
                 )
             await db.execute("DELETE FROM search WHERE rowid BETWEEN ? AND ?", document_range(key))
             await db.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
+            await db.execute("DELETE FROM decisions WHERE session_id = ?", (session_id,))
             await db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
         self._keys.pop(session_id, None)
         return row
+
+    # -- decisions on their way to a session ------------------------------------------------
+
+    async def post_decision(self, posted: Posted) -> Posted:
+        """Post a decision for a session's escalation (`sessions.decisions`): the one posted
+        first is the one. Returns it: `posted`, or the earlier one (`first` False)."""
+        async with self._writing() as db:
+            cursor = await db.execute(
+                f"INSERT INTO decisions ({_DECISION_INSERT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                posted.values(),
+            )
+            if cursor.rowcount == 1:
+                return posted
+        earlier = await self.posted(posted.session_id, posted.escalation_id)
+        assert earlier is not None  # decisions are never taken back
+        return replace(earlier, first=False)
+
+    async def posted(self, session_id: str, escalation_id: str) -> Posted | None:
+        """The decision posted for an escalation, with its outcome so far; None if none was."""
+        with self._translated():
+            found = await self._db.execute_fetchall(
+                f"SELECT {decisions.COLUMNS} FROM decisions WHERE session_id = ? AND escalation_id = ?",
+                (session_id, escalation_id),
+            )
+        return next((Posted.from_db(tuple(values)) for values in found), None)
+
+    async def waiting_decisions(self, session_id: str) -> list[Posted]:
+        """The decisions posted for a session that it has not picked up yet, oldest first."""
+        with self._translated():
+            found = await self._db.execute_fetchall(
+                f"SELECT {decisions.COLUMNS} FROM decisions WHERE session_id = ? AND outcome IS NULL ORDER BY decided_at",
+                (session_id,),
+            )
+        return [Posted.from_db(tuple(values)) for values in found]
+
+    async def settle_decision(self, session_id: str, escalation_id: str, outcome: str) -> None:
+        """Say what became of a posted decision: `decisions.TAKEN`, or why it was not taken."""
+        async with self._writing() as db:
+            await db.execute(
+                "UPDATE decisions SET outcome = ?, settled_at = ? WHERE session_id = ? AND escalation_id = ? AND outcome IS NULL",
+                (outcome, time.time(), session_id, escalation_id),
+            )
+
+    async def waiting_escalations(self) -> list[tuple[SessionRow, EscalationRequested]]:
+        """Every escalation that waits for a person in a running session, oldest first, with
+        its session's row: asked since the session's latest start or resume, not resolved,
+        and no decision posted for it yet."""
+        with self._translated():
+            found = await self._db.execute_fetchall(_WAITING_ESCALATIONS)
+        rows: dict[str, SessionRow] = {}
+        waiting = []
+        for values in found:
+            session_id, data = values[0], values[-1]
+            row = rows.setdefault(session_id, SessionRow.from_db(tuple(values[1:-1])))
+            try:
+                waiting.append((row, EscalationRequested.model_validate_json(data)))
+            except ValidationError as error:
+                raise self._damaged_event(session_id, "?", one_line(error)) from error
+        return waiting
 
     # -- reading sessions ---------------------------------------------------------------
 

@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=number(int, "any"), help="seed for the simulated provider (default: random, printed)")
     run.add_argument("--speed", type=number(float, "zero"), default=1.0, help="simulated streaming pace: 1 is about 50 tokens/s, 0 is instant")
     run.add_argument("--faults", metavar="SPEC", help="inject faults: kind[:probability][@agent],... (kinds: rate_limit, overload, timeout, mid_stream, malformed, low_confidence, reject)")
-    run.add_argument("--approve", choices=("ask", "approve", "reject"), help="who decides escalations: ask at the terminal, or always approve/reject (default: ask on a terminal, else reject)")
+    run.add_argument("--approve", choices=resume_cli.APPROVE_MODES, help=resume_cli.APPROVE_HELP)
     run.add_argument("--max-tokens", type=number(int), metavar="N", help="token budget")
     run.add_argument("--max-cost", type=number(float), metavar="USD", help="cost budget in US dollars")
     run.add_argument("--max-turns", type=number(int), metavar="N", help="budget of delegations to agents")

@@ -24,6 +24,7 @@ from sessions.recorder import Recorder
 from sessions.store import SessionStore
 from tui import logs
 from tui.exits import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
+from tui.taking import DecisionTaker
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class LiveSession:
         """
         self.running = True
         recorder: Recorder | None = None
+        taker: asyncio.Task[None] | None = None
         try:
             if self.store is not None:
                 await self.store.check_writable()
@@ -95,6 +97,8 @@ class LiveSession:
                 if self.resume:
                     recorder.resuming(self.resume)
                 recorder.start()
+                # Decisions from the inbox or an attached screen, anywhere on the store.
+                taker = asyncio.create_task(DecisionTaker(self.store, self.session_id, self.gate, self.bus).run())
             if not self.cancelled:
                 resume = Record.from_events(self.resume) if self.resume else None
                 self._task = asyncio.ensure_future(
@@ -112,6 +116,9 @@ class LiveSession:
         except StoreError as error:
             self.error = error
         finally:
+            if taker is not None:
+                taker.cancel()
+                await asyncio.wait({taker})
             await self._end_engine()
             self.bus.close()
             try:

@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from tui.recording import LiveSession
 
 
+APPROVE_MODES = ("ask", "approve", "reject", "inbox")
+APPROVE_HELP = (
+    "who decides escalations: ask at the terminal, always approve or reject, or inbox: wait for a decision "
+    "from 'huddle inbox' or 'huddle attach' on this database (default: ask on a terminal, else reject)"
+)
+
+
 def add_command(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     db_option: argparse.ArgumentParser,
@@ -49,7 +56,7 @@ def add_run_options(
     who decides, and budgets over `over` (what was used counts)."""
     parser.add_argument("--headless", action="store_true", help="print the session as it goes on instead of opening the app")
     parser.add_argument("--provider", metavar="NAME", help="run every agent on this provider (default: each on the one it was on)")
-    parser.add_argument("--approve", choices=("ask", "approve", "reject"), help="who decides escalations: ask at the terminal, or always approve/reject (default: ask on a terminal, else reject)")
+    parser.add_argument("--approve", choices=APPROVE_MODES, help=APPROVE_HELP)
     parser.add_argument("--max-tokens", type=count, metavar="N", help=f"token budget, over {over} (what was used counts)")
     parser.add_argument("--max-cost", type=amount, metavar="USD", help=f"cost budget in US dollars, over {over}")
     parser.add_argument("--max-turns", type=count, metavar="N", help=f"budget of delegations to agents, over {over}")

@@ -28,6 +28,11 @@ from engine.teams import TeamFile, TeamFileError, preset
 from tui.userfiles import config_path, load_config, resolve_team
 
 
+INBOX = "inbox"
+"""The approve mode of a run whose escalations wait for a decision posted through the store
+(`huddle inbox`, `huddle attach`), asked at no terminal."""
+
+
 class SetupError(ValueError):
     """A choice that cannot run; the message says what to fix, in one line."""
 
@@ -42,7 +47,7 @@ class Choices:
     provider: str | None = None
     """Every agent on this provider; None: each on its own, as the team file says."""
     approve: str | None = None
-    """ask | approve | reject; None: the team file's policy."""
+    """ask | approve | reject | inbox; None: the team file's policy."""
     tokens: int | None = None
     cost: float | None = None
     turns: int | None = None
@@ -112,8 +117,8 @@ def limits_over(limits: Limits, choices: Overrides) -> Limits:
 
 def policy_over(policy: ApprovalPolicy, choices: Overrides) -> ApprovalPolicy:
     """`policy` with a run-wide approve mode and decision timeout, when `choices` give them."""
-    if choices.approve is not None:
-        policy = policy.decided_by(choices.approve)  # type: ignore[arg-type]
+    if choices.approve is not None:  # "inbox": a person decides, from wherever they are
+        policy = policy.decided_by("ask" if choices.approve == INBOX else choices.approve)  # type: ignore[arg-type]
     if choices.decision_timeout is not None:
         policy = policy.model_copy(update={"timeout_s": choices.decision_timeout})
     return policy

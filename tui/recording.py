@@ -89,7 +89,7 @@ class LiveSession:
         """
         self.running = True
         recorder: Recorder | None = None
-        taker: asyncio.Task[None] | None = None
+        taker: DecisionTaker | None = None
         try:
             if self.store is not None:
                 await self.store.check_writable()
@@ -98,7 +98,8 @@ class LiveSession:
                     recorder.resuming(self.resume)
                 recorder.start()
                 # Decisions from the inbox or an attached screen, anywhere on the store.
-                taker = asyncio.create_task(DecisionTaker(self.store, self.session_id, self.gate, self.bus).run())
+                taker = DecisionTaker(self.store, self.session_id, self.gate, self.bus)
+                taker.start()
             if not self.cancelled:
                 resume = Record.from_events(self.resume) if self.resume else None
                 self._task = asyncio.ensure_future(
@@ -116,10 +117,9 @@ class LiveSession:
         except StoreError as error:
             self.error = error
         finally:
-            if taker is not None:
-                taker.cancel()
-                await asyncio.wait({taker})
             await self._end_engine()
+            if taker is not None:
+                await taker.stop()
             self.bus.close()
             try:
                 if recorder is not None:

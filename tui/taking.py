@@ -2,8 +2,7 @@
 what lets `huddle inbox` and `huddle attach`, in any process sharing the store, answer
 the escalations of a session this process runs.
 
-While an escalation waits for a person, the session looks for posted decisions every
-`POLL_S` seconds, answers its approval gate with each, and settles it in the store: taken,
+The session looks for posted decisions every `POLL_S` seconds (one indexed query), answers its approval gate with each, and settles it in the store: taken,
 or why not (decided meanwhile, here or by a rule; an edit that does not validate).
 """
 
@@ -36,19 +35,39 @@ class DecisionTaker:
         self.gate = gate
         self._resolved: dict[str, EscalationResolved] = {}
         """How each escalation was decided, to tell a late poster who was first."""
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
         bus.listen(self._keep)
 
     def _keep(self, event: EventBase) -> None:
         if isinstance(event, EscalationResolved):
             self._resolved[event.escalation_id] = event
 
-    async def run(self) -> None:
-        """Look for posted decisions while the session runs (cancel this to stop). A store that
-        cannot be read for a moment (locked) is tried again at the next look."""
-        while True:
-            await asyncio.sleep(POLL_S)
-            if not self.gate.pending:
-                continue
+    def start(self) -> None:
+        """Look for posted decisions from now on, until `stop`."""
+        self._task = asyncio.create_task(self._run(), name="huddle-decisions")
+
+    async def stop(self) -> None:
+        """Stop looking, once the look under way (if any) has settled what it took; then
+        settle what was posted too late for the session, saying so."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+        try:
+            for posted in await self.store.waiting_decisions(self.session_id):
+                await self.store.settle_decision(self.session_id, posted.escalation_id, self.take(posted))
+        except StoreError as error:
+            log.warning("session %s: posted decisions could not be settled: %s", self.session_id, error)
+
+    async def _run(self) -> None:
+        """A look every `POLL_S` seconds. A store that cannot be read for a moment (locked)
+        is tried again at the next look."""
+        while not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), POLL_S)
+                return
+            except TimeoutError:
+                pass
             try:
                 for posted in await self.store.waiting_decisions(self.session_id):
                     await self.store.settle_decision(self.session_id, posted.escalation_id, self.take(posted))
@@ -69,8 +88,10 @@ class DecisionTaker:
                 self.gate.resolve(posted.escalation_id, posted.decision())
         except DecisionError as error:
             resolved = self._resolved.get(posted.escalation_id)
+            if resolved is None and self._stopping.is_set():
+                return "the session ended before it took the decision"
             if resolved is not None:
-                return f"already decided: {DECIDED[resolved.action]} by {resolved.rule or resolved.by} at {time_of_day(resolved.ts)}"
+                return f"already decided: {DECIDED[resolved.action]} by {resolved.by} ({resolved.rule}) at {time_of_day(resolved.ts)}"
             return str(error)
         log.info("session %s: escalation %s decided by %s", self.session_id, posted.escalation_id, posted.decided_by)
         return TAKEN

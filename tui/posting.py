@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import NamedTuple
 
 from engine.approvals import Decision
 from engine.formats import time_of_day
 from sessions.decisions import TAKEN, Posted
+from sessions.rows import LIVE_STATES
 from sessions.store import SessionStore
 
 SETTLE_WAIT_S = 3.0
@@ -33,9 +35,16 @@ async def post_decision(
     """Post `decision` (or, with `scope`, an "always allow") for a session's escalation as
     `by` (`sessions.decisions.decider`), and wait up to `SETTLE_WAIT_S` for the session to
     take it. Raises the store's `StoreError` when it cannot be posted."""
-    posted = await store.post_decision(Posted(
-        session_id, escalation_id, decision.action, decision.option, decision.reason, decision.edited, scope, by, time.time(),
-    ))
+    posted = await store.posted(session_id, escalation_id)
+    if posted is None:
+        row = await store.get_session(session_id)
+        if row.status not in LIVE_STATES:  # nothing would take it
+            return Outcome(False, f"session {row.id} is not running ({row.status}): nothing waits for a decision")
+        posted = await store.post_decision(Posted(
+            session_id, escalation_id, decision.action, decision.option, decision.reason, decision.edited, scope, by, time.time(),
+        ))
+    else:
+        posted = replace(posted, first=False)
     if not posted.first:
         return Outcome(False, f"already decided by {posted.decided_by} at {time_of_day(posted.decided_at)}")
     deadline = time.monotonic() + SETTLE_WAIT_S

@@ -47,11 +47,9 @@ class ForkScreen(ModalScreen["Forkable | None"]):
         started = events[0]
         assert isinstance(started, SessionStarted)
         self.started = started
-        self.asked = next(
-            (e for e in events if isinstance(e, EscalationRequested) and isinstance(self.at, EscalationRequested | EscalationResolved)
-             and e.escalation_id == self.at.escalation_id),
-            None,
-        )
+        about = self.at.escalation_id if isinstance(self.at, EscalationRequested | EscalationResolved) else None
+        self.asked = next((e for e in events if isinstance(e, EscalationRequested) and e.escalation_id == about), None)
+        """The escalation the moment is (its request or its resolution), if it is one."""
 
     def compose(self) -> ComposeResult:
         at = self.at

@@ -84,6 +84,10 @@ async def run_dag(
     `run_step` returns a step's output; any exception but `StopSession` (and
     cancellation) makes that step an error, described by `on_failure`. Steps that
     cannot run are passed to `on_unrunnable` as error or skipped outcomes.
+
+    The outcomes come in the order of `steps`, not the order they finished in: what is
+    made of them (a synthesis prompt) is then the same however the steps raced, and a
+    resumed run, whose recorded steps finish at once, asks what an unbroken run asks.
     """
     by_id = {step.id: step for step in steps}
     outcomes: dict[str, Outcome[S]] = {}
@@ -170,4 +174,4 @@ async def run_dag(
     for step in steps:  # anything left waits on nothing that can finish
         if step.id not in outcomes:
             await settle(Outcome(step, "error", error="blocked: its dependencies can never finish"))
-    return outcomes
+    return {step.id: outcomes[step.id] for step in steps}

@@ -256,3 +256,33 @@ async def test_a_hierarchical_plan_edit_must_give_each_step_to_a_direct_member()
 
     await run(SimulatedProvider(seed=2, speed=0), pattern="hierarchical", gate=gate, policy=gate.policy, on_event=answer)
     assert len(refused) == 1 and f"{inside.name} works inside member team" in refused[0]
+
+
+async def test_the_synthesis_is_asked_the_same_whichever_parallel_step_finishes_first():
+    """Results reach the lead in plan order, not finishing order: a resumed run (whose
+    recorded steps finish at once) asks what an unbroken run asks."""
+    plan = plan_of(("s1", "researcher", []), ("s2", "coder", []))
+
+    async def synthesis_asked(first: str) -> tuple[object, ...]:
+        first_done = asyncio.Event()
+
+        class Ordered(ScriptedProvider):
+            """The other worker's reply waits until `first`'s step has finished."""
+
+            async def stream(self, request):
+                if request.agent not in (first, "lead"):
+                    await first_done.wait()
+                async for event in super().stream(request):
+                    yield event
+
+        def on_event(event):
+            if event.kind == "step.finished" and event.agent == first:
+                first_done.set()
+
+        provider = Ordered(orchestrated(plan))
+        ran = await run(provider, on_event=on_event)
+        assert ran.of("step.finished")[0].agent == first
+        [synthesis] = [r for r in provider.requests if r.call_key.startswith("root/synthesis")]
+        return synthesis.messages
+
+    assert await synthesis_asked("coder") == await synthesis_asked("researcher")

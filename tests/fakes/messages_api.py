@@ -28,6 +28,12 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     drop_after: int | None = None
     """Reset the connection after this many events."""
+    hold_after: int | None = None
+    """Send this many events, then nothing more until the client goes away (a reply
+    that streams and never finishes: the client is killed, or gives up, mid-reply)."""
+    holding: threading.Event | None = None
+    """Set once the reply holds (after `hold_after` events were sent), so a test knows
+    without sleeping that the client is mid-reply."""
 
 
 @dataclass
@@ -170,6 +176,10 @@ class MessagesAPI:
                     if reply.drop_after is not None and index == reply.drop_after:
                         writer.transport.abort()  # connection reset mid-stream
                         return
+                    if reply.hold_after is not None and index == reply.hold_after:
+                        await hold(reader, reply.holding)
+                        writer.close()
+                        return
                     chunk = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
                     writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
                     await writer.drain()
@@ -196,6 +206,14 @@ async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             headers[key.strip().lower()] = value.strip()
     body = await reader.readexactly(int(headers.get("content-length", "0")))
     return Seen(path, headers, json.loads(body or b"{}"))
+
+
+async def hold(reader: asyncio.StreamReader, holding: threading.Event | None) -> None:
+    """Say the reply holds (`holding`), then wait, sending nothing, until the client closes
+    its end of the connection (or the connection breaks)."""
+    if holding is not None:
+        holding.set()
+    await reader.read()  # b"" once the client has gone away
 
 
 async def write_json(writer: asyncio.StreamWriter, status: int, body: dict[str, Any] | None, headers: dict[str, str]) -> None:

@@ -40,7 +40,8 @@ def test_a_row_with_garbage_in_its_columns_reads_with_them_empty():
     values = dict(zip(COLUMNS, [0] * len(COLUMNS)))
     values |= {"id": "abc", "task": "t", "title": b"\xff", "pattern": "p", "team": "t", "agents": "[1, 2]",
                "provider": "simulated", "models": "[]", "status": "nonsense", "cost": "lots", "created_at": 1.0,
-               "updated_at": 1.0, "duration_s": None, "result": None, "reason": None, "seed": "x", "host": None}
+               "updated_at": 1.0, "duration_s": None, "result": None, "reason": None, "seed": "x", "host": None,
+               "parent_id": None, "forked_at": None}
     row = SessionRow.from_db(tuple(values[column] for column in COLUMNS))
     assert (row.title, row.agents, row.status, row.cost, row.seed, row.duration_s) == ("", (), "interrupted", 0.0, None, 0.0)
     assert set(row.damaged) == {"title", "agents", "status", "cost", "seed", "duration_s"}

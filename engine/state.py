@@ -350,6 +350,14 @@ class SessionState:
             if step.status == "running":
                 step.status = "stopped"
         for agent in self.agents.values():
+            for cut in agent.live.values():  # what a call cut off by the end had used: billed, so counted
+                for spent in (self.totals, agent):
+                    spent.tokens_in += cut.tokens_in
+                    spent.tokens_out += cut.tokens_out
+                    if cut.cost is None:
+                        spent.unpriced += 1
+                    else:
+                        spent.cost += cut.cost
             agent.open_calls.clear()
             agent.live.clear()
             if agent.status in ("thinking", "streaming", "retrying", "waiting"):
@@ -359,7 +367,8 @@ class SessionState:
         """The session carries on in its record: running again, its time worked so far as its
         duration, and what was cut short by its end (or by its process dying) waiting to go on:
         a step that was running is planned again, an agent that was busy or failed is idle
-        (the calls it had open are made again or answered from the record). How long it was
+        (the calls it had open are made again or answered from the record; what they had
+        used by their last `call.progress` counts, as `Record.spent` does). How long it was
         away is counted here, once: from its last event to this one. What its run tells
         again from here on is `retold`."""
         away = e.ts - self.last_ts if self.last_ts is not None else 0.0
@@ -374,6 +383,14 @@ class SessionState:
             if step.status in ("running", "stopped"):
                 step.status = "planned"
         for agent in self.agents.values():
+            for cut in agent.live.values():  # what a call cut off by the end had used: billed, so counted
+                for spent in (self.totals, agent):
+                    spent.tokens_in += cut.tokens_in
+                    spent.tokens_out += cut.tokens_out
+                    if cut.cost is None:
+                        spent.unpriced += 1
+                    else:
+                        spent.cost += cut.cost
             agent.open_calls.clear()
             agent.live.clear()
             if agent.status in ("thinking", "streaming", "retrying", "waiting", "failed"):

@@ -30,6 +30,7 @@ from pydantic_core import to_jsonable_python
 from engine.events import (
     CallFailed,
     CallFinished,
+    CallProgress,
     CallStarted,
     EndedAs,
     EscalationRequested,
@@ -114,7 +115,8 @@ class Record:
     worked_s: float = 0.0
     """Seconds it worked, over its runs (the time between a run's end and a resume left out)."""
     spent: tuple[CallSpend, ...] = ()
-    """What each reply and each failed attempt that used tokens used, in order."""
+    """What each reply and each failed attempt that used tokens used, in order, and what each
+    call an end cut off had used by its last `call.progress` (billed all the same)."""
     places: dict[str, DecisionPlace] = field(default_factory=dict)
     """Where each escalation the record raised was raised, by its id."""
 
@@ -141,9 +143,22 @@ class Record:
         ended: EndedAs | Literal["completed"] | None = None
         reason: str | None = None
         worked, since = 0.0, None
+        streaming: dict[str, CallProgress] = {}
+        """Calls under way, by key: how far each had come."""
+
+        def cut_off() -> None:  # what the calls an end cut off had used: billed, so counted
+            spent.extend(CallSpend(p.agent, p.usage, p.cost, False) for p in streaming.values() if p.usage.total)
+            streaming.clear()
+
         for event in kept:
             if isinstance(event, CallFinished) or isinstance(event, CallFailed) and event.usage.total:
                 spent.append(CallSpend(event.agent, event.usage, event.cost, isinstance(event, CallFinished)))
+            if isinstance(event, CallProgress):
+                streaming[event.call_key] = event
+            elif isinstance(event, CallFinished | CallFailed):
+                streaming.pop(event.call_key, None)
+            elif isinstance(event, SessionResumed):
+                cut_off()  # counted when it was resumed
             if isinstance(event, SessionStarted | SessionResumed):  # a run begins: it works from here
                 ended, reason, since = "interrupted", None, event.ts
                 worked = event.worked_s if isinstance(event, SessionResumed) else 0.0
@@ -167,6 +182,7 @@ class Record:
                 decisions[place] = RecordedDecision(payload, event)
         if since is not None and kept:  # it stopped without a word: it worked until its last event
             worked += max(0.0, kept[-1].ts - since)
+        cut_off()
         return cls(
             calls, recorded_tools(kept), decisions, frozenset(asked), task, emit,
             session_id=kept[0].session_id if kept else None, last_seq=max((e.seq for e in kept), default=0),

@@ -279,6 +279,11 @@ async def test_a_session_whose_process_died_mid_reply_resumes_from_what_was_reco
             assert not any(agent.open_calls or agent.live for agent in state.agents.values())
             assert "running" not in {step.status for step in state.steps.values()}
     assert state.finished and state.totals.calls == again.finished.calls
+    # What the cut call had used by its last report was billed: counted once, in both accounts.
+    [*_, cut] = [e for e in session.events[: streaming.seq] if e.kind == "call.progress" and e.call_key == streaming.call_key]
+    assert cut.usage.total and again.finished.usage == used(session.events) + cut.usage
+    assert (state.totals.tokens_in, state.totals.tokens_out) == (again.finished.usage.tokens_in, again.finished.usage.output_tokens)
+    assert state.totals.cost == pytest.approx(again.finished.cost)
 
 
 # -- what cannot be resumed ------------------------------------------------------------------

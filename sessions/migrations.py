@@ -127,8 +127,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         6,
-        "decisions taken away from a session's process (the inbox, an attached screen), on their way to it",
-        decisions.CREATE,
+        "decisions taken away from a session's process (the inbox, an attached screen), on their way to it, "
+        "and what finds the escalations waiting for them without reading every event",
+        (
+            *decisions.CREATE,
+            # Partial: only the rare rows of these kinds are indexed, so recording stays as fast.
+            "CREATE INDEX events_asked ON events (session_id, seq) WHERE kind = 'escalation.requested'",
+            "CREATE INDEX events_decided ON events (session_id, seq) WHERE kind = 'escalation.resolved'",
+            "CREATE INDEX events_resumed ON events (session_id, seq) WHERE kind = 'session.resumed'",
+        ),
     ),
 )
 

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -82,7 +82,7 @@ SORT_KEYS: dict[str, str] = {
 the only text that reaches ORDER BY."""
 _DECISION_INSERT = ", ".join(decisions.COLUMNS.split(", ")[:-2])
 _WAITING_ESCALATIONS = f"""
-    SELECT e.session_id, {", ".join(f"s.{column}" for column in COLUMNS)}, e.data
+    SELECT e.session_id, e.seq, {", ".join(f"s.{column}" for column in COLUMNS)}, e.data
     FROM events AS e JOIN sessions AS s ON s.id = e.session_id
     WHERE s.status IN ('running', 'waiting') AND e.kind = 'escalation.requested'
       AND json_extract(e.data, '$.human') = 1
@@ -273,7 +273,11 @@ class SessionStore:
             with self._translated():
                 await self._db.execute("BEGIN IMMEDIATE")
         except BaseException:
-            self._write_lock.release()
+            try:  # cancelled while queued, the BEGIN still runs: end it before the next writer begins
+                with suppress(sqlite3.Error):  # the error that got us here is the one to tell
+                    await self._rollback()
+            finally:
+                self._write_lock.release()
             raise
 
     async def _end(self, *, commit: bool) -> None:
@@ -480,13 +484,12 @@ class SessionStore:
             found = await self._db.execute_fetchall(_WAITING_ESCALATIONS)
         rows: dict[str, SessionRow] = {}
         waiting = []
-        for values in found:
-            session_id, data = values[0], values[-1]
-            row = rows.setdefault(session_id, SessionRow.from_db(tuple(values[1:-1])))
+        for session_id, seq, *columns, data in found:
+            row = rows.setdefault(session_id, SessionRow.from_db(tuple(columns)))
             try:
                 waiting.append((row, EscalationRequested.model_validate_json(data)))
             except ValidationError as error:
-                raise self._damaged_event(session_id, "?", one_line(error)) from error
+                raise self._damaged_event(session_id, seq, one_line(error)) from error
         return waiting
 
     # -- reading sessions ---------------------------------------------------------------

@@ -72,6 +72,8 @@ async def test_a_database_from_before_the_unpriced_count_upgrades(db_path: Path)
     with connect(db_path) as raw:  # as huddle left it at version 3
         raw.execute("DROP INDEX sessions_by_parent")
         raw.execute("DROP TABLE decisions")
+        for index in ("events_asked", "events_decided", "events_resumed"):
+            raw.execute(f"DROP INDEX {index}")
         for column in ("unpriced", "parent_id", "forked_at", "resumes"):
             raw.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
         raw.execute("PRAGMA user_version = 3")

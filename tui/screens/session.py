@@ -209,10 +209,15 @@ class SessionScreen(Screen[None]):
         """The session's wall clock (the engine's, so countdowns match event times)."""
         return self.live.config.clock() if self.live else (self.view.last_ts or 0.0)
 
+    @property
+    def answering(self) -> bool:
+        """Whether escalations are answered from this screen now: its session runs."""
+        return self.live is not None and self.live.running
+
     def _pending_changed(self) -> None:
         if self._approvals is not None:
             self._approvals.sync()
-        elif self.view.pending and self.live is not None and self.live.running:
+        elif self.pending_escalations() and self.answering:
             if self.app.screen is self:
                 self.action_approvals()
             elif len(self.view.pending) > self._held_back:  # a question or a page is open: not over it
@@ -224,11 +229,11 @@ class SessionScreen(Screen[None]):
         """Back on this screen: the escalations that came while something covered it."""
         if self._held_back:
             self._held_back = 0
-            if self.view.pending and self.live is not None and self.live.running:
+            if self.pending_escalations() and self.answering:
                 self.action_approvals()
 
     def action_approvals(self) -> None:
-        if self._approvals is not None or not self.view.pending or self.live is None:
+        if self._approvals is not None or not self.view.pending or not self.answering:
             if not self.view.pending:
                 self.notify("Nothing is waiting for a decision.", timeout=2)
             return

@@ -8,6 +8,7 @@ and replays.
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
@@ -16,9 +17,12 @@ from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
+from textual.reactive import reactive
+from textual.worker import Worker
 
 from engine.events import EventBase
 from engine.formats import plural
+from sessions.errors import StoreError
 from sessions.rows import SessionRow
 from sessions.store import SessionStore
 from tui import logs
@@ -33,7 +37,12 @@ if TYPE_CHECKING:
     from tui.forking import Forkable
     from tui.resuming import Resumable
 
-Start = Literal["launch", "browser", "session"] | None
+log = logging.getLogger(__name__)
+
+WAITING_EVERY_S = 1.0
+"""How often the app counts the escalations waiting in the store (`HuddleApp.waiting`)."""
+
+Start = Literal["launch", "browser", "inbox", "session"] | None
 """The first screen; None for none (a caller pushes its own)."""
 
 
@@ -47,9 +56,15 @@ class HuddleApp(App[None]):
         Binding("ctrl+q", "leave", "Quit", id="app.quit", tooltip="Leave huddle (asks first while a session runs)", priority=True),
         Binding("ctrl+n", "launch", "New session", id="app.launch", show=False),
         Binding("ctrl+o", "browse", "Sessions", id="app.browse", show=False),
+        Binding("ctrl+b", "inbox", "Inbox", id="app.inbox", show=False,
+                tooltip="Every escalation waiting for you, in every running session"),
         Binding("question_mark,f1", "help", "Keys", id="app.help", priority=True,
                 tooltip="The keys of this screen, a line each (again to close)"),
     ]
+
+    waiting: reactive[int] = reactive(0, init=False)
+    """How many escalations wait for a person in the store's running sessions (`count_waiting`,
+    every `WAITING_EVERY_S`): the count the screens' headers show."""
 
     def __init__(
         self,
@@ -58,16 +73,19 @@ class HuddleApp(App[None]):
         live: LiveSession | None = None,
         events: list[EventBase] | None = None,
         start: Start = "launch",
+        attach: SessionRow | None = None,
     ) -> None:
         super().__init__()
         self.store = store
         self._live = live
         self._events = events
         self._start = start
+        self._attach = attach
         self.sessions: list[LiveSession] = [live] if live is not None else []
         """Every live session started in this app, so quitting can stop the running ones."""
         self.crash = ""
         """The line that tells the person why the app ended, if a bug ended it."""
+        self._counting: Worker[None] | None = None
 
     def on_mount(self) -> None:
         # Everything loaded so far (Textual, pydantic's schemas, the engine) lives as
@@ -75,10 +93,16 @@ class HuddleApp(App[None]):
         # full collections while agents stream from ~60 ms to ~15 ms.
         gc.collect()
         gc.freeze()
+        self.set_interval(WAITING_EVERY_S, self.count_waiting)
+        self.count_waiting()
         if self._live is not None or self._events is not None:
             self.push_screen(SessionScreen(self._live, events=self._events))
+        elif self._attach is not None:
+            self.attach(self._attach)
         elif self._start == "browser":
             self.action_browse()
+        elif self._start == "inbox":
+            self.action_inbox()
         elif self._start is not None:
             self.action_launch()
 
@@ -123,6 +147,27 @@ class HuddleApp(App[None]):
             return
         self.push_screen(BrowserScreen())
 
+    def action_inbox(self) -> None:
+        from tui.screens.inbox import InboxScreen
+
+        if self.store is None:
+            self.notify("No session database is open.", severity="warning")
+            return
+        if not isinstance(self.screen, InboxScreen):
+            self.push_screen(InboxScreen())
+
+    def count_waiting(self) -> None:
+        """Count what waits for a person in the store, in the background, into `waiting`
+        (not again while the last count is still reading)."""
+        if self.store is not None and (self._counting is None or self._counting.is_finished):
+            self._counting = self.run_worker(self._count_waiting(self.store), name="inbox count", group="inbox-count")
+
+    async def _count_waiting(self, store: SessionStore) -> None:
+        try:
+            self.waiting = len(await store.waiting_escalations())
+        except StoreError as error:  # locked for a moment, say: the count stays as it was
+            log.warning("escalations waiting could not be counted: %s", error)
+
     def start_session(self, setup: Setup) -> None:
         """Run a session set up on the launch screen, recorded, in a live screen."""
         self._watch(LiveSession(setup.spec, setup.provider, setup.config, store=self.store))
@@ -155,6 +200,14 @@ class HuddleApp(App[None]):
             return await store.load_events(row.id, after_seq=after, limit=limit)  # type: ignore[return-value]
 
         self.push_screen(ReplayScreen(load, row.last_seq, session_id=row.id))
+
+    def attach(self, row: SessionRow) -> None:
+        """The live screen of a session another process runs, followed through the store,
+        its escalations answered from here (`tui.screens.attached`)."""
+        from tui.screens.attached import AttachedScreen
+
+        assert self.store is not None
+        self.push_screen(AttachedScreen(self.store, row))
 
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
@@ -227,6 +280,8 @@ def make_app(
     store: SessionStore | None = None,
     events: list[EventBase] | None = None,
     start: Start = "launch",
+    attach: SessionRow | None = None,
 ) -> HuddleApp:
-    """The app on a live session, on a session's recorded `events`, or at `start`."""
-    return HuddleApp(store=store, live=live, events=events, start=start)
+    """The app on a live session, on a session's recorded `events`, attached to a session
+    another process runs (`attach`), or at `start`."""
+    return HuddleApp(store=store, live=live, events=events, start=start, attach=attach)

@@ -1,4 +1,4 @@
-"""The command palette: start with a pattern or a preset team, open a past session by title."""
+"""The command palette: start with a pattern or a preset team, open a past session by title, the inbox."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ class HuddleCommands(Provider):
         items: list[tuple[str, str, object]] = [
             ("New session", "Open the launch screen", app.action_launch),  # type: ignore[attr-defined]
             ("Browse sessions", "Past sessions: search, replay, export", app.action_browse),  # type: ignore[attr-defined]
+            ("Inbox", "Every escalation waiting for you, in every running session (ctrl+b)", app.action_inbox),  # type: ignore[attr-defined]
         ]
         for info in PATTERNS.values():
             items.append((

@@ -161,3 +161,14 @@ def test_every_binding_has_an_id_and_a_description():
     for cls in classes:
         for binding in vars(cls)["BINDINGS"]:
             assert isinstance(binding, Binding) and binding.id and binding.description, (cls, binding)
+
+
+async def test_the_inbox_lists_its_keys(tmp_path):
+    from tui.screens.inbox import InboxScreen
+
+    async with await SessionStore.open(tmp_path / "inbox.db") as store:
+        app = make_app(store=store, start="inbox")
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, InboxScreen) and app.screen.loaded, what="inbox")
+            await check_help(pilot)
+            assert {"Decide", "Mark", "Approve marked"} <= set(declared_descriptions(InboxScreen))

@@ -222,7 +222,7 @@ def test_help_screen(snap_compare):
     """You should see "Keys · session" over the session screen: under "This screen"
     each key of the session screen on a line of its own (tab, shift+tab, z, m, t,
     a, i, R, /, f, n, N, y, q...) with what it does and a longer hint; under
-    "Everywhere" ctrl+q, ctrl+n, ctrl+o, ? / f1 and ctrl+p; the first key
+    "Everywhere" ctrl+q, ctrl+n, ctrl+o, ctrl+b, ? / f1 and ctrl+p; the first key
     highlighted."""
 
     async def open_help(pilot):

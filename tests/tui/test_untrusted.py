@@ -118,6 +118,9 @@ class NastyStore:
     async def list_sessions(self, **filters):
         return [replace(row, **self._nasty) for row in await self._store.list_sessions(**filters)]
 
+    async def waiting_escalations(self):  # the app's count of what waits in the inbox
+        return await self._store.waiting_escalations()
+
 
 @pytest.fixture
 async def nasty_store(tmp_path):

@@ -27,6 +27,7 @@ from tui.render import session_status
 from tui.safe import safe
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.workers import CancelWorkersFirst
+from tui.widgets.inbox_count import inbox_badge
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.scroll_box import ScrollBox
 
@@ -80,7 +81,7 @@ class BrowserScreen(CancelWorkersFirst, Screen[None]):
     CSS_PATH = "browser.tcss"
 
     BINDINGS = [
-        Binding("enter", "open", "Replay", id="browser.open", tooltip="Replay the session"),
+        Binding("enter", "open", "Replay", id="browser.open", tooltip="Replay the session; a running one: attach to it, live"),
         Binding("slash", "search", "Search", key_display="/", id="browser.search", tooltip="Search tasks and agent output"),
         Binding("R", "result", "Result", id="browser.result", tooltip="Read the session's result, saying whether it is partial"),
         Binding("r", "resume", "Resume", id="browser.resume", tooltip="Carry a stopped, failed, cancelled or interrupted session on where it ended"),
@@ -127,6 +128,7 @@ class BrowserScreen(CancelWorkersFirst, Screen[None]):
         self._columns()
         self.query_one(DataTable).focus()
         self.reload()
+        self.watch(self.app, "waiting", self._title, init=False)  # the inbox's count, in the title
 
     def on_resize(self) -> None:
         if self.size.width != self._laid_out_for:  # the title column takes what is left
@@ -223,8 +225,10 @@ class BrowserScreen(CancelWorkersFirst, Screen[None]):
     def _title(self) -> None:
         shown = f"{count(len(self.rows))} of {count(self.total)}" if len(self.rows) < self.total else count(self.total)
         path = self.app.store.path  # type: ignore[attr-defined]
+        waiting = self.app.waiting  # type: ignore[attr-defined]
         self.query_one("#title", Static).update(Content.assemble(
-            ("huddle", "bold $text-accent"), " · sessions · ", (shown, "bold"), (f"  ({path})", "dim"),
+            ("huddle", "bold $text-accent"), " · sessions · ", (shown, "bold"),
+            Content(" ") + inbox_badge(waiting) if waiting else "", (f"  ({path})", "dim"),
         ))
 
     @on(DataTable.RowHighlighted)
@@ -314,7 +318,9 @@ class BrowserScreen(CancelWorkersFirst, Screen[None]):
     @on(DataTable.RowSelected)
     def action_open(self) -> None:
         row = self.current()
-        if row is not None:
+        if row is not None and row.status in LIVE_STATES:  # another process runs it: watch and steer it
+            self.app.attach(row)  # type: ignore[attr-defined]
+        elif row is not None:
             self.app.open_replay(row)  # type: ignore[attr-defined]
 
     @work(group="browser-result", exclusive=True)

@@ -26,6 +26,7 @@ from tui.screens.workers import CancelWorkersFirst
 from tui.setup import Choices, SetupError, budget_number, build
 from tui.userfiles import config_path, load_config, load_team_file, user_team_paths
 from tui.widgets.choice_list import ChoiceList
+from tui.widgets.inbox_count import inbox_badge
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.scroll_box import ScrollBox
 
@@ -121,7 +122,7 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
         """Every provider that can be offered, with its label."""
 
     def compose(self) -> ComposeResult:
-        yield Static(Content.assemble(("huddle", "bold $text-accent"), " · start a session"), id="title")
+        yield Static(self._title(getattr(self.app, "waiting", 0)), id="title")
         with Horizontal(id="columns"):
             with Vertical(id="left"):
                 patterns = ChoiceList(id="patterns")
@@ -176,6 +177,16 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
         task.select_all()  # typing replaces the example; ctrl+s runs it as it is
         task.focus()
         self.call_after_refresh(self._keep_in_view)
+        self.watch(self.app, "waiting", self._show_waiting, init=False)  # the inbox's count, in the title
+
+    @staticmethod
+    def _title(waiting: int) -> Content:
+        """The screen's title, with how many escalations wait in the inbox, if any."""
+        title = Content.assemble(("huddle", "bold $text-accent"), " · start a session")
+        return title + Content(" ") + inbox_badge(waiting) if waiting else title
+
+    def _show_waiting(self, waiting: int) -> None:
+        self.query_one("#title", Static).update(self._title(waiting))
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._keep_in_view)

@@ -1,4 +1,5 @@
-"""SessionHeader: which session, what it is doing, how long it has run."""
+"""SessionHeader: which session, what it is doing, how long it has run, and how many
+escalations wait in the inbox (every running session's, `InboxCount`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from textual.widgets import Static
 from engine.formats import clock
 from tui.render import session_status
 from tui.view import SessionView
+from tui.widgets.inbox_count import InboxCount
 
 
 class SessionHeader(Vertical):
@@ -23,6 +25,7 @@ class SessionHeader(Vertical):
         & > Horizontal { height: 1; }
         & #where { width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
         & #badge { width: auto; margin-right: 1; }
+        & InboxCount { margin-right: 1; }
         & #state { width: auto; }
         & #task { height: 1; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; }
     }
@@ -43,6 +46,7 @@ class SessionHeader(Vertical):
         narrow = self.size.width < self.NARROW
         if narrow != self._narrow:
             self._narrow = narrow
+            self.query_one(InboxCount).set_short(narrow)
             if self._last is not None:
                 view, mode, elapsed = self._last
                 self._shown = None
@@ -52,6 +56,7 @@ class SessionHeader(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Static(id="where", markup=False)
+            yield InboxCount(id="inbox")
             yield Static(id="badge", markup=False)
             yield Static(id="state", markup=False)
         yield Static(id="task", markup=False)

@@ -137,6 +137,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX events_resumed ON events (session_id, seq) WHERE kind = 'session.resumed'",
         ),
     ),
+    Migration(
+        7,
+        "a heartbeat the recording process writes, so a session whose process is gone is found on any host",
+        (
+            "ALTER TABLE sessions ADD COLUMN heartbeat REAL",
+            "UPDATE sessions SET heartbeat = updated_at",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -17,7 +17,9 @@ live sessions `failed` if it still can, and reports the error through
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import time
 from collections.abc import Sequence
 
 from engine.bus import EventBus, Subscription
@@ -25,7 +27,9 @@ from engine.events import EventBase, SessionResumed, SessionStarted, event_to_js
 from sessions.errors import StoreError
 from sessions.rows import started_values
 from sessions.tally import SessionTally
-from sessions.store import HOST, Batch, SessionStore
+from sessions.store import BEAT_S, HOST, Batch, SessionStore
+
+log = logging.getLogger(__name__)
 
 URGENT_KINDS = frozenset({
     "session.started", "session.resumed", "escalation.requested", "escalation.resolved", "session.finished",
@@ -64,6 +68,7 @@ class Recorder:
         self._resuming: dict[str, Sequence[EventBase]] = {}
         """The stored events of sessions to be carried on, by id, until their `session.resumed` comes."""
         self._task: asyncio.Task[None] | None = None
+        self._beating: asyncio.Task[None] | None = None
         self._error: Exception | None = None
         self.failure: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
         """Set, with the error, if recording stops before `finish()`; never set otherwise."""
@@ -93,10 +98,24 @@ class Recorder:
         self._resuming[events[0].session_id] = events
 
     def start(self) -> None:
-        """Start the writer task."""
+        """Start the writer task, and the heartbeat of the sessions it records."""
         if self._task is not None:
             raise RuntimeError("this recorder has already been started")
         self._task = asyncio.create_task(self._run(), name="huddle-recorder")
+        self._beating = asyncio.create_task(self._beat(), name="huddle-heartbeat")
+
+    async def _beat(self) -> None:
+        """Every `BEAT_S`, say the live sessions recorded here are: a huddle on any host then
+        tells them from sessions whose process is gone (`SessionStore.mark_interrupted`). A
+        beat the store cannot take now (locked) is said again at the next."""
+        while True:
+            await asyncio.sleep(BEAT_S)  # a clock, not a wait for something to happen
+            live = [session_id for session_id, tally in self._tallies.items() if not tally.state.finished]
+            if live:
+                try:
+                    await self._store.beat(live)
+                except StoreError as error:
+                    log.warning("heartbeat not written: %s", error)
 
     async def finish(self) -> None:
         """Write everything published so far, stop, and raise the error that stopped
@@ -104,6 +123,9 @@ class Recorder:
         if self._task is None:
             raise RuntimeError("finish() on a recorder that was never started")
         self._stop_listening()
+        if self._beating is not None:
+            self._beating.cancel()
+            await asyncio.wait({self._beating})
         await self._task
         if self._error is not None:
             raise self._error
@@ -192,7 +214,9 @@ class Recorder:
         stored = self._resuming.pop(event.session_id, None)
         if isinstance(event, SessionResumed) and stored is not None:
             tally = SessionTally.of_record(stored)
-            batch.resumed.append({"id": event.session_id, "pid": os.getpid(), "host": HOST, "after_seq": event.after_seq})
+            batch.resumed.append({
+                "id": event.session_id, "pid": os.getpid(), "host": HOST, "after_seq": event.after_seq, "heartbeat": time.time(),
+            })
             return tally
         if not isinstance(event, SessionStarted):
             raise StoreError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -19,7 +20,7 @@ COLUMNS: tuple[str, ...] = (
     "id", "created_at", "updated_at", "task", "title", "pattern", "team", "agents", "provider",
     "models", "seed", "status", "tokens_in", "tokens_out", "cost", "calls", "turns", "duration_s",
     "result", "reason", "partial", "pid", "host", "last_seq", "failed_steps", "skipped_steps", "unpriced",
-    "parent_id", "forked_at", "resumes",
+    "parent_id", "forked_at", "resumes", "heartbeat",
 )
 
 
@@ -72,6 +73,9 @@ class SessionRow:
     """The seq of the parent's event it was forked at."""
     resumes: int = 0
     """How many times it was resumed (carried on in its own record after it ended)."""
+    heartbeat: float | None = None
+    """When its recording process last said it was alive (seconds since the epoch, its
+    clock): a live session not heard from for a while has lost its process, on any host."""
 
     @property
     def lineage(self) -> str:
@@ -169,15 +173,16 @@ def _nullable(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
 _READERS: dict[str, Callable[[Any], Any]] = {
     "text": _text, "names": _names, "int": _whole, "real": _real, "status": _status,
     "bool": lambda value: bool(_whole(value)), "text?": _nullable(_text), "int?": _nullable(_whole),
+    "real?": _nullable(_real),
 }
 _EMPTY: dict[str, Any] = {
-    "text": "", "names": (), "int": 0, "real": 0.0, "status": "interrupted", "bool": False, "text?": None, "int?": None,
+    "text": "", "names": (), "int": 0, "real": 0.0, "status": "interrupted", "bool": False, "text?": None, "int?": None, "real?": None,
 }
 _KINDS: dict[str, str] = {
     "id": "text", "created_at": "real", "updated_at": "real", "task": "text", "title": "text", "pattern": "text",
     "team": "text", "agents": "names", "provider": "text", "models": "names", "seed": "int?", "status": "status",
     "cost": "real", "duration_s": "real", "result": "text?", "reason": "text?", "partial": "bool", "pid": "int?",
-    "host": "text?", "parent_id": "text?", "forked_at": "int?",
+    "host": "text?", "parent_id": "text?", "forked_at": "int?", "heartbeat": "real?",
 }
 """How each column is read; every other column is a whole number."""
 
@@ -202,4 +207,5 @@ def started_values(event: SessionStarted, *, pid: int, host: str) -> dict[str, A
         "last_seq": event.seq,
         "parent_id": event.forked_from.session_id if event.forked_from else None,
         "forked_at": event.forked_from.at_seq if event.forked_from else None,
+        "heartbeat": time.time(),
     }

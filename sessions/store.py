@@ -26,7 +26,7 @@ import aiosqlite
 from pydantic import TypeAdapter, ValidationError
 
 from engine.events import EscalationRequested, Event
-from engine.formats import one_line
+from engine.formats import one_line, period
 from sessions import decisions, errors
 from sessions.decisions import Posted
 from sessions.errors import AmbiguousId, SessionBusy, SessionNotFound, StoreError
@@ -40,6 +40,10 @@ from sessions.search import (
     match_query,
 )
 
+BEAT_S = 2.0
+"""How often a recording process says it is alive (`SessionStore.beat`)."""
+STALE_S = 20.0
+"""A live session whose process has not said so for this long has lost it: `interrupted`."""
 DEFAULT_BUSY_TIMEOUT = 5.0
 """Seconds to wait for another program's write lock before giving up."""
 HOST = socket.gethostname()
@@ -50,9 +54,9 @@ _ROW_COLUMNS = ", ".join(COLUMNS)
 _SELECT_ROW = f"SELECT {_ROW_COLUMNS} FROM sessions"
 _INSERT_SESSION = """
     INSERT INTO sessions (id, created_at, updated_at, task, title, pattern, team, agents, provider,
-                          models, seed, status, pid, host, last_seq, parent_id, forked_at)
+                          models, seed, status, pid, host, last_seq, parent_id, forked_at, heartbeat)
     VALUES (:id, :created_at, :updated_at, :task, :title, :pattern, :team, :agents, :provider,
-            :models, :seed, :status, :pid, :host, :last_seq, :parent_id, :forked_at)
+            :models, :seed, :status, :pid, :host, :last_seq, :parent_id, :forked_at, :heartbeat)
 """
 _UPDATE_SESSION = """
     UPDATE sessions SET updated_at = :updated_at, status = :status, tokens_in = :tokens_in,
@@ -63,7 +67,7 @@ _UPDATE_SESSION = """
     WHERE id = :id
 """
 _RESUME_SESSION = """
-    UPDATE sessions SET status = 'running', pid = :pid, host = :host
+    UPDATE sessions SET status = 'running', pid = :pid, host = :host, heartbeat = :heartbeat
     WHERE id = :id AND last_seq = :after_seq AND status NOT IN ('running', 'waiting', 'completed')
 """
 """A resumed session's row taken over by the process carrying it on: only while it is as
@@ -390,18 +394,33 @@ class SessionStore:
                 ids,
             )
 
+    async def beat(self, session_ids: Sequence[str]) -> None:
+        """Say this process still records these sessions (`SessionRow.heartbeat`): those it
+        still owns, live, are heard from now."""
+        now, pid = time.time(), os.getpid()
+        async with self._writing() as db:
+            await db.executemany(
+                "UPDATE sessions SET heartbeat = ? WHERE id = ? AND pid = ? AND host IS ? AND status IN ('running', 'waiting')",
+                [(now, session_id, pid, HOST) for session_id in session_ids],
+            )
+
     async def mark_interrupted(self) -> None:
-        """Mark live sessions whose recording process on this machine has ended as
-        `interrupted`. Run by `open`."""
+        """Mark live sessions whose recording process has ended as `interrupted`: one on
+        this machine that is gone, or one on any machine not heard from for `STALE_S`
+        (its heartbeat; also what finds a pid a new process took over). Run by `open`."""
         with self._translated():
             live = await self._db.execute_fetchall(
-                "SELECT id, pid, host FROM sessions WHERE status IN ('running', 'waiting')"
+                "SELECT id, pid, host, heartbeat FROM sessions WHERE status IN ('running', 'waiting')"
             )
-        gone = [
-            (f"the huddle process that recorded it (pid {pid}) ended before the session did", session_id)
-            for session_id, pid, host in live
-            if _process_gone(pid, host)
-        ]
+        now = time.time()
+        gone = []
+        for session_id, pid, host, heartbeat in live:
+            if _process_gone(pid, host):
+                gone.append((f"the huddle process that recorded it (pid {pid}) ended before the session did", session_id))
+            elif isinstance(heartbeat, int | float) and now - heartbeat > STALE_S:
+                where = f"pid {pid} on {host}" if pid is not None else f"on {host}"
+                gone.append((f"the huddle process that recorded it ({where}) was last heard from "
+                             f"{period(now - heartbeat)} ago", session_id))
         if gone:
             async with self._writing() as db:
                 await db.executemany(

@@ -3,6 +3,7 @@ every kind of bad file, each refused with one line and the file left as it was."
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import stat
@@ -382,3 +383,55 @@ async def test_rejecting_sessions_are_recorded_too(db_path: Path) -> None:
         ran = await record(store, policy=ApprovalPolicy(default="reject"))
         row = await store.get_session(ran.finished.session_id)
         assert row.status == "stopped" and row.partial and row.reason == ran.finished.reason
+
+
+@pytest.mark.parametrize(
+    ("pid", "host", "heard", "expected"),
+    [
+        ("parent", "elsewhere", store_module.STALE_S + 5, "interrupted"),  # gone on another host: its heartbeat says
+        ("parent", "here", store_module.STALE_S + 5, "interrupted"),  # an alive pid a new process took over
+        ("parent", "elsewhere", 1.0, "waiting"),  # heard from a moment ago
+    ],
+)
+async def test_a_live_session_not_heard_from_is_interrupted_on_any_host(
+    db_path: Path, pid: str, host: str, heard: float, expected: str
+) -> None:
+    async with await SessionStore.open(db_path) as store:
+        ran = await record(store)
+    hosts = {"here": socket.gethostname(), "elsewhere": "another-machine"}
+    with connect(db_path) as raw:
+        raw.execute(
+            "UPDATE sessions SET status = 'waiting', pid = ?, host = ?, heartbeat = ?, reason = NULL WHERE id = ?",
+            (os.getppid(), hosts[host], time.time() - heard, ran.finished.session_id),
+        )
+
+    async with await SessionStore.open(db_path) as store:
+        row = await store.get_session(ran.finished.session_id)
+
+    assert row.status == expected
+    if expected == "interrupted":
+        assert row.reason is not None and f"pid {os.getppid()} on {hosts[host]}) was last heard from " in row.reason
+
+
+async def test_a_recording_process_beats_while_its_session_waits(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.approvals import ApprovalGate, Decision
+    from sessions import recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "BEAT_S", 0.02)
+    policy = ApprovalPolicy(default="ask")
+    gate = ApprovalGate(policy)
+    async with await SessionStore.open(db_path) as store:
+        recording = asyncio.create_task(record(store, policy=policy, gate=gate))
+        deadline = time.monotonic() + 10
+        while not (rows := await store.list_sessions(status="waiting")) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # until the session waits for a person, recorded: no event comes now
+        [session_id] = [row.id for row in rows]
+        first = (await store.get_session(session_id)).heartbeat
+        while (await store.get_session(session_id)).heartbeat == first and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        later = (await store.get_session(session_id)).heartbeat
+        gate.policy = ApprovalPolicy(default="approve")  # the rest of the session asks nobody
+        for escalation_id in list(gate.pending):
+            gate.resolve(escalation_id, Decision("approve"))
+        await recording
+    assert first is not None and later is not None and later > first

@@ -350,14 +350,6 @@ class SessionState:
             if step.status == "running":
                 step.status = "stopped"
         for agent in self.agents.values():
-            for cut in agent.live.values():  # what a call cut off by the end had used: billed, so counted
-                for spent in (self.totals, agent):
-                    spent.tokens_in += cut.tokens_in
-                    spent.tokens_out += cut.tokens_out
-                    if cut.cost is None:
-                        spent.unpriced += 1
-                    else:
-                        spent.cost += cut.cost
             agent.open_calls.clear()
             agent.live.clear()
             if agent.status in ("thinking", "streaming", "retrying", "waiting"):

@@ -165,6 +165,7 @@ class Record:
                 if isinstance(event, SessionStarted) and task is None:
                     task = event.task
             elif isinstance(event, SessionFinished):  # a run ends: its duration counts every run so far
+                streaming.clear()  # what its own account left out (as the state's does) stays out
                 ended, reason, worked, since = event.status, event.reason, event.duration_s, None
             elif isinstance(event, CallStarted) and event.attempt == 1 and event.tool_round == 0:
                 opened[event.call_key] = event.request_hash  # a run of the call opens

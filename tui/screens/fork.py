@@ -17,14 +17,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static, TextArea
+from textual.widgets import Button, Label, Select, Static, TextArea
 
 from engine.events import DECIDED, CallFinished, EscalationRequested, EscalationResolved, EventBase, SessionStarted
 from engine.formats import preview
 from sessions.errors import StoreError
-from tui.forking import ASK_AGAIN, CannotFork, ForkChoices, Forkable, load_forkable
+from tui.forking import ASK_AGAIN, CannotFork, ForkChoices, load_forkable
 from tui.safe import clean_line
-from tui.setup import SetupError, budget_number
+from tui.setup import SetupError
+from tui.widgets.budget_fields import BudgetFields
 
 KEEP = "keep"
 """The decision select's value for the decision as it was taken."""
@@ -72,12 +73,7 @@ class ForkScreen(ModalScreen["Forkable | None"]):
                     answer.display = False
                     yield answer
                 yield Label("Budgets over the recorded ones (empty: as recorded)")
-                with Horizontal(id="budgets"):
-                    for field_id, label, kind in (("tokens", "tokens", "integer"), ("cost", "cost in $", "number"),
-                                                  ("turns", "turns", "integer"), ("minutes", "minutes", "number")):
-                        with Vertical(classes="budget"):
-                            yield Static(label, classes="budget-label")
-                            yield Input(placeholder="as recorded", type=kind, id=field_id)
+                yield BudgetFields(empty="as recorded", id="budgets")
             yield Static(id="error", markup=False)
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -121,17 +117,14 @@ class ForkScreen(ModalScreen["Forkable | None"]):
         task = self.query_one("#task", TextArea).text.strip()
         reply = self.query_one("#reply", TextArea).text if isinstance(self.at, CallFinished) else None
         decide = str(self.query_one("#decide", Select).value) if self.asked is not None else KEEP
-        minutes = budget_number(self.query_one("#minutes", Input).value, float, "minutes")
+        limits = self.query_one(BudgetFields).limits()
         return ForkChoices(
             approve="ask", at=self.at.seq,
             task=task if task != self.started.task else None,
             reply=reply if isinstance(self.at, CallFinished) and reply != self.at.text else None,
             decide=None if decide == KEEP else decide,
             answer=self.query_one("#answer", TextArea).text if decide != KEEP else "",
-            tokens=budget_number(self.query_one("#tokens", Input).value, int, "tokens"),  # type: ignore[arg-type]
-            cost=budget_number(self.query_one("#cost", Input).value, float, "cost"),
-            turns=budget_number(self.query_one("#turns", Input).value, int, "turns"),  # type: ignore[arg-type]
-            seconds=minutes * 60 if minutes else None,
+            tokens=limits.tokens, cost=limits.cost, turns=limits.turns, seconds=limits.seconds,
         )
 
     @on(Button.Pressed, "#start")

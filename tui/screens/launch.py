@@ -11,10 +11,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Button, Input, Label, OptionList, RadioButton, RadioSet, Select, Static, TextArea
+from textual.widgets import Button, Label, OptionList, RadioButton, RadioSet, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
-from engine.budgets import Limits
 from engine.config import ConfigError
 from engine.formats import preview
 from engine.mcp.spec import McpServer
@@ -23,8 +22,9 @@ from engine.providers import SIMULATED, endpoints, missing
 from engine.teams import TeamFile, TeamFileError, preset
 from tui.safe import clean, clean_line, safe
 from tui.screens.workers import CancelWorkersFirst
-from tui.setup import Choices, SetupError, budget_number, build
+from tui.setup import Choices, SetupError, build
 from tui.userfiles import config_path, load_config, load_team_file, user_team_paths
+from tui.widgets.budget_fields import BudgetFields
 from tui.widgets.choice_list import ChoiceList
 from tui.widgets.inbox_count import inbox_badge
 from tui.widgets.key_hints import KeyHints
@@ -150,12 +150,7 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
                         yield RadioButton(Content(label), value=name == SIMULATED, id=f"provider-{name}")
                 yield Static(id="provider-hint", markup=False)
                 yield Label("Budgets (empty: no limit)")
-                with Horizontal(id="budgets"):
-                    for field_id, label, kind in (("tokens", "tokens", "integer"), ("cost", "cost in $", "number"),
-                                                  ("turns", "turns", "integer"), ("minutes", "minutes", "number")):
-                        with Vertical(classes="budget"):
-                            yield Static(label, classes="budget-label")
-                            yield Input(placeholder="no limit", type=kind, id=field_id)
+                yield BudgetFields(empty="no limit", id="budgets")
                 yield Label("Escalations")
                 yield Select(
                     [("Ask me", "ask"), ("Approve everything", "approve"), ("Reject everything", "reject")],
@@ -257,10 +252,7 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
         agents.update(Content.assemble(self._team_view, servers_table(servers, self._tools.get(choice, {}))))
         if servers and choice not in self._tools:
             self._list_tools(choice, servers)
-        budgets = team_file.budgets
-        for field_id, value in (("tokens", budgets.tokens), ("cost", budgets.cost), ("turns", budgets.turns),
-                                ("minutes", budgets.seconds / 60 if budgets.seconds else None)):
-            self.query_one(f"#{field_id}", Input).value = "" if value is None else f"{value:g}"
+        self.query_one(BudgetFields).show(team_file.budgets)
         self.query_one("#approve", Select).value = team_file.approval.default
         self._offer_the_teams_providers(team_file)
 
@@ -365,7 +357,7 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
         task = self.query_one("#task", TextArea).text.strip()
         if not task:
             raise SetupError("Write a task for the team first.")
-        minutes = budget_number(self.query_one("#minutes", Input).value, float, "minutes")
+        limits = self.query_one(BudgetFields).limits()
         if self._team_file is None:
             raise SetupError("The chosen team file has a problem (see the team column); pick another team.")
         pressed = self.query_one("#provider", RadioSet).pressed_button
@@ -376,12 +368,7 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
             pattern=self._pattern,
             provider=provider,
             approve=str(self.query_one("#approve", Select).value),
-            limits=Limits(
-                tokens=budget_number(self.query_one("#tokens", Input).value, int, "tokens"),  # type: ignore[arg-type]
-                cost=budget_number(self.query_one("#cost", Input).value, float, "cost"),
-                turns=budget_number(self.query_one("#turns", Input).value, int, "turns"),  # type: ignore[arg-type]
-                seconds=minutes * 60 if minutes else None,
-            ),
+            limits=limits,
         )
 
     @on(Button.Pressed, "#start")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.sessions.pg_server import pg_dsn, pg_server  # noqa: F401 - fixtures: one PostgreSQL server per run
+
 
 @pytest.fixture(autouse=True)
 def session_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -152,12 +152,12 @@ def _run(args: argparse.Namespace) -> int:
 def _run_app(args: argparse.Namespace, setup: Setup | None = None, start: str = "launch") -> int:
     """The app: on a live session (`setup`), or at the launch screen or the browser."""
     from sessions.paths import db_path
-    from sessions.store import SessionStore
+    from sessions.opening import open_store
     from tui.app import make_app
     from tui.recording import LiveSession
 
     async def main() -> int:
-        async with await SessionStore.open(db_path(args.db)) as store:
+        async with await open_store(db_path(args.db)) as store:
             live = LiveSession(setup.spec, setup.provider, setup.config, store=store) if setup is not None else None
             app = make_app(live, store=store, start=start)  # type: ignore[arg-type]
             await app.run_async()

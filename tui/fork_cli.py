@@ -102,14 +102,14 @@ def _text(given: str | None, path: str | None) -> str | None:
 
 async def _fork(args: argparse.Namespace, choices: ForkChoices) -> int:
     from sessions.paths import db_path
-    from sessions.store import SessionStore
+    from sessions.opening import open_store
     from tui.forking import load_forkable
     from tui.headless import HeadlessRun, run_headless
     from tui.recording import LiveSession
 
     path = db_path(args.db)
     if args.headless:
-        async with await SessionStore.open(path, create=False) as store:
+        async with await open_store(path, create=False) as store:
             found = await load_forkable(store, args.id, choices)
         setup = found.setup
         job = HeadlessRun(setup.spec, setup.provider, setup.config, ask=asks(args), db=path, record=found.record)

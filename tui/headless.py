@@ -15,7 +15,7 @@ from engine.events import EventBase
 from engine.providers.base import Provider
 from engine.run.record import Record
 from engine.session import EngineConfig, SessionSpec, new_session_id
-from sessions.store import SessionStore
+from sessions.opening import open_store
 from tui.console import ConsolePrompter, Output, stdin_reader
 from tui.exits import EXIT_CANCELLED
 from tui.recording import LiveSession
@@ -30,7 +30,7 @@ class HeadlessRun:
     config: EngineConfig
     ask: bool
     """True when escalations that need a human are asked at the terminal."""
-    db: Path
+    db: Path | str
     """The session database it is recorded into."""
     session_id: str = field(default_factory=new_session_id)
     resume: list[EventBase] | None = None
@@ -76,7 +76,7 @@ async def run_headless(job: HeadlessRun) -> int:
     the session starts; recording that fails midway stops the session and
     raises it after. Ctrl+C cancels the session, which is recorded as cancelled.
     """
-    async with await SessionStore.open(job.db) as store:
+    async with await open_store(job.db) as store:
         live = LiveSession(job.spec, job.provider, job.config, store=store, session_id=job.session_id, resume=job.resume,
                            record=job.record)
         output = Output(ClosablePipe(sys.stdout))  # type: ignore[arg-type]

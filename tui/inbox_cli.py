@@ -72,10 +72,10 @@ def _path(args: argparse.Namespace) -> Path:
 
 async def _app(path: Path) -> int:
     """The app at the inbox."""
-    from sessions.store import SessionStore
+    from sessions.opening import open_store
     from tui.app import make_app
 
-    async with await SessionStore.open(path) as store:
+    async with await open_store(path) as store:
         app = make_app(store=store, start="inbox")
         await app.run_async()
     return app.return_code or EXIT_OK
@@ -83,12 +83,12 @@ async def _app(path: Path) -> int:
 
 async def _list(args: argparse.Namespace) -> int:
     from sessions.errors import NoDatabase
-    from sessions.store import SessionStore
+    from sessions.opening import open_store
     from tui.waiting import as_json, waiting
 
     path = _path(args)
     try:
-        store = await SessionStore.open(path, create=False)
+        store = await open_store(path, create=False)
     except NoDatabase:
         print("[]" if args.json else f"nothing waits for a decision (no sessions recorded yet in {clean(str(path))})")
         return EXIT_OK
@@ -127,13 +127,13 @@ async def _decide(args: argparse.Namespace) -> int:
     from engine.formats import time_of_day
     from sessions.decisions import decider
     from sessions.rows import LIVE_STATES
-    from sessions.store import SessionStore
+    from sessions.opening import open_store
     from tui.posting import post_decision
     from tui.safe import safe
     from tui.waiting import FROM_THE_COMMAND_LINE, plain_decision, waiting
 
     action, wanted = args.inbox_command, args.escalation
-    async with await SessionStore.open(_path(args), create=False) as store:
+    async with await open_store(_path(args), create=False) as store:
         row = safe(await store.get_session(args.session))
         where = f"session {row.id}, {clean(wanted)}"
         found = next((item for item in await waiting(store) if item.session_id == row.id and item.escalation_id == wanted), None)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from engine.formats import one_line
 from engine.redaction import redact
+from sessions.paths import is_dsn
 
 ENV_VAR = "HUDDLE_LOG_DIR"
 FILE_NAME = "huddle.log"
@@ -42,7 +43,7 @@ def log_dir(environ: Mapping[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
     if environ.get(ENV_VAR):
         chosen = Path(environ[ENV_VAR])
-    elif environ.get("HUDDLE_DB"):
+    elif environ.get("HUDDLE_DB") and not is_dsn(environ["HUDDLE_DB"]):
         chosen = Path(environ["HUDDLE_DB"]).expanduser().absolute().parent / "log"
     else:
         from platformdirs import user_log_dir

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _resume(args: argparse.Namespace) -> int:
     from sessions.paths import db_path
-    from sessions.store import SessionStore
+    from sessions.opening import open_store
     from tui.headless import HeadlessRun, run_headless
     from tui.recording import LiveSession
     from tui.resuming import ResumeChoices, load_resumable
@@ -103,7 +103,7 @@ async def _resume(args: argparse.Namespace) -> int:
     choices = ResumeChoices(**run_choices(args))
     path = db_path(args.db)
     if args.headless:
-        async with await SessionStore.open(path, create=False) as store:
+        async with await open_store(path, create=False) as store:
             found = await load_resumable(store, args.id, choices)
         setup = found.setup
         job = HeadlessRun(setup.spec, setup.provider, setup.config, ask=asks(args), db=path, session_id=found.row.id, resume=found.events)
@@ -117,13 +117,13 @@ async def _resume(args: argparse.Namespace) -> int:
     return await in_app(path, live)
 
 
-async def in_app(path: Path, start: Callable[[SessionStore], Awaitable[tuple[LiveSession, list[EventBase] | None]]]) -> int:
+async def in_app(path: Path | str, start: Callable[[SessionStore], Awaitable[tuple[LiveSession, list[EventBase] | None]]]) -> int:
     """The app on the session `start` sets up in the store at `path` (with the events it
     recorded before, shown first); the exit status."""
-    from sessions.store import SessionStore
+    from sessions.opening import open_store
     from tui.app import make_app
 
-    async with await SessionStore.open(path, create=False) as store:
+    async with await open_store(path, create=False) as store:
         live, before = await start(store)
         app = make_app(live, store=store, events=before)
         await app.run_async()

@@ -96,9 +96,9 @@ def _path(args: argparse.Namespace) -> Path:
 
 async def _open(args: argparse.Namespace) -> SessionStore:
     """The existing database; a missing one is an error for every command but `list`."""
-    from sessions.store import SessionStore
+    from sessions.opening import open_store
 
-    return await SessionStore.open(_path(args), create=False)
+    return await open_store(_path(args), create=False)
 
 
 def note_damaged(rows: list[SessionRow], path: Path) -> None:

@@ -1,4 +1,8 @@
-"""A store in a fresh file for each test, and a directory to take write permission from."""
+"""A store for each test, on each backend (a fresh SQLite file; a fresh PostgreSQL database
+on the test run's server), and a directory to take write permission from.
+
+A test about store behaviour takes `store` and runs once per backend; one about SQLite
+files (permissions, WAL, locks, damage, pragmas) is marked `sqlite_only`."""
 
 from __future__ import annotations
 
@@ -11,6 +15,19 @@ import pytest
 
 from sessions.store import SessionStore
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: the test is about SQLite files; the store is SQLite only")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test taking `store` runs on each backend, or on SQLite alone when marked `sqlite_only`."""
+    if "store" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("store", BACKENDS[:1] if only else BACKENDS, indirect=True)
+
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
@@ -18,7 +35,18 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SessionStore]:
+async def store(request: pytest.FixtureRequest, db_path: Path) -> AsyncIterator[SessionStore]:
+    if request.param == "postgresql":
+        from sessions.pg_store import PgSessionStore
+
+        server = request.getfixturevalue("pg_server")  # started by the first test that needs it
+        name = await server.new_database()
+        try:
+            async with await PgSessionStore.open(server.dsn(name)) as on_server:
+                yield on_server  # type: ignore[misc] - the same methods, another backend
+        finally:
+            await server.drop_database(name)
+        return
     async with await SessionStore.open(db_path) as opened:
         yield opened
 

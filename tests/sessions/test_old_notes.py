@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from engine.notes import GenericNote, RoundNote
 from sessions.store import SessionStore
-from tests.sessions.helpers import connect, record
+from tests.sessions.helpers import raw, record
 
 
 async def test_a_stored_version_1_session_loads_with_its_notes_typed(store: SessionStore) -> None:
@@ -21,9 +21,10 @@ async def test_a_stored_version_1_session_loads_with_its_notes_typed(store: Sess
         '{"v":1,"session_id":"%s","seq":4,"ts":1800000000.75,"span_id":"root","parent_span_id":null,'
         '"agent":null,"kind":"pattern.note","topic":"scores","text":"a scored 0.1","data":{"a":0.1}}' % session
     )
-    with connect(store.path) as raw:
-        raw.execute("UPDATE events SET kind = 'pattern.note', data = ? WHERE session_id = ? AND seq = 3", (fits, session))
-        raw.execute("UPDATE events SET kind = 'pattern.note', data = ? WHERE session_id = ? AND seq = 4", (does_not, session))
+    await raw(
+        store, "UPDATE events SET kind = 'pattern.note', data = ? WHERE session_id = ? AND seq = ?",
+        (fits, session, 3), (does_not, session, 4),
+    )
 
     events = await store.load_events(session)
     assert len(events) == len(recorded.events)

@@ -4,6 +4,7 @@ a full disk that fails the session while what was committed stays readable."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from typing import Any
 
@@ -20,20 +21,20 @@ from sessions.recorder import Recorder
 from sessions.tally import SessionTally
 from sessions.store import SessionStore
 from tests.helpers import FAST_RETRY, run
-from tests.sessions.helpers import APPROVE, TASK, connect, publish, record
+from tests.sessions.helpers import APPROVE, TASK, connect, publish, raw, record
 from tui.recording import LiveSession
 
 
-def committed(store: SessionStore, session_id: str) -> int:
-    """Events another connection can see: what is durably committed."""
-    with connect(store.path) as raw:
-        return raw.execute("SELECT count(*) FROM events WHERE session_id = ?", (session_id,)).fetchone()[0]
+async def committed(store: SessionStore, session_id: str, count: int | None = None) -> Any:
+    """Events another connection can see: what is durably committed (or whether they are `count`)."""
+    seen = (await raw(store, "SELECT count(*) FROM events WHERE session_id = ?", (session_id,)))[0][0]
+    return seen if count is None else seen == count
 
 
 async def eventually(check: Any, timeout: float = 3.0) -> float:
-    """Poll `check()` until true; the seconds it took."""
+    """Poll `check()` (true, or a coroutine that comes true) until true; the seconds it took."""
     started = time.monotonic()
-    while not check():
+    while not (await found if inspect.isawaitable(found := check()) else found):
         if time.monotonic() - started > timeout:
             raise AssertionError(f"not true after {timeout}s")
         await asyncio.sleep(0.005)
@@ -51,7 +52,7 @@ async def started_session(store: SessionStore, bus: EventBus, **options: float) 
     recorder = Recorder.attach(store, bus, **options)
     recorder.start()
     bus.publish(first)
-    await eventually(lambda: committed(store, "live00000001") == 1)
+    await eventually(lambda: committed(store, "live00000001", 1))
     return recorder, "live00000001"
 
 
@@ -73,8 +74,8 @@ async def test_events_are_committed_within_the_interval_not_one_by_one(store: Se
 
     bus.publish(delta(session_id, 2))
     await asyncio.sleep(0.15)
-    assert committed(store, session_id) == 1  # held for the batch
-    waited = await eventually(lambda: committed(store, session_id) == 2)
+    assert await committed(store, session_id) == 1  # held for the batch
+    waited = await eventually(lambda: committed(store, session_id, 2))
     assert waited < 0.6
     await recorder.finish()
 
@@ -85,7 +86,7 @@ async def test_the_default_interval_commits_within_a_tenth_of_a_second(store: Se
 
     bus.publish(delta(session_id, 2))
     published = time.monotonic()
-    await eventually(lambda: committed(store, session_id) == 2)
+    await eventually(lambda: committed(store, session_id, 2))
 
     assert time.monotonic() - published < 0.2  # 0.08 s of batching, plus the write
     await recorder.finish()
@@ -102,7 +103,7 @@ async def test_escalations_are_committed_at_once(store: SessionStore) -> None:
         )
     )
 
-    waited = await eventually(lambda: committed(store, session_id) == 3)
+    waited = await eventually(lambda: committed(store, session_id, 3))
 
     assert waited < 1  # not the 30 s interval
     assert (await store.get_session(session_id)).status == "waiting"
@@ -124,16 +125,15 @@ async def test_a_session_waits_while_a_person_decides(store: SessionStore) -> No
     await eventually(lambda: bool(asked))
     session_id = asked[0].session_id
 
-    def status() -> str | None:
-        with connect(store.path) as raw:
-            row = raw.execute("SELECT status FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        return row[0] if row else None
+    async def status(wanted: str) -> bool:
+        found = await raw(store, "SELECT status FROM sessions WHERE id = ?", (session_id,))
+        return bool(found) and found[0][0] == wanted
 
-    await eventually(lambda: status() == "waiting")
+    await eventually(lambda: status("waiting"))
     gate.resolve(asked[0].escalation_id, Decision("approve"))
     finished = await session
     await recorder.finish()
-    assert finished.status == "completed" and status() == "completed"
+    assert finished.status == "completed" and await status("completed")
 
 
 def test_a_tally_is_running_then_waiting_then_running() -> None:
@@ -197,6 +197,7 @@ async def fill_disk(store: SessionStore, spare_pages: int) -> None:
     await store._db.execute(f"PRAGMA max_page_count = {next(iter(rows))[0] + spare_pages}")
 
 
+@pytest.mark.sqlite_only  # a full disk is made by SQLite's max_page_count
 async def test_a_full_disk_fails_the_session_and_keeps_what_was_recorded(store: SessionStore) -> None:
     earlier = await record(store, task="An earlier session")
     await fill_disk(store, spare_pages=4)
@@ -215,6 +216,7 @@ async def test_a_full_disk_fails_the_session_and_keeps_what_was_recorded(store: 
     assert (await store.get_session(earlier.finished.session_id)).status == "completed"
 
 
+@pytest.mark.sqlite_only  # a full disk is made by SQLite's max_page_count
 async def test_when_recording_fails_the_live_session_is_stopped(store: SessionStore) -> None:
     await fill_disk(store, spare_pages=2)
     live = LiveSession(SessionSpec(task=TASK, policy=APPROVE), SimulatedProvider(seed=1, speed=4), store=store)

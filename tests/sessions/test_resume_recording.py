@@ -22,7 +22,7 @@ from sessions.errors import SessionBusy
 from sessions.rows import SessionRow
 from sessions.store import HOST, SessionStore
 from tests.helpers import FAST_RETRY
-from tests.sessions.helpers import connect
+from tests.sessions.helpers import raw
 from tui.recording import LiveSession
 
 SPEC = {"task": "Design a rate limiter", "pattern": "pipeline", "policy": ApprovalPolicy(default="reject"), "seed": 3}
@@ -59,15 +59,12 @@ async def stopped_session(store: SessionStore) -> tuple[str, list[EventBase]]:
     live = LiveSession(SessionSpec(**SPEC, limits=Limits(tokens=1500)), SimulatedProvider(seed=3, speed=0), CONFIG, store=store)
     finished = await live.run()
     assert finished is not None and finished.status == "stopped", finished
-    with connect(store.path) as raw:
-        raw.execute("UPDATE sessions SET pid = 999999999 WHERE id = ?", (live.session_id,))
-        raw.commit()
+    await raw(store, "UPDATE sessions SET pid = 999999999 WHERE id = ?", (live.session_id,))
     return live.session_id, [event async for event in store.iter_events(live.session_id)]
 
 
-def stored_seqs(store: SessionStore, session_id: str) -> list[int]:
-    with connect(store.path) as raw:
-        return [seq for (seq,) in raw.execute("SELECT seq FROM events WHERE session_id = ? ORDER BY seq", (session_id,))]
+async def stored_seqs(store: SessionStore, session_id: str) -> list[int]:
+    return [seq for (seq,) in await raw(store, "SELECT seq FROM events WHERE session_id = ? ORDER BY seq", (session_id,))]
 
 
 async def test_a_resumed_run_appends_to_its_record_and_settles_its_row(store: SessionStore) -> None:
@@ -85,7 +82,7 @@ async def test_a_resumed_run_appends_to_its_record_and_settles_its_row(store: Se
     assert (during.status, during.pid, during.host) == ("running", os.getpid(), HOST)
     assert during.result is None and during.reason is None
     assert during.tokens_in >= sum(e.usage.tokens_in for e in before if e.kind == "call.finished")  # counted on, not from zero
-    seqs = stored_seqs(store, session_id)
+    seqs = await stored_seqs(store, session_id)
     assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) > len(before)  # appended, no gap
     resumed = await store.load_events(session_id, after_seq=len(before), limit=1)
     assert resumed[0].kind == "session.resumed"
@@ -110,31 +107,29 @@ async def test_a_resumed_run_can_be_resumed_again(store: SessionStore) -> None:
     finished = await last.run()
 
     assert finished is not None and finished.status == "completed"
-    kinds = [event.kind for event in store_events(store, session_id)]
+    kinds = [event.kind for event in await store_events(store, session_id)]
     assert kinds.count("session.resumed") == 2 and kinds.count("session.started") == 1
-    assert stored_seqs(store, session_id) == list(range(1, len(kinds) + 1))
+    assert await stored_seqs(store, session_id) == list(range(1, len(kinds) + 1))
     row = await store.get_session(session_id)
     assert (row.status, row.calls, row.tokens_out) == ("completed", finished.calls, finished.usage.output_tokens)
 
 
-def store_events(store: SessionStore, session_id: str) -> list[Any]:
+async def store_events(store: SessionStore, session_id: str) -> list[Any]:
     from engine.events import EVENT_ADAPTER
 
-    with connect(store.path) as raw:
-        return [EVENT_ADAPTER.validate_json(data) for (data,) in raw.execute(
-            "SELECT data FROM events WHERE session_id = ? ORDER BY seq", (session_id,))]
+    return [EVENT_ADAPTER.validate_json(data) for (data,) in await raw(
+        store, "SELECT data FROM events WHERE session_id = ? ORDER BY seq", (session_id,))]
 
 
 async def test_a_session_another_process_took_over_is_not_written_to(store: SessionStore) -> None:
     session_id, before = await stopped_session(store)
-    with connect(store.path) as raw:  # another huddle resumed it in the meantime
-        raw.execute("UPDATE sessions SET status = 'running', pid = 424242, updated_at = ? WHERE id = ?", (time.time(), session_id))
-        raw.commit()
+    # another huddle resumed it in the meantime
+    await raw(store, "UPDATE sessions SET status = 'running', pid = 424242, updated_at = ? WHERE id = ?", (time.time(), session_id))
     live = LiveSession(SessionSpec(**SPEC, limits=Limits(tokens=100_000)), SimulatedProvider(seed=3, speed=0), CONFIG, store=store, resume=before)
 
     await live.run()
 
     assert isinstance(live.error, SessionBusy) and "while it was being resumed" in str(live.error)
-    assert stored_seqs(store, session_id) == [event.seq for event in before]  # nothing added
+    assert await stored_seqs(store, session_id) == [event.seq for event in before]  # nothing added
     row = await store.get_session(session_id)
     assert (row.status, row.pid) == ("running", 424242)  # the other one's row, left alone

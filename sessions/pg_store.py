@@ -25,14 +25,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import ValidationError
 
 from engine.events import EscalationRequested, Event
-from engine.formats import one_line, period
+from engine.formats import one_line
 from sessions import decisions, pg_schema
 from sessions.decisions import Posted
 from sessions.errors import AmbiguousId, NoDatabase, SchemaTooNew, SessionBusy, SessionNotFound, StoreError
 from sessions.pg_errors import Dsn, cannot_connect, from_pg_error
 from sessions.pg_schema import SCHEMA, SCHEMA_VERSION, SEARCH_CONFIG
 from sessions.rows import COLUMNS, LIVE_STATES, SessionRow
-from sessions.store import _EVENTS, DEFAULT_BUSY_TIMEOUT, HOST, STALE_S, Batch, _process_gone
+from sessions.liveness import HOST, process_gone, why_ended
+from sessions.store import _EVENTS, DEFAULT_BUSY_TIMEOUT, Batch
 
 if TYPE_CHECKING:
     import asyncpg
@@ -422,14 +423,8 @@ class PgSessionStore:
         (its heartbeat). Run by `open`."""
         live = await self._fetch("SELECT id, pid, host, heartbeat FROM sessions WHERE status IN ('running', 'waiting')")
         now = time.time()
-        gone = []
-        for session_id, pid, host, heartbeat in live:
-            if _process_gone(pid, host):
-                gone.append((f"the huddle process that recorded it (pid {pid}) ended before the session did", session_id))
-            elif heartbeat is not None and now - heartbeat > STALE_S:
-                where = f"pid {pid} on {host}" if pid is not None else f"on {host}"
-                gone.append((f"the huddle process that recorded it ({where}) was last heard from "
-                             f"{period(now - heartbeat)} ago", session_id))
+        gone = [(why, session_id) for session_id, pid, host, heartbeat in live
+                if (why := why_ended(pid, host, heartbeat, now)) is not None]
         if gone:
             async with self._writing() as db:
                 await db.executemany(
@@ -448,7 +443,7 @@ class PgSessionStore:
             if found is None:
                 raise self._not_found(session_id)
             row = SessionRow.from_db(tuple(found))
-            if row.status in LIVE_STATES and not _process_gone(row.pid, row.host):
+            if row.status in LIVE_STATES and not process_gone(row.pid, row.host):
                 raise SessionBusy(
                     f"huddle: session {row.id} is still being recorded (pid {row.pid} on {row.host}); "
                     "let it finish or stop it, then delete it"

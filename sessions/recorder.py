@@ -27,7 +27,8 @@ from engine.events import EventBase, SessionResumed, SessionStarted, event_to_js
 from sessions.errors import StoreError
 from sessions.rows import started_values
 from sessions.tally import SessionTally
-from sessions.store import BEAT_S, HOST, Batch, SessionStore
+from sessions.liveness import BEAT_S, HOST
+from sessions.store import Batch, SessionStore
 
 log = logging.getLogger(__name__)
 

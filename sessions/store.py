@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sqlite3
 import threading
 import time
@@ -26,11 +25,12 @@ import aiosqlite
 from pydantic import TypeAdapter, ValidationError
 
 from engine.events import EscalationRequested, Event
-from engine.formats import one_line, period
+from engine.formats import one_line
 from sessions import decisions, errors
 from sessions.decisions import Posted
 from sessions.errors import AmbiguousId, SessionBusy, SessionNotFound, StoreError
 from sessions.files import check_file, check_schema
+from sessions.liveness import HOST, process_gone, why_ended
 from sessions.migrations import APPLICATION_ID, SCHEMA_VERSION, pending
 from sessions.rows import COLUMNS, LIVE_STATES, SessionRow
 from sessions.search import (
@@ -40,13 +40,8 @@ from sessions.search import (
     match_query,
 )
 
-BEAT_S = 2.0
-"""How often a recording process says it is alive (`SessionStore.beat`)."""
-STALE_S = 20.0
-"""A live session whose process has not said so for this long has lost it: `interrupted`."""
 DEFAULT_BUSY_TIMEOUT = 5.0
 """Seconds to wait for another program's write lock before giving up."""
-HOST = socket.gethostname()
 
 _EVENTS = TypeAdapter(list[Event])
 
@@ -121,35 +116,6 @@ class Batch:
     resumed: list[dict[str, Any]] = field(default_factory=list)
     """Sessions carried on in their own record by this process (id, pid, host, after_seq):
     each row is taken over before its new events are written (see `_RESUME_SESSION`)."""
-
-
-def _process_gone(pid: int | None, host: str | None) -> bool:
-    """True when the process that recorded a session is known to have ended.
-
-    Only a process on this machine can be checked; one elsewhere, or without a
-    pid, is taken to be alive. Windows has no signal 0 (there `os.kill` would end
-    the process), so there every owner is taken to be alive.
-    """
-    if pid is None or (host is not None and host != HOST) or pid == os.getpid() or os.name == "nt":
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, but someone else's
-        return False
-    return _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    """True for a process that has ended but was not yet reaped by its parent (Linux)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:  # ended a moment ago, or there is no /proc (macOS)
-        return Path("/proc/self").exists()
-    except OSError:  # cannot tell: taken to be alive
-        return False
-    return stat.rpartition(")")[2].split()[:1] == ["Z"]  # the state follows the command name
 
 
 def _connection(path: Path, timeout: float) -> aiosqlite.Connection:
@@ -413,14 +379,8 @@ class SessionStore:
                 "SELECT id, pid, host, heartbeat FROM sessions WHERE status IN ('running', 'waiting')"
             )
         now = time.time()
-        gone = []
-        for session_id, pid, host, heartbeat in live:
-            if _process_gone(pid, host):
-                gone.append((f"the huddle process that recorded it (pid {pid}) ended before the session did", session_id))
-            elif isinstance(heartbeat, int | float) and now - heartbeat > STALE_S:
-                where = f"pid {pid} on {host}" if pid is not None else f"on {host}"
-                gone.append((f"the huddle process that recorded it ({where}) was last heard from "
-                             f"{period(now - heartbeat)} ago", session_id))
+        gone = [(why, session_id) for session_id, pid, host, heartbeat in live
+                if (why := why_ended(pid, host, heartbeat, now)) is not None]
         if gone:
             async with self._writing() as db:
                 await db.executemany(
@@ -440,7 +400,7 @@ class SessionStore:
                 raise self._not_found(session_id)
             key, *values = next(iter(found))
             row = SessionRow.from_db(tuple(values))
-            if row.status in LIVE_STATES and not _process_gone(row.pid, row.host):
+            if row.status in LIVE_STATES and not process_gone(row.pid, row.host):
                 raise SessionBusy(
                     f"huddle: session {row.id} is still being recorded (pid {row.pid} on {row.host}); "
                     "let it finish or stop it, then delete it",

@@ -28,6 +28,7 @@ from sessions.errors import (
 )
 from sessions.migrations import APPLICATION_ID, SCHEMA_VERSION
 from sessions.paths import db_path, default_db_path
+from sessions.liveness import STALE_S
 from sessions.store import SessionStore
 from tests.helpers import ScriptedProvider, orchestrated, plan_of, run
 from tests.sessions.helpers import connect, record, snapshot, unprivileged
@@ -388,8 +389,8 @@ async def test_rejecting_sessions_are_recorded_too(db_path: Path) -> None:
 @pytest.mark.parametrize(
     ("pid", "host", "heard", "expected"),
     [
-        ("parent", "elsewhere", store_module.STALE_S + 5, "interrupted"),  # gone on another host: its heartbeat says
-        ("parent", "here", store_module.STALE_S + 5, "interrupted"),  # an alive pid a new process took over
+        ("parent", "elsewhere", STALE_S + 5, "interrupted"),  # gone on another host: its heartbeat says
+        ("parent", "here", STALE_S + 5, "interrupted"),  # an alive pid a new process took over
         ("parent", "elsewhere", 1.0, "waiting"),  # heard from a moment ago
     ],
 )

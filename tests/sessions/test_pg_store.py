@@ -18,7 +18,7 @@ from sessions.decisions import Posted
 from sessions.errors import DatabaseLocked, NoDatabase, NotWritable, SchemaTooNew, StoreError
 from sessions.pg_errors import Dsn
 from sessions.pg_store import PgSessionStore, search_query
-from sessions.store import HOST, STALE_S
+from sessions.liveness import HOST, STALE_S
 from tests.hostile import HOSTILE
 from tests.sessions.helpers import raw, record
 from tests.sessions import pg_server as pg_server_module

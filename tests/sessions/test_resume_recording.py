@@ -20,7 +20,8 @@ from engine.providers.simulated import SimulatedProvider
 from engine.session import EngineConfig, SessionSpec
 from sessions.errors import SessionBusy
 from sessions.rows import SessionRow
-from sessions.store import HOST, SessionStore
+from sessions.liveness import HOST
+from sessions.store import SessionStore
 from tests.helpers import FAST_RETRY
 from tests.sessions.helpers import raw
 from tui.recording import LiveSession

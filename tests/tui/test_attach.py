@@ -18,7 +18,8 @@ from engine.providers.base import ProviderEvent, ProviderRequest, TextDelta
 from engine.providers.simulated import SimulatedProvider
 from engine.session import EngineConfig, SessionSpec
 from sessions.decisions import decider
-from sessions.store import HOST, SessionStore
+from sessions.liveness import HOST
+from sessions.store import SessionStore
 from tests.helpers import FAST_RETRY
 from tests.sessions.helpers import record
 from tests.tui.helpers import until
@@ -144,10 +145,11 @@ async def test_the_attached_screen_shows_what_a_local_live_screen_shows_and_deci
 
                 provider.go.set()
                 await asyncio.wait_for(running, 30)
-                await until(pilot, lambda: screen.view.finished and not screen.follower.following, what="the end")
+                details = screen.query_one(DetailsPane)
+                await until(pilot, lambda: not screen.follower.following and details.entry is not None,
+                            what="the end, shown in the details as a live screen shows it")
                 assert seen(screen.view) == seen(local_view(events, events[-1].seq))
                 assert screen.follower.ended is not None and screen.follower.ended.status == "completed"
-                assert screen.query_one(DetailsPane).entry is not None  # its end shown, as a live screen shows it
                 assert not screen.answering
 
                 await pilot.press("q")  # leaving asks nothing

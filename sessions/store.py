@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -149,6 +149,9 @@ class SessionStore:
         self._closed = False
         self._keys: dict[str, int] = {}
         """Session id to row key, for the sessions this store has written search documents of."""
+        self.schema_found = 0
+        """The schema version the database had when this store opened it (0: new); `open`
+        brings it to `SCHEMA_VERSION`."""
 
     # -- opening and closing ------------------------------------------------------
 
@@ -181,7 +184,7 @@ class SessionStore:
 
     async def _setup(self) -> None:
         with self._translated():
-            version = await self._scalar("PRAGMA user_version")
+            version = self.schema_found = await self._scalar("PRAGMA user_version")
             if version > SCHEMA_VERSION:  # upgraded by a newer huddle in the last moment
                 raise errors.schema_too_new(self._path, version, SCHEMA_VERSION)
             mode = await self._scalar("PRAGMA journal_mode = WAL")
@@ -349,6 +352,33 @@ class SessionStore:
         if batch.updates:
             await db.executemany(_UPDATE_SESSION, batch.updates)
 
+    async def import_session(
+        self, values: Sequence[Any], pages: AsyncIterable[tuple[list[EventRow], list[tuple[str, int, str]]]],
+        posted: Sequence[Posted],
+    ) -> bool:
+        """Write a session copied from another store (`sessions.copying`) whole, in one
+        transaction: its row as it is (`values`, in `COLUMNS` order), its events and search
+        documents a page at a time, and the decisions `posted` for it. False, with nothing
+        written, when a session with its id is here already."""
+        async with self._writing() as db:
+            marks = ", ".join("?" for _ in COLUMNS)
+            cursor = await db.execute(
+                f"INSERT INTO sessions ({_ROW_COLUMNS}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING", tuple(values)
+            )
+            if cursor.rowcount != 1:
+                return False
+            key = cursor.lastrowid
+            async for events, documents in pages:
+                await db.executemany(INSERT_EVENT, events)
+                await db.executemany(
+                    _INSERT_DOCUMENT, [(document_rowid(key, seq), text) for _, seq, text in documents]
+                )
+            await db.executemany(
+                f"INSERT INTO decisions ({decisions.COLUMNS}) VALUES ({', '.join('?' for _ in range(11))})",
+                [(*one.values(), one.outcome, one.settled_at) for one in posted],
+            )
+        return True
+
     async def mark_failed(self, session_ids: Iterable[str], reason: str) -> None:
         """Mark sessions this process records that are still live `failed` (the recorder
         could not go on); a session another process took over is left alone."""
@@ -438,6 +468,15 @@ class SessionStore:
             )
         return next((Posted.from_db(tuple(values)) for values in found), None)
 
+    async def decisions_of(self, session_id: str) -> list[Posted]:
+        """Every decision posted for a session, settled or not, oldest first."""
+        with self._translated():
+            found = await self._db.execute_fetchall(
+                f"SELECT {decisions.COLUMNS} FROM decisions WHERE session_id = ? ORDER BY decided_at, escalation_id",
+                (session_id,),
+            )
+        return [Posted.from_db(tuple(values)) for values in found]
+
     async def waiting_decisions(self, session_id: str) -> list[Posted]:
         """The decisions posted for a session that it has not picked up yet, oldest first."""
         with self._translated():
@@ -454,6 +493,13 @@ class SessionStore:
                 "UPDATE decisions SET outcome = ?, settled_at = ? WHERE session_id = ? AND escalation_id = ? AND outcome IS NULL",
                 (outcome, time.time(), session_id, escalation_id),
             )
+
+    async def wait_for_change(self, session_id: str, timeout: float) -> bool:
+        """Wait `timeout` seconds before a poller looks at the session again: another
+        process's commit to a SQLite file tells nobody (PostgreSQL's store is woken by one).
+        False: no change was told."""
+        await asyncio.sleep(timeout)
+        return False
 
     async def waiting_escalations(self) -> list[tuple[SessionRow, EscalationRequested]]:
         """Every escalation that waits for a person in a running session, oldest first, with
@@ -581,6 +627,20 @@ class SessionStore:
             if not readable:
                 raise self._damaged_event(session_id, seq, "not JSON text")
         return [(seq, data) for seq, data, _ in found]
+
+    async def event_rows(self, session_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[EventRow]:
+        """Up to `limit` of a session's `events` rows with `seq` above `after_seq`, in order,
+        their JSON as stored (what `sessions.copying` copies). A damaged one is a StoreError."""
+        with self._translated():
+            found = await self._db.execute_fetchall(
+                "SELECT seq, ts, kind, agent, data, typeof(data) = 'text' AND json_valid(data) FROM events "
+                "WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (session_id, after_seq, limit),
+            )
+        for seq, *_, readable in found:
+            if not readable:
+                raise self._damaged_event(session_id, seq, "not JSON text")
+        return [(session_id, seq, ts, kind, agent, data) for seq, ts, kind, agent, data, _ in found]
 
     def _damaged_event(self, session_id: str, seq: Any, problem: str) -> StoreError:
         return StoreError(

@@ -42,3 +42,11 @@ def stores_closed() -> Iterator[None]:
         thread.join(timeout=5)  # a closed store's thread ends a moment after `close` returns
     left = sum(thread.is_alive() for thread in started)
     assert not left, f"{left} store(s) left open: close each in a fixture, a `finally` or `async with`"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """A fresh database of each kind, for `sessions.opening.open_store`: a SQLite file, or a
+    PostgreSQL database on the run's throwaway server (which tells a reader of a change at
+    once, where a SQLite file is looked at again after a while)."""
+    return tmp_path / "any.db" if request.param == "sqlite" else request.getfixturevalue("pg_dsn")

@@ -6,10 +6,10 @@ are committed. What an attached screen (`huddle attach`) shows; nothing here nee
         view.apply_all(page)
     follower.ended                       # why it stopped: the session's row as it ended
 
-The process running a session is the only writer of its events, and nothing tells a
-reader that more were written: the follower looks every `POLL_S` seconds (an indexed
-read of the events after the last one it has), so a new event is read within a tenth of
-a second of its commit. It stops when the session is no longer live: it finished (its
+The process running a session is the only writer of its events: the follower reads the
+events after the last one it has (an indexed read) as soon as the store tells it the
+session changed (PostgreSQL's LISTEN/NOTIFY), or every `POLL_S` seconds where nothing
+tells (a SQLite file), so a new event is read within a tenth of a second of its commit. It stops when the session is no longer live: it finished (its
 `session.finished` is the last event, its row no longer `running` or `waiting`), or its
 row says it ended otherwise (its process died, and any huddle opening the store marks
 it `interrupted`; the follower looks for that every `CHECK_S` seconds).
@@ -84,7 +84,7 @@ class Follower:
                     self.ended = row
                     return
                 self.was_live = True
-            await asyncio.sleep(self.poll_s)
+            await self.store.wait_for_change(self.session_id, self.poll_s)  # woken by a commit where the store can
 
     async def _read(self) -> list[EventBase]:
         page = await self.store.load_events(self.session_id, after_seq=self.last_seq, limit=self.page)

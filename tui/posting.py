@@ -5,7 +5,6 @@ attached screen do where a live screen answers its own gate.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import replace
 from typing import NamedTuple
@@ -49,7 +48,7 @@ async def post_decision(
         return Outcome(False, f"already decided by {posted.decided_by} at {time_of_day(posted.decided_at)}")
     deadline = time.monotonic() + SETTLE_WAIT_S
     while posted.outcome is None and time.monotonic() < deadline:
-        await asyncio.sleep(LOOK_S)  # another process settles it: nothing here to wait on but the store
+        await store.wait_for_change(session_id, LOOK_S)  # the session settles it, in another process
         posted = await store.posted(session_id, escalation_id) or posted
     if posted.outcome is None:
         return Outcome(True, "sent; the session has not taken it yet (it takes it as soon as it looks)")

@@ -2,7 +2,8 @@
 what lets `huddle inbox` and `huddle attach`, in any process sharing the store, answer
 the escalations of a session this process runs.
 
-The session looks for posted decisions every `POLL_S` seconds (one indexed query), answers its approval gate with each, and settles it in the store: taken,
+The session looks for posted decisions when the store tells it a decision was posted
+(PostgreSQL's LISTEN/NOTIFY), else every `POLL_S` seconds (one indexed query), answers its approval gate with each, and settles it in the store: taken,
 or why not (decided meanwhile, here or by a rule; an edit that does not validate).
 """
 
@@ -63,11 +64,13 @@ class DecisionTaker:
         """A look every `POLL_S` seconds. A store that cannot be read for a moment (locked)
         is tried again at the next look."""
         while not self._stopping.is_set():
-            try:
-                await asyncio.wait_for(self._stopping.wait(), POLL_S)
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            changed = asyncio.ensure_future(self.store.wait_for_change(self.session_id, POLL_S))
+            await asyncio.wait({stopping, changed}, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in (stopping, changed):
+                waiting.cancel()
+            if self._stopping.is_set():
                 return
-            except TimeoutError:
-                pass
             try:
                 for posted in await self.store.waiting_decisions(self.session_id):
                     await self.store.settle_decision(self.session_id, posted.escalation_id, self.take(posted))

@@ -19,6 +19,7 @@ from engine.providers.simulated import SimulatedProvider
 from engine.session import EngineConfig, SessionSpec
 from sessions.decisions import decider
 from sessions.liveness import HOST
+from sessions.opening import open_store
 from sessions.store import SessionStore
 from tests.helpers import FAST_RETRY
 from tests.sessions.helpers import record
@@ -228,8 +229,8 @@ async def test_following_stops_when_the_sessions_process_died(tmp_path):
     assert not follower.was_live  # it had ended before it was followed
 
 
-async def test_the_follower_reads_new_events_as_they_are_committed(tmp_path):
-    async with await SessionStore.open(tmp_path / "attach.db") as store:
+async def test_the_follower_reads_new_events_as_they_are_committed(database):
+    async with await open_store(database) as store:
         provider = HeldProvider()
         live, events = running_session(store, provider, policy="approve")
         running = asyncio.create_task(live.run())

@@ -13,6 +13,7 @@ from engine.policy import ApprovalPolicy
 from engine.providers.simulated import SimulatedProvider
 from engine.session import EngineConfig, SessionSpec
 from sessions.decisions import TAKEN, Posted, decider
+from sessions.opening import open_store
 from sessions.store import SessionStore
 from tests.helpers import FAST_RETRY
 from tui.posting import post_decision
@@ -48,8 +49,8 @@ def session(store: SessionStore, task: str = "Design a rate limiter") -> LiveSes
     )
 
 
-async def test_a_posted_decision_is_taken_and_recorded_with_who_and_where(tmp_path) -> None:
-    async with await SessionStore.open(tmp_path / "d.db") as store:
+async def test_a_posted_decision_is_taken_and_recorded_with_who_and_where(database) -> None:
+    async with await open_store(database) as store:
         live = session(store)
         running = asyncio.create_task(live.run())
         [(row, asked)] = await waiting(store)
@@ -71,8 +72,8 @@ async def test_a_posted_decision_is_taken_and_recorded_with_who_and_where(tmp_pa
     assert live.finished is not None and live.finished.status == "completed"
 
 
-async def test_a_decision_posted_after_the_session_decided_is_refused_with_who_decided(tmp_path) -> None:
-    async with await SessionStore.open(tmp_path / "d.db") as store:
+async def test_a_decision_posted_after_the_session_decided_is_refused_with_who_decided(database) -> None:
+    async with await open_store(database) as store:
         live = session(store)
         running = asyncio.create_task(live.run())
         [(row, asked)] = await waiting(store)
@@ -93,8 +94,8 @@ async def test_a_decision_posted_after_the_session_decided_is_refused_with_who_d
     assert not outcome.ok and outcome.message.startswith("already decided by ana@far in the inbox at ")
 
 
-async def test_waiting_escalations_leave_out_the_decided_the_posted_and_the_finished(tmp_path) -> None:
-    async with await SessionStore.open(tmp_path / "d.db") as store:
+async def test_waiting_escalations_leave_out_the_decided_the_posted_and_the_finished(database) -> None:
+    async with await open_store(database) as store:
         first, second = session(store, "Design a rate limiter"), session(store, "Write the on-call runbook")
         runs = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
         found = await waiting(store, 2)

@@ -22,6 +22,9 @@
     name = "git"                    # server of the same name replaces one of these)
     command = ["uvx", "mcp-server-git", "--repository", "."]
 
+    db = "postgresql://ana@db.internal/huddle"   # the session database, when neither --db
+                                    # nor HUDDLE_DB says (a file's path, or a PostgreSQL address)
+
     [prices."claude-sonnet-5-5"]    # US dollars per million tokens
     input = 2.0
     output = 10.0
@@ -105,6 +108,9 @@ class UserConfig(BaseModel):
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
     mcp_servers: list[McpServer] = Field(default_factory=list)
     """MCP servers shared by every team (`engine.mcp.spec`); a team's own override them by name."""
+    db: SecretStr | None = None
+    """The session database when neither `--db` nor `HUDDLE_DB` names one: a file's path or a
+    PostgreSQL address (held as a secret: an address may carry a password)."""
 
     @field_validator("mcp_servers")
     @classmethod

@@ -1,4 +1,5 @@
-"""Where the session database lives: `--db`, then `$HUDDLE_DB`, then the user data directory.
+"""Where the session database lives: `--db`, then `$HUDDLE_DB`, then config.toml's `db`,
+then the user data directory.
 A database is a SQLite file (a path) or a PostgreSQL server's (a `postgresql://` address)."""
 
 from __future__ import annotations
@@ -26,15 +27,20 @@ def default_db_path() -> Path:
     return Path(user_data_dir("huddle", appauthor=False)) / FILE_NAME
 
 
-def db_path(option: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Path | str:
+def db_path(
+    option: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None,
+    configured: str | None = None,
+) -> Path | str:
     """The database to use: the `--db` option if given, else `$HUDDLE_DB` if set and
-    not empty, else the default. A file's `~` is expanded and its path made absolute; a
-    PostgreSQL address is given as it is."""
+    not empty, else `configured` (config.toml's `db`), else the default. A file's `~` is
+    expanded and its path made absolute; a PostgreSQL address is given as it is."""
     environ = os.environ if environ is None else environ
     if option is not None and str(option):
-        chosen = option
+        chosen: str | os.PathLike[str] = option
     elif environ.get(ENV_VAR):
         chosen = environ[ENV_VAR]
+    elif configured:
+        chosen = configured
     else:
         chosen = default_db_path()
     if is_dsn(chosen):

@@ -34,13 +34,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _attach(args: argparse.Namespace) -> int:
-    from sessions.paths import db_path
+    from tui.userfiles import database
     from sessions.rows import LIVE_STATES
     from sessions.opening import open_store
     from tui.app import make_app
     from tui.following import ended_line
 
-    async with await open_store(db_path(args.db), create=False) as store:
+    async with await open_store(database(args.db), create=False) as store:
         row = await store.get_session(args.id)  # the store marks it interrupted if its process died
         if row.status not in LIVE_STATES:
             report(

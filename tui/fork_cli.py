@@ -101,13 +101,13 @@ def _text(given: str | None, path: str | None) -> str | None:
 
 
 async def _fork(args: argparse.Namespace, choices: ForkChoices) -> int:
-    from sessions.paths import db_path
+    from tui.userfiles import database
     from sessions.opening import open_store
     from tui.forking import load_forkable
     from tui.headless import HeadlessRun, run_headless
     from tui.recording import LiveSession
 
-    path = db_path(args.db)
+    path = database(args.db)
     if args.headless:
         async with await open_store(path, create=False) as store:
             found = await load_forkable(store, args.id, choices)

@@ -94,14 +94,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _resume(args: argparse.Namespace) -> int:
-    from sessions.paths import db_path
+    from tui.userfiles import database
     from sessions.opening import open_store
     from tui.headless import HeadlessRun, run_headless
     from tui.recording import LiveSession
     from tui.resuming import ResumeChoices, load_resumable
 
     choices = ResumeChoices(**run_choices(args))
-    path = db_path(args.db)
+    path = database(args.db)
     if args.headless:
         async with await open_store(path, create=False) as store:
             found = await load_resumable(store, args.id, choices)

@@ -89,9 +89,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _path(args: argparse.Namespace) -> Path:
-    from sessions.paths import db_path
+    from tui.userfiles import database
 
-    return db_path(args.db)
+    return database(args.db)
 
 
 async def _open(args: argparse.Namespace) -> SessionStore:

@@ -55,6 +55,22 @@ ENVIRONMENT = {"anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"), "openai
 """The variables that set the built-in providers' keys and addresses, over the file's."""
 
 
+def database(option: str | None = None) -> Path | str:
+    """The session database: `--db` (`option`), `$HUDDLE_DB`, config.toml's `db`, or the
+    default (`sessions.paths.db_path`). A config.toml that cannot be read is a one-line
+    `StoreError` only when it is needed: when neither of the first two says."""
+    from sessions.errors import StoreError
+    from sessions.paths import ENV_VAR, db_path
+
+    if (option is not None and str(option)) or os.environ.get(ENV_VAR):
+        return db_path(option)
+    try:
+        configured = load_config().db
+    except ConfigError as error:  # the database it names cannot be known: a problem with the database
+        raise StoreError(f"huddle: {error}") from None
+    return db_path(option, configured=configured.get_secret_value() if configured else None)
+
+
 def load_config(path: Path | None = None) -> UserConfig:
     """The user's config (empty when there is no file), with the environment over the
     file: ANTHROPIC_API_KEY and _BASE_URL, OPENAI_API_KEY and _BASE_URL, and each

@@ -121,3 +121,26 @@ def test_bad_config_files_say_where(tmp_path):
     path.mkdir()
     with pytest.raises(ConfigError, match="config.toml: cannot read it"):
         load_config(path)
+
+
+def test_the_database_comes_from_db_then_huddle_db_then_config_toml(user_config, monkeypatch, tmp_path):
+    from tui.userfiles import config_path, database
+
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text('db = "postgresql://ana:pw-secret@db.internal/huddle"\n')
+    monkeypatch.delenv("HUDDLE_DB")
+    assert database() == "postgresql://ana:pw-secret@db.internal/huddle"  # config.toml's, as an address
+    monkeypatch.setenv("HUDDLE_DB", str(tmp_path / "mine.db"))
+    assert database() == tmp_path / "mine.db"  # the environment over the file
+    assert database(str(tmp_path / "flag.db")) == tmp_path / "flag.db"  # --db over both
+
+
+def test_a_config_toml_that_cannot_be_read_is_one_line_when_it_names_the_database(user_config, monkeypatch):
+    from sessions.errors import StoreError
+    from tui.userfiles import config_path, database
+
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text("db = [1\n")
+    monkeypatch.delenv("HUDDLE_DB")
+    with pytest.raises(StoreError, match=r"^huddle: .*config.toml: not valid TOML"):
+        database()

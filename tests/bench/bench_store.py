@@ -92,25 +92,34 @@ def remove(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def many_sessions(path: Path, count: int) -> None:
-    """`count` finished sessions (rows and search documents), written with plain sqlite3."""
-    asyncio.run(fresh(path))
+FINISHED_COLUMNS = ("id", "created_at", "updated_at", "task", "title", "pattern", "team", "agents", "provider",
+                    "models", "seed", "status", "tokens_in", "tokens_out", "cost", "calls", "turns", "duration_s",
+                    "result", "last_seq")
+"""The columns of `finished_rows`, as both stores name them."""
+
+
+def finished_rows(count: int) -> list[tuple[object, ...]]:
+    """`count` finished sessions' rows (`FINISHED_COLUMNS`), the newest last; each task searchable."""
     agents = json.dumps(["lead", "researcher", "coder", "reviewer"])
     models = json.dumps(["claude-opus-5-5", "claude-sonnet-5-5"])
     result = "## Result\n\n" + "The team's answer, in a few paragraphs. " * 40
-    rows = [
+    return [
         (f"{i:012x}", 1.7e9 + i * 60, 1.7e9 + i * 60 + 42, f"Task number {i}: design part {i % 97} of the API",
          f"Task number {i}", "orchestrator", "default", agents, "simulated", models, i, "completed",
          3000, 1500, 0.02, 6, 4, 42.0, result, 424)
         for i in range(count)
     ]
+
+
+def many_sessions(path: Path, count: int) -> None:
+    """`count` finished sessions (rows and search documents), written with plain sqlite3."""
+    asyncio.run(fresh(path))
     with sqlite3.connect(path, isolation_level=None) as connection:
         connection.execute("BEGIN")
         connection.executemany(
-            "INSERT INTO sessions (id, created_at, updated_at, task, title, pattern, team, agents, provider, models,"
-            " seed, status, tokens_in, tokens_out, cost, calls, turns, duration_s, result, last_seq)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            f"INSERT INTO sessions ({', '.join(FINISHED_COLUMNS)})"
+            f" VALUES ({', '.join('?' for _ in FINISHED_COLUMNS)})",
+            finished_rows(count),
         )
         connection.execute("INSERT INTO search (rowid, body) SELECT (key << 32) | 1, task FROM sessions")
         connection.execute("COMMIT")

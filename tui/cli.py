@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from sessions.errors import StoreError
-from tui import attach_cli, fork_cli, inbox_cli, providers_cli, resume_cli, sessions_cli, teams_cli
+from tui import attach_cli, db_cli, fork_cli, inbox_cli, providers_cli, resume_cli, sessions_cli, teams_cli
 from tui.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.safe import report
 
@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     sessions_cli.add_commands(commands, db_option, _Parser, number(int))
     teams_cli.add_commands(commands, _Parser)
     providers_cli.add_commands(commands)
+    db_cli.add_command(commands, db_option, _Parser)
     return parser
 
 
@@ -199,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handlers = {"run": _run, "patterns": _patterns, "sessions": _sessions, "teams": teams_cli.run,
                 "providers": providers_cli.run, "app": _run_app, "resume": resume_cli.run,
-                "fork": fork_cli.run, "attach": attach_cli.run, "inbox": inbox_cli.run}
+                "fork": fork_cli.run, "attach": attach_cli.run, "inbox": inbox_cli.run, "db": db_cli.run}
     if args.command is None:  # no command: the app's launch screen
         args.command = "app"
     from tui import logs

@@ -65,9 +65,9 @@ def _schema_version(store: SessionStore | PgSessionStore) -> int:
 
 async def _migrate(args: argparse.Namespace) -> int:
     from sessions.opening import open_store
-    from sessions.paths import db_path
+    from tui.userfiles import database
 
-    async with await open_store(db_path(args.db), create=True) as store:
+    async with await open_store(database(args.db), create=True) as store:
         found, now = store.schema_found, _schema_version(store)
     if found == now:
         print(f"huddle: {store.path}: already at schema {now}")

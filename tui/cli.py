@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="huddle",
         description="Launch a team of LLM agents on a task, watch them work, steer them.",
     )
-    db_help = "the session database (default: $HUDDLE_DB, else huddle.db in your user data directory)"
+    db_help = "the session database: a file, or a postgresql:// address (default: $HUDDLE_DB, else config.toml's db, else huddle.db in your user data directory)"
     parser.add_argument("--db", metavar="PATH", help=db_help)
     # The same option after a command; SUPPRESS keeps a subcommand from resetting a --db given before it.
     db_option = argparse.ArgumentParser(add_help=False)

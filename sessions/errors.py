@@ -52,6 +52,11 @@ class DiskFull(StoreError):
     """A write failed because the disk (or the database's size limit) is full."""
 
 
+class StoreUnreachable(StoreError):
+    """The database server cannot be reached now, or the connection to it was lost: it
+    may come back, and the next operation tries again (a recorder keeps its events meanwhile)."""
+
+
 class SessionNotFound(StoreError):
     """No session has this id or id prefix."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-from sessions.errors import DatabaseLocked, DiskFull, NotWritable, StoreError
+from sessions.errors import DatabaseLocked, DiskFull, NotWritable, StoreError, StoreUnreachable
 
 SCHEMES = ("postgresql", "postgres")
 """The URL schemes that name a PostgreSQL database (`postgresql://user@host/db`)."""
@@ -75,13 +75,13 @@ def _detail(error: BaseException, dsn: Dsn) -> str:
 def cannot_connect(error: BaseException, dsn: Dsn, *, timeout: float) -> StoreError:
     """The StoreError for a connection that could not be made at all."""
     if isinstance(error, TimeoutError):
-        return StoreError(
+        return StoreUnreachable(
             f"huddle: the PostgreSQL server at {dsn.shown} did not answer within {timeout:g}s; "
             f"check that it runs and can be reached, or {_ANOTHER}"
         )
     if isinstance(error, OSError):
         reason = dsn.scrub(error.strerror or str(error))
-        return StoreError(
+        return StoreUnreachable(
             f"huddle: cannot reach the PostgreSQL server at {dsn.shown} ({reason}); "
             f"start it or fix the host and port, or {_ANOTHER}"
         )
@@ -123,8 +123,12 @@ def from_pg_error(error: BaseException, dsn: Dsn, *, busy_timeout: float) -> Sto
                 "free some space and try again"
             )
         return StoreError(f"huddle: the PostgreSQL server at {where} is out of resources ({detail}); try again later")
+    if state == "57P03":
+        return StoreUnreachable(
+            f"huddle: the PostgreSQL server at {where} is starting or stopping ({detail}); try again in a moment"
+        )
     if state.startswith(("08", "57")) or isinstance(error, asyncpg.InterfaceError | ConnectionError):
-        return StoreError(
+        return StoreUnreachable(
             f"huddle: lost the connection to the PostgreSQL server at {where} ({detail}); "
             "check that the server runs, then try again"
         )

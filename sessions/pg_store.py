@@ -7,7 +7,9 @@ One asyncpg connection serves a store; its operations take turns under one lock
 its first statement to its commit, as the SQLite store's does. Events are kept as
 the JSON text they were written as; search runs on PostgreSQL's own text search.
 Every error leaves as a `StoreError` whose text is one line naming the database
-(without its password: `path`) and what to do.
+(without its password: `path`) and what to do. A server that cannot be reached or a
+connection that was lost is `StoreUnreachable`: the next operation connects anew (the
+listening connection too), so a store whose server comes back works again.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from engine.events import EscalationRequested, Event
 from engine.formats import one_line
 from sessions import decisions, pg_schema
 from sessions.decisions import Posted
-from sessions.errors import AmbiguousId, NoDatabase, SchemaTooNew, SessionBusy, SessionNotFound, StoreError
+from sessions.errors import (
+    AmbiguousId, NoDatabase, SchemaTooNew, SessionBusy, SessionNotFound, StoreError, StoreUnreachable,
+)
 from sessions.pg_errors import Dsn, cannot_connect, from_pg_error
 from sessions.pg_schema import SCHEMA, SCHEMA_VERSION, SEARCH_CONFIG
 from sessions.rows import COLUMNS, LIVE_STATES, SessionRow
@@ -145,7 +149,10 @@ class PgSessionStore:
         """Held by every operation on the connection, and by a write transaction until it ends."""
         self._transaction: Any = None
         self._closed = False
+        self._lost = False
+        """True once the connection was lost (`StoreUnreachable`): the next operation makes a new one."""
         self._settings: dict[str, str] = {}
+        self._connect_timeout = DEFAULT_CONNECT_TIMEOUT
         self._listener: asyncpg.Connection | None = None
         """A connection of its own that LISTENs, opened by the first `wait_for_change`."""
         self._listening = asyncio.Lock()
@@ -187,6 +194,7 @@ class PgSessionStore:
             raise cannot_connect(error, where, timeout=connect_timeout) from None
         store = cls(db, where, timeout)
         store._settings = settings
+        store._connect_timeout = connect_timeout
         try:
             await store._setup(create=create)
         except BaseException:
@@ -284,11 +292,38 @@ class PgSessionStore:
         try:
             yield
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
-            raise from_pg_error(error, self._dsn, busy_timeout=self._busy_timeout) from None
+            translated = from_pg_error(error, self._dsn, busy_timeout=self._busy_timeout)
+            if isinstance(translated, StoreUnreachable):
+                self._drop_connections()
+            raise translated from None
+
+    def _drop_connections(self) -> None:
+        """Forget the connections after the server went away: the next operation connects
+        anew (`_reconnect`), and the next `wait_for_change` listens anew."""
+        self._lost = True
+        for db in (self._db, self._listener):
+            if db is not None and not db.is_closed():
+                db.terminate()
+        self._listener = None
+
+    async def _reconnect(self) -> None:
+        """Connect again if the connection was lost; a server still away raises `StoreUnreachable`.
+        Called with the lock held."""
+        if not self._lost or self._closed:
+            return
+        import asyncpg
+
+        try:
+            self._db = await asyncpg.connect(self._dsn.text, timeout=self._connect_timeout,
+                                             server_settings=self._settings)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise cannot_connect(error, self._dsn, timeout=self._connect_timeout) from None
+        self._lost = False
 
     async def _use(self, work: Callable[[asyncpg.Connection], Awaitable[_T]]) -> _T:
         """Run `work` on the connection in its turn (outside any write transaction)."""
         async with self._lock:
+            await self._reconnect()
             with self._translated():
                 return await work(self._db)
 
@@ -299,6 +334,7 @@ class PgSessionStore:
         """Take the lock and open a write transaction."""
         await self._lock.acquire()
         try:
+            await self._reconnect()
             with self._translated():
                 self._transaction = self._db.transaction()
                 await self._transaction.start()
@@ -555,7 +591,8 @@ class PgSessionStore:
         waiters = self._waiting.setdefault(session_id, set())
         waiters.add(waiter)
         try:
-            await self._listen()
+            with suppress(StoreUnreachable):  # the server is away: the wait runs its time all the same
+                await self._listen()
             await asyncio.wait_for(waiter, timeout)
             return not self._closed
         except TimeoutError:
@@ -578,6 +615,9 @@ class PgSessionStore:
                 await listener.add_listener(CHANNEL, self._notified)
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 raise cannot_connect(error, self._dsn, timeout=DEFAULT_CONNECT_TIMEOUT) from None
+            if self._closed:  # closed while it connected
+                listener.terminate()
+                return
             self._listener = listener
 
     def _notified(self, connection: Any, pid: int, channel: str, session_id: str) -> None:

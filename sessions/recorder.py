@@ -8,23 +8,34 @@ at most the last 0.1 s. The next batch is prepared while the previous one
 commits. The subscription is bounded: when the writer falls behind, the
 engine waits (`EventBus.wait_for_room`); no event is ever dropped.
 
-If a write fails (a full disk, a lock held too long), the recorder stops
-listening, so the engine is never blocked by a reader that is gone, marks its
-live sessions `failed` if it still can, and reports the error through
-`failure` and `finish()`. What was committed before stays readable.
+A database server that goes away (`StoreUnreachable`) does not stop recording:
+the batches go to a `Spool`, in memory and in a JSON-lines file on local disk,
+and the store is tried again every `RETRY_S`; once it answers, the spooled
+batches are written in order, each one transaction as before, and recording
+goes on (`buffering` says which). A batch whose commit was cut off is looked
+for before it is written again, so none is written twice.
+
+If a write fails otherwise (a full disk, a lock held too long), or the spool
+is full, the recorder stops listening, so the engine is never blocked by a
+reader that is gone, marks its live sessions `failed` if it still can, and
+reports the error through `failure` and `finish()`. What was committed before
+stays readable.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import time
-from collections.abc import Sequence
+from contextlib import suppress
+from collections.abc import Callable, Sequence
 
 from engine.bus import EventBus, Subscription
 from engine.events import EventBase, SessionResumed, SessionStarted, event_to_json
-from sessions.errors import StoreError
+from sessions.errors import StoreError, StoreUnreachable
+from sessions.spool import Spool, spool_dir
 from sessions.rows import started_values
 from sessions.tally import SessionTally
 from sessions.liveness import BEAT_S, HOST
@@ -43,6 +54,9 @@ DEFAULT_INTERVAL = 0.08
 write itself, an event is committed within 0.1 s."""
 MAX_BATCH = 10_000
 """Most events in one transaction."""
+RETRY_S = 2.0
+"""Seconds between two tries of a database that is unreachable."""
+_names = itertools.count()
 
 
 class Recorder:
@@ -59,7 +73,11 @@ class Recorder:
         *,
         interval: float = DEFAULT_INTERVAL,
         max_batch: int = MAX_BATCH,
+        spool: Spool | None = None,
+        retry: float | None = None,
     ) -> None:
+        """`spool`: where batches wait while the database is unreachable (by default a
+        file of its own in `spool_dir()`); `retry`: seconds between two tries of it then."""
         self._store = store
         self._subscription = subscription
         self._listening = True
@@ -76,6 +94,22 @@ class Recorder:
         self.batches = 0
         """Transactions committed so far."""
         self.events_written = 0
+        self.spool = spool if spool is not None else Spool(
+            spool_dir() / f"{os.getpid()}-{int(time.time())}-{next(_names)}.jsonl"
+        )
+        """Where batches wait while the database is unreachable."""
+        self._retry = RETRY_S if retry is None else retry
+        self._retry_at = 0.0
+        self._committing: tuple[asyncio.Future[None], Batch, int] | None = None
+        """The batch being committed, its commit, and its count of events."""
+        self.unreachable: StoreUnreachable | None = None
+        """Why the database cannot be reached, while the recorder keeps its events (`buffering`)."""
+        self.on_buffering: Callable[[StoreUnreachable | None], None] | None = None
+        """Told when the recorder starts keeping events for a database that went away
+        (with why), and when it has written them all (with None)."""
+        self._kept = 0
+        """Events that waited in the spool and are written since the database came back."""
+        self._no_more_waiting = asyncio.Event()
 
     @classmethod
     def attach(
@@ -86,9 +120,21 @@ class Recorder:
         limit: int = DEFAULT_LIMIT,
         interval: float = DEFAULT_INTERVAL,
         max_batch: int = MAX_BATCH,
+        spool: Spool | None = None,
+        retry: float | None = None,
     ) -> Recorder:
         """A recorder of everything `bus` publishes from now on, `limit` events behind at most."""
-        return cls(store, bus.subscribe(limit=limit), interval=interval, max_batch=max_batch)
+        return cls(store, bus.subscribe(limit=limit), interval=interval, max_batch=max_batch, spool=spool, retry=retry)
+
+    @property
+    def buffering(self) -> bool:
+        """True while the database is unreachable and events wait in the spool for it."""
+        return self.unreachable is not None
+
+    def stop_waiting(self) -> None:
+        """Stop waiting for an unreachable database once the session has ended: `finish()`
+        then raises a StoreError saying where the events that were not written are kept."""
+        self._no_more_waiting.set()
 
     def resuming(self, events: Sequence[EventBase]) -> None:
         """Expect the session whose stored events (all of them, from its `session.started`)
@@ -112,7 +158,7 @@ class Recorder:
         while True:
             await asyncio.sleep(BEAT_S)  # a clock, not a wait for something to happen
             live = [session_id for session_id, tally in self._tallies.items() if not tally.state.finished]
-            if live:
+            if live and not self.buffering:  # a database that is away is tried by the spool's clock
                 try:
                     await self._store.beat(live)
                 except StoreError as error:
@@ -147,35 +193,122 @@ class Recorder:
 
     async def _drain(self) -> None:
         """Collect a batch, prepare it, write it. The next batch is collected and
-        prepared while the previous one commits; writes stay in order."""
-        committing: asyncio.Future[None] | None = None
-        in_flight = 0
+        prepared while the previous one commits; writes stay in order. While the
+        database is unreachable, batches go to the spool, and it is tried again
+        every `retry` seconds, until everything is written."""
         try:
-            while events := await self._collect():
-                batch = self._prepare(events)
-                if committing is not None:
-                    await committing
-                    self._committed(in_flight)
-                committing, in_flight = await self._store.write_batch(batch), len(events)
+            while (events := await self._collect()) is not None:
+                if events:
+                    await self._write(self._prepare(events), len(events))
+                else:  # the commit in flight ended, or it is time to try the database again
+                    await self._settle()
+                if self.spool and asyncio.get_running_loop().time() >= self._retry_at:
+                    await self._catch_up()
+            await self._settle()
+            while self.spool:  # the session ended; what waits is written once the database is back
+                with suppress(TimeoutError):  # a clock, cut short by `stop_waiting`
+                    await asyncio.wait_for(self._no_more_waiting.wait(),
+                                           max(0.0, self._retry_at - asyncio.get_running_loop().time()))
+                if self._no_more_waiting.is_set():
+                    raise StoreError(
+                        f"huddle: stopped waiting for the session database {self._store.path}: {self.spool.events} "
+                        f"events were not written to it; they are kept in {self.spool.path}"
+                    )
+                await self._catch_up()
         finally:
-            if committing is not None:
-                await committing  # never leave a transaction behind, whatever happened
-        if committing is not None:
-            self._committed(in_flight)
+            if self._committing is not None:
+                with suppress(Exception):
+                    await self._committing[0]  # never leave a transaction behind, whatever happened
 
-    async def _collect(self) -> list[EventBase]:
+    async def _write(self, batch: Batch, count: int) -> None:
+        """Send a batch to the store once the one before it committed, or to the spool."""
+        await self._settle()
+        if self.spool:
+            self.spool.add(batch, count)
+            return
+        try:
+            self._committing = (await self._store.write_batch(batch), batch, count)
+        except StoreUnreachable as error:
+            self._buffer(error)
+            self.spool.add(batch, count)
+
+    async def _settle(self) -> None:
+        """Wait for the commit in flight; one cut off by a lost server goes first in the spool."""
+        if self._committing is None:
+            return
+        commit, batch, count = self._committing
+        try:
+            await commit
+        except StoreUnreachable as error:
+            self._buffer(error)
+            self.spool.add(batch, count, in_doubt=True)
+        else:
+            self._committed(count)
+        finally:
+            self._committing = None
+
+    def _buffer(self, error: StoreUnreachable) -> None:
+        """Keep events for an unreachable database, and try it again in `retry` seconds."""
+        self._retry_at = asyncio.get_running_loop().time() + self._retry
+        if self.unreachable is None:
+            self.unreachable = error
+            log.warning("session database unreachable, events kept in %s until it is back: %s", self.spool.path, error)
+            if self.on_buffering is not None:
+                self.on_buffering(error)
+
+    async def _catch_up(self) -> None:
+        """Write the spooled batches, in order, one transaction each; if the database is
+        still away, try again in `retry` seconds."""
+        spool, written = self.spool, 0
+        while spool:
+            batch, count = spool.first()
+            sent = False
+            try:
+                if spool.in_doubt and await self._stored(batch):  # committed after all
+                    spool.drop_first()
+                    self._committed(count)
+                    self._kept += count
+                    continue
+                commit = await self._store.write_batch(batch)
+                sent = True
+                await commit
+            except StoreUnreachable as error:
+                self._buffer(error)
+                spool.in_doubt = spool.in_doubt or sent
+                if written:
+                    spool.save()
+                return
+            spool.drop_first()
+            self._committed(count)
+            self._kept += count
+            written += 1
+        log.info("session database reachable again: the %d events that waited for it are written", self._kept)
+        self._kept = 0
+        self.unreachable = None
+        if self.on_buffering is not None:
+            self.on_buffering(None)
+
+    async def _stored(self, batch: Batch) -> bool:
+        """Whether a batch whose commit was cut off was committed after all (its first event is stored)."""
+        session_id, seq = batch.events[0][0], batch.events[0][1]
+        found = await self._store.event_rows(session_id, after_seq=seq - 1, limit=1)
+        return bool(found) and found[0][1] == seq
+
+    async def _collect(self) -> list[EventBase] | None:
         """The next batch: the first event to arrive and whatever follows within
-        `interval`, cut short by an urgent kind or `max_batch`. Empty once the
-        subscription is closed and everything in it has been taken."""
+        `interval`, cut short by an urgent kind or `max_batch`. Empty when the commit
+        in flight ended first, or it is time to try an unreachable database again;
+        None once the subscription is closed and everything in it has been taken."""
         subscription = self._subscription
+        loop = asyncio.get_running_loop()
         while True:
-            await subscription.wait()
+            if not await self._wait_for_events():
+                return []
             events = subscription.take(self._max_batch)
             if events:
                 break
             if subscription.closed:
-                return []
-        loop = asyncio.get_running_loop()
+                return None
         deadline = loop.time() + self._interval
         urgent = _has_urgent(events)
         while not urgent and len(events) < self._max_batch and not subscription.closed:
@@ -186,6 +319,27 @@ class Recorder:
             urgent = _has_urgent(more)
             events.extend(more)
         return events
+
+    async def _wait_for_events(self) -> bool:
+        """Wait until events are queued (True), or the database needs a look first (False):
+        the commit in flight ended (a lost server is then known at once, not at the next
+        event), or the spool's time to try again came."""
+        subscription = self._subscription
+        if subscription.pending or subscription.closed:
+            return True
+        if self.spool:
+            return await subscription.wait(max(0.0, self._retry_at - asyncio.get_running_loop().time()))
+        if self._committing is None:
+            return await subscription.wait()
+        commit = self._committing[0]
+        if commit.done():
+            return False
+        waiting = asyncio.ensure_future(subscription.wait())
+        try:
+            await asyncio.wait({waiting, commit}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+        return waiting.done() and not waiting.cancelled()
 
     def _prepare(self, events: list[EventBase]) -> Batch:
         """The rows a batch of events writes; folds them into their sessions' tallies."""

@@ -79,6 +79,7 @@ async def run_headless(job: HeadlessRun) -> int:
     async with await open_store(job.db) as store:
         live = LiveSession(job.spec, job.provider, job.config, store=store, session_id=job.session_id, resume=job.resume,
                            record=job.record)
+        live.on_buffering = report  # the database went away, or came back: one line on stderr
         output = Output(ClosablePipe(sys.stdout))  # type: ignore[arg-type]
         transcript = Transcript(output.write, colour=use_colour(sys.stdout))
         if job.resume:

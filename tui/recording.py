@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 
 from engine.approvals import ApprovalGate
@@ -19,7 +19,7 @@ from engine.events import CallFailed, ErrorEvent, EventBase, SessionFinished, Se
 from engine.providers.base import Provider
 from engine.run.record import Record
 from engine.session import EngineConfig, SessionSpec, new_session_id, run_session
-from sessions.errors import StoreError
+from sessions.errors import StoreError, StoreUnreachable
 from sessions.recorder import Recorder
 from sessions.store import SessionStore
 from tui import logs
@@ -71,7 +71,13 @@ class LiveSession:
         """True once `cancel()` stopped the session (or kept it from starting)."""
         self.error: StoreError | None = None
         """Why recording failed, if it did: the session was then stopped, or never started."""
+        self.buffering: str | None = None
+        """While the database is unreachable and the session goes on, the line that says so."""
+        self.on_buffering: Callable[[str], None] | None = None
+        """Told the line to show when the database becomes unreachable, and when it is back
+        (the app's notice, a line on stderr headless)."""
         self._task: asyncio.Future[SessionFinished] | None = None
+        self._recorder: Recorder | None = None
         self._done = asyncio.Event()
 
     @cached_property
@@ -85,7 +91,9 @@ class LiveSession:
 
         A database that cannot be written now (read-only, or locked by another
         program) is found before the session starts; recording that fails midway
-        stops the session, since what nobody records cannot be replayed.
+        stops the session, since what nobody records cannot be replayed. A database
+        server that goes away does not: the recorder keeps the events until it is back
+        (`buffering` says so meanwhile).
         """
         self.running = True
         recorder: Recorder | None = None
@@ -93,7 +101,8 @@ class LiveSession:
         try:
             if self.store is not None:
                 await self.store.check_writable()
-                recorder = Recorder.attach(self.store, self.bus)
+                recorder = self._recorder = Recorder.attach(self.store, self.bus)
+                recorder.on_buffering = self._buffering
                 if self.resume:
                     recorder.resuming(self.resume)
                 recorder.start()
@@ -161,6 +170,21 @@ class LiveSession:
         if self._task is not None:
             await self._done.wait()
 
+    def _buffering(self, error: StoreUnreachable | None) -> None:
+        """Say that the database went away and the session goes on, or that it is back."""
+        if error is not None and self._recorder is not None:
+            spool = self._recorder.spool.path
+            reason = str(error).removeprefix("huddle: ").split("; ", 1)[0]
+            self.buffering = line = (
+                f"huddle: the session database is unreachable ({reason}); the session goes on and its events "
+                f"are kept in {spool} until it is back"
+            )
+        else:
+            self.buffering = None
+            line = "huddle: the session database is back; the events kept meanwhile are written to it"
+        if self.on_buffering is not None:
+            self.on_buffering(line)
+
     def _keep_finished(self, event: EventBase) -> None:
         if isinstance(event, SessionFinished):
             self.finished = event
@@ -188,8 +212,13 @@ class LiveSession:
 
     def cancel(self) -> None:
         """Stop the session; it finishes as cancelled, keeping what was done. One
-        that has not started yet never starts."""
-        if self._done.is_set() or (self._task is not None and self._task.done()):
+        that has not started yet never starts. Once it has ended, while its events wait
+        for a database that is away, stop waiting (they stay in the spool file)."""
+        if self._done.is_set():
+            return
+        if self._task is not None and self._task.done():
+            if self._recorder is not None and self._recorder.buffering:
+                self._recorder.stop_waiting()
             return
         self.cancelled = True
         if self._task is not None:

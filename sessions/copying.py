@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sessions.errors import AmbiguousId, SessionNotFound
 from sessions.rows import COLUMNS, LIVE_STATES, SessionRow
+from sessions.tally import SEARCHED
 
 if TYPE_CHECKING:
     from sessions.pg_store import PgSessionStore
@@ -31,9 +32,6 @@ PAGE = 100
 """Sessions listed from the source at a time, and how often progress is told."""
 EVENT_PAGE = 2000
 """Events read from the source, and written, at a time."""
-SEARCHED = {"session.started": "task", "call.finished": "text", "session.finished": "result"}
-"""The field of each kind of event whose text the search index holds (as the recorder's
-`sessions.tally` gives it)."""
 
 
 @dataclass

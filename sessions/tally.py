@@ -4,6 +4,7 @@ session state (`engine.state`), so the row, the screens and the exports count al
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Any
 
 from engine.events import EventBase, SessionResumed
@@ -71,9 +72,6 @@ class SessionTally:
         }
 
 
-_SEARCHED: dict[str, Callable[[Any], str]] = {
-    "session.started": lambda event: event.task,
-    "call.finished": lambda event: event.text,
-    "session.finished": lambda event: event.result,
-}
-"""The text each kind adds to the search index."""
+SEARCHED: dict[str, str] = {"session.started": "task", "call.finished": "text", "session.finished": "result"}
+"""The kinds whose text the search index holds, and the field holding it."""
+_SEARCHED: dict[str, Callable[[Any], str]] = {kind: attrgetter(name) for kind, name in SEARCHED.items()}

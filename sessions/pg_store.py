@@ -26,18 +26,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
-from engine.events import EscalationRequested, Event
+from engine.events import EscalationRequested
 from engine.formats import one_line
 from sessions import decisions, pg_schema
 from sessions.decisions import Posted
+from sessions.reading import EventReading
 from sessions.errors import (
-    AmbiguousId, NoDatabase, SchemaTooNew, SessionBusy, SessionNotFound, StoreError, StoreUnreachable,
+    AmbiguousId, NoDatabase, SchemaTooNew, SessionBusy, SessionNotFound, StoreUnreachable,
 )
 from sessions.pg_errors import Dsn, cannot_connect, from_pg_error
 from sessions.pg_schema import SCHEMA, SCHEMA_VERSION, SEARCH_CONFIG
 from sessions.rows import COLUMNS, LIVE_STATES, SessionRow
 from sessions.liveness import HOST, process_gone, why_ended
-from sessions.store import _EVENTS, DEFAULT_BUSY_TIMEOUT, Batch, EventRow
+from sessions.store import DEFAULT_BUSY_TIMEOUT, Batch, EventRow
 
 if TYPE_CHECKING:
     import asyncpg
@@ -138,7 +139,7 @@ def _changed(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-class PgSessionStore:
+class PgSessionStore(EventReading):
     """Sessions and their events in a PostgreSQL database. Make one with `await PgSessionStore.open(dsn)`."""
 
     def __init__(self, db: asyncpg.Connection, dsn: Dsn, busy_timeout: float) -> None:
@@ -743,50 +744,6 @@ class PgSessionStore:
             session_id, after_seq, limit,
         )
         return [(session_id, seq, ts, kind, agent, data) for seq, ts, kind, agent, data in found]
-
-    def _damaged_event(self, session_id: str, seq: Any, problem: str) -> StoreError:
-        return StoreError(
-            f"huddle: event {seq} of session {session_id} in {self.path} cannot be read ({problem}): "
-            "the row is damaged, or a newer huddle wrote it"
-        )
-
-    async def load_events(self, session_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[Event]:
-        """Up to `limit` events of a session with `seq` above `after_seq`, in order."""
-        found = await self._stored(session_id, after_seq, limit)
-        if not found:
-            return []
-        try:
-            return _EVENTS.validate_json("[" + ",".join(data for _, data in found) + "]")
-        except ValidationError as error:
-            first = error.errors()[0]
-            loc = first["loc"]
-            where = loc[0] if loc and isinstance(loc[0], int) and loc[0] < len(found) else 0
-            field = ".".join(str(part) for part in loc[1:])
-            problem = f"{field}: {first['msg']}" if field else str(first["msg"])
-            raise self._damaged_event(session_id, found[where][0], problem) from error
-
-    async def iter_events(self, session_id: str, *, page: int = 1000) -> AsyncIterator[Event]:
-        """Every event of a session, in order, loaded `page` at a time."""
-        after = 0
-        while True:
-            events = await self.load_events(session_id, after_seq=after, limit=page)
-            for event in events:
-                yield event
-            if len(events) < page:
-                return
-            after = events[-1].seq
-
-    async def iter_event_json(self, session_id: str, *, page: int = 1000) -> AsyncIterator[str]:
-        """Every event of a session as the JSON text it was written as, in order, read
-        `page` at a time, never parsed."""
-        after = 0
-        while True:
-            found = await self._stored(session_id, after, page)
-            for _, data in found:
-                yield data
-            if len(found) < page:
-                return
-            after = found[-1][0]
 
     async def event_count(self, session_id: str) -> int:
         return int(await self._use(lambda db: db.fetchval("SELECT count(*) FROM events WHERE session_id = $1", session_id)))

@@ -22,12 +22,13 @@ from types import TracebackType
 from typing import Any
 
 import aiosqlite
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from engine.events import EscalationRequested, Event
+from engine.events import EscalationRequested
 from engine.formats import one_line
 from sessions import decisions, errors
 from sessions.decisions import Posted
+from sessions.reading import EventReading
 from sessions.errors import AmbiguousId, SessionBusy, SessionNotFound, StoreError
 from sessions.files import check_file, check_schema
 from sessions.liveness import HOST, process_gone, why_ended
@@ -43,7 +44,6 @@ from sessions.search import (
 DEFAULT_BUSY_TIMEOUT = 5.0
 """Seconds to wait for another program's write lock before giving up."""
 
-_EVENTS = TypeAdapter(list[Event])
 
 _ROW_COLUMNS = ", ".join(COLUMNS)
 _SELECT_ROW = f"SELECT {_ROW_COLUMNS} FROM sessions"
@@ -138,7 +138,7 @@ def _connection(path: Path, timeout: float) -> aiosqlite.Connection:
     return connection
 
 
-class SessionStore:
+class SessionStore(EventReading):
     """Sessions and their events in one SQLite file. Make one with `await SessionStore.open(path)`."""
 
     def __init__(self, db: aiosqlite.Connection, path: Path, busy_timeout: float) -> None:
@@ -641,51 +641,6 @@ class SessionStore:
             if not readable:
                 raise self._damaged_event(session_id, seq, "not JSON text")
         return [(session_id, seq, ts, kind, agent, data) for seq, ts, kind, agent, data, _ in found]
-
-    def _damaged_event(self, session_id: str, seq: Any, problem: str) -> StoreError:
-        return StoreError(
-            f"huddle: event {seq} of session {session_id} in {self._path} cannot be read ({problem}): "
-            "the row is damaged, or a newer huddle wrote it",
-            path=self._path,
-        )
-
-    async def load_events(self, session_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[Event]:
-        """Up to `limit` events of a session with `seq` above `after_seq`, in order."""
-        found = await self._stored(session_id, after_seq, limit)
-        if not found:
-            return []
-        try:
-            return _EVENTS.validate_json("[" + ",".join(data for _, data in found) + "]")
-        except ValidationError as error:
-            first = error.errors()[0]
-            loc = first["loc"]
-            where = loc[0] if loc and isinstance(loc[0], int) and loc[0] < len(found) else 0
-            field = ".".join(str(part) for part in loc[1:])
-            problem = f"{field}: {first['msg']}" if field else str(first["msg"])
-            raise self._damaged_event(session_id, found[where][0], problem) from error
-
-    async def iter_events(self, session_id: str, *, page: int = 1000) -> AsyncIterator[Event]:
-        """Every event of a session, in order, loaded `page` at a time."""
-        after = 0
-        while True:
-            events = await self.load_events(session_id, after_seq=after, limit=page)
-            for event in events:
-                yield event
-            if len(events) < page:
-                return
-            after = events[-1].seq
-
-    async def iter_event_json(self, session_id: str, *, page: int = 1000) -> AsyncIterator[str]:
-        """Every event of a session as the JSON text it is stored as (see
-        `engine.events.event_to_json`), in order, read `page` at a time, never parsed."""
-        after = 0
-        while True:
-            found = await self._stored(session_id, after, page)
-            for _, data in found:
-                yield data
-            if len(found) < page:
-                return
-            after = found[-1][0]
 
     async def event_count(self, session_id: str) -> int:
         with self._translated():

@@ -65,11 +65,11 @@ class RemoteApprovals:
             outcome = await post_decision(self.store, self.session_id, escalation_id, decision, by=self.by, scope=scope)
         except StoreError as error:
             self.sent.discard(escalation_id)  # not posted: it can be decided again
-            self.app.notify(str(error), title="The decision was not sent", severity="error", timeout=10)
+            self.app.notify(str(error), title="The decision was not sent", severity="error", timeout=10, markup=False)
             return Outcome(False, str(error))
         where = f"session {self.session_id[:8]}, {escalation_id}"
         if outcome.ok:
-            self.app.notify(f"{where}: {outcome.message}.", title=DECIDED[decision.action].capitalize(), timeout=4)
+            self.app.notify(f"{where}: {outcome.message}.", title=DECIDED[decision.action].capitalize(), timeout=4, markup=False)
         else:
-            self.app.notify(f"{where}: {outcome.message}.", title="Not taken", severity="warning", timeout=8)
+            self.app.notify(f"{where}: {outcome.message}.", title="Not taken", severity="warning", timeout=8, markup=False)
         return outcome

@@ -75,6 +75,8 @@ class ApprovalScreen(ModalScreen[None]):
     def __init__(self, host: ApprovalHost) -> None:
         super().__init__()
         self.host = host
+        self._ready = False
+        """True once mounted: what it shows exists."""
         self.current: EscalationRequested | None = None
         self.mode = "choose"
         """"choose", what the choice being answered shows ("line", "pick" or "json"), or
@@ -105,13 +107,17 @@ class ApprovalScreen(ModalScreen[None]):
                 yield Button("Save edit (ctrl+s)", variant="primary", id="save")
 
     def on_mount(self) -> None:
+        self._ready = True
         self.set_interval(0.5, self._countdown)
         self.sync()
 
     # -- which escalation ---------------------------------------------------------
 
     def sync(self) -> None:
-        """Show the oldest escalation still waiting; close when none is left."""
+        """Show the oldest escalation still waiting; close when none is left. Before it is
+        mounted there is nothing to show it in: mounting shows what waits then."""
+        if not self._ready:
+            return
         waiting = [e for e in self.host.pending_escalations() if e.escalation_id not in self._decided]
         if not waiting:
             self.dismiss(None)

@@ -21,7 +21,7 @@ from engine.providers import assign
 from engine.session import SessionSpec
 from sessions.rows import LIVE_STATES, SessionRow
 from sessions.store import SessionStore
-from tui.setup import Setup, SetupError, assemble, limits_over, policy_over
+from tui.setup import RunChoices, Setup, SetupError, assemble, limits_over, policy_over
 from tui.userfiles import load_config
 
 
@@ -29,21 +29,8 @@ class CannotResume(ValueError):
     """A session that cannot be carried on; the message says why, in one line."""
 
 
-@dataclass
-class ResumeChoices:
-    """What the person chose for the resumed run; None keeps what the session recorded."""
-
-    provider: str | None = None
-    """Every agent on this provider; None: each on the one it was on."""
-    approve: str | None = None
-    """ask | approve | reject for every trigger; None: the recorded policy."""
-    tokens: int | None = None
-    cost: float | None = None
-    turns: int | None = None
-    seconds: float | None = None
-    speed: float = 1.0
-    call_timeout: float = 120.0
-    decision_timeout: float | None = None
+ResumeChoices = RunChoices
+"""What the person chose for the resumed run; None keeps what the session recorded."""
 
 
 @dataclass

@@ -11,7 +11,7 @@ import os
 import random
 from dataclasses import dataclass, field
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -38,29 +38,38 @@ class SetupError(ValueError):
 
 
 @dataclass
-class Choices:
+class RunChoices:
+    """How a session runs, as a person chose it over what a team file or a recorded session
+    says (None keeps that): its provider, who decides, budgets, pace and timeouts."""
+
+    provider: str | None = None
+    """Every agent on this provider; None: each on its own (the team file's, or the one it was on)."""
+    approve: str | None = None
+    """ask | approve | reject | inbox for every trigger; None: the team file's or recorded policy."""
+    tokens: int | None = None
+    cost: float | None = None
+    turns: int | None = None
+    seconds: float | None = None
+    speed: float = 1.0
+    call_timeout: float = 120.0
+    decision_timeout: float | None = None
+
+
+@dataclass(kw_only=True)
+class Choices(RunChoices):
+    """What a new session runs: the task and team, and how (`RunChoices`)."""
+
     task: str
     team: str | TeamFile | None = None
     """A team file (loaded), its path, the name of one of the user's team files, or a
     preset's name; None: the pattern's preset."""
     pattern: str | None = None
-    provider: str | None = None
-    """Every agent on this provider; None: each on its own, as the team file says."""
-    approve: str | None = None
-    """ask | approve | reject | inbox; None: the team file's policy."""
-    tokens: int | None = None
-    cost: float | None = None
-    turns: int | None = None
-    seconds: float | None = None
     limits: Limits | None = None
     """Every budget exactly (a form where empty means no limit); None: the team file's,
     with `tokens`, `cost`, `turns` and `seconds` replacing the ones given."""
     options: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
-    speed: float = 1.0
     faults: str | None = None
-    call_timeout: float = 120.0
-    decision_timeout: float | None = None
 
 
 @dataclass
@@ -81,19 +90,6 @@ def team_for(choices: Choices) -> TeamFile:
         raise SetupError(str(error)) from None
 
 
-class Overrides(Protocol):
-    """What a person may set over a team file's or a recorded session's budgets and policy."""
-
-    tokens: int | None
-    cost: float | None
-    turns: int | None
-    seconds: float | None
-    approve: str | None
-    decision_timeout: float | None
-    speed: float
-    call_timeout: float
-
-
 def budget_number(text: str, kind: type, label: str) -> float | None:
     """A budget typed into a form: None when empty, else a number above zero (a whole one for
     `kind` int); `SetupError` says what is wrong with anything else."""
@@ -109,13 +105,13 @@ def budget_number(text: str, kind: type, label: str) -> float | None:
     return value
 
 
-def limits_over(limits: Limits, choices: Overrides) -> Limits:
+def limits_over(limits: Limits, choices: RunChoices) -> Limits:
     """`limits` with the budgets `choices` give over them."""
     given = {"tokens": choices.tokens, "cost": choices.cost, "turns": choices.turns, "seconds": choices.seconds}
     return limits.model_copy(update={name: value for name, value in given.items() if value is not None})
 
 
-def policy_over(policy: ApprovalPolicy, choices: Overrides) -> ApprovalPolicy:
+def policy_over(policy: ApprovalPolicy, choices: RunChoices) -> ApprovalPolicy:
     """`policy` with a run-wide approve mode and decision timeout, when `choices` give them."""
     if choices.approve is not None:  # "inbox": a person decides, from wherever they are
         policy = policy.decided_by("ask" if choices.approve == INBOX else choices.approve)  # type: ignore[arg-type]
@@ -125,7 +121,7 @@ def policy_over(policy: ApprovalPolicy, choices: Overrides) -> ApprovalPolicy:
 
 
 def assemble(
-    make_spec: Callable[[], SessionSpec], choices: Overrides, user: UserConfig, faults: tuple[Fault, ...] = (),
+    make_spec: Callable[[], SessionSpec], choices: RunChoices, user: UserConfig, faults: tuple[Fault, ...] = (),
 ) -> Setup:
     """The spec `make_spec` gives, the provider its team runs on and the engine's settings;
     every mistake (a bad option, an unknown pattern or provider, a missing key) one line."""

@@ -80,8 +80,8 @@ class AttachedScreen(CancelWorkersFirst, SessionScreen):
         self._follow()
         if self.row.status in LIVE_STATES:
             where = f", run by pid {self.row.pid} on {self.row.host}" if self.row.pid is not None else ""
-            self.notify(f"Attached to session {self.session_id[:8]}{where}. q detaches: the session keeps running.",
-                        timeout=6, markup=False)
+            said = f"Attached to session {self.session_id[:8]}{where}. q detaches: the session keeps running."
+            self.notify(said, timeout=6, markup=False)  # the host is another machine's name: plain text
 
     @property
     def mode(self) -> str:

@@ -14,6 +14,8 @@ Never edit a step that has shipped: add a new one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sessions.migrations import APPLICATION_ID, Migration
 
 SCHEMA = "huddle"
@@ -31,8 +33,17 @@ VERSION_TABLE = f"""
 """
 """Made before the steps run (it holds how many of them have)."""
 
-PG_MIGRATIONS: tuple[Migration, ...] = (
-    Migration(
+
+@dataclass(frozen=True)
+class PgMigration(Migration):
+    """A step that may also make every search document again from the events, after its
+    statements: what SQL alone cannot do, as the text is folded in Python (`sessions.pg_search`)."""
+
+    reindex: bool = False
+
+
+PG_MIGRATIONS: tuple[PgMigration, ...] = (
+    PgMigration(
         1,
         "sessions, their events stored whole, full-text search, and decisions on their way to a session",
         (
@@ -118,11 +129,18 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX decisions_unsettled ON decisions (session_id) WHERE outcome IS NULL",
         ),
     ),
+    PgMigration(
+        2,
+        "search documents folded as SQLite folds them (accents of Latin letters and case ignored, whatever "
+        "the server's locale), and cut to what a tsvector holds: every document is made again from its event",
+        ("DELETE FROM search",),
+        reindex=True,
+    ),
 )
 
 SCHEMA_VERSION = PG_MIGRATIONS[-1].version
 
 
-def pending(current: int) -> tuple[Migration, ...]:
+def pending(current: int) -> tuple[PgMigration, ...]:
     """The steps a database at version `current` still needs, in order."""
     return tuple(step for step in PG_MIGRATIONS if step.version > current)

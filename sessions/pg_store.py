@@ -5,7 +5,8 @@ The same public methods, and the same meaning, as `sessions.store.SessionStore`
 One asyncpg connection serves a store; its operations take turns under one lock
 (a connection runs one at a time), and a write transaction holds the lock from
 its first statement to its commit, as the SQLite store's does. Events are kept as
-the JSON text they were written as; search runs on PostgreSQL's own text search.
+the JSON text they were written as; search runs on PostgreSQL's own text search, over
+text folded and cut to fit in Python (`sessions.pg_search`).
 Every error leaves as a `StoreError` whose text is one line naming the database
 (without its password: `path`) and what to do. A server that cannot be reached or a
 connection that was lost is `StoreUnreachable`: the next operation connects anew (the
@@ -15,6 +16,7 @@ listening connection too), so a store whose server comes back works again.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import time
@@ -36,13 +38,17 @@ from sessions.errors import (
 )
 from sessions.pg_errors import Dsn, cannot_connect, from_pg_error
 from sessions.pg_schema import SCHEMA, SCHEMA_VERSION, SEARCH_CONFIG
+from sessions.pg_search import document, fold
 from sessions.rows import COLUMNS, LIVE_STATES, SessionRow
 from sessions.liveness import HOST, process_gone, why_ended
+from sessions.tally import SEARCHED
 from sessions.store import DEFAULT_BUSY_TIMEOUT, Batch, EventRow
 
 if TYPE_CHECKING:
     import asyncpg
 
+REINDEX_PAGE = 500
+"""Events read at a time when an upgrade makes every search document again (`PgMigration.reindex`)."""
 DEFAULT_CONNECT_TIMEOUT = 10.0
 """Seconds to wait for the server to accept a connection before giving up."""
 CHANNEL = "huddle"
@@ -112,10 +118,11 @@ _WAITING_ESCALATIONS = f"""
 
 def search_query(text: str) -> str | None:
     """A `to_tsquery` text for what the user typed: every word must appear, each as a
-    prefix ("limit" finds "limiter"), as `search.match_query` asks of SQLite. Each word
-    is quoted, so `&`, `|`, `!`, `:` and the like are searched for, never run as
-    operators. None when there is nothing to search for."""
-    words = storable(text).split()
+    prefix ("limit" finds "limiter"), as `search.match_query` asks of SQLite, folded as
+    the documents are (`pg_search.fold`: "RESUME" finds "résumé"). Each word is quoted,
+    so `&`, `|`, `!`, `:` and the like are searched for, never run as operators. None
+    when there is nothing to search for."""
+    words = fold(storable(text)).split()
     if not words:
         return None
     return " & ".join("'" + word.replace("\\", "\\\\").replace("'", "''") + "':*" for word in words)
@@ -132,6 +139,26 @@ def storable(value: Any) -> Any:
 
 def _storable_rows(rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
     return [tuple(storable(value) for value in row) for row in rows]
+
+
+def _document_columns(documents: Sequence[tuple[str, int, str]]) -> tuple[list[str], list[int], list[str]]:
+    """Search documents (session id, seq, text) as the columns `_INSERT_DOCUMENTS` takes,
+    each text as PostgreSQL indexes it (`pg_search.document`)."""
+    return (
+        [storable(session_id) for session_id, _, _ in documents],
+        [seq for _, seq, _ in documents],
+        [document(storable(text)) for _, _, text in documents],
+    )
+
+
+def _searched_text(kind: str, data: str) -> str | None:
+    """The text an event's search document holds (`tally.SEARCHED`), from its stored JSON;
+    None when it has none, or its JSON cannot be read (its replay says so)."""
+    try:
+        text = json.loads(data).get(SEARCHED[kind])
+    except (ValueError, AttributeError):
+        return None
+    return text if isinstance(text, str) and text else None
 
 
 def _changed(status: str) -> int:
@@ -243,8 +270,27 @@ class PgSessionStore(EventReading):
             for step in steps:
                 for statement in step.statements:
                     await db.execute(statement)
+                if step.reindex:
+                    await self._reindex(db)
             await db.execute(f"DELETE FROM {SCHEMA}.schema_version")
             await db.execute(f"INSERT INTO {SCHEMA}.schema_version (version) VALUES ($1)", SCHEMA_VERSION)
+
+    @staticmethod
+    async def _reindex(db: asyncpg.Connection) -> None:
+        """Make the search document of every event that has one, from the events as stored
+        (in the upgrade's transaction, so the index is never half made)."""
+        rows = db.cursor("SELECT session_id, seq, kind, data FROM events WHERE kind = ANY($1::text[])",
+                         list(SEARCHED), prefetch=REINDEX_PAGE)
+        page: list[tuple[str, int, str]] = []
+        async for session_id, seq, kind, data in rows:
+            text = _searched_text(kind, data)
+            if text is not None:
+                page.append((session_id, seq, text))
+            if len(page) == REINDEX_PAGE:
+                await db.execute(_INSERT_DOCUMENTS, *_document_columns(page))
+                page = []
+        if page:
+            await db.execute(_INSERT_DOCUMENTS, *_document_columns(page))
 
     async def close(self) -> None:
         """Close the connections (a transaction still open is rolled back by the server)."""
@@ -430,9 +476,7 @@ class PgSessionStore(EventReading):
                 "events", schema_name=SCHEMA, columns=_EVENT_COLUMNS, records=_storable_rows(batch.events),
             )
         if batch.documents:
-            await db.execute(
-                _INSERT_DOCUMENTS, *(list(column) for column in zip(*_storable_rows(batch.documents), strict=True))
-            )
+            await db.execute(_INSERT_DOCUMENTS, *_document_columns(batch.documents))
         if batch.updates:
             await db.executemany(_UPDATE_SESSION, _storable_rows([row[c] for c in _UPDATED] for row in batch.updates))
         if batch.events:
@@ -458,9 +502,7 @@ class PgSessionStore(EventReading):
                 if events:
                     await db.execute(_INSERT_EVENTS, *(list(column) for column in zip(*_storable_rows(events), strict=True)))
                 if documents:
-                    await db.execute(
-                        _INSERT_DOCUMENTS, *(list(column) for column in zip(*_storable_rows(documents), strict=True))
-                    )
+                    await db.execute(_INSERT_DOCUMENTS, *_document_columns(documents))
             if posted:
                 await db.executemany(
                     f"INSERT INTO decisions ({decisions.COLUMNS}) VALUES ({', '.join(f'${n}' for n in range(1, 12))})",

@@ -191,7 +191,8 @@ async def test_search_takes_words_not_operators(pg_dsn: str) -> None:
 
 def test_a_search_query_quotes_every_word_as_a_prefix() -> None:
     assert search_query("  ") is None
-    assert search_query("rate LIMIT") == "'rate':* & 'LIMIT':*"
+    assert search_query("rate LIMIT") == "'rate':* & 'limit':*"
+    assert search_query("RÉSUMÉ naïve") == "'resume':* & 'naive':*"
     assert search_query("o'brien a\\b") == "'o''brien':* & 'a\\\\b':*"
 
 

@@ -12,14 +12,13 @@ poster watches the outcome (`posted`). Nothing travels by signals or files on th
 
 from __future__ import annotations
 
-import getpass
 import json
-import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.approvals import Decision
-from engine.event_base import DecisionAction
+if TYPE_CHECKING:  # the schema (`CREATE`) is read by every command that opens a database: nothing heavy
+    from engine.approvals import Decision
+    from engine.event_base import DecisionAction
 
 TAKEN = "taken"
 """The outcome of a posted decision the session took."""
@@ -52,6 +51,9 @@ CREATE = (
 
 def decider(where: str) -> str:
     """Who decides, and from where: "ana@build-3 in the inbox"."""
+    import getpass
+    import socket
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (a container)
@@ -95,4 +97,6 @@ class Posted:
 
     def decision(self) -> Decision:
         """The decision as the session's approval gate takes it, recorded as this person's."""
+        from engine.approvals import Decision
+
         return Decision(self.action, self.reason, self.edited, by="human", rule=self.decided_by, option=self.option)

@@ -12,6 +12,9 @@ from sessions import errors
 from sessions.errors import StoreError
 from sessions.migrations import APPLICATION_ID, SCHEMA_VERSION
 
+DEFAULT_BUSY_TIMEOUT = 5.0
+"""Seconds to wait for another program's write lock before giving up."""
+
 _MAGIC = b"SQLite format 3\x00"
 _HEADER = 100
 

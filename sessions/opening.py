@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sessions.paths import is_dsn
-from sessions.store import SessionStore
 
 if TYPE_CHECKING:
     from sessions.pg_store import PgSessionStore
+    from sessions.store import SessionStore
 
 
 async def open_store(target: Path | str, *, create: bool = True) -> SessionStore | PgSessionStore:
@@ -21,4 +21,6 @@ async def open_store(target: Path | str, *, create: bool = True) -> SessionStore
         from sessions.pg_store import PgSessionStore
 
         return await PgSessionStore.open(str(target), create=create)
+    from sessions.store import SessionStore
+
     return await SessionStore.open(Path(target), create=create)

@@ -26,27 +26,17 @@ from pydantic import ValidationError
 
 from engine.events import EscalationRequested
 from engine.formats import one_line
-from sessions import decisions, errors
+from sessions import decisions, errors, listing
 from sessions.decisions import Posted
 from sessions.reading import EventReading
 from sessions.errors import AmbiguousId, SessionBusy, SessionNotFound, StoreError
-from sessions.files import check_file, check_schema
+from sessions.files import DEFAULT_BUSY_TIMEOUT, check_file, check_schema
 from sessions.liveness import HOST, process_gone, why_ended
 from sessions.migrations import APPLICATION_ID, SCHEMA_VERSION, pending
 from sessions.rows import COLUMNS, LIVE_STATES, SessionRow
-from sessions.search import (
-    SESSION_KEYS_MATCHING,
-    document_range,
-    document_rowid,
-    match_query,
-)
-
-DEFAULT_BUSY_TIMEOUT = 5.0
-"""Seconds to wait for another program's write lock before giving up."""
-
+from sessions.search import document_range, document_rowid
 
 _ROW_COLUMNS = ", ".join(COLUMNS)
-_SELECT_ROW = f"SELECT {_ROW_COLUMNS} FROM sessions"
 _INSERT_SESSION = """
     INSERT INTO sessions (id, created_at, updated_at, task, title, pattern, team, agents, provider,
                           models, seed, status, pid, host, last_seq, parent_id, forked_at, heartbeat)
@@ -405,9 +395,7 @@ class SessionStore(EventReading):
         this machine that is gone, or one on any machine not heard from for `STALE_S`
         (its heartbeat; also what finds a pid a new process took over). Run by `open`."""
         with self._translated():
-            live = await self._db.execute_fetchall(
-                "SELECT id, pid, host, heartbeat FROM sessions WHERE status IN ('running', 'waiting')"
-            )
+            live = await self._db.execute_fetchall(listing.LIVE_ROWS)
         now = time.time()
         gone = [(why, session_id) for session_id, pid, host, heartbeat in live
                 if (why := why_ended(pid, host, heartbeat, now)) is not None]
@@ -519,22 +507,6 @@ class SessionStore(EventReading):
 
     # -- reading sessions ---------------------------------------------------------------
 
-    @staticmethod
-    def _where(search: str | None, status: str | None, pattern: str | None) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        parameters: list[Any] = []
-        if status is not None:
-            clauses.append("status = ?")
-            parameters.append(status)
-        if pattern is not None:
-            clauses.append("pattern = ?")
-            parameters.append(pattern)
-        query = match_query(search) if search is not None else None
-        if query is not None:
-            clauses.append(f"key IN ({SESSION_KEYS_MATCHING})")
-            parameters.append(query)
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), parameters
-
     async def list_sessions(
         self,
         *,
@@ -559,19 +531,16 @@ class SessionStore(EventReading):
         except KeyError:
             raise ValueError(f"cannot list sessions by {order_by!r}; choose from {', '.join(SORT_KEYS)}") from None
         direction = "DESC" if descending else "ASC"
-        where, parameters = self._where(search, status, pattern)
-        return await self._rows(
-            f"{_SELECT_ROW}{where} ORDER BY {order} {direction}, key {direction} LIMIT ? OFFSET ?",
-            [*parameters, limit, offset],
-        )
+        clause, parameters = listing.where(search, status, pattern)
+        return await self._rows(listing.page_query(clause, order, direction), [*parameters, limit, offset])
 
     async def count_sessions(
         self, *, search: str | None = None, status: str | None = None, pattern: str | None = None
     ) -> int:
         """How many sessions `list_sessions` with these filters would page through."""
-        where, parameters = self._where(search, status, pattern)
+        clause, parameters = listing.where(search, status, pattern)
         with self._translated():
-            return int(await self._scalar(f"SELECT count(*) FROM sessions{where}", parameters))
+            return int(await self._scalar(listing.count_query(clause), parameters))
 
     def _not_found(self, wanted: str) -> SessionNotFound:
         return SessionNotFound(
@@ -583,7 +552,7 @@ class SessionStore(EventReading):
         wanted = id_or_prefix.strip()
         if not wanted:
             raise self._not_found(wanted)
-        rows = await self._rows(f"{_SELECT_ROW} WHERE id >= ? ORDER BY id LIMIT 6", (wanted,))
+        rows = await self._rows(f"{listing.SELECT_ROW} WHERE id >= ? ORDER BY id LIMIT 6", (wanted,))
         matches = [row for row in rows if row.id.startswith(wanted)]
         if not matches:
             raise self._not_found(wanted)
@@ -599,18 +568,9 @@ class SessionStore(EventReading):
         """For each id, its shortest prefix (at least `min_length`) that no other session shares."""
         if not session_ids:
             return {}
-        marks = ", ".join("?" for _ in session_ids)
         with self._translated():
-            found = await self._db.execute_fetchall(
-                f"SELECT s.id, (SELECT max(id) FROM sessions WHERE id < s.id), "
-                f"(SELECT min(id) FROM sessions WHERE id > s.id) FROM sessions AS s WHERE s.id IN ({marks})",
-                list(session_ids),
-            )
-        short: dict[str, str] = {}
-        for session_id, before, after in found:
-            shared = max(len(os.path.commonprefix([session_id, other])) for other in (before or "", after or ""))
-            short[session_id] = session_id[: max(min_length, shared + 1)]
-        return short
+            found = await self._db.execute_fetchall(listing.neighbours_query(len(session_ids)), list(session_ids))
+        return listing.short_ids(list(found), min_length)
 
     # -- reading events -----------------------------------------------------------------
 

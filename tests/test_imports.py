@@ -24,7 +24,7 @@ def test_engine_loads_without_textual_rich_sessions_or_anthropic():
 
 def test_cli_help_does_not_import_heavy_packages():
     loaded = _loaded_after("import tui.cli")
-    for heavy in ("textual", "anthropic", "openai", "mcp", "rich", "pydantic", "engine"):
+    for heavy in ("textual", "anthropic", "openai", "mcp", "rich", "pydantic", "engine", "asyncio", "sqlite3"):
         assert heavy not in loaded, heavy
 
 

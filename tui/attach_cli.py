@@ -10,7 +10,6 @@ needs when it runs.
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from tui.exits import EXIT_FAILED, EXIT_OK
 from tui.safe import report
@@ -30,6 +29,8 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser], d
 def run(args: argparse.Namespace) -> int:
     """Run `huddle attach`; the exit status. A session that is not running, an unknown id or
     a database that cannot be read is one line (exit status 1)."""
+    import asyncio
+
     return asyncio.run(_attach(args))
 
 

@@ -4,8 +4,6 @@ so `huddle --help` answers at once."""
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import math
 import os
 import sys
@@ -145,6 +143,8 @@ def _run(args: argparse.Namespace) -> int:
     except SetupError as error:
         raise UsageError(str(error)) from None
     if args.headless:
+        import asyncio
+
         job = HeadlessRun(setup.spec, setup.provider, setup.config, ask=ask, db=db_path(args.db))
         return asyncio.run(run_headless(job))
     return _run_app(args, setup)
@@ -152,6 +152,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _run_app(args: argparse.Namespace, setup: Setup | None = None, start: str = "launch") -> int:
     """The app: on a live session (`setup`), or at the launch screen or the browser."""
+    import asyncio
+
     from sessions.paths import db_path
     from sessions.opening import open_store
     from tui.app import make_app
@@ -176,11 +178,16 @@ def _run_app(args: argparse.Namespace, setup: Setup | None = None, start: str = 
 def _sessions(args: argparse.Namespace) -> int:
     """`huddle sessions` alone opens the browser on a terminal; otherwise, and with a command, the CLI."""
     if args.sessions_command is None and sys.stdout.isatty() and sys.stdin.isatty():
+        from tui import logs
+
+        logs.configure()
         return _run_app(args, start="browser")
     return sessions_cli.run(args)
 
 
 def _patterns(args: argparse.Namespace) -> int:
+    import json
+
     from engine.patterns import PATTERNS
 
     for info in PATTERNS.values():
@@ -203,9 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "fork": fork_cli.run, "attach": attach_cli.run, "inbox": inbox_cli.run, "db": db_cli.run}
     if args.command is None:  # no command: the app's launch screen
         args.command = "app"
-    from tui import logs
+    if args.command in ("run", "app", "resume", "fork", "attach", "inbox"):  # `sessions` configures its own
+        from tui import logs
 
-    if args.command in ("run", "app", "sessions", "resume", "fork", "attach", "inbox"):
         logs.configure()
     try:
         return handlers[args.command](args)
@@ -221,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
     except Exception as error:  # noqa: BLE001 - a bug: its traceback to the log, one line here
+        from tui import logs
+
         logs.configure()
         report(f"huddle: {logs.internal_error(error, f'huddle {args.command}')}")
         return EXIT_FAILED

@@ -8,7 +8,6 @@ need when they run. A database is shown without its password (the stores' `path`
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import TYPE_CHECKING
 
 from tui.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
@@ -47,6 +46,8 @@ def add_command(
 
 def run(args: argparse.Namespace) -> int:
     """Run the `db` subcommand in `args`; the exit status."""
+    import asyncio
+
     if args.db_command == "migrate":
         return asyncio.run(_migrate(args))
     return asyncio.run(_copy(args))

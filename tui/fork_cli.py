@@ -8,7 +8,6 @@ needs when it runs.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -59,6 +58,8 @@ def add_command(
 def run(args: argparse.Namespace) -> int:
     """Run `huddle fork`; the exit status. A fork that cannot be made is one line (exit
     status 1), and nothing is changed."""
+    import asyncio
+
     from tui.forking import CannotFork
 
     try:

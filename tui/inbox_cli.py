@@ -10,7 +10,6 @@ needs when it runs.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
@@ -57,6 +56,8 @@ def add_command(
 
 def run(args: argparse.Namespace) -> int:
     """Run `huddle inbox`; the exit status."""
+    import asyncio
+
     if args.inbox_command is not None:
         return asyncio.run(_decide(args))
     if args.list or args.json or not (sys.stdout.isatty() and sys.stdin.isatty()):

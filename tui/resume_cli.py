@@ -8,7 +8,6 @@ needs when it runs.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -84,6 +83,8 @@ def run_choices(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Run `huddle resume`; the exit status. A session that cannot be carried on is one
     line (exit status 1), and nothing is changed."""
+    import asyncio
+
     from tui.resuming import CannotResume
 
     try:

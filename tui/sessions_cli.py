@@ -1,15 +1,15 @@
 """`huddle sessions list|show|export|delete`: the recorded sessions, from the command line.
 
 The parser is built at import with nothing heavy loaded (so `huddle --help`
-stays fast); each command imports the store when it runs. A database problem
-leaves as a `StoreError`, which `huddle` prints as one line (exit status 1).
+stays fast); each command imports the store when it runs. `list` on a SQLite file
+reads it without one when it can (`sessions.listing.quick_listing`: no asyncio, no
+pydantic), and prints what it read the same way. A database problem leaves as a
+`StoreError`, which `huddle` prints as one line (exit status 1).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +20,7 @@ from tui.exits import EXIT_OK
 from tui.safe import clean, report, safe
 
 if TYPE_CHECKING:
+    from sessions.listing import Listing
     from sessions.rows import SessionRow
     from sessions.store import SessionStore
 
@@ -84,11 +85,20 @@ def run(args: argparse.Namespace) -> int:
     handlers: dict[str, Callable[[argparse.Namespace], object]] = {
         "list": _list, "show": _show, "export": _export, "delete": _delete,
     }
-    handler = handlers[args.sessions_command or "list"]
-    return asyncio.run(handler(args))  # type: ignore[arg-type]
+    command = args.sessions_command or "list"
+    if command == "list":  # read straight from the file when it can be: nothing is written, nor logged
+        listed = _list_quickly(args)
+        if listed is not None:
+            return listed
+    import asyncio
+
+    from tui import logs
+
+    logs.configure()
+    return asyncio.run(handlers[command](args))  # type: ignore[arg-type]
 
 
-def _path(args: argparse.Namespace) -> Path:
+def _path(args: argparse.Namespace) -> Path | str:
     from tui.userfiles import database
 
     return database(args.db)
@@ -114,34 +124,69 @@ def note_damaged(rows: list[SessionRow], path: Path) -> None:
 # -- list -----------------------------------------------------------------------------
 
 
+def _filters(args: argparse.Namespace) -> dict[str, str | None]:
+    return {"search": args.search, "status": args.status, "pattern": args.pattern}
+
+
+def _no_database(args: argparse.Namespace, path: Path | None) -> int:
+    print("[]" if args.json else f"no sessions recorded yet (in {clean(str(path))})")
+    return EXIT_OK
+
+
+def _list_quickly(args: argparse.Namespace) -> int | None:
+    """`list` read straight from a SQLite file; None when the store must do it (a
+    PostgreSQL database, or a file that opening the store would change)."""
+    from sessions.errors import NoDatabase
+    from sessions.listing import quick_listing
+
+    path = _path(args)
+    if isinstance(path, str):  # a PostgreSQL address
+        return None
+    try:
+        listing = quick_listing(path, **_filters(args), limit=args.limit)
+    except NoDatabase as missing:
+        return _no_database(args, missing.path)
+    if listing is None:
+        return None
+    return _print_listing(args, path, listing)
+
+
 async def _list(args: argparse.Namespace) -> int:
     from sessions.errors import NoDatabase
+    from sessions.listing import Listing
 
-    filters = {"search": args.search, "status": args.status, "pattern": args.pattern}
     try:
         store = await _open(args)
     except NoDatabase as missing:
-        print("[]" if args.json else f"no sessions recorded yet (in {clean(str(missing.path))})")
-        return EXIT_OK
+        return _no_database(args, missing.path)
     async with store:
-        rows = safe(await store.list_sessions(**filters, limit=args.limit))
-        note_damaged(rows, store.path)
-        if args.json:  # every character beyond ASCII escaped: the terminal sees none of it raw
-            print(json.dumps([row.to_json() for row in rows], indent=2))
-            return EXIT_OK
-        if not rows:
-            filtered = any(value is not None for value in filters.values())
-            print(f"no sessions {'match' if filtered else 'recorded yet'} (in {clean(str(store.path))})")
-            return EXIT_OK
-        short = await store.short_ids([row.id for row in rows])
+        rows = await store.list_sessions(**_filters(args), limit=args.limit)
+        tabled = bool(rows) and not args.json  # JSON needs neither short ids nor a count
+        short = await store.short_ids([row.id for row in rows]) if tabled else {}
         # Only a full page can have more behind it: count (a second search) only then.
-        total = await store.count_sessions(**filters) if len(rows) == args.limit else len(rows)
+        total = await store.count_sessions(**_filters(args)) if tabled and len(rows) == args.limit else len(rows)
+    return _print_listing(args, store.path, Listing(rows, short, total))
+
+
+def _print_listing(args: argparse.Namespace, path: Path, listing: Listing) -> int:
+    """Print what `list` found in `path` (its rows through the gate), as a table or JSON."""
+    rows = safe(listing.rows)
+    note_damaged(rows, path)
+    if args.json:  # every character beyond ASCII escaped: the terminal sees none of it raw
+        import json
+
+        print(json.dumps([row.to_json() for row in rows], indent=2))
+        return EXIT_OK
+    if not rows:
+        filtered = any(value is not None for value in _filters(args).values())
+        print(f"no sessions {'match' if filtered else 'recorded yet'} (in {clean(str(path))})")
+        return EXIT_OK
     from engine.formats import count
 
-    for line in table(rows, short):
+    for line in table(rows, listing.short):
         print(line)
-    if total > len(rows):
-        print(f"({count(len(rows))} of {count(total)} sessions; --limit N shows more)")
+    if listing.total > len(rows):
+        print(f"({count(len(rows))} of {count(listing.total)} sessions; --limit N shows more)")
     return EXIT_OK
 
 

@@ -3,6 +3,9 @@ config folder (the platform's, or `HUDDLE_CONFIG_DIR`). Found, read and written
 here; what is in them is parsed by the engine (`engine.config`, `engine.teams`).
 
 Every problem is one line naming the file: a `ConfigError` or a `TeamFileError`.
+
+The engine's parsers (and pydantic) are imported where a file is parsed: finding the
+database (`database`) without a config.toml to read loads neither.
 """
 
 from __future__ import annotations
@@ -10,12 +13,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
-
-from engine.config import ConfigError, Endpoint, UserConfig, parse_config
-from engine.patterns import PATTERNS
-from engine.teams import TeamFile, TeamFileError, parse_team_file, preset, preset_text, to_toml
+if TYPE_CHECKING:
+    from engine.config import UserConfig
+    from engine.teams import TeamFile
 
 TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 """What a team file the user makes may be called (its file name in teams/)."""
@@ -62,8 +64,10 @@ def database(option: str | None = None) -> Path | str:
     from sessions.errors import StoreError
     from sessions.paths import ENV_VAR, db_path
 
-    if (option is not None and str(option)) or os.environ.get(ENV_VAR):
+    if (option is not None and str(option)) or os.environ.get(ENV_VAR) or _missing(config_path()):
         return db_path(option)
+    from engine.config import ConfigError
+
     try:
         configured = load_config().db
     except ConfigError as error:  # the database it names cannot be known: a problem with the database
@@ -71,10 +75,24 @@ def database(option: str | None = None) -> Path | str:
     return db_path(option, configured=configured.get_secret_value() if configured else None)
 
 
+def _missing(path: Path) -> bool:
+    """True only when there is certainly no file at `path` (reading it would find none); a
+    path that cannot be looked at counts as there, so that reading it says why."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def load_config(path: Path | None = None) -> UserConfig:
     """The user's config (empty when there is no file), with the environment over the
     file: ANTHROPIC_API_KEY and _BASE_URL, OPENAI_API_KEY and _BASE_URL, and each
     provider's `api_key_env`. ConfigError names the problem."""
+    from engine.config import ConfigError, Endpoint, UserConfig, parse_config
+
     path = path or config_path()
     try:
         config = parse_config(_read(path, ConfigError), str(path))
@@ -92,6 +110,8 @@ def load_config(path: Path | None = None) -> UserConfig:
 
 
 def _from_environment(key_variable: str, url_variable: str | None) -> dict[str, object]:
+    from pydantic import SecretStr
+
     update: dict[str, object] = {}
     if key := os.environ.get(key_variable, "").strip():
         update["api_key"] = SecretStr(key)
@@ -106,6 +126,9 @@ def _from_environment(key_variable: str, url_variable: str | None) -> dict[str, 
 def load_team_file(path: Path) -> TeamFile:
     """A team file of the user's; its agents may use config.toml's MCP servers too. A
     config.toml that cannot be read is only an error here when the team needs it."""
+    from engine.config import ConfigError
+    from engine.teams import TeamFileError, parse_team_file
+
     try:
         text = _read(path, TeamFileError)
     except FileNotFoundError:
@@ -129,6 +152,9 @@ def user_team_paths() -> list[Path]:
 
 def resolve_team(name_or_path: str) -> TeamFile:
     """A team by file path, by the name of a file in the teams folder, or by preset name."""
+    from engine.patterns import PATTERNS
+    from engine.teams import TeamFileError, preset
+
     path = Path(name_or_path).expanduser()
     if path.suffix == ".toml" or path.exists() or "/" in name_or_path:
         return load_team_file(path)
@@ -143,6 +169,9 @@ def resolve_team(name_or_path: str) -> TeamFile:
 
 def is_preset(name_or_path: str, team_file: TeamFile) -> bool:
     """Whether `team_file`, found for `name_or_path`, is the preset as it ships."""
+    from engine.patterns import PATTERNS
+    from engine.teams import preset
+
     return name_or_path in PATTERNS and team_file == preset(name_or_path)
 
 
@@ -153,6 +182,8 @@ def copy_team(name: str, source: str, *, overwrite: bool = False) -> Path:
     """Save an editable copy of the team `source` (see `resolve_team`) as `name` in the
     teams folder; TeamFileError if the name is bad or the file exists. A preset's copy
     is its file, comments and all, under the new name."""
+    from engine.teams import TeamFileError, preset_text, to_toml
+
     if not TEAM_NAME.match(name):
         raise TeamFileError(f"team name {name!r}: use lowercase letters, digits, '-' and '_'")
     path = teams_dir() / f"{name}.toml"

@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from engine.bus import EventBus, Subscription
 from engine.events import EventBase, SessionResumed, SessionStarted, event_to_json
 from sessions.errors import StoreError, StoreUnreachable
-from sessions.spool import Spool, spool_dir
+from sessions.spool import Spool, spool_dir, stored
 from sessions.rows import started_values
 from sessions.tally import SessionTally
 from sessions.liveness import BEAT_S, HOST
@@ -95,7 +95,7 @@ class Recorder:
         """Transactions committed so far."""
         self.events_written = 0
         self.spool = spool if spool is not None else Spool(
-            spool_dir() / f"{os.getpid()}-{int(time.time())}-{next(_names)}.jsonl"
+            spool_dir() / f"{os.getpid()}-{int(time.time())}-{next(_names)}.jsonl", database=store.path
         )
         """Where batches wait while the database is unreachable."""
         self._retry = RETRY_S if retry is None else retry
@@ -290,9 +290,7 @@ class Recorder:
 
     async def _stored(self, batch: Batch) -> bool:
         """Whether a batch whose commit was cut off was committed after all (its first event is stored)."""
-        session_id, seq = batch.events[0][0], batch.events[0][1]
-        found = await self._store.event_rows(session_id, after_seq=seq - 1, limit=1)
-        return bool(found) and found[0][1] == seq
+        return await stored(self._store, batch)
 
     async def _collect(self) -> list[EventBase] | None:
         """The next batch: the first event to arrive and whatever follows within

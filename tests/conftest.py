@@ -14,9 +14,10 @@ from tests.sessions.pg_server import pg_dsn, pg_server  # noqa: F401 - fixtures:
 @pytest.fixture(autouse=True)
 def session_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test (and every `huddle` it starts) records into its own database,
-    never into the user's real one."""
+    never into the user's real one, and keeps spool files in its own folder."""
     path = tmp_path / "huddle-test.db"
     monkeypatch.setenv("HUDDLE_DB", str(path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return path
 
 

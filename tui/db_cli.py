@@ -1,5 +1,7 @@
-"""`huddle db migrate` and `huddle db copy SRC DST`: bring a session database's schema up
-to date, and copy every session from one database to another (`sessions.copying`).
+"""`huddle db migrate`, `huddle db copy SRC DST` and `huddle db recover`: bring a session
+database's schema up to date, copy every session from one database to another
+(`sessions.copying`), and write the events huddles that ended left waiting for a database
+(`sessions.leftovers`).
 
 The parser is built at import with nothing heavy loaded; the commands import what they
 need when they run. A database is shown without its password (the stores' `path`).
@@ -25,7 +27,7 @@ def add_command(
 ) -> None:
     """Add `db` and its subcommands: `db_option` is the parent parser holding `--db`."""
     db = commands.add_parser(
-        "db", help="bring a session database up to date, or copy sessions between databases",
+        "db", help="bring a session database up to date, copy sessions between databases, or write events left waiting",
         description="Work on session databases: a SQLite file, or a postgresql:// address.",
     )
     sub = db.add_subparsers(dest="db_command", metavar="COMMAND", parser_class=parser_class, required=True)
@@ -42,6 +44,13 @@ def add_command(
     )
     copy.add_argument("src", metavar="SRC", help="the database to copy from: a file or a postgresql:// address")
     copy.add_argument("dst", metavar="DST", help="the database to copy into (made if need be)")
+    sub.add_parser(
+        "recover", parents=[db_option], help="write the events huddles that ended left waiting for a database",
+        description="Write the events that waited on this machine for the session database while it was "
+        "unreachable, left by huddles that ended before it was back (any huddle starting a session on it "
+        "does the same). Events whose place in their session is taken by others are kept in a file, and "
+        "said where. Exit status 1 when some were not written.",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.db_command == "migrate":
         return asyncio.run(_migrate(args))
+    if args.db_command == "recover":
+        return asyncio.run(_recover(args))
     return asyncio.run(_copy(args))
 
 
@@ -93,3 +104,20 @@ async def _copy(args: argparse.Namespace) -> int:
             done = await copy_sessions(src, dst, say=report)
     print(f"huddle: {done.summary()}")
     return EXIT_FAILED if done.differ or done.damaged else EXIT_OK
+
+
+async def _recover(args: argparse.Namespace) -> int:
+    from sessions.leftovers import write_leftovers
+    from sessions.opening import open_store
+    from tui.userfiles import database
+
+    async with await open_store(database(args.db), create=False) as store:
+        found = await write_leftovers(store)
+    if not found:
+        print(f"huddle: nothing left to write to {store.path}")
+    for one in found:
+        if one.outcome == "written":
+            print(one.line)
+        else:
+            report(one.line)
+    return EXIT_OK if all(one.outcome == "written" for one in found) else EXIT_FAILED

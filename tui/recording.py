@@ -20,6 +20,7 @@ from engine.providers.base import Provider
 from engine.run.record import Record
 from engine.session import EngineConfig, SessionSpec, new_session_id, run_session
 from sessions.errors import StoreError, StoreUnreachable
+from sessions.leftovers import write_leftovers
 from sessions.recorder import Recorder
 from sessions.store import SessionStore
 from tui import logs
@@ -75,7 +76,8 @@ class LiveSession:
         """While the database is unreachable and the session goes on, the line that says so."""
         self.on_buffering: Callable[[str], None] | None = None
         """Told the line to show when the database becomes unreachable, and when it is back
-        (the app's notice, a line on stderr headless)."""
+        (the app's notice, a line on stderr headless); and, before the session starts, a
+        line for each spool file another huddle left for it (`_write_leftovers`)."""
         self._task: asyncio.Future[SessionFinished] | None = None
         self._recorder: Recorder | None = None
         self._done = asyncio.Event()
@@ -101,6 +103,7 @@ class LiveSession:
         try:
             if self.store is not None:
                 await self.store.check_writable()
+                await self._write_leftovers(self.store)
                 recorder = self._recorder = Recorder.attach(self.store, self.bus)
                 recorder.on_buffering = self._buffering
                 if self.resume:
@@ -156,6 +159,20 @@ class LiveSession:
         session.cancel()
         await asyncio.wait({session})
         raise recorder.failure.result()
+
+    async def _write_leftovers(self, store: SessionStore) -> None:
+        """Write the events recorders that ended left waiting for this database (`sessions.leftovers`),
+        before this session records; a line says what became of each file. One that cannot be
+        written now stays for the next huddle, and this session starts all the same."""
+        try:
+            lines = [one.line for one in await write_leftovers(store)]
+        except StoreError as error:
+            lines = [f"huddle: the events other huddles left waiting for the database were not written: "
+                     f"{str(error).removeprefix('huddle: ')}"]
+        for line in lines:
+            log.info("%s", line)
+            if self.on_buffering is not None:
+                self.on_buffering(line)
 
     async def _end_engine(self) -> None:
         """No engine task outlives its runner: one still going when the runner ends (it was

@@ -152,12 +152,18 @@ class RunContext:
             **fields,
         )
 
-    async def emit(self, cls: type[E], *, agent: str | None = None, **fields: Any) -> E:
-        """Build and publish the next event (waits while a bounded reader is behind)."""
+    def publish(self, cls: type[E], *, agent: str | None = None, **fields: Any) -> E:
+        """Build and publish the next event now, without waiting for a reader that is behind
+        (`emit` waits: use it wherever the caller can)."""
         event = self.build(cls, agent=agent, **fields)
         if isinstance(event, StepFinished):
             self._run.step_outcomes[event.step_id] = event.status
         self._run.bus.publish(event)
+        return event
+
+    async def emit(self, cls: type[E], *, agent: str | None = None, **fields: Any) -> E:
+        """Build and publish the next event (waits while a bounded reader is behind)."""
+        event = self.publish(cls, agent=agent, **fields)
         await self._run.bus.wait_for_room()
         return event
 

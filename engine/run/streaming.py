@@ -1,5 +1,5 @@
-"""One attempt of a model call, streamed: its text as `call.delta` events, its pace
-as `call.progress`, the call timeout and the budgets checked as it comes.
+"""One attempt of a model call, streamed: its text as `call.delta` events (a few a
+second, `engine.run.coalescing`), its pace as `call.progress`, the call timeout and the budgets checked as it comes.
 
 An attempt that ends early raises what it used with it (`Billed`), already
 counted against the agent and the session: `BudgetReached` when a budget ran
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.budgets import Resource, Streaming
-from engine.events import PROGRESS_EVERY, CallDelta, CallProgress, ErrorType, Usage
+from engine.events import PROGRESS_EVERY, CallProgress, ErrorType, Usage
 from engine.pricing import rounded
 from engine.providers.base import ProviderError, ProviderRequest, ToolUse
+from engine.run.coalescing import DeltaSender
 from engine.trust import well_formed, well_formed_data
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ async def stream(ctx: RunContext, request: ProviderRequest, agent: str, key: str
     timer = asyncio.timeout_at(deadline())
     guard = run.budget
     limited = guard.limits_calls()
-    emit = ctx.emit
+    deltas = DeltaSender(ctx, agent, key, attempt)
     try:
         async with timer:
             async for event in run.provider.stream(request):
@@ -124,11 +125,14 @@ async def stream(ctx: RunContext, request: ProviderRequest, agent: str, key: str
                     piece = well_formed(event.text if event.type == "text" else event.partial_json)
                     (texts if event.type == "text" else answers).append(piece)
                     received += len(piece)
-                    delta = await emit(CallDelta, agent=agent, call_key=key, attempt=attempt, text=piece)
-                    first = delta.ts if first is None else first
-                    if delta.ts - (shown or first) >= PROGRESS_EVERY:
-                        shown = delta.ts
-                        await _progress(ctx, agent, key, attempt, request.model, so_far(), delta.ts - first)
+                    if deltas.add(piece) is not None:
+                        await run.bus.wait_for_room()
+                    latest = deltas.last  # sent now, or by the sender's timer
+                    if latest is not None:
+                        first = latest.ts if first is None else first
+                        if latest.ts - (shown or first) >= PROGRESS_EVERY:
+                            shown = latest.ts
+                            await _progress(ctx, agent, key, attempt, request.model, so_far(), latest.ts - first)
                     if limited:
                         resource = guard.streamed_past(flight, request.model, so_far())
                         if resource is not None:
@@ -142,19 +146,23 @@ async def stream(ctx: RunContext, request: ProviderRequest, agent: str, key: str
                 elif event.type == "stop":
                     stop = event.reason
     except BudgetReached as reached:
+        deltas.flush()
         reached.used(run, agent, request.model, so_far())
         raise
     except ProviderError as error:
+        deltas.flush()
         failed = AttemptFailed(error.error_type, run.outside_text(error.message), error.retryable, error.retry_after)
         failed.used(run, agent, request.model, error.usage if error.usage.total else usage or Usage())
         raise failed from None
     except TimeoutError:
+        deltas.flush()
         if budget_end is not None and timer.when() == budget_end:
             raise BudgetReached("seconds").used(run, agent, request.model, so_far()) from None
         silence = "no reply" if first is None else "the reply stalled: nothing more"
         failed = AttemptFailed("timeout", f"{silence} for {call_timeout:g}s", True, None)
         raise failed.used(run, agent, request.model, usage or Usage()) from None  # what the provider reported
     finally:
+        deltas.flush()  # what came is sent before whatever the attempt's end brings
         del run.streaming[key]
     return Streamed("".join(texts), "".join(answers), tuple(uses), usage or Usage(), stop)
 

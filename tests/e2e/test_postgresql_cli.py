@@ -23,17 +23,19 @@ def test_a_session_recorded_in_postgresql_is_listed_shown_exported_and_forked(pg
 
     found = huddle("sessions", "list", "--search", "survey", env=env)
     assert row["id"][:8] in found.stdout
-    shown = huddle("sessions", "show", row["id"], "--seq", env=env)
-    assert shown.returncode == 0 and f"huddle · session {row['id']}" in shown.stdout and "#73 ✓ lead approved" in shown.stdout
     exported = json.loads(huddle("sessions", "export", row["id"], "--format", "json", env=env).stdout)
     assert exported["events"][-1]["kind"] == "session.finished"
+    approved = next(e["seq"] for e in exported["events"] if e["kind"] == "escalation.resolved")
+    shown = huddle("sessions", "show", row["id"], "--seq", env=env)
+    assert shown.returncode == 0 and f"huddle · session {row['id']}" in shown.stdout
+    assert f"#{approved} ✓ lead approved" in shown.stdout
 
-    forked = huddle("fork", row["id"], "--at", "73", "--decide", "reject", "--answer", "smaller", "--headless",
+    forked = huddle("fork", row["id"], "--at", str(approved), "--decide", "reject", "--answer", "smaller", "--headless",
                     "--speed", "0", "--approve", "approve", env=env)
     assert forked.returncode == 0, forked.stderr
     rows = json.loads(huddle("sessions", "list", "--json", env=env).stdout)
     fork = next(r for r in rows if r["id"] != row["id"])
-    assert (fork["parent_id"], fork["forked_at"]) == (row["id"], 73)
+    assert (fork["parent_id"], fork["forked_at"]) == (row["id"], approved)
 
 
 def test_a_server_that_cannot_be_reached_is_one_line_without_the_password(pg_server) -> None:

@@ -70,7 +70,7 @@ def test_a_headless_run_is_recorded_listed_shown_exported_and_deleted(session_da
     assert header.split() == ["ID", "STARTED", "STATUS", "PATTERN", "TOKENS", "COST", "TIME", "TITLE"]
     assert line.startswith(session_id[:8]) and " completed " in line and line.endswith(TASK)
     [row] = json.loads(huddle("sessions", "list", "--json").stdout)
-    assert row["id"] == session_id and row["status"] == "completed" and row["last_seq"] > 100
+    assert row["id"] == session_id and row["status"] == "completed" and row["last_seq"] > 30
 
     shown = huddle("sessions", "show", session_id[:5])
     assert shown.returncode == 0

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from engine.events import PROGRESS_EVERY, Usage
+from engine.run import coalescing
 from engine.providers.base import (
     ProviderError,
     ProviderEvent,
@@ -98,9 +99,11 @@ async def test_the_call_timeout_bounds_silence_not_the_length_of_a_reply():
     assert ran.finished.status == "completed"
 
 
-async def test_progress_is_sent_as_a_call_starts_and_then_every_so_often_not_per_piece():
+async def test_progress_is_sent_as_a_call_starts_and_then_every_so_often_not_per_piece(monkeypatch):
     """By the session's clock (here one that moves 0.05 s a read): the input at once, then
-    tokens, cost and pace about every PROGRESS_EVERY seconds of streaming."""
+    tokens, cost and pace about every PROGRESS_EVERY seconds of streaming. (Each piece is
+    its own delta here: the pieces come with no pause, which would send them as one.)"""
+    monkeypatch.setattr(coalescing, "DELTA_EVERY", 0.0)
     ran = await run(Streamer(pieces=40), config=EngineConfig(retry=FAST_RETRY, clock=clock(0.05)))
     coder = [e for e in ran.events if e.agent == "coder" and e.kind in ("call.progress", "call.delta", "call.finished")]
     progress = [e for e in coder if e.kind == "call.progress"]

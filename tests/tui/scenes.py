@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from functools import cache
+from unittest.mock import patch
 
 from engine.bus import EventBus
 from engine.events import EventBase
 from engine.policy import ApprovalPolicy
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
+from engine.run import coalescing
 from engine.session import EngineConfig, SessionSpec, run_session
 from tests.helpers import FAST_RETRY
 from tests.tui.helpers import TASK, fake_clock
@@ -17,7 +19,9 @@ from tests.tui.helpers import TASK, fake_clock
 
 @cache
 def recorded_session() -> tuple[EventBase, ...]:
-    """A whole orchestrator session with a retry in it, on a clock that ticks per event."""
+    """A whole orchestrator session with a retry in it, on a clock that ticks per event,
+    each piece of a reply its own delta, as from a model that takes its time (with none,
+    its pieces would go as one: `engine.run.coalescing`)."""
 
     async def record() -> list[EventBase]:
         bus = EventBus()
@@ -29,7 +33,8 @@ def recorded_session() -> tuple[EventBase, ...]:
         await run_session(spec, provider, bus=bus, config=config, session_id="5e55100a1b2c")
         return events
 
-    return tuple(asyncio.run(record()))
+    with patch.object(coalescing, "DELTA_EVERY", 0.0):
+        return tuple(asyncio.run(record()))
 
 
 def mid_run() -> list[EventBase]:

@@ -104,12 +104,14 @@ async def test_after_a_rejected_budget_the_screen_shows_the_partial_result_and_s
         assert "Partial result (turns budget used up)" in shown and "What was finished" in shown
 
 
-def test_an_agent_panel_counts_the_reply_as_it_streams_with_its_pace():
+def test_an_agent_panel_counts_the_reply_as_it_streams_with_its_pace(monkeypatch):
     """Folded from a real session on a clock that moves 0.05 s a read: while the coder
     streams, its panel shows the input read, the output so far, the cost and tokens a
-    second; when the call ends, the provider's count."""
+    second; when the call ends, the provider's count. (Each piece is its own delta, as
+    from a model with latency: with none, the pieces would go as one.)"""
     import asyncio
 
+    from engine.run import coalescing
     from engine.bus import EventBus
     from engine.providers.simulated import SimulatedProvider
     from engine.session import EngineConfig, SessionSpec, run_session
@@ -123,6 +125,7 @@ def test_an_agent_panel_counts_the_reply_as_it_streams_with_its_pace():
         await run_session(spec, SimulatedProvider(seed=3, speed=0), bus=bus, config=config)
         return events
 
+    monkeypatch.setattr(coalescing, "DELTA_EVERY", 0.0)
     events = asyncio.run(record())
     first_call = next(e.call_key for e in events if e.agent == "coder" and e.kind == "call.started")
     view = SessionView()

@@ -96,7 +96,7 @@ def loader(events, gate: asyncio.Event | None = None):
     async def load(after: int, limit: int):
         if after and gate is not None:
             await gate.wait()  # the first page now, the rest when the test says so
-        return events[after : after + min(limit, 100)]
+        return events[after : after + min(limit, 20)]  # a few pages, however short the session
 
     return load
 

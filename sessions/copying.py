@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sessions.errors import AmbiguousId, SessionNotFound
 from sessions.rows import COLUMNS, LIVE_STATES, SessionRow
-from sessions.tally import SEARCHED
+from sessions.search import SEARCHED
 
 if TYPE_CHECKING:
     from sessions.pg_store import PgSessionStore

@@ -6,7 +6,8 @@ connection, so the command loads neither asyncio, aiosqlite nor pydantic and ans
 about as soon as Python has started. It makes the same checks as `SessionStore.open`,
 with the same one-line errors, and leaves to the store (None) every database that
 opening would change: one to create or upgrade, one not yet in write-ahead logging, one
-with sessions whose recording process has ended (opening marks them `interrupted`).
+with sessions whose recording process has ended (opening marks them `interrupted`) or
+whose last search documents are not written (opening writes them).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sessions import errors
 from sessions.files import DEFAULT_BUSY_TIMEOUT, check_file, check_schema
 from sessions.migrations import SCHEMA_VERSION, pending
 from sessions.rows import COLUMNS, SessionRow
-from sessions.search import SESSION_KEYS_MATCHING, match_query
+from sessions.search import SESSION_KEYS_MATCHING, UNINDEXED, match_query
 
 SELECT_ROW = f"SELECT {', '.join(COLUMNS)} FROM sessions"
 """Every column of `SessionRow`, in order (`SessionRow.from_db` reads them)."""
@@ -144,6 +145,8 @@ def _read(
         now = time.time()
         if any(why_ended(pid, host, heartbeat, now) is not None for _, pid, host, heartbeat in live):
             return None
+    if connection.execute(f"SELECT 1 FROM sessions AS s WHERE {UNINDEXED} LIMIT 1").fetchone() is not None:
+        return None  # opening writes their search documents
     clause, parameters = where(search, status, pattern)
     rows = [SessionRow.from_db(tuple(values)) for values in connection.execute(page_query(clause), [*parameters, limit, 0])]
     if not rows:

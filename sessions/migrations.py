@@ -18,6 +18,10 @@ from sessions import decisions
 APPLICATION_ID = 0x48554444
 """`PRAGMA application_id`: "HUDD", marks the file as huddle's."""
 
+_DOCUMENT = """CASE e.kind WHEN 'session.started' THEN json_extract(e.data, '$.task')
+                            WHEN 'call.finished' THEN json_extract(e.data, '$.text')
+                            ELSE json_extract(e.data, '$.result') END"""
+"""An event's search document (migration 8's trigger): its task, reply or result."""
 SEARCH_ROWID_SHIFT = 32
 """A search document's rowid is `(session key << 32) | seq` of the event it came from,
 so a session's documents are one rowid range: found, and deleted, without a scan."""
@@ -143,6 +147,29 @@ MIGRATIONS: tuple[Migration, ...] = (
         (
             "ALTER TABLE sessions ADD COLUMN heartbeat REAL",
             "UPDATE sessions SET heartbeat = updated_at",
+        ),
+    ),
+    Migration(
+        8,
+        "how far a session's search documents are written (its events are committed first, its documents "
+        "just after), so those a process that ended in between did not write are written from its events",
+        (
+            "ALTER TABLE sessions ADD COLUMN indexed_seq INTEGER NOT NULL DEFAULT 0",
+            "UPDATE sessions SET indexed_seq = last_seq",
+            "CREATE INDEX sessions_unindexed ON sessions (key) WHERE indexed_seq < last_seq",
+            # Moving indexed_seq on writes the documents of the events it passes, in one statement.
+            f"""
+            CREATE TRIGGER search_documents AFTER UPDATE OF indexed_seq ON sessions
+            WHEN new.indexed_seq > old.indexed_seq
+            BEGIN
+                INSERT INTO search (rowid, body)
+                SELECT (new.key << {SEARCH_ROWID_SHIFT}) | e.seq, {_DOCUMENT}
+                FROM events AS e
+                WHERE e.session_id = new.id AND e.seq > old.indexed_seq AND e.seq <= new.indexed_seq
+                  AND e.kind IN ('session.started', 'call.finished', 'session.finished')
+                  AND coalesce({_DOCUMENT}, '') != '';
+            END
+            """,
         ),
     ),
 )

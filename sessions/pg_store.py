@@ -41,7 +41,7 @@ from sessions.pg_schema import SCHEMA, SCHEMA_VERSION, SEARCH_CONFIG
 from sessions.pg_search import document, fold
 from sessions.rows import COLUMNS, LIVE_STATES, SessionRow
 from sessions.liveness import HOST, process_gone, why_ended
-from sessions.tally import SEARCHED
+from sessions.search import SEARCHED
 from sessions.store import DEFAULT_BUSY_TIMEOUT, Batch, EventRow
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def _document_columns(documents: Sequence[tuple[str, int, str]]) -> tuple[list[s
 
 
 def _searched_text(kind: str, data: str) -> str | None:
-    """The text an event's search document holds (`tally.SEARCHED`), from its stored JSON;
+    """The text an event's search document holds (`search.SEARCHED`), from its stored JSON;
     None when it has none, or its JSON cannot be read (its replay says so)."""
     try:
         text = json.loads(data).get(SEARCHED[kind])

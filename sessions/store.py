@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from engine.events import EscalationRequested
 from engine.formats import one_line
 from sessions import decisions, errors, listing
+from sessions.batch_writer import INSERT_EVENT, BatchWriter
 from sessions.decisions import Posted
 from sessions.reading import EventReading
 from sessions.errors import AmbiguousId, SessionBusy, SessionNotFound, StoreError
@@ -34,29 +35,9 @@ from sessions.files import DEFAULT_BUSY_TIMEOUT, check_file, check_schema
 from sessions.liveness import HOST, process_gone, why_ended
 from sessions.migrations import APPLICATION_ID, SCHEMA_VERSION, pending
 from sessions.rows import COLUMNS, LIVE_STATES, SessionRow
-from sessions.search import document_range, document_rowid
+from sessions.search import INDEX_AGAIN, UNINDEXED, document_range
 
 _ROW_COLUMNS = ", ".join(COLUMNS)
-_INSERT_SESSION = """
-    INSERT INTO sessions (id, created_at, updated_at, task, title, pattern, team, agents, provider,
-                          models, seed, status, pid, host, last_seq, parent_id, forked_at, heartbeat)
-    VALUES (:id, :created_at, :updated_at, :task, :title, :pattern, :team, :agents, :provider,
-            :models, :seed, :status, :pid, :host, :last_seq, :parent_id, :forked_at, :heartbeat)
-"""
-_UPDATE_SESSION = """
-    UPDATE sessions SET updated_at = :updated_at, status = :status, tokens_in = :tokens_in,
-        tokens_out = :tokens_out, cost = :cost, calls = :calls, turns = :turns,
-        duration_s = :duration_s, result = :result, reason = :reason, partial = :partial,
-        last_seq = :last_seq, failed_steps = :failed_steps, skipped_steps = :skipped_steps,
-        unpriced = :unpriced, resumes = :resumes
-    WHERE id = :id
-"""
-_RESUME_SESSION = """
-    UPDATE sessions SET status = 'running', pid = :pid, host = :host, heartbeat = :heartbeat
-    WHERE id = :id AND last_seq = :after_seq AND status NOT IN ('running', 'waiting', 'completed')
-"""
-"""A resumed session's row taken over by the process carrying it on: only while it is as
-the resume found it (ended, its last event the one the resume follows)."""
 SORT_KEYS: dict[str, str] = {
     "created_at": "created_at",
     "title": "title COLLATE NOCASE",
@@ -85,9 +66,6 @@ _WAITING_ESCALATIONS = f"""
     ORDER BY e.ts
 """
 """Escalations waiting for a person (`SessionStore.waiting_escalations`)."""
-INSERT_EVENT = "INSERT INTO events (session_id, seq, ts, kind, agent, data) VALUES (?, ?, ?, ?, ?, ?)"
-_INSERT_DOCUMENT = "INSERT INTO search (rowid, body) VALUES (?, ?)"
-
 EventRow = tuple[str, int, float, str, str | None, str]
 """An `events` row: session id, seq, ts, kind, agent, the event's JSON."""
 
@@ -105,7 +83,7 @@ class Batch:
     """Session rows brought up to date (see `SessionTally.values`)."""
     resumed: list[dict[str, Any]] = field(default_factory=list)
     """Sessions carried on in their own record by this process (id, pid, host, after_seq):
-    each row is taken over before its new events are written (see `_RESUME_SESSION`)."""
+    each row is taken over before its new events are written (see `batch_writer.RESUME_SESSION`)."""
 
 
 def _connection(path: Path, timeout: float) -> aiosqlite.Connection:
@@ -115,7 +93,7 @@ def _connection(path: Path, timeout: float) -> aiosqlite.Connection:
     daemon one: a store left open (a bug, or a test that failed before closing it)
     would then keep the interpreter from ever exiting. As a daemon, the thread is
     abandoned at exit, which SQLite handles like any crash: every committed
-    transaction is already on disk (WAL, synchronous = FULL), and one still open
+    transaction is in the file or its log (WAL), and one still open
     is rolled back by the next connection to the file. `close` remains the clean
     way to end a store; the app and every command close theirs. (`atexit` could
     not close it instead: Python waits for non-daemon threads before it runs
@@ -137,8 +115,10 @@ class SessionStore(EventReading):
         self._busy_timeout = busy_timeout
         self._write_lock = asyncio.Lock()
         self._closed = False
-        self._keys: dict[str, int] = {}
-        """Session id to row key, for the sessions this store has written search documents of."""
+        self._writer = BatchWriter(
+            path, busy_timeout, lambda error: errors.from_sqlite_error(error, path, busy_timeout=busy_timeout)
+        )
+        """The recorder's transactions, on a connection and a thread of their own."""
         self.schema_found = 0
         """The schema version the database had when this store opened it (0: new); `open`
         brings it to `SCHEMA_VERSION`."""
@@ -188,6 +168,7 @@ class SessionStore(EventReading):
         if pending(version):
             await self._migrate()
         await self.mark_interrupted()
+        await self._index_again()
 
     async def _migrate(self) -> None:
         async with self._writing() as db:
@@ -202,6 +183,7 @@ class SessionStore(EventReading):
         """Close the connection (SQLite checkpoints the write-ahead log into the file)."""
         if not self._closed:
             self._closed = True
+            await self._writer.close()
             await self._db.close()
 
     async def __aenter__(self) -> SessionStore:
@@ -262,7 +244,6 @@ class SessionStore(EventReading):
         """End the open transaction, if there is one. Statements run in order on the
         connection's thread, so this also ends a `BEGIN` still queued when the caller
         was cancelled."""
-        self._keys.clear()  # it may hold keys of rows that are now gone
         try:
             await self._db.execute("ROLLBACK")
         except sqlite3.OperationalError:
@@ -301,46 +282,19 @@ class SessionStore(EventReading):
             pass
 
     async def write_batch(self, batch: Batch) -> asyncio.Future[None]:
-        """Write one recorder batch as one transaction, and start committing it.
-
-        Returns once the rows are written, with a future that completes when the
-        commit has (or raises the `StoreError` that stopped it; the batch is then
-        not stored at all). The transaction holds the write lock until then, so
-        the next write waits its turn, while the caller prepares the next batch:
-        the commit, with its occasional WAL checkpoint, runs without the GIL.
-        """
-        await self._begin()
+        """Start writing one recorder batch as one transaction (`batch_writer`): a future
+        that completes when it is committed (or raises the `StoreError` that stopped it; the
+        batch is then not stored at all). The write lock is held until then, so the next
+        write (and a search) waits its turn, until the batch's search documents are written
+        too, while the caller prepares the next batch."""
+        await self._write_lock.acquire()
         try:
-            with self._translated():
-                await self._insert(batch)
+            commit, indexed = self._writer.send(batch)
         except BaseException:
-            await self._end(commit=False)
+            self._write_lock.release()
             raise
-        return asyncio.ensure_future(self._end(commit=True))
-
-    async def _insert(self, batch: Batch) -> None:
-        db, keys = self._db, self._keys
-        if batch.started:
-            await db.executemany(_INSERT_SESSION, batch.started)
-        for resumed in batch.resumed:
-            taken = await db.execute(_RESUME_SESSION, resumed)
-            if taken.rowcount != 1:
-                raise SessionBusy(
-                    f"huddle: session {resumed['id']} changed in {self._path} while it was being resumed "
-                    "(another huddle resumed or deleted it); nothing was added to it here",
-                    path=self._path,
-                )
-        if batch.events:
-            await db.executemany(INSERT_EVENT, batch.events)
-        if batch.documents:
-            for session_id in {session_id for session_id, _, _ in batch.documents} - keys.keys():
-                keys[session_id] = await self._scalar("SELECT key FROM sessions WHERE id = ?", (session_id,))
-            await db.executemany(
-                _INSERT_DOCUMENT,
-                [(document_rowid(keys[session_id], seq), text) for session_id, seq, text in batch.documents],
-            )
-        if batch.updates:
-            await db.executemany(_UPDATE_SESSION, batch.updates)
+        indexed.add_done_callback(lambda _: self._write_lock.release())  # its search documents too
+        return commit
 
     async def import_session(
         self, values: Sequence[Any], pages: AsyncIterable[tuple[list[EventRow], list[tuple[str, int, str]]]],
@@ -358,11 +312,9 @@ class SessionStore(EventReading):
             if cursor.rowcount != 1:
                 return False
             key = cursor.lastrowid
-            async for events, documents in pages:
+            async for events, _ in pages:  # its search documents: from its events, as it ends
                 await db.executemany(INSERT_EVENT, events)
-                await db.executemany(
-                    _INSERT_DOCUMENT, [(document_rowid(key, seq), text) for _, seq, text in documents]
-                )
+            await db.execute("UPDATE sessions SET indexed_seq = last_seq WHERE key = ?", (key,))
             await db.executemany(
                 f"INSERT INTO decisions ({decisions.COLUMNS}) VALUES ({', '.join('?' for _ in range(11))})",
                 [(*one.values(), one.outcome, one.settled_at) for one in posted],
@@ -407,6 +359,15 @@ class SessionStore(EventReading):
                     gone,
                 )
 
+    async def _index_again(self) -> None:
+        """Write the search documents of sessions no longer recorded whose process ended
+        after it committed their last events and before their documents. Run by `open`."""
+        with self._translated():
+            behind = await self._scalar(f"SELECT count(*) FROM sessions AS s WHERE {UNINDEXED}")
+        if behind:
+            async with self._writing() as db:
+                await db.execute(INDEX_AGAIN)
+
     async def delete_session(self, session_id: str) -> SessionRow:
         """Delete a session with its events and search documents; return its row.
 
@@ -428,7 +389,6 @@ class SessionStore(EventReading):
             await db.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
             await db.execute("DELETE FROM decisions WHERE session_id = ?", (session_id,))
             await db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
-        self._keys.pop(session_id, None)
         return row
 
     # -- decisions on their way to a session ------------------------------------------------
@@ -532,6 +492,8 @@ class SessionStore(EventReading):
             raise ValueError(f"cannot list sessions by {order_by!r}; choose from {', '.join(SORT_KEYS)}") from None
         direction = "DESC" if descending else "ASC"
         clause, parameters = listing.where(search, status, pattern)
+        if search is not None:
+            await self._documents_written()
         return await self._rows(listing.page_query(clause, order, direction), [*parameters, limit, offset])
 
     async def count_sessions(
@@ -539,8 +501,16 @@ class SessionStore(EventReading):
     ) -> int:
         """How many sessions `list_sessions` with these filters would page through."""
         clause, parameters = listing.where(search, status, pattern)
+        if search is not None:
+            await self._documents_written()
         with self._translated():
             return int(await self._scalar(listing.count_query(clause), parameters))
+
+    async def _documents_written(self) -> None:
+        """Wait for the search documents this store is writing (a batch's come just after its
+        events): a search here finds what was recorded here."""
+        async with self._write_lock:
+            pass
 
     def _not_found(self, wanted: str) -> SessionNotFound:
         return SessionNotFound(

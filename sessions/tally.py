@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.events import EventBase, SessionResumed
 from engine.state import SessionState
+from sessions.search import SEARCHED
 
 
 class SessionTally:
@@ -72,6 +73,4 @@ class SessionTally:
         }
 
 
-SEARCHED: dict[str, str] = {"session.started": "task", "call.finished": "text", "session.finished": "result"}
-"""The kinds whose text the search index holds, and the field holding it."""
 _SEARCHED: dict[str, Callable[[Any], str]] = {kind: attrgetter(name) for kind, name in SEARCHED.items()}

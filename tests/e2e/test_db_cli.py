@@ -56,7 +56,9 @@ async def test_migrate_brings_an_old_file_up_to_date(tmp_path: Path) -> None:
         raw.execute("DROP TABLE decisions")
         for index in ("events_asked", "events_decided", "events_resumed"):
             raw.execute(f"DROP INDEX {index}")
-        for column in ("parent_id", "forked_at", "resumes", "heartbeat"):
+        raw.execute("DROP INDEX sessions_unindexed")
+        raw.execute("DROP TRIGGER search_documents")
+        for column in ("parent_id", "forked_at", "resumes", "heartbeat", "indexed_seq"):
             raw.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
         raw.execute("PRAGMA user_version = 4")
 

@@ -32,6 +32,7 @@ from engine.notes import TYPED_NOTES, GenericNote
 from engine.policy import ApprovalPolicy
 from engine.providers.simulated import SimulatedProvider
 from engine.session import EngineConfig, SessionSpec, run_session
+from sessions.batch_writer import BatchWriter
 from sessions.recorder import Recorder
 from sessions.store import SessionStore
 from tests.helpers import FAST_RETRY, run
@@ -128,6 +129,27 @@ async def every_kind(session_id: str = "allkinds0001") -> list[EventBase]:
     return [
         event.model_copy(update={"session_id": session_id, "seq": seq}) for seq, event in enumerate(events, start=1)
     ]
+
+
+def nearly_full(monkeypatch: Any, spare_pages: int) -> None:
+    """Let the recorder's connection to a SQLite file (made at its first batch) grow the file
+    by only `spare_pages` more pages: a later big write gets SQLITE_FULL, as on a full disk."""
+    connect = BatchWriter._connect
+
+    def connected(writer: BatchWriter) -> sqlite3.Connection:
+        connection = connect(writer)
+        pages = connection.execute("PRAGMA page_count").fetchone()[0]
+        connection.execute(f"PRAGMA max_page_count = {pages + spare_pages}")
+        return connection
+
+    monkeypatch.setattr(BatchWriter, "_connect", connected)
+
+
+async def fill_disk(store: SessionStore, monkeypatch: Any, spare_pages: int) -> None:
+    """`nearly_full` for a store that has recorded already: its recorder's connection is
+    made again, and limited, at the next batch."""
+    await store._writer.close()
+    nearly_full(monkeypatch, spare_pages)
 
 
 async def raw(store: Any, sql: str, *rows: Sequence[Any]) -> list[tuple[Any, ...]]:

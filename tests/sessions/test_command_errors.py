@@ -13,7 +13,7 @@ import pytest
 
 from sessions import store as store_module
 from sessions.store import SessionStore
-from tests.sessions.helpers import connect, unprivileged
+from tests.sessions.helpers import connect, nearly_full, unprivileged
 from tui.cli import main
 
 TASK = "Design a rate limiter for our public REST API"
@@ -77,14 +77,7 @@ def test_a_full_disk_fails_the_run_and_keeps_what_was_recorded(
     assert main(["--db", str(path), *RUN]) == 0
     capsys.readouterr()
     earlier = recorded_rows(path)
-    writable = SessionStore.check_writable
-
-    async def nearly_full(store: SessionStore) -> None:  # as the session starts
-        await writable(store)
-        rows = await store._db.execute_fetchall("PRAGMA page_count")
-        await store._db.execute(f"PRAGMA max_page_count = {next(iter(rows))[0] + 3}")
-
-    monkeypatch.setattr(SessionStore, "check_writable", nearly_full)
+    nearly_full(monkeypatch, spare_pages=3)  # from the session's first batch
     code = main(["--db", str(path), "run", "--headless", "--speed", "4", "--approve", "approve", TASK])
 
     out = one_line_failure(capsys, code, "full", str(path))

@@ -21,7 +21,7 @@ from sessions.recorder import Recorder
 from sessions.tally import SessionTally
 from sessions.store import SessionStore
 from tests.helpers import FAST_RETRY, run
-from tests.sessions.helpers import APPROVE, TASK, connect, publish, raw, record
+from tests.sessions.helpers import APPROVE, TASK, connect, fill_disk, publish, raw, record
 from tui.recording import LiveSession
 
 
@@ -45,14 +45,18 @@ def delta(session_id: str, seq: int) -> CallDelta:
     return CallDelta(session_id=session_id, seq=seq, ts=time.time(), call_key="k", attempt=1, text=f"d{seq}")
 
 
-async def started_session(store: SessionStore, bus: EventBus, **options: float) -> tuple[Recorder, str]:
-    """A recorder on `bus` that has committed the start of a real session (its first events)."""
+async def started_session(
+    store: SessionStore, bus: EventBus, *, committed_first: bool = True, **options: float
+) -> tuple[Recorder, str]:
+    """A recorder on `bus` that has been given the start of a real session (its first event)
+    and, with `committed_first`, committed it (within the interval: a start is not urgent)."""
     ran = await record(store)
     first = ran.events[0].model_copy(update={"session_id": "live00000001"})
     recorder = Recorder.attach(store, bus, **options)
     recorder.start()
     bus.publish(first)
-    await eventually(lambda: committed(store, "live00000001", 1))
+    if committed_first:
+        await eventually(lambda: committed(store, "live00000001", 1))
     return recorder, "live00000001"
 
 
@@ -64,8 +68,17 @@ async def test_a_burst_is_written_in_a_few_transactions(store: SessionStore) -> 
     recorder = await publish(store, burst)
 
     assert recorder.events_written == 5001
-    assert recorder.batches <= 5, recorder.batches  # the start at once, then the deltas in a few
+    assert recorder.batches <= 5, recorder.batches  # a few transactions, not one an event
     assert await store.event_count(start.session_id) == 5001
+
+
+async def test_a_session_over_within_the_interval_is_one_transaction(store: SessionStore) -> None:
+    ran = await run(SimulatedProvider(seed=1, speed=0))  # its plan approved by the policy: nobody waits
+    assert any(e.kind == "escalation.requested" and not e.human for e in ran.events)
+
+    recorder = await publish(store, ran.events)
+
+    assert recorder.batches == 1 and recorder.events_written == len(ran.events)
 
 
 async def test_events_are_committed_within_the_interval_not_one_by_one(store: SessionStore) -> None:
@@ -88,13 +101,13 @@ async def test_the_default_interval_commits_within_a_tenth_of_a_second(store: Se
     published = time.monotonic()
     await eventually(lambda: committed(store, session_id, 2))
 
-    assert time.monotonic() - published < 0.2  # 0.08 s of batching, plus the write
+    assert time.monotonic() - published < 0.2  # 0.05 s of batching, plus the write
     await recorder.finish()
 
 
 async def test_escalations_are_committed_at_once(store: SessionStore) -> None:
     bus = EventBus()
-    recorder, session_id = await started_session(store, bus, interval=30)
+    recorder, session_id = await started_session(store, bus, interval=30, committed_first=False)
     bus.publish(delta(session_id, 2))
     bus.publish(
         EscalationRequested(
@@ -172,7 +185,7 @@ async def test_a_slow_writer_slows_the_engine_and_loses_nothing(
         return await write_batch(batch)
 
     monkeypatch.setattr(store, "write_batch", slow)
-    limit = 40
+    limit = 10
     bus = EventBus()
     recorder = Recorder.attach(store, bus, limit=limit)
     recorder.start()
@@ -191,16 +204,10 @@ async def test_a_slow_writer_slows_the_engine_and_loses_nothing(
     assert [e.seq for e in loaded] == list(range(1, len(behind) + 1))
 
 
-async def fill_disk(store: SessionStore, spare_pages: int) -> None:
-    """Let the database grow by only `spare_pages` more pages: the next big write gets SQLITE_FULL."""
-    rows = await store._db.execute_fetchall("PRAGMA page_count")
-    await store._db.execute(f"PRAGMA max_page_count = {next(iter(rows))[0] + spare_pages}")
-
-
 @pytest.mark.sqlite_only  # a full disk is made by SQLite's max_page_count
-async def test_a_full_disk_fails_the_session_and_keeps_what_was_recorded(store: SessionStore) -> None:
+async def test_a_full_disk_fails_the_session_and_keeps_what_was_recorded(store: SessionStore, monkeypatch) -> None:
     earlier = await record(store, task="An earlier session")
-    await fill_disk(store, spare_pages=4)
+    await fill_disk(store, monkeypatch, spare_pages=4)
 
     with pytest.raises(DiskFull) as full:
         await record(store, SimulatedProvider(seed=1, speed=40), recorder_options={"interval": 0.01})
@@ -217,8 +224,8 @@ async def test_a_full_disk_fails_the_session_and_keeps_what_was_recorded(store: 
 
 
 @pytest.mark.sqlite_only  # a full disk is made by SQLite's max_page_count
-async def test_when_recording_fails_the_live_session_is_stopped(store: SessionStore) -> None:
-    await fill_disk(store, spare_pages=2)
+async def test_when_recording_fails_the_live_session_is_stopped(store: SessionStore, monkeypatch) -> None:
+    await fill_disk(store, monkeypatch, spare_pages=2)
     live = LiveSession(SessionSpec(task=TASK, policy=APPROVE), SimulatedProvider(seed=1, speed=4), store=store)
 
     finished = await asyncio.wait_for(live.run(), timeout=10)

@@ -74,7 +74,9 @@ async def test_a_database_from_before_the_unpriced_count_upgrades(db_path: Path)
         raw.execute("DROP TABLE decisions")
         for index in ("events_asked", "events_decided", "events_resumed"):
             raw.execute(f"DROP INDEX {index}")
-        for column in ("unpriced", "parent_id", "forked_at", "resumes", "heartbeat"):
+        raw.execute("DROP INDEX sessions_unindexed")
+        raw.execute("DROP TRIGGER search_documents")
+        for column in ("unpriced", "parent_id", "forked_at", "resumes", "heartbeat", "indexed_seq"):
             raw.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
         raw.execute("PRAGMA user_version = 3")
 

@@ -58,6 +58,7 @@ def insert(path: Path, *rows: dict[str, Any]) -> None:
                 [row[column] for column in COLUMNS],
             ).lastrowid
             raw.execute("INSERT INTO search (rowid, body) VALUES (?, ?)", ((key << 32) | 1, str(row["task"])))
+            raw.execute("UPDATE sessions SET indexed_seq = last_seq WHERE key = ?", (key,))  # its documents written
 
 
 def folder(tmp_path: Path) -> Path:

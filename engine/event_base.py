@@ -23,10 +23,16 @@ class EventBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     v: int = EVENT_VERSION
+    """The version of the shape the event was written in (`EVENT_VERSION` when it was recorded)."""
     session_id: str
+    """The session it belongs to."""
     seq: int
+    """Its place in the session: 1 for the first event, one more for each next, no gaps."""
     ts: float
     """Seconds since the epoch."""
     span_id: str = "root"
+    """The part of the pattern it happened in, as a path: "root" is the session's, "root/step:s1" a step's."""
     parent_span_id: str | None = None
+    """The span `span_id` is inside, if any."""
     agent: str | None = None
+    """The agent it concerns, if one."""

@@ -26,6 +26,7 @@ from engine.guards import CallFailedError, CircuitBreaker, RetryPolicy, StopSess
 from engine.mcp.hub import McpHub, Status
 from engine.mcp.names import server_of
 from engine.mcp.spec import McpServer, unique_names
+from engine.otel.target import TraceTarget
 from engine.patterns import get_pattern
 from engine.policy import ApprovalPolicy
 from engine.pricing import PriceTable
@@ -279,7 +280,7 @@ async def _open_toolbox(ctx: RunContext, spec: SessionSpec, hub: McpHub) -> None
         hub.report = report
         await hub.start()
         run.secrets = tuple(dict.fromkeys(run.secrets + hub.secrets))
-        run.toolbox = Toolbox([*built_in_tools(lambda: run.tool_root, lambda: run.secrets), *mcp_tools(hub)])
+        run.toolbox = Toolbox([*built_in_tools(lambda: run.tool_root, lambda: run.secrets, run.code), *mcp_tools(hub)])
     lost = {server.name for server in spec.mcp_servers} - set(hub.connections)  # already a line each
     for agent in spec.team.callers():
         for selector in run.toolbox.unmatched(agent.tools):

@@ -53,9 +53,16 @@ async def write_json(row: SessionRow, events: AsyncIterable[str], write: Write) 
     write('{\n  "session": ' + session + ',\n  "events": [')
     separator = "\n    "
     async for text in events:
-        write(separator + _NOT_ASCII.sub(_escape, text))
+        write(separator + ascii_json(text))
         separator = ",\n    "
     write("\n  ]\n}\n")
+
+
+def ascii_json(text: str) -> str:
+    """JSON text with every character outside printable ASCII (DEL and beyond) written as
+    its escape: the same value, and nothing in it a terminal acts on (JSON itself escapes
+    the controls below space). What `write_json` and `huddle run --json` print."""
+    return _NOT_ASCII.sub(_escape, text)
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -109,7 +109,9 @@ def hostile(annotation: Any, text: str = HOSTILE, depth: int = 0) -> Any:
     if origin is dict:
         return {hostile(args[0], text, depth): hostile(args[1], text, depth)}
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation.model_construct(**{
-            name: hostile(field.annotation, text, depth) for name, field in annotation.model_fields.items()
+        return annotation.model_construct(**{  # a number with a default keeps it: it may be bounded
+            name: field.default if field.annotation in (int, float) and not field.is_required()
+            else hostile(field.annotation, text, depth)
+            for name, field in annotation.model_fields.items()
         })
     raise TypeError(f"no hostile value for {annotation!r}")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from sessions.errors import StoreError
-from tui import attach_cli, db_cli, fork_cli, inbox_cli, providers_cli, resume_cli, sessions_cli, teams_cli
+from tui import attach_cli, db_cli, fork_cli, inbox_cli, providers_cli, resume_cli, serve_cli, sessions_cli, teams_cli
 from tui.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.safe import report
 
@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("task", nargs="*", metavar="TASK", help="what the team should do ('-' reads it from standard input)")
     run.add_argument("--headless", action="store_true", help="print the session as it happens instead of opening the app")
+    resume_cli.add_json_option(run)
     run.add_argument("--team", metavar="FILE|NAME", help="a team file, one of yours by name, or a preset (see 'huddle teams'; default: the pattern's preset)")
     run.add_argument("--pattern", help="collaboration pattern (see 'huddle patterns'; default: the team's, else orchestrator)")
     run.add_argument("--provider", metavar="NAME", help="run every agent on this provider: simulated (offline), anthropic, openai, or one of yours (see 'huddle providers'; default: as the team file says, else simulated)")
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=number(float), metavar="S", help="wall-time budget for the session, in seconds")
     run.add_argument("--call-timeout", type=number(float), default=120.0, metavar="S", help="how long a model call may go quiet (for its reply to start, or for the next part of it) before it is retried (default 120)")
     run.add_argument("--decision-timeout", type=number(float), metavar="S", help="an unanswered escalation takes its safe default after S seconds")
+    resume_cli.add_trace_options(run)
 
     commands.add_parser("patterns", help="list the collaboration patterns", description="List the collaboration patterns.")
     resume_cli.add_command(commands, db_option, number(int), number(float), number(float, "zero"))
@@ -109,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     teams_cli.add_commands(commands, _Parser)
     providers_cli.add_commands(commands)
     db_cli.add_command(commands, db_option, _Parser)
+    serve_cli.add_command(commands, db_option)
     return parser
 
 
@@ -139,13 +142,14 @@ def _run(args: argparse.Namespace) -> int:
             options=dict(parse_option(text) for text in args.option),
             seed=args.seed, speed=args.speed, faults=args.faults,
             call_timeout=args.call_timeout, decision_timeout=args.decision_timeout,
+            otlp=args.otlp, otlp_content=args.otlp_content,
         ))
     except SetupError as error:
         raise UsageError(str(error)) from None
     if args.headless:
         import asyncio
 
-        job = HeadlessRun(setup.spec, setup.provider, setup.config, ask=ask, db=db_path(args.db))
+        job = HeadlessRun(setup.spec, setup.provider, setup.config, ask=ask, db=db_path(args.db), lines=args.json)
         return asyncio.run(run_headless(job))
     return _run_app(args, setup)
 
@@ -176,8 +180,9 @@ def _run_app(args: argparse.Namespace, setup: Setup | None = None, start: str = 
 
 
 def _sessions(args: argparse.Namespace) -> int:
-    """`huddle sessions` alone opens the browser on a terminal; otherwise, and with a command, the CLI."""
-    if args.sessions_command is None and sys.stdout.isatty() and sys.stdin.isatty():
+    """`huddle sessions` alone opens the browser on a terminal (or in a browser tab, `huddle serve
+    sessions`); otherwise, and with a command, the CLI."""
+    if args.sessions_command is None and serve_cli.has_a_screen():
         from tui import logs
 
         logs.configure()
@@ -207,7 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handlers = {"run": _run, "patterns": _patterns, "sessions": _sessions, "teams": teams_cli.run,
                 "providers": providers_cli.run, "app": _run_app, "resume": resume_cli.run,
-                "fork": fork_cli.run, "attach": attach_cli.run, "inbox": inbox_cli.run, "db": db_cli.run}
+                "fork": fork_cli.run, "attach": attach_cli.run, "inbox": inbox_cli.run, "db": db_cli.run,
+                "serve": serve_cli.run}
     if args.command is None:  # no command: the app's launch screen
         args.command = "app"
     if args.command in ("run", "app", "resume", "fork", "attach", "inbox"):  # `sessions` configures its own

@@ -113,7 +113,7 @@ async def _fork(args: argparse.Namespace, choices: ForkChoices) -> int:
         async with await open_store(path, create=False) as store:
             found = await load_forkable(store, args.id, choices)
         setup = found.setup
-        job = HeadlessRun(setup.spec, setup.provider, setup.config, ask=asks(args), db=path, record=found.record)
+        job = HeadlessRun(setup.spec, setup.provider, setup.config, ask=asks(args), db=path, record=found.record, lines=args.json)
         return await run_headless(job)
 
     async def live(store: SessionStore) -> tuple[LiveSession, list[EventBase] | None]:

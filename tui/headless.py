@@ -1,4 +1,5 @@
-"""`huddle run --headless`: run a session and print its transcript as it happens."""
+"""`huddle run --headless`: run a session and print its transcript as it happens; with
+`--json`, its events as JSON lines on standard output and the transcript on standard error."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from engine.run.record import Record
 from engine.session import EngineConfig, SessionSpec, new_session_id
 from sessions.opening import open_store
 from tui.console import ConsolePrompter, Output, stdin_reader
+from tui.event_lines import EventLines
 from tui.exits import EXIT_CANCELLED
 from tui.recording import LiveSession
 from tui.safe import report
@@ -37,6 +39,9 @@ class HeadlessRun:
     """The stored events of the session this carries on (`huddle resume`); its id is then theirs."""
     record: Record | None = None
     """What the session it is forked from answers, up to the fork (`huddle fork`)."""
+    lines: bool = False
+    """`--json`: every event this run adds as a JSON line on standard output (`tui.event_lines`),
+    and everything for a person (the transcript, prompts, messages) on standard error."""
 
 
 class ClosablePipe:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tui import serve_cli
 from tui.exits import EXIT_FAILED, EXIT_OK
 from tui.safe import clean, report
 
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.inbox_command is not None:
         return asyncio.run(_decide(args))
-    if args.list or args.json or not (sys.stdout.isatty() and sys.stdin.isatty()):
+    if args.list or args.json or not serve_cli.has_a_screen():  # a terminal, or a browser tab (`huddle serve inbox`)
         return asyncio.run(_list(args))
     return asyncio.run(_app(_path(args)))
 

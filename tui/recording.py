@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from engine.approvals import ApprovalGate
 from engine.bus import EventBus, Subscription
@@ -26,6 +28,9 @@ from sessions.store import SessionStore
 from tui import logs
 from tui.exits import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
 from tui.taking import DecisionTaker
+
+if TYPE_CHECKING:
+    from engine.otel.otlp import LiveTraces
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +83,9 @@ class LiveSession:
         """Told the line to show when the database becomes unreachable, and when it is back
         (the app's notice, a line on stderr headless); and, before the session starts, a
         line for each spool file another huddle left for it (`_write_leftovers`)."""
+        self.on_traces: Callable[[str], None] | None = None
+        """Told the line to show when the session's trace cannot be sent (`EngineConfig.traces`):
+        the app's notice, a line on stderr headless. The session goes on."""
         self._task: asyncio.Future[SessionFinished] | None = None
         self._recorder: Recorder | None = None
         self._done = asyncio.Event()
@@ -100,6 +108,7 @@ class LiveSession:
         self.running = True
         recorder: Recorder | None = None
         taker: DecisionTaker | None = None
+        traces = self._start_traces()
         try:
             if self.store is not None:
                 await self.store.check_writable()
@@ -139,6 +148,8 @@ class LiveSession:
             except StoreError as error:
                 self.error = self.error or error
             finally:
+                if traces is not None:  # its last spans sent (or given up) once the record is safe
+                    await asyncio.to_thread(traces.close)
                 # Running until its record is committed: quitting before then would
                 # cancel the last commit, and the session would stay "running".
                 self.running = False
@@ -159,6 +170,36 @@ class LiveSession:
         session.cancel()
         await asyncio.wait({session})
         raise recorder.failure.result()
+
+    def _start_traces(self) -> LiveTraces | None:
+        """The session's trace, sent as it runs when `config.traces` says where; None when
+        it goes nowhere, or the otel extra is missing (one line says so)."""
+        target = self.config.traces
+        if target is None:
+            return None
+        try:
+            from engine.otel.otlp import LiveTraces
+        except ImportError:
+            self._traces_line("huddle: sending traces needs OpenTelemetry: pip install 'huddle[otel]'; "
+                              "the session goes on without them")
+            return None
+        loop = asyncio.get_running_loop()
+        try:
+            traces = LiveTraces(
+                target, secrets=getattr(self.provider, "secrets", ()), before=self.resume or (),
+                tell=lambda line: loop.call_soon_threadsafe(self._traces_line, line),
+            )
+        except Exception as error:  # noqa: BLE001 - the SDK refused its settings: the session runs untraced
+            self._traces_line(f"huddle: the session's trace could not be set up ({logs.internal_error(error, 'traces')}); "
+                              "the session goes on without it")
+            return None
+        self.bus.listen(traces.feed)
+        return traces
+
+    def _traces_line(self, line: str) -> None:
+        log.warning("%s", line)
+        if self.on_traces is not None:
+            self.on_traces(line)
 
     async def _write_leftovers(self, store: SessionStore) -> None:
         """Write the events recorders that ended left waiting for this database (`sessions.leftovers`),

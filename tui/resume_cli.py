@@ -47,6 +47,27 @@ def add_command(
     add_run_options(resume, count, amount, pace, over="the recorded one")
 
 
+class _JsonLines(argparse.Action):
+    """`--json`: only a headless run prints JSON lines, so asking for them makes the run headless."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=False, **kwargs)
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: str | None = None,
+    ) -> None:
+        namespace.json = namespace.headless = True
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    """`--json` on a command that runs a session (`run`, `resume`, `fork`): `args.json`,
+    and `args.headless` with it."""
+    parser.add_argument(
+        "--json", action=_JsonLines, help="print every event as a line of JSON on standard output (docs/events.md), "
+        "and the transcript and messages on standard error; implies --headless",
+    )
+
+
 def add_run_options(
     parser: argparse.ArgumentParser, count: Callable[[str], Any], amount: Callable[[str], Any],
     pace: Callable[[str], Any], *, over: str,
@@ -54,6 +75,7 @@ def add_run_options(
     """The options of a session run again from its record (`resume`, `fork`): where it runs,
     who decides, and budgets over `over` (what was used counts)."""
     parser.add_argument("--headless", action="store_true", help="print the session as it goes on instead of opening the app")
+    add_json_option(parser)
     parser.add_argument("--provider", metavar="NAME", help="run every agent on this provider (default: each on the one it was on)")
     parser.add_argument("--approve", choices=APPROVE_MODES, help=APPROVE_HELP)
     parser.add_argument("--max-tokens", type=count, metavar="N", help=f"token budget, over {over} (what was used counts)")
@@ -63,6 +85,25 @@ def add_run_options(
     parser.add_argument("--speed", type=pace, default=1.0, help="simulated streaming pace: 1 is about 50 tokens/s, 0 is instant")
     parser.add_argument("--call-timeout", type=amount, default=120.0, metavar="S", help="how long a model call may go quiet before it is retried (default 120)")
     parser.add_argument("--decision-timeout", type=amount, metavar="S", help="an unanswered escalation takes its safe default after S seconds")
+    add_trace_options(parser)
+
+
+def add_trace_options(parser: argparse.ArgumentParser) -> None:
+    """`--otlp` and `--otlp-content` on a command that runs a session (`run`, `resume`, `fork`)."""
+    parser.add_argument(
+        "--otlp", metavar="ENDPOINT", help="send the session's trace as it runs to this OTLP/HTTP receiver "
+        "(http://host:4318; default: $OTEL_EXPORTER_OTLP_ENDPOINT, if set); needs huddle[otel]",
+    )
+    add_content_option(parser)
+
+
+def add_content_option(parser: argparse.ArgumentParser) -> None:
+    """`--otlp-content`: a trace carries prompts, replies and tool input and output."""
+    parser.add_argument(
+        "--otlp-content", action="store_true", help="put prompts, replies and tool input and output in the trace "
+        "(secrets taken out; default: names, models, tokens and times only, unless "
+        "$OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT is true)",
+    )
 
 
 def asks(args: argparse.Namespace) -> bool:
@@ -77,6 +118,7 @@ def run_choices(args: argparse.Namespace) -> dict[str, Any]:
         provider=args.provider, approve="ask" if asks(args) else (args.approve or "reject"),
         tokens=args.max_tokens, cost=args.max_cost, turns=args.max_turns, seconds=args.timeout,
         speed=args.speed, call_timeout=args.call_timeout, decision_timeout=args.decision_timeout,
+        otlp=args.otlp, otlp_content=args.otlp_content,
     )
 
 
@@ -107,7 +149,8 @@ async def _resume(args: argparse.Namespace) -> int:
         async with await open_store(path, create=False) as store:
             found = await load_resumable(store, args.id, choices)
         setup = found.setup
-        job = HeadlessRun(setup.spec, setup.provider, setup.config, ask=asks(args), db=path, session_id=found.row.id, resume=found.events)
+        job = HeadlessRun(setup.spec, setup.provider, setup.config, ask=asks(args), db=path, session_id=found.row.id,
+                          resume=found.events, lines=args.json)
         return await run_headless(job)
 
     async def live(store: SessionStore) -> tuple[LiveSession, list[EventBase]]:

@@ -1,4 +1,4 @@
-"""`huddle sessions list|show|export|delete`: the recorded sessions, from the command line.
+"""`huddle sessions list|show|export|files|delete`: the recorded sessions, from the command line.
 
 The parser is built at import with nothing heavy loaded (so `huddle --help`
 stays fast); each command imports the store when it runs. `list` on a SQLite file
@@ -38,7 +38,7 @@ def add_commands(
     sessions = commands.add_parser(
         "sessions",
         parents=[db_option],
-        help="list, search, show, export and delete recorded sessions",
+        help="list, search, show, export and delete recorded sessions, and list the files their code left",
         description="The sessions recorded in the session database (without a command: list).",
     )
     sessions.set_defaults(search=None, status=None, pattern=None, limit=DEFAULT_LIMIT, json=False)
@@ -64,6 +64,10 @@ def add_commands(
     )
     show.add_argument("id", metavar="ID", help="session id, or a prefix of it that only one session has")
     show.add_argument("--seq", action="store_true", help="say each event's seq (#12), the moments 'huddle fork --at' takes")
+    show.add_argument(
+        "--json", action="store_true",
+        help="print the session's row and every event as one JSON document, the JSON export's (docs/events.md)",
+    )
 
     export = sub.add_parser(
         "export", parents=[db_option], help="export a session as Markdown or JSON",
@@ -83,7 +87,7 @@ def add_commands(
 def run(args: argparse.Namespace) -> int:
     """Run the `sessions` subcommand in `args`; the exit status."""
     handlers: dict[str, Callable[[argparse.Namespace], object]] = {
-        "list": _list, "show": _show, "export": _export, "delete": _delete,
+        "list": _list, "show": _show, "export": _export, "files": _files, "delete": _delete,
     }
     command = args.sessions_command or "list"
     if command == "list":  # read straight from the file when it can be: nothing is written, nor logged
@@ -225,6 +229,8 @@ def table(rows: list[SessionRow], short: dict[str, str]) -> list[str]:
 async def _show(args: argparse.Namespace) -> int:
     from tui.transcript import Transcript, use_colour
 
+    if args.json:
+        return await _show_json(args)
     async with await _open(args) as store:
         row = safe(await store.get_session(args.id))
         note_damaged([row], store.path)
@@ -236,6 +242,19 @@ async def _show(args: argparse.Namespace) -> int:
     if not ended:
         why = f": {' '.join(row.reason.split())}" if row.reason else ""
         print(f"\n({row.status}, no result recorded{why})")
+    return EXIT_OK
+
+
+async def _show_json(args: argparse.Namespace) -> int:
+    """`show --json`: the JSON export on standard output. One document, as `list --json`
+    and the export are: a recorded session is whole, its row beside its events; each event
+    is the line `huddle run --json` printed for it."""
+    from sessions.export import write_json
+
+    async with await _open(args) as store:
+        row = await store.get_session(args.id)
+        note_damaged([row], store.path)
+        await write_json(row, store.iter_event_json(row.id), sys.stdout.write)
     return EXIT_OK
 
 
@@ -262,6 +281,13 @@ async def _export(args: argparse.Namespace) -> int:
 async def _delete(args: argparse.Namespace) -> int:
     from engine.formats import plural
 
+    if args.format == "otlp":
+        from tui.trace_export import export_trace
+
+        return await export_trace(args, _open)
+    if args.endpoint is not None or args.otlp_content:
+        report("huddle: error: --endpoint and --otlp-content go with --format otlp")
+        return EXIT_USAGE
     async with await _open(args) as store:
         rows = {}
         for wanted in args.ids:  # every id resolved before anything is deleted

@@ -53,6 +53,11 @@ class RunChoices:
     speed: float = 1.0
     call_timeout: float = 120.0
     decision_timeout: float | None = None
+    otlp: str | None = None
+    """An OTLP/HTTP receiver the session's trace goes to as it runs (`--otlp`); None: the
+    one OTEL_EXPORTER_OTLP_ENDPOINT names, if any."""
+    otlp_content: bool = False
+    """Prompts, replies and tool input and output go in the trace too (redacted of secrets)."""
 
 
 @dataclass(kw_only=True)

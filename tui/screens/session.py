@@ -100,12 +100,17 @@ class SessionScreen(Screen[None]):
     def on_mount(self) -> None:
         if self.live is not None:
             self.live.on_buffering = self._database_away
+            self.live.on_traces = self._traces_lost
             self.run_worker(self.live.run(), name="engine", group="session")
             self.run_worker(pump(self.live.events, self), name="bridge", group="session")
             self.set_interval(1.0, self._tick)  # a live session's clock runs between events too
         if self._initial:
             self.post_message(EventsArrived(self._initial))
         self._tick()
+
+    def _traces_lost(self, line: str) -> None:
+        """The session's trace cannot be sent (the session goes on)."""
+        self.notify(line.removeprefix("huddle: "), title="Traces", severity="warning", timeout=15, markup=False)
 
     def _database_away(self, line: str) -> None:
         """The session database went away (the session goes on, its events kept here), or came back."""

@@ -1,0 +1,99 @@
+"""What the Python API's arguments make: the session's spec, the provider its team runs
+on, the engine's settings and the database it is recorded into. Every mistake is a
+one-line `ValueError`, raised before anything runs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import ValidationError
+
+from engine.agents import TeamSpec
+from engine.budgets import Limits
+from engine.formats import one_line
+from engine.patterns import get_pattern
+from engine.policy import ApprovalPolicy, Mode
+from engine.providers import SIMULATED, assign, team_provider
+from engine.providers.base import Provider
+from engine.session import EngineConfig, SessionSpec
+
+PolicyChoice = Mode | ApprovalPolicy
+"""Who decides escalations: "ask" (you, through the session), "approve" or "reject"
+(every one, by rule), or a whole `ApprovalPolicy` (per trigger, per tool, with a timeout)."""
+
+Database = bool | str | os.PathLike[str]
+"""Where a session is recorded: False, nowhere; True, the database `huddle sessions`
+shows (`--db`'s default: $HUDDLE_DB, config.toml's `db`, else the user data folder);
+or a SQLite file's path or a PostgreSQL address."""
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything a session needs, made from the API's arguments."""
+
+    spec: SessionSpec
+    provider: Provider
+    config: EngineConfig
+    db: Path | str | None
+    """The database it is recorded into; None: not recorded."""
+
+
+def setup(
+    task: str, *, team: TeamSpec | None, pattern: str, provider: str | None, policy: PolicyChoice,
+    limits: Limits | None, options: Mapping[str, Any] | None, seed: int, speed: float, record: Database,
+) -> Setup:
+    """The session the arguments describe; `ValueError` (one line) for any mistake: an
+    unknown pattern or provider, a missing API key, options the pattern does not take.
+    The user's config is read as the command line reads it (`tui.userfiles`: config.toml,
+    with the providers' keys and addresses from the environment over it), so providers
+    and prices are the same here as there."""
+    from tui.userfiles import config_path, load_config  # here: `import huddle` loads nothing of the app
+
+    try:
+        members = team if team is not None else get_pattern(pattern).team()
+        user, config_file = load_config(), str(config_path())
+        placed = assign(members, SIMULATED, provider, user)
+        spec = SessionSpec(
+            task=task, pattern=pattern, team=placed, limits=limits or Limits(), policy=approval_policy(policy),
+            seed=seed, options=dict(options or {}),
+        )
+        chosen = team_provider(placed, user, seed=seed, speed=speed, config_file=config_file)
+    except ValidationError as error:
+        raise ValueError(one_line(error)) from None
+    return Setup(spec, chosen, EngineConfig(prices=user.price_table()), _database(record))
+
+
+def approval_policy(policy: PolicyChoice) -> ApprovalPolicy:
+    """The policy a choice stands for: a mode for every trigger, or the policy given."""
+    if isinstance(policy, ApprovalPolicy):
+        return policy
+    if policy not in get_args(Mode):
+        raise ValueError(f"policy {policy!r}: give 'ask', 'approve', 'reject' or an ApprovalPolicy")
+    return ApprovalPolicy().decided_by(policy)
+
+
+def asks(policy: ApprovalPolicy) -> bool:
+    """Whether some escalation would wait for a person, with no timeout to end the wait."""
+    if policy.timeout_s is not None:
+        return False
+    modes = {policy.default, *policy.triggers.values(), *policy.tools.values()}
+    return "ask" in modes
+
+
+def _database(record: Database) -> Path | str | None:
+    """The database `record` names; None when the session is not recorded."""
+    if record is False:
+        return None
+    if record is True:
+        from tui.userfiles import database
+
+        return database()
+    from sessions.paths import db_path
+
+    if not str(record).strip():
+        raise ValueError("record: give True, a database file's path or a PostgreSQL address")
+    return db_path(record)

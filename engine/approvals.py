@@ -129,11 +129,12 @@ class ApprovalGate:
             return "approve", f"human: always allow {trigger}"
         return self.policy.mode_for(trigger)
 
-    def route_tool(self, tool: str, payload: Any) -> tuple[str, str]:
+    def route_tool(self, tool: str, payload: Any, *, unconfined: bool = False) -> tuple[str, str]:
         """The mode for a use of `tool` with input `payload`, and the rule that says so:
-        the policy's tool rules; a person's "always allow" lifts only what would ask."""
+        the policy's tool rules; a person's "always allow" lifts only what would ask, and
+        never code that would run `unconfined` (sandbox "none"): that is asked every time."""
         mode, rule = self.policy.mode_for_tool(tool)
-        if mode != "ask":
+        if mode != "ask" or unconfined:
             return mode, rule
         if (tool, _canonical(payload)) in self._allowed_inputs:
             return "approve", _allowed_rule(tool, exact=True)
@@ -174,7 +175,10 @@ class ApprovalGate:
         if standing is not None:
             return await self._stands(ctx, standing, trigger, reason, payload, options, every, agent, tool)
         escalation_id = self._next_id()
-        mode, rule = self.route_tool(tool.name, payload) if tool is not None else self.route(trigger)
+        mode, rule = (
+            self.route_tool(tool.name, payload, unconfined=tool.sandbox is not None and not tool.sandbox.isolated)
+            if tool is not None else self.route(trigger)
+        )
         if mode == "approve" and "approve" not in options:
             # Nothing to approve as it stands (a choice must be made): a person's standing
             # "always allow" still asks; a blanket policy takes the safe way out.
@@ -326,7 +330,8 @@ class ApprovalGate:
         """Approve this trigger for the rest of the session, including what is pending now."""
         self._allowed.add(trigger)
         for escalation in list(self.pending.values()):
-            if escalation.trigger == trigger and "approve" in escalation.options and not escalation.future.done():
+            unconfined = escalation.tool is not None and escalation.tool.sandbox is not None and not escalation.tool.sandbox.isolated
+            if escalation.trigger == trigger and "approve" in escalation.options and not escalation.future.done() and not unconfined:
                 escalation.future.set_result(
                     Decision("approve", by="human", rule=f"human: always allow {trigger}")
                 )
@@ -341,6 +346,8 @@ class ApprovalGate:
             raise DecisionError(f"escalation {escalation_id} is not waiting for a decision")
         if escalation.tool is None:
             raise DecisionError(f"escalation {escalation_id} is not a tool use")
+        if escalation.tool.sandbox is not None and not escalation.tool.sandbox.isolated:
+            raise DecisionError(f"{escalation.tool.name} runs code unconfined (sandbox \"none\"): it is asked about every time")
         name, payload = escalation.tool.name, _canonical(escalation.payload)
         if exact:
             self._allowed_inputs.add((name, payload))

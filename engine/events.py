@@ -19,6 +19,7 @@ from engine.mcp.spec import McpServer
 from engine.event_base import EVENT_VERSION, DecisionAction, EventBase  # noqa: F401 - all read from here too
 from engine.notes import GenericNote, PatternNote, TypedNote  # noqa: F401 - PatternNote is read from here too
 from engine.policy import ApprovalPolicy
+from engine.sandbox.settings import SandboxSettings
 from engine.trust import well_formed_data
 
 JsonData = Annotated[Any, BeforeValidator(to_jsonable_python)]
@@ -114,6 +115,8 @@ class SessionStarted(EventBase):
     hidden (`McpServer.recorded`): a resume starts them again."""
     forked_from: ForkOrigin | None = None
     """The session it was forked from, if it was."""
+    sandbox: SandboxSettings | None = None
+    """Where its agents' code runs, and the limits (None: the defaults, or a record from before)."""
 
 
 class SessionFinished(EventBase):
@@ -398,6 +401,20 @@ DEFAULT_CHOICES: dict[str, Choice] = {
 """The choice for an action when an escalation names none of its own."""
 
 
+class SandboxShown(BaseModel):
+    """The sandbox a tool use would run code in, as the person deciding sees it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    backend: str
+    """"bubblewrap", "docker", "podman", or "none" (the code runs directly, unconfined)."""
+    isolated: bool
+    """False for "none": nothing stands between the code and the machine (shown in red,
+    and "always allow" is not offered)."""
+    limits: dict[str, float] = Field(default_factory=dict)
+    """Each limit by name and value: wall_s, cpu_s, memory_mb, processes, output_kb."""
+
+
 class ToolAsked(BaseModel):
     """The tool a `tool_use` escalation is about (its payload is the tool's input): what
     the person deciding sees, and what "always allow" remembers."""
@@ -408,6 +425,8 @@ class ToolAsked(BaseModel):
     """The name agents and rules use: "read_file", or "server.tool" for an MCP server's ("git.status")."""
     description: str = ""
     """What the tool says it does (a server's own words: untrusted)."""
+    sandbox: SandboxShown | None = None
+    """Where a tool that runs code (`run_python`, `run_shell`) would run it; None for the others."""
 
     @property
     def server(self) -> str | None:

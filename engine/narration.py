@@ -41,6 +41,7 @@ from engine.events import (
 )
 from engine.formats import limits_text, period, plural
 from engine.state import SessionState, event_classes
+from engine.tools import CODE_TOOLS
 
 Tone = Literal["", "accent", "success", "warning", "error"]
 DECISION_TONES: dict[str, Tone] = {"approve": "success", "reject": "error", "edit": "accent"}
@@ -169,6 +170,8 @@ def _tool_call(state: SessionState, e: ToolCall) -> Line:
 
 def _tool_result(state: SessionState, e: ToolResult) -> Line:
     then = " (as recorded, not run again)" if e.recorded else ""
+    if e.tool in CODE_TOOLS:  # how the code ended: its result's first line
+        return Line("⚙", f"{e.tool} → {e.output.partition(chr(10))[0][:160]}{then}", "error" if e.is_error else "", e.agent)
     if e.is_error:
         return Line("⚙", f"{e.tool} → {e.output[:120]}{then}", "error", e.agent)
     return Line("⚙", f"{e.tool} → {plural(len(e.output.splitlines()), 'line')}{then}", "", e.agent)

@@ -32,6 +32,7 @@ from engine.policy import ApprovalPolicy
 from engine.pricing import PriceTable
 from engine.providers.base import Provider
 from engine.run.record import Record
+from engine.sandbox.settings import SandboxSettings
 from engine.toolbox import Toolbox, built_in_tools, mcp_tools
 from engine.trust import well_formed
 
@@ -62,6 +63,8 @@ class SessionSpec(BaseModel):
     forked_from: ForkOrigin | None = None
     """The session this one is forked from (`session.started` records it); its record
     answers the work before the fork (`run_session(record=...)`)."""
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    """Where and under which limits the agents' code runs (`run_python`, `run_shell`)."""
 
     @field_validator("task")
     @classmethod
@@ -126,6 +129,12 @@ class EngineConfig:
     environment: Mapping[str, str] = field(default_factory=dict)
     """Where MCP servers' "env:NAME" values (headers, env) are read from: the front end
     passes its process's environment; the engine reads none itself."""
+    traces: TraceTarget | None = None
+    """Where the session's trace is sent as it runs (OTLP/HTTP, `engine.otel`), if anywhere:
+    the front end that runs it sends it (`tui.recording.LiveSession`)."""
+    scratch: Path | None = None
+    """The session's scratch folder, where its agents' code runs (`sessions.scratch` says
+    where; the front end that knows the session's id sets it); None: code cannot run."""
 
 
 def new_session_id() -> str:
@@ -194,6 +203,8 @@ async def run_session(
         tool_root=config.tool_root,
         max_tool_rounds=config.max_tool_rounds,
         resumed=resume is not None,
+        scratch=config.scratch,
+        sandbox=spec.sandbox,
     )
     ctx = RunContext(run)
     if resume is not None:
@@ -264,6 +275,7 @@ async def _started(ctx: RunContext, spec: SessionSpec, provider: Provider) -> No
         pid=os.getpid(),
         mcp_servers=[server.hidden() for server in spec.mcp_servers],
         forked_from=spec.forked_from,
+        sandbox=spec.sandbox if spec.team.runs_code() or spec.sandbox != SandboxSettings() else None,
     )
 
 

@@ -28,6 +28,17 @@
     max_tokens = 4096
     tools = ["list_files", "read_file"]   # read the folder huddle runs in; each use asks first
                                           # "git.*", "docs.search": an MCP server's tools
+                                          # "run_python", "run_shell": run code in a sandbox
+                                          # (by exact name only: a glob never gives them)
+
+    [sandbox]                       # where code runs (or: sandbox = "none", unconfined)
+    backend = "auto"                # auto (bubblewrap, docker, podman) | one of them | none
+    image = "python:3.12-slim"      # docker, podman
+    wall_s = 30                     # limits: seconds, CPU seconds, MB, processes, KB printed
+    cpu_s = 30
+    memory_mb = 512
+    processes = 64
+    output_kb = 64
 
     [[mcp_servers]]                 # tools from MCP servers (config.toml's are every team's;
     name = "git"                    # one here of the same name replaces it)
@@ -59,6 +70,7 @@ from engine.formats import one_line
 from engine.mcp.spec import McpServer, merged, unique_names
 from engine.patterns import UnknownPattern, get_pattern
 from engine.policy import ApprovalPolicy
+from engine.sandbox.settings import SandboxSettings
 
 
 class TeamFileError(ValueError):
@@ -80,6 +92,8 @@ class TeamFile(BaseModel):
     agents: list[AgentSpec] = Field(min_length=1)
     mcp_servers: list[McpServer] = Field(default_factory=list)
     """MCP servers whose tools the agents may use (see `engine.mcp.spec`)."""
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    """Where agents given `run_python` or `run_shell` run code, and its limits (`engine.sandbox.settings`)."""
 
     @field_validator("mcp_servers")
     @classmethod
@@ -169,6 +183,8 @@ def to_toml(team_file: TeamFile) -> str:
         del data["mcp_servers"]
     if not data["approval"]["tools"]:  # no tool rules: no empty table
         del data["approval"]["tools"]
+    if team_file.sandbox == SandboxSettings():  # the defaults: no table
+        del data["sandbox"]
     return tomli_w.dumps(_without_none(data), multiline_strings=True)
 
 

@@ -14,12 +14,16 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.handoffs import check_json_schema
 from engine.mcp.names import full_name, selects, wire_name
+from engine.events import SandboxShown
 from engine.providers.base import ToolSpec
-from engine.tools import TOOLS
+from engine.tools import CODE_TOOLS, TOOLS
+
+if TYPE_CHECKING:
+    from engine.sandbox.runner import CodeRunner
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,13 @@ class BoxTool:
     """The MCP server it belongs to; None for a built-in tool."""
     call: Callable[[dict[str, Any]], Awaitable[str]]
     """Run it on a validated input: its output, or ToolError."""
+    sandbox: Callable[[], Awaitable[SandboxShown]] | None = None
+    """For a tool that runs code: the sandbox it would run in, as the person deciding sees
+    it (ToolError when code cannot run here). Such a tool is chosen only by its exact name."""
+
+    def chosen_by(self, selector: str) -> bool:
+        """Whether an agent's tool `selector` gives it this tool: a glob never gives one that runs code."""
+        return selector == self.name if self.sandbox is not None else selects(selector, self.name)
 
     def validate(self, payload: Any) -> dict[str, Any]:
         """The input, checked against the tool's schema; ValueError says what is wrong.
@@ -70,32 +81,37 @@ class Toolbox:
             self._by_wire[wire] = tool
 
     @classmethod
-    def built_in(cls, root: Callable[[], Path], secrets: Callable[[], Sequence[str]]) -> Toolbox:
-        """The built-in tools, run in a thread on the folder `root()` gives, redacting `secrets()`."""
-        return cls(built_in_tools(root, secrets))
+    def built_in(
+        cls, root: Callable[[], Path], secrets: Callable[[], Sequence[str]], code: CodeRunner | None = None,
+    ) -> Toolbox:
+        """The built-in tools, run in a thread on the folder `root()` gives, redacting `secrets()`;
+        with `code`, the tools that run code with it."""
+        return cls(built_in_tools(root, secrets, code))
 
     def chosen(self, selectors: Iterable[str]) -> list[BoxTool]:
         """The tools `selectors` choose: selector by selector, as written, each once."""
         found: dict[str, BoxTool] = {}
         for selector in selectors:
-            found.update((tool.name, tool) for tool in self.tools.values() if selects(selector, tool.name))
+            found.update((tool.name, tool) for tool in self.tools.values() if tool.chosen_by(selector))
         return list(found.values())
 
     def find(self, name: str, selectors: Iterable[str]) -> BoxTool | None:
         """The tool a model asked for by `name` (its wire name, or its own), if `selectors`
         give it to the agent; None otherwise."""
         tool = self._by_wire.get(name) or self.tools.get(name)
-        if tool is None or not any(selects(s, tool.name) for s in selectors):
+        if tool is None or not any(tool.chosen_by(s) for s in selectors):
             return None
         return tool
 
     def unmatched(self, selectors: Iterable[str]) -> list[str]:
         """The selectors that choose no tool in the box."""
-        return [s for s in selectors if not any(selects(s, name) for name in self.tools)]
+        return [s for s in selectors if not any(tool.chosen_by(s) for tool in self.tools.values())]
 
 
-def built_in_tools(root: Callable[[], Path], secrets: Callable[[], Sequence[str]]) -> list[BoxTool]:
-    """`engine.tools.TOOLS` as box tools."""
+def built_in_tools(
+    root: Callable[[], Path], secrets: Callable[[], Sequence[str]], code: CodeRunner | None = None,
+) -> list[BoxTool]:
+    """`engine.tools.TOOLS` as box tools, and with `code`, `engine.tools.CODE_TOOLS` run by it."""
 
     def runner(name: str) -> Callable[[dict[str, Any]], Awaitable[str]]:
         async def call(payload: dict[str, Any]) -> str:
@@ -103,10 +119,23 @@ def built_in_tools(root: Callable[[], Path], secrets: Callable[[], Sequence[str]
 
         return call
 
-    return [
+    def code_runner(name: str) -> Callable[[dict[str, Any]], Awaitable[str]]:
+        async def call(payload: dict[str, Any]) -> str:
+            assert code is not None
+            return await code.run(name, payload)
+
+        return call
+
+    tools = [
         BoxTool(tool.name, tool.name, tool.description, tool.input_schema, None, runner(tool.name))
         for tool in TOOLS.values()
     ]
+    if code is not None:
+        tools += [
+            BoxTool(tool.name, tool.name, tool.description, tool.input_schema, None, code_runner(tool.name), code.shown)
+            for tool in CODE_TOOLS.values()
+        ]
+    return tools
 
 
 def mcp_tools(hub: Any) -> list[BoxTool]:

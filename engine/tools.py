@@ -1,4 +1,5 @@
-"""Tools an agent may be given: looking at the files of the folder huddle runs in.
+"""Tools an agent may be given: looking at the files of the folder huddle runs in, and
+running code in a sandbox (`CODE_TOOLS`, run by `engine.sandbox`).
 
 Every use of a tool is an escalation point (trigger `tool_use`): the approval
 policy decides whether a person sees the tool and its input first, and may
@@ -73,7 +74,7 @@ def _inside(root: Path, relative: str) -> Path:
     return target
 
 
-def _looks_secret(path: Path, root: Path) -> bool:
+def looks_secret(path: Path, root: Path) -> bool:
     """A file named like a key or credentials, or inside a folder of them."""
     if any(fnmatch.fnmatch(path.name.lower(), pattern) for pattern in SECRET_NAMES):
         return True
@@ -101,7 +102,7 @@ def _list_files(payload: dict[str, Any], root: Path) -> str:
 
 def _read_file(payload: dict[str, Any], root: Path) -> str:
     path = _inside(root, payload["path"])
-    if _looks_secret(path, root):
+    if looks_secret(path, root):
         raise ToolError(f"{payload['path']!r} looks like a secret (keys, credentials); huddle does not read it")
     if not path.is_file():
         raise ToolError(f"{payload['path']!r} is not a file")
@@ -132,6 +133,43 @@ TOOLS: dict[str, Tool] = {
         ),
     )
 }
+
+
+@dataclass(frozen=True)
+class CodeTool:
+    """A built-in tool that runs code in the session's sandbox (`engine.sandbox`): given to
+    an agent only by its exact name (a glob such as "*" never chooses it)."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+CODE_TOOLS: dict[str, CodeTool] = {
+    tool.name: tool
+    for tool in (
+        CodeTool(
+            "run_python",
+            "Run a Python 3 program in a sandbox without network, in a scratch copy of the project "
+            "(its working directory; what it writes stays there). Returns its exit status, what it "
+            "printed, and the files it changed. Limited in time, memory and output.",
+            {"type": "object", "properties": {"code": {"type": "string", "maxLength": 100_000,
+                                                        "description": "the program, run as a script"}},
+             "required": ["code"], "additionalProperties": False},
+        ),
+        CodeTool(
+            "run_shell",
+            "Run a shell command line (sh) in a sandbox without network, in a scratch copy of the project "
+            "(its working directory; what it writes stays there). Returns its exit status, what it "
+            "printed, and the files it changed. Limited in time, memory and output.",
+            {"type": "object", "properties": {"command": {"type": "string", "maxLength": 10_000,
+                                                           "description": "the command line"}},
+             "required": ["command"], "additionalProperties": False},
+        ),
+    )
+}
+BUILT_IN = (*TOOLS, *CODE_TOOLS)
+"""Every built-in tool's name."""
 
 
 def run_tool(name: str, payload: dict[str, Any], root: Path) -> str:

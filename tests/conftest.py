@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.engine.sandboxing import bwrap, project  # noqa: F401 - fixtures: bubblewrap checked, a project folder
 from tests.sessions.pg_server import pg_dsn, pg_server  # noqa: F401 - fixtures: one PostgreSQL server per run
 
 
@@ -18,6 +19,7 @@ def session_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "huddle-test.db"
     monkeypatch.setenv("HUDDLE_DB", str(path))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("HUDDLE_SCRATCH", str(tmp_path / "scratch"))  # sessions' scratch folders too
     return path
 
 

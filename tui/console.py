@@ -4,6 +4,7 @@ open, and answering escalations at a prompt."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ from engine.approvals import ApprovalGate, Decision, DecisionError, answer
 from engine.events import DECIDED, Choice, EscalationRequested, EventBase
 from engine.formats import one_line
 from tui import logs
+from tui.code_view import CodeShown, code_of, may_always_allow, sandbox_text
 from tui.safe import clean, safe
 
 log = logging.getLogger(__name__)
@@ -90,13 +92,31 @@ KEYS = {"approve": "a", "edit": "e", "reject": "r"}
 """The key that takes the choice making each action (Enter takes the one that approves)."""
 
 
+def code_lines(code: CodeShown, *, colour: bool) -> str:
+    """The code of a tool use, every line of it, indented under its label: highlighted
+    for a terminal (`colour`), as written otherwise."""
+    text = code.code
+    if colour:
+        from rich.console import Console
+        from rich.syntax import Syntax
+
+        shown = io.StringIO()
+        console = Console(file=shown, force_terminal=True, color_system="standard", highlight=False, emoji=False, markup=False)
+        console.print(Syntax("", code.language, theme="ansi_dark").highlight(code.code), soft_wrap=True, end="")
+        text = shown.getvalue()
+    return "".join(f"    {line}\n" for line in text.rstrip("\n").split("\n"))
+
+
 class ConsolePrompter:
     """Asks the person at the terminal about each escalation that needs a human, one at a time."""
 
-    def __init__(self, gate: ApprovalGate, output: Output, reader: LineReader) -> None:
+    def __init__(self, gate: ApprovalGate, output: Output, reader: LineReader, *, colour: bool = False) -> None:
+        """`colour`: the code a tool use would run is highlighted, and an unconfined
+        sandbox said in red (a terminal, without NO_COLOR)."""
         self._gate = gate
         self._out = output
         self._reader = reader
+        self._colour = colour
         self._queue: asyncio.Queue[EscalationRequested] = asyncio.Queue()
 
     def feed(self, event: EventBase) -> None:
@@ -131,21 +151,37 @@ class ConsolePrompter:
             raise EOFError
         return line.strip()
 
+    def _show_tool(self, event: EscalationRequested) -> None:
+        """The tool a tool use is about, its description, the sandbox it would run code in,
+        and its whole input (the code as written, for a tool that runs code)."""
+        tool = event.tool
+        assert tool is not None
+        where = f"server {tool.server}" if tool.server else "built in"
+        about = tool.description or "(no description)"
+        self._out.say(f"    tool: {tool.short_name} ({where})\n" + "".join(f"    {line}\n" for line in about.splitlines()))
+        if tool.sandbox is not None:
+            line = f"sandbox: {sandbox_text(tool.sandbox)}"
+            red = self._colour and not tool.sandbox.isolated
+            self._out.say(f"    \x1b[1;31m{line}\x1b[0m\n" if red else f"    {line}\n")
+        code = code_of(tool, event.payload)
+        if code is None:
+            self._out.say("    input:\n" + _indented(event.payload))
+            return
+        self._out.say(f"    {code.label.lower()}:\n" + code_lines(code, colour=self._colour))
+        if code.rest:
+            self._out.say("    the rest of the input:\n" + _indented(code.rest))
+
     async def _ask(self, event: EscalationRequested, decided: asyncio.Future[Any]) -> None:
         if event.tool is not None:
-            tool = event.tool
-            where = f"server {tool.server}" if tool.server else "built in"
-            about = tool.description or "(no description)"
-            self._out.say(f"    tool: {tool.short_name} ({where})\n" + "".join(f"    {line}\n" for line in about.splitlines()))
-            self._out.say("    input:\n")
-        if event.trigger != "plan" and event.payload is not None:
-            body = json.dumps(event.payload, indent=2, ensure_ascii=False)
-            self._out.say("".join(f"    {line}\n" for line in body.splitlines()))
+            self._show_tool(event)
+        elif event.trigger != "plan" and event.payload is not None:
+            self._out.say(_indented(event.payload))
         keys = {KEYS[choice.action]: choice for choice in event.choices}
         offered = "  ".join(f"[{KEYS[choice.action]}] {choice.label}" for choice in event.choices)
         enter = " (enter: a)" if "a" in keys else ""
         kind = event.tool.name if event.tool is not None else event.trigger
-        prompt = f"  {offered}  [A]lways allow {kind}{enter} > "
+        always = may_always_allow(event.tool)  # never for code that would run unconfined
+        prompt = f"  {offered}  [A]lways allow {kind}{enter} > " if always else f"  {offered}{enter} > "
         while True:
             try:
                 typed = await self._line(prompt, decided)
@@ -155,13 +191,13 @@ class ConsolePrompter:
                 return
             if typed is None:
                 return
-            allowing = typed == "A"
+            allowing = typed == "A" and always
             if allowing and event.tool is None:
                 self._gate.allow_always(event.trigger)
                 return
-            choice = None if allowing else keys.get(typed.lower() or "a")
+            choice = None if allowing or typed == "A" else keys.get(typed.lower() or "a")
             if choice is None and not allowing:
-                self._out.say(f"  please answer one of: {', '.join(keys)}, or A\n")
+                self._out.say(f"  please answer one of: {', '.join(keys)}{', or A' if always else ''}\n")
                 continue
             try:
                 taken = self._take(event, choice, decided) if choice is not None else self._allow_tool(event, decided)
@@ -259,6 +295,12 @@ class ConsolePrompter:
             self._gate.resolve(event.escalation_id, decision)
         except DecisionError as error:
             self._out.say(f"  {clean(str(error))}\n")
+
+
+def _indented(data: Any) -> str:
+    """`data` as indented JSON, each line indented under what it belongs to."""
+    body = json.dumps(data, indent=2, ensure_ascii=False)
+    return "".join(f"    {line}\n" for line in body.splitlines())
 
 
 async def run_editor(editor: str, path: str) -> str | None:

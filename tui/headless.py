@@ -85,15 +85,19 @@ async def run_headless(job: HeadlessRun) -> int:
         live = LiveSession(job.spec, job.provider, job.config, store=store, session_id=job.session_id, resume=job.resume,
                            record=job.record)
         live.on_buffering = report  # the database went away, or came back: one line on stderr
-        output = Output(ClosablePipe(sys.stdout))  # type: ignore[arg-type]
-        transcript = Transcript(output.write, colour=use_colour(sys.stdout))
+        live.on_traces = report  # the trace's receiver cannot be reached: one line on stderr
+        human = sys.stderr if job.lines else sys.stdout
+        output = Output(ClosablePipe(human))  # type: ignore[arg-type]
+        transcript = Transcript(output.write, colour=use_colour(human))
+        if job.lines:
+            live.bus.listen(EventLines(ClosablePipe(sys.stdout)).feed)
         if job.resume:
             transcript.follow(job.resume)
         live.bus.listen(transcript.feed)
         helpers: list[asyncio.Task[None]] = []
         reader = stdin_reader() if job.ask else None
         if reader is not None:
-            prompter = ConsolePrompter(live.gate, output, reader)
+            prompter = ConsolePrompter(live.gate, output, reader, colour=use_colour(human))
             live.bus.listen(prompter.feed)
             helpers.append(asyncio.create_task(prompter.run()))
         loop = asyncio.get_running_loop()

@@ -24,6 +24,7 @@ from engine.session import EngineConfig, SessionSpec, new_session_id, run_sessio
 from sessions.errors import StoreError, StoreUnreachable
 from sessions.leftovers import write_leftovers
 from sessions.recorder import Recorder
+from sessions.scratch import scratch_folder
 from sessions.store import SessionStore
 from tui import logs
 from tui.exits import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
@@ -62,6 +63,8 @@ class LiveSession:
         self.record = record
         """The record a fork's parent answers from, up to the fork; None: not a fork."""
         self.session_id = self.resume[0].session_id if self.resume else session_id or new_session_id()
+        if self.config.scratch is None:  # its own (a resume: the one it had; a fork: a new one)
+            self.config = replace(self.config, scratch=scratch_folder(self.session_id))
         self.bus = EventBus()
         self.gate = ApprovalGate(spec.policy)
         self.finished: SessionFinished | None = None

@@ -18,6 +18,7 @@ from engine.events import EventBase, ForkOrigin, SessionFinished, SessionStarted
 from engine.mcp.spec import McpServer
 from engine.teams import TeamFile
 from engine.providers import assign
+from engine.sandbox.settings import SandboxSettings
 from engine.session import SessionSpec
 from sessions.rows import LIVE_STATES, SessionRow
 from sessions.store import SessionStore
@@ -98,7 +99,7 @@ def resumed_setup(
             task=task or started.task, pattern=started.pattern, team=agents,
             limits=limits_over(started.limits, choices), policy=policy_over(started.policy, choices),
             seed=started.seed, options={**started.options, **(options or {})}, mcp_servers=servers,
-            forked_from=forked_from,
+            forked_from=forked_from, sandbox=team.sandbox if team is not None else started.sandbox or SandboxSettings(),
         )
 
     return assemble(spec, choices, user)

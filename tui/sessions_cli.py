@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sessions.rows import SESSION_STATES
-from tui.exits import EXIT_OK
+from tui.exits import EXIT_OK, EXIT_USAGE
+from tui.resume_cli import add_content_option
+from tui.scratch_cli import add_files_command
 from tui.safe import clean, report, safe
 
 if TYPE_CHECKING:
@@ -74,12 +76,19 @@ def add_commands(
         description="Export a session: Markdown for people, JSON (every event, lossless) for tools.",
     )
     export.add_argument("id", metavar="ID", help="session id, or a unique prefix of it")
-    export.add_argument("--format", choices=("md", "json"), default="md", help="md (default) or json")
+    export.add_argument("--format", choices=("md", "json", "otlp"), default="md",
+                        help="md (default), json, or otlp: send it as an OpenTelemetry trace to --endpoint")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (readable by you only) instead of standard output")
+    export.add_argument("--endpoint", metavar="URL", help="with --format otlp: the OTLP/HTTP receiver (http://host:4318; "
+                        "default: $OTEL_EXPORTER_OTLP_ENDPOINT); needs huddle[otel]")
+    add_content_option(export)
+
+    add_files_command(sub, db_option)
 
     delete = sub.add_parser(
-        "delete", parents=[db_option], help="delete sessions and their events",
-        description="Delete sessions, with their events. A session still running cannot be deleted.",
+        "delete", parents=[db_option], help="delete sessions, their events and their scratch folders",
+        description="Delete sessions, with their events and their scratch folders (the files their code wrote). "
+                    "A session still running cannot be deleted.",
     )
     delete.add_argument("ids", nargs="+", metavar="ID", help="session ids, or unique prefixes of them")
 
@@ -264,6 +273,13 @@ async def _show_json(args: argparse.Namespace) -> int:
 async def _export(args: argparse.Namespace) -> int:
     from tui.exporting import export_to_file, write_export
 
+    if args.format == "otlp":
+        from tui.trace_export import export_trace
+
+        return await export_trace(args, _open)
+    if args.endpoint is not None or args.otlp_content:
+        report("huddle: error: --endpoint and --otlp-content go with --format otlp")
+        return EXIT_USAGE
     async with await _open(args) as store:
         row = await store.get_session(args.id)
         note_damaged([row], store.path)
@@ -275,19 +291,22 @@ async def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- files ----------------------------------------------------------------------------
+
+
+async def _files(args: argparse.Namespace) -> int:
+    from tui.scratch_cli import show_files
+
+    return await show_files(args, _open)
+
+
 # -- delete ---------------------------------------------------------------------------
 
 
 async def _delete(args: argparse.Namespace) -> int:
     from engine.formats import plural
+    from sessions.scratch import remove_scratch
 
-    if args.format == "otlp":
-        from tui.trace_export import export_trace
-
-        return await export_trace(args, _open)
-    if args.endpoint is not None or args.otlp_content:
-        report("huddle: error: --endpoint and --otlp-content go with --format otlp")
-        return EXIT_USAGE
     async with await _open(args) as store:
         rows = {}
         for wanted in args.ids:  # every id resolved before anything is deleted
@@ -295,5 +314,6 @@ async def _delete(args: argparse.Namespace) -> int:
             rows[row.id] = row
         for row in rows.values():
             await store.delete_session(row.id)
-            print(f"deleted {row.id} · {row.status} · {plural(row.last_seq, 'event')} · {' '.join(row.title.split())}")
+            files = " · its scratch folder too" if remove_scratch(row.id) else ""
+            print(f"deleted {row.id} · {row.status} · {plural(row.last_seq, 'event')}{files} · {' '.join(row.title.split())}")
     return EXIT_OK

@@ -18,7 +18,9 @@ from pydantic import ValidationError
 from engine.budgets import Limits
 from engine.config import ConfigError, UserConfig
 from engine.formats import one_line
+from engine.otel.target import trace_target
 from engine.patterns import UnknownPattern
+from engine.sandbox.choice import SandboxUnavailable, choose
 from engine.providers import assign, team_provider
 from engine.providers.base import Provider
 from engine.policy import ApprovalPolicy
@@ -139,7 +141,17 @@ def assemble(
         raise SetupError(one_line(error)) from None
     except ValueError as error:  # an unknown pattern or provider, a missing key, among others
         raise SetupError(str(error)) from None
-    config = EngineConfig(call_timeout=choices.call_timeout, prices=user.price_table(), environment=dict(os.environ))
+    if spec.team.runs_code():  # refused here, not at its first run: what to install, in one line
+        try:
+            choose(spec.sandbox)
+        except SandboxUnavailable as error:
+            raise SetupError(str(error)) from None
+    try:
+        traces = trace_target(choices.otlp, choices.otlp_content, os.environ)
+    except ValueError as error:
+        raise SetupError(str(error)) from None
+    config = EngineConfig(call_timeout=choices.call_timeout, prices=user.price_table(), environment=dict(os.environ),
+                          traces=traces)
     return Setup(spec, provider, config)
 
 
@@ -159,7 +171,7 @@ def build(choices: Choices, user: UserConfig | None = None) -> Setup:
             task=choices.task, pattern=pattern, team=assign(team_file.team(), team_file.provider, choices.provider, user),
             limits=choices.limits or limits_over(team_file.budgets, choices), policy=policy_over(team_file.approval, choices),
             seed=choices.seed if choices.seed is not None else random.randrange(10_000), options=options,
-            mcp_servers=team_file.servers(user.mcp_servers),
+            mcp_servers=team_file.servers(user.mcp_servers), sandbox=team_file.sandbox,
         )
 
     return assemble(spec, choices, user, faults)

@@ -3,7 +3,8 @@ one of its other tools, answer.
 
 Offered `list_files`, a simulated agent lists the project's root first; offered
 `read_file`, it then reads the file a person would open first (a README, then
-other Markdown, then source). Offered other tools (an MCP server's), it uses one
+other Markdown, then source). Offered `run_python` (or `run_shell`), it runs one
+plausible check in the sandbox once. Offered other tools (an MCP server's), it uses one
 of them once, with an input made from the tool's schema. After that, or when told
 to answer, it answers. Deterministic: the same conversation makes the same choices.
 """
@@ -27,7 +28,7 @@ def next_use(request: ProviderRequest) -> tuple[str, ToolUse] | None:
     """The lead-in text and tool use the agent makes next, or None when it should answer."""
     if request.tool_choice == "none" or not request.tools:
         return None
-    return _look_around(request) or _use_another(request)
+    return _look_around(request) or _run_code(request) or _use_another(request)
 
 
 def _look_around(request: ProviderRequest) -> tuple[str, ToolUse] | None:
@@ -48,8 +49,8 @@ def _look_around(request: ProviderRequest) -> tuple[str, ToolUse] | None:
 def _use_another(request: ProviderRequest) -> tuple[str, ToolUse] | None:
     """Any other tool (an MCP server's): one per conversation, picked by the call, with
     an input made from its schema, so an offline session shows tool approvals too."""
-    others = [tool for tool in request.tools if tool.name not in LOOKING]
-    if not others or any(use.name not in LOOKING for m in request.messages for use in m.tool_uses):
+    others = [tool for tool in request.tools if tool.name not in LOOKING and tool.name not in CODE]
+    if not others or any(use.name not in LOOKING and use.name not in CODE for m in request.messages for use in m.tool_uses):
         return None
     digest = hashlib.sha256(f"{request.call_key}|{request.agent}".encode()).digest()
     tool = others[digest[0] % len(others)]
@@ -59,6 +60,57 @@ def _use_another(request: ProviderRequest) -> tuple[str, ToolUse] | None:
     )
     payload = simjson.generate(tool.input_schema, ctx)
     return f"I'll use {tool.name} for this.", _use(request, tool.name, payload if isinstance(payload, dict) else {})
+
+
+CODE = ("run_python", "run_shell")
+"""The built-in tools that run code: a simulated agent runs one check with them."""
+PYTHON_CHECKS = (
+    (
+        "Let me check what the scratch copy of the project holds before answering.",
+        "# What the project holds, by kind of file.\n"
+        "import collections, os\n\n"
+        "kinds = collections.Counter()\n"
+        "for folder, _, files in os.walk('.'):\n"
+        "    for name in files:\n"
+        "        kinds[os.path.splitext(name)[1] or '(none)'] += 1\n"
+        "for kind, count in kinds.most_common(8):\n"
+        "    print(f'{kind:>8}  {count}')\n"
+        "print('files:', sum(kinds.values()))\n",
+    ),
+    (
+        "I'll run a quick calculation to be sure of the numbers.",
+        "# A quick estimate: effort per item, with a margin.\n"
+        "estimates = [3, 5, 8, 13, 5]\n"
+        "total = sum(estimates)\n"
+        "print('items:', len(estimates))\n"
+        "print('total:', total, 'mean:', round(total / len(estimates), 2))\n"
+        "print('with a 20% margin:', round(total * 1.2, 1))\n",
+    ),
+    (
+        "I'll write my notes down in the scratch folder, so they can be looked at later.",
+        "# Notes for the team, kept in the scratch folder.\n"
+        "notes = {phrases}\n"
+        "with open('notes.txt', 'w', encoding='utf-8') as file:\n"
+        "    file.write('\\n'.join(f'- {{note}}' for note in notes) + '\\n')\n"
+        "print(f'wrote {{len(notes)}} notes to notes.txt')\n",
+    ),
+)
+SHELL_CHECK = "ls -la | head -n 20 && python3 --version"
+
+
+def _run_code(request: ProviderRequest) -> tuple[str, ToolUse] | None:
+    """One check run in the sandbox per conversation, when the agent may run code."""
+    offered = {tool.name for tool in request.tools}
+    if not offered & set(CODE) or any(use.name in CODE for m in request.messages for use in m.tool_uses):
+        return None
+    if "run_python" not in offered:
+        return "I'll look at the project from a shell first.", _use(request, "run_shell", {"command": SHELL_CHECK})
+    digest = hashlib.sha256(f"{request.call_key}|{request.agent}|code".encode()).digest()
+    lead, code = PYTHON_CHECKS[digest[0] % len(PYTHON_CHECKS)]
+    phrases = (simtext.merged_phrases(request.task, "") or ["the task"])[:5]
+    if "{phrases}" in code:  # the task's own words, as a Python literal: data, never code
+        code = code.replace("{{", "{").replace("}}", "}").replace("{phrases}", repr(phrases))
+    return lead, _use(request, "run_python", {"code": code})
 
 
 def read_note(messages: tuple[Message, ...]) -> str:

@@ -26,6 +26,8 @@ from engine.providers.base import Provider
 from engine.redaction import redact
 from engine.run.budget import BudgetGuard
 from engine.run.record import CallSpend, Record
+from engine.sandbox.runner import CodeRunner
+from engine.sandbox.settings import SandboxSettings
 from engine.toolbox import Toolbox
 from engine.trust import well_formed
 
@@ -64,6 +66,8 @@ class Run:
         tool_root: Path | None = None,
         max_tool_rounds: int = 8,
         resumed: bool = False,
+        scratch: Path | None = None,
+        sandbox: SandboxSettings | None = None,
     ) -> None:
         self.session_id = session_id
         self.clock = clock
@@ -99,7 +103,11 @@ class Run:
         """The keys the provider holds: no piece of one reaches an event."""
         self.budget = BudgetGuard(self)
         """The budgets' guard: limits checked, and the one escalation to raise one."""
-        self.toolbox = Toolbox.built_in(lambda: self.tool_root, lambda: self.secrets)
+        self.code = CodeRunner(
+            sandbox or SandboxSettings(), scratch, lambda: self.tool_root, lambda: self.secrets, lambda: self.session_id,
+        )
+        """What runs agents' code (`run_python`, `run_shell`) in the session's scratch folder."""
+        self.toolbox = Toolbox.built_in(lambda: self.tool_root, lambda: self.secrets, self.code)
         """The tools agents may be given: the built-in ones, and the session's MCP servers'
         once they have started (`engine.session` puts them in)."""
         self.resumed = resumed

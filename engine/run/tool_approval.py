@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.events import Choice, ToolAsked
+from engine.events import Choice, SandboxShown, ToolAsked
 
 if TYPE_CHECKING:
     from engine.approvals import Decision
@@ -41,14 +41,17 @@ def schema_check(tool: AskableTool) -> Callable[[Any], dict[str, Any]]:
     return check
 
 
-async def ask_to_use(ctx: RunContext, agent: str, name: str, tool: AskableTool, payload: dict[str, Any]) -> Decision:
+async def ask_to_use(
+    ctx: RunContext, agent: str, name: str, tool: AskableTool, payload: dict[str, Any], sandbox: SandboxShown | None = None,
+) -> Decision:
     """Ask whether `agent` may use tool `name` with `payload` (by tool rule, or a person):
-    run it, run it with an edited input (checked against its schema), or refuse it."""
+    run it, run it with an edited input (checked against its schema), or refuse it. A tool
+    that runs code says `sandbox`, where it would run."""
     return await ctx.escalate(
         "tool_use",
         f"{agent} wants to use {name}",  # the input is the payload, shown whole wherever it is asked
         payload, agent=agent, validate=schema_check(tool),
-        tool=ToolAsked(name=name, description=tool.description),
+        tool=ToolAsked(name=name, description=tool.description, sandbox=sandbox),
         choices=(
             Choice(id="run", label=f"Run {name}", action="approve"),
             Choice(id="edit", label="Edit the input", action="edit", input="json", prompt=f"the input of {name}"),

@@ -47,8 +47,8 @@ async def _use_tool(ctx: RunContext, spec: AgentSpec, key: str, use: ToolUse) ->
         ToolResult, agent=agent, call_key=key, tool_use_id=use.id, tool=name, output=output, is_error=is_error,
         recorded=done is not None,
     )
-    if refusal is None and tool is not None and tool.server is not None:  # a server's words: data, not orders
-        output = wrap(AgentOutput(source=f"tool {name}", text=output))
+    if refusal is None and tool is not None and (tool.server is not None or tool.sandbox is not None):
+        output = wrap(AgentOutput(source=f"tool {name}", text=output))  # a server's words, code's output: data
     if payload != use.input and refusal is None:  # the model should know what it is reading
         output = edited_note(payload) + output
     return ToolOutcome(use.id, output, is_error)
@@ -75,7 +75,13 @@ async def _allowed_input(
         payload = tool.validate(use.input)
     except ValueError as error:
         return use.input, f"bad input for {tool.name}: {error}"
-    decision = await ask_to_use(ctx, agent, tool.name, tool, payload)
+    sandbox = None
+    if tool.sandbox is not None:  # it runs code: where, for the person deciding; nowhere: it cannot run
+        try:
+            sandbox = await tool.sandbox()
+        except ToolError as error:
+            return payload, str(error)
+    decision = await ask_to_use(ctx, agent, tool.name, tool, payload, sandbox)
     if decision.action == "reject":
         why = f": {decision.reason}" if decision.reason else ""
         return payload, f"this use of {tool.name} was refused{why}"

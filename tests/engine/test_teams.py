@@ -88,7 +88,7 @@ def _with(replacement: tuple[str, str]) -> str:
         (('effort = "high"', 'effort = "extreme"'), "agents[0].effort: Input should be"),
         (('effort = "high"', 'temprature = 0.5'), "agents[0].temprature: Extra inputs are not permitted"),
         (('capabilities = ["python"]', 'capabilities = "python"'), "agents[1].capabilities: Input should be a valid"),
-        (('tools = ["read_file"]', 'tools = ["rm_rf"]'), "agents[1].tools: unknown tool 'rm_rf' (huddle has: list_files, read_file)"),
+        (('tools = ["read_file"]', 'tools = ["rm_rf"]'), "agents[1].tools: unknown tool 'rm_rf' (huddle has: list_files, read_file, run_python, run_shell)"),
     ],
 )
 def test_each_mistake_names_the_file_the_key_and_the_problem(change, expected):

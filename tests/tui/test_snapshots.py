@@ -46,6 +46,34 @@ def test_approval_dialog(snap_compare):
     assert snap_compare(make_app(session), terminal_size=(200, 50), run_before=wait_for_dialog)
 
 
+SANDBOXED_CODE = """import csv
+from pathlib import Path
+
+rows = list(csv.DictReader(Path("orders.csv").open()))
+total = sum(float(row["amount"]) for row in rows)
+print(f"{len(rows)} orders, {total:.2f} in all")  # checked by the reviewer
+"""
+
+
+def test_code_approval_dialog(snap_compare, monkeypatch):
+    """You should see the approval dialog for a tool use that runs code: "Escalation:
+    tool_use from coder", "Tool: run_python · built in", the sandbox line "Sandbox:
+    bubblewrap · no network · 30 s · 512 MB · 64 processes · 64 KB output", the tool's
+    description, then "Code:" over the six lines of Python, highlighted (keywords, names,
+    strings, numbers and the comment each in their colour), and the Run, Refuse and Always
+    allow buttons."""
+    from tests.tui.test_approval_code import BUBBLEWRAP, runs_code
+
+    runs_code(monkeypatch, "run_python", BUBBLEWRAP, {"code": SANDBOXED_CODE})
+    session = live(pattern="runs-code", clock=lambda: 1_800_000_000.0, session_id="c0de0001aa0e")
+
+    async def wait_for_dialog(pilot):
+        await until(pilot, lambda: getattr(pilot.app.screen, "current", None) is not None, what="dialog")
+        await pilot.pause(0.1)
+
+    assert snap_compare(make_app(session), terminal_size=(120, 40), run_before=wait_for_dialog)
+
+
 def test_zoomed_panel(snap_compare):
     """You should see the coder's panel alone, full width, its s2 reply then its
     s3 reply streaming, each under its rule line, wrapped to the width; no timeline."""

@@ -9,7 +9,9 @@ before it is accepted (an invalid answer shows the error and keeps your text).
 `a` allows the trigger for the rest of the session; on a tool use it offers two
 scopes instead: this tool with any input, or this tool with exactly this input.
 A tool use shows the tool, its server, its description and its whole input
-(scrolling, never cut). The rest of the team keeps working behind it.
+(scrolling, never cut); one that runs code shows the code highlighted and the sandbox
+it would run in, with its limits. Code that would run unconfined (sandbox "none") says
+so in red, and is never "always allowed". The rest of the team keeps working behind it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from textual.widgets import Button, Input, OptionList, Static, TextArea
 
 from engine.approvals import Decision, DecisionError, answer
 from engine.events import Choice, EscalationRequested
+from tui.code_view import code_content, code_of, may_always_allow, sandbox_content
 from tui.render import pretty, proposed_plan
 from tui.safe import clean_line
 from tui.view import SessionView
@@ -91,6 +94,7 @@ class ApprovalScreen(ModalScreen[None]):
             yield Static(id="why", markup=False)
             yield Static(id="rule", markup=False)
             yield Static(id="tool", markup=False)
+            yield Static(id="sandbox", markup=False)
             yield Static(id="countdown", markup=False)
             with VerticalScroll(id="stake"):
                 yield Static(id="about", markup=False)
@@ -142,7 +146,11 @@ class ApprovalScreen(ModalScreen[None]):
         )
         self._show_tool(e)
         payload = self.query_one("#payload", Static)
-        if e.tool is not None:
+        code = code_of(e.tool, e.payload)
+        if code is not None:
+            rest = ("\n\nThe rest of the input:\n", "bold"), pretty(code.rest)
+            payload.update(Content.assemble((f"{code.label}:\n", "bold"), code_content(code), *(rest if code.rest else ())))
+        elif e.tool is not None:
             payload.update(Content.assemble(("Input:\n", "bold"), pretty(e.payload)))
         elif isinstance(e.payload, dict) and "steps" in e.payload:
             payload.update(proposed_plan(e.payload))  # the plan being approved, not the one shown elsewhere
@@ -161,9 +169,13 @@ class ApprovalScreen(ModalScreen[None]):
     def _show_tool(self, e: EscalationRequested) -> None:
         """For a tool use: the tool and its server above, its description over the input."""
         line, about = self.query_one("#tool", Static), self.query_one("#about", Static)
+        sandbox = self.query_one("#sandbox", Static)
         line.display = about.display = e.tool is not None
+        sandbox.display = e.tool is not None and e.tool.sandbox is not None
         if e.tool is None:
             return
+        if e.tool.sandbox is not None:
+            sandbox.update(sandbox_content(e.tool.sandbox))
         if e.tool.server is not None:
             line.update(Content.assemble(("Tool: ", "bold"), e.tool.short_name, ("  ·  server: ", "bold"), e.tool.server))
         else:
@@ -191,7 +203,7 @@ class ApprovalScreen(ModalScreen[None]):
         self.query_one("#editor", TextArea).display = mode == "json"
         self.query_one("#stake").display = mode != "json"
         self.query_one("#save", Button).display = mode == "json"
-        self.query_one("#allow", Button).display = mode == "choose"
+        self.query_one("#allow", Button).display = mode == "choose" and self._may_allow()
         offered = self.current.options if self.current is not None else []
         for action in KEYS:  # while answering a choice: its own button, to submit; while editing, reject too
             answering = choice is not None and choice.action == action and mode == "line"
@@ -206,6 +218,11 @@ class ApprovalScreen(ModalScreen[None]):
             self.query_one("#picks", OptionList).focus()
         else:
             self.query_one("#editor", TextArea).focus()
+
+    def _may_allow(self) -> bool:
+        """Whether "always allow" is offered for the escalation shown (not for code that
+        would run unconfined)."""
+        return self.current is None or may_always_allow(self.current.tool)
 
     def action_back(self) -> None:
         if self.mode == "json" and self.current is not None:
@@ -233,6 +250,8 @@ class ApprovalScreen(ModalScreen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Typing in the reason or the editor must not trigger the single-key choices.
         if action in ("choose", "allow") and self.mode != "choose":
+            return False
+        if action == "allow" and not self._may_allow():
             return False
         if action == "save" and self.mode != "json":
             return False
@@ -307,7 +326,7 @@ class ApprovalScreen(ModalScreen[None]):
 
     @on(Button.Pressed, "#allow")
     def action_allow(self) -> None:
-        if self.current is None:
+        if self.current is None or not self._may_allow():
             return
         if self.current.tool is not None:
             self._ask_scope(self.current)

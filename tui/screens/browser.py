@@ -1,11 +1,14 @@
 """BrowserScreen: past sessions, newest first, searched, filtered, opened for replay.
 
 Rows load a page at a time as the cursor nears the end, so 10,000 sessions
-open as fast as 100. Search covers the task and everything the agents wrote.
+open as fast as 100. Search covers the task and everything the agents wrote. The
+preview says how many files the session's code left in its scratch folder, and
+where (`f` lists them); deleting a session deletes that folder too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -21,10 +24,12 @@ from textual.widgets import DataTable, Input, Select, Static
 from engine.patterns import PATTERNS, short_name
 from sessions.errors import StoreError
 from sessions.rows import LIVE_STATES, SESSION_STATES, SessionRow
+from sessions.scratch import remove_scratch
 from engine.formats import clock, cost_text, count, plural, preview, when
 from tui.clipboard import copy
 from tui.render import session_status
 from tui.safe import safe
+from tui.scratch_shown import Scratch, read_scratch
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.workers import CancelWorkersFirst
 from tui.widgets.inbox_count import inbox_badge
@@ -86,6 +91,7 @@ class BrowserScreen(CancelWorkersFirst, Screen[None]):
         Binding("R", "result", "Result", id="browser.result", tooltip="Read the session's result, saying whether it is partial"),
         Binding("r", "resume", "Resume", id="browser.resume", tooltip="Carry a stopped, failed, cancelled or interrupted session on where it ended"),
         Binding("y", "copy", "Copy id", id="browser.copy", tooltip="Copy the session's id"),
+        Binding("f", "files", "Files", id="browser.files", tooltip="List the files the session's code left in its scratch folder"),
         Binding("d", "delete", "Delete", id="browser.delete", tooltip="Delete the session (asks first)"),
         Binding("e", "export('md')", "Export md", id="browser.export_md", tooltip="Write a Markdown export to the current folder"),
         Binding("E", "export('json')", "Export json", key_display="E", id="browser.export_json", tooltip="Write a JSON export (every event)"),
@@ -111,6 +117,8 @@ class BrowserScreen(CancelWorkersFirst, Screen[None]):
         """The search waiting for typing to pause."""
         self.search_delay = SEARCH_DELAY
         """Seconds after the last key before the search runs."""
+        self.scratch: tuple[str, Scratch] | None = None
+        """The highlighted session's id and its scratch folder, once read."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", markup=False)
@@ -171,7 +179,8 @@ class BrowserScreen(CancelWorkersFirst, Screen[None]):
 
     def on_screen_resume(self) -> None:
         """Back from a replay or a session: what it changed shows (a resumed session's
-        status, a fork's new row), the cursor on the row it was on."""
+        status, a fork's new row, the files its code wrote), the cursor on the row it was on."""
+        self.scratch = None
         if self.rows:
             self.reload()
 
@@ -243,16 +252,35 @@ class BrowserScreen(CancelWorkersFirst, Screen[None]):
         if row is None:
             pane.update(Content.styled("No sessions match." if self.total == 0 else "", "dim"))
             return
-        result = preview(row.result or row.reason or "", 300)
         self.query_one("#preview-box", ScrollBox).scroll_home(animate=False)
-        pane.update(Content.assemble(
+        self._show_preview(row)
+        if self.scratch is None or self.scratch[0] != row.id:
+            self._read_scratch(row.id)
+
+    def _show_preview(self, row: SessionRow) -> None:
+        result = preview(row.result or row.reason or "", 300)
+        scratch = self.scratch[1] if self.scratch is not None and self.scratch[0] == row.id else None
+        files: tuple[Content | str | tuple[str, str], ...] = ()
+        if scratch is not None and scratch.exists:  # only sessions whose code ran have a folder
+            files = (("scratch: ", "bold"), scratch.summary(), ("  (f lists them)" if scratch.files else "", "dim"), "\n")
+        self.query_one("#preview", Static).update(Content.assemble(
             ("task: ", "bold"), row.task.strip(), "\n",
             (f"{row.id} · {row.outcome}{' (partial result)' if row.partial else ''} · {row.provider} · "
              f"seed {row.seed} · {plural(row.calls, 'call')} · {plural(row.turns, 'turn')} · "
              f"{plural(row.tokens, 'token')}", "dim"), "\n",
             *((row.lineage, "dim $text-accent"), "\n") if row.lineage else (),
+            *files,
             ("result: " if row.result else "why: ", "bold"), result or "—",
         ))
+
+    @work(group="browser-files", exclusive=True)
+    async def _read_scratch(self, session_id: str) -> None:
+        """Read the session's scratch folder off the loop, then show what is in it."""
+        scratch = await asyncio.to_thread(read_scratch, session_id)
+        row = self.current()
+        if row is not None and row.id == session_id:
+            self.scratch = (session_id, scratch)
+            self._show_preview(row)
 
     # -- search and filters --------------------------------------------------------
 
@@ -369,14 +397,23 @@ class BrowserScreen(CancelWorkersFirst, Screen[None]):
         if row is not None:
             copy(self.app, "the session id", row.id)
 
+    def action_files(self) -> None:
+        from tui.screens.files import FilesScreen
+
+        row = self.current()
+        if row is not None:
+            self.app.push_screen(FilesScreen(row.id, title=f"Files · {row.id[:8]} · {preview(row.title, 60)}"))
+
     def action_delete(self) -> None:
         row = self.current()
         if row is None:
             return
+        scratch = self.scratch[1] if self.scratch is not None and self.scratch[0] == row.id else None
+        files = f", and {plural(len(scratch.files), 'file')} its code left" if scratch is not None and scratch.files else ""
         self.app.push_screen(
             ConfirmScreen(
                 f"Delete session {row.id[:8]}?",
-                f"{preview(row.title, 70)} · {row.status} · {plural(row.last_seq, 'event')}. This cannot be undone.",
+                f"{preview(row.title, 70)} · {row.status} · {plural(row.last_seq, 'event')}{files}. This cannot be undone.",
                 confirm="Delete",
             ),
             callback=lambda yes: self._delete(row) if yes else None,
@@ -389,6 +426,7 @@ class BrowserScreen(CancelWorkersFirst, Screen[None]):
         except StoreError as error:
             self.notify(str(error), severity="error", markup=False)
             return
+        await asyncio.to_thread(remove_scratch, row.id)  # the row is gone: what its code wrote goes too
         self.query_one(DataTable).remove_row(row.id)
         del self.rows[row.id]
         self.total -= 1

@@ -1,0 +1,65 @@
+"""Which backend runs a team's code: the one its settings name, or ("auto") the first of
+bubblewrap, Docker and Podman that works on this machine. Each is tried once per process."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from typing import Protocol
+
+from engine.sandbox import bubblewrap, containers
+from engine.sandbox.bubblewrap import Bubblewrap
+from engine.sandbox.containers import Container
+from engine.sandbox.direct import Direct
+from engine.sandbox.job import Job
+from engine.sandbox.process import Launch
+from engine.sandbox.settings import SandboxSettings
+
+ORDER = ("bubblewrap", "docker", "podman")
+"""What "auto" tries, in order."""
+INSTALL = (
+    "install bubblewrap (Debian, Ubuntu: apt install bubblewrap; Fedora: dnf install bubblewrap) "
+    "or start Docker or Podman, or set sandbox = \"none\" in the team file to run code unconfined"
+)
+
+
+class Backend(Protocol):
+    """A way to run code: named in the dialog, confining it or not."""
+
+    name: str
+    isolated: bool
+
+    def launch(self, job: Job) -> contextlib.AbstractContextManager[Launch]: ...
+
+    async def prepare(self, settings: SandboxSettings) -> None:
+        """Whatever must be there before the first run (an image); ToolError when it cannot be."""
+        ...
+
+
+class SandboxUnavailable(Exception):
+    """No backend the team's settings allow works here; the message says what to install, in one line."""
+
+
+@functools.cache
+def why_not(name: str) -> str | None:
+    """None when backend `name` works here; else why not (asked once per process)."""
+    if name == "bubblewrap":
+        return bubblewrap.works()
+    return containers.works(name)  # type: ignore[arg-type]
+
+
+def choose(settings: SandboxSettings) -> Backend:
+    """The backend `settings` choose on this machine; SandboxUnavailable says why there is none.
+    May take a moment the first time (it starts a sandbox, asks a daemon): call it off the loop."""
+    if settings.backend == "none":
+        return Direct()
+    names = ORDER if settings.backend == "auto" else (settings.backend,)
+    reasons = []
+    for name in names:
+        reason = why_not(name)
+        if reason is None:
+            return Bubblewrap() if name == "bubblewrap" else Container(name)  # type: ignore[arg-type]
+        reasons.append(reason)
+    if settings.backend == "auto":
+        raise SandboxUnavailable(f"agents that run code need a sandbox, and none works here: {INSTALL}")
+    raise SandboxUnavailable(f"the team's sandbox is {settings.backend}, which does not work here ({reasons[0]}): {INSTALL}")

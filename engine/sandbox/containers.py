@@ -1,0 +1,118 @@
+"""The Docker and Podman backends: code runs in a throwaway container of the team's image
+(`SandboxSettings.image`, pulled when first needed) with no network, a read-only root,
+/tmp a small tmpfs, the scratch folder mounted at /scratch, every capability dropped, and
+the daemon's own limits on memory, processes (`--pids-limit`) and CPU time.
+
+The container is named for the run; at the end, or at the wall time, it is killed by
+name (`docker kill`), so nothing it started outlives the call even when the client dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from typing import Literal
+
+from engine.sandbox.job import INSIDE, Job, safe_env, unprivileged
+from engine.sandbox.process import Launch
+from engine.sandbox.settings import SandboxSettings
+from engine.tools import ToolError
+
+Engine = Literal["docker", "podman"]
+PULL_TIMEOUT = 600.0
+"""Seconds an image may take to download, before the first run (not counted in its wall time)."""
+
+
+def arguments(engine: Engine, job: Job, user: tuple[int, int] | None) -> list[str]:
+    """The client's command line for `job`: `docker run ...` (or `podman run ...`)."""
+    settings = job.settings
+    scratch = str(job.scratch)
+    if "," in scratch or "\n" in scratch:
+        raise ToolError(f"the scratch folder's path cannot be mounted by {engine}: {scratch!r}")
+    memory = f"{settings.memory_mb}m"
+    cpu = max(1, round(settings.cpu_s))
+    env = safe_env(INSIDE)
+    if engine == "podman":  # rootless: the user's own id inside maps to the user
+        identity = ["--userns", "keep-id"]
+    else:
+        uid, gid = user if user is not None else (os.getuid(), os.getgid())
+        identity = ["--user", f"{uid}:{gid}"]
+    return [
+        engine, "run", "--rm", "--interactive", "--name", job.name,
+        "--network", "none",
+        "--read-only", "--tmpfs", f"/tmp:rw,nosuid,nodev,size={memory}",
+        "--mount", f"type=bind,source={scratch},target={INSIDE}", "--workdir", INSIDE,
+        "--memory", memory, "--memory-swap", memory,
+        "--pids-limit", str(settings.processes),
+        "--ulimit", f"cpu={cpu}:{cpu + 1}", "--ulimit", "core=0",
+        "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+        *identity,
+        *[arg for name, value in env.items() for arg in ("--env", f"{name}={value}")],
+        "--", settings.image, *job.command,
+    ]
+
+
+class Container:
+    """Runs code in a Docker or Podman container."""
+
+    isolated = True
+
+    def __init__(self, engine: Engine) -> None:
+        self.name = engine
+        self.engine: Engine = engine
+        self._pulled: set[str] = set()
+
+    @contextlib.contextmanager
+    def launch(self, job: Job) -> Iterator[Launch]:
+        async def stop() -> None:
+            await _quietly([self.engine, "kill", job.name])
+            await _quietly([self.engine, "rm", "--force", job.name])
+
+        yield Launch(
+            arguments(self.engine, job, unprivileged()), env=None, stdin=job.stdin, stop=stop,
+            exit_offset=True,
+        )
+
+    async def prepare(self, settings: SandboxSettings) -> None:
+        """Have the image here before the first run (its download does not count as the run's time)."""
+        image = settings.image
+        if image in self._pulled:
+            return
+        if await _quietly([self.engine, "image", "inspect", image]) != 0:
+            if await _quietly([self.engine, "pull", "--quiet", image], PULL_TIMEOUT) != 0:
+                raise ToolError(f"{self.engine} could not get the image {image!r} (see `{self.engine} pull {image}`)")
+        self._pulled.add(image)
+
+
+async def _quietly(argv: list[str], timeout: float = 30.0) -> int:
+    """Run a client command, its output dropped; its exit status (-1: it could not run or took too long)."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    except OSError:
+        return -1
+    try:
+        return await asyncio.wait_for(process.wait(), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return -1
+
+
+def works(engine: Engine) -> str | None:
+    """None when `engine`'s client is installed and its daemon (or Podman itself) answers; else why not."""
+    if shutil.which(engine) is None:
+        return f"{engine} is not installed"
+    probe = [engine, "version", "--format", "{{.Server.Version}}" if engine == "docker" else "{{.Version}}"]
+    try:
+        done = subprocess.run(probe, capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return f"{engine} does not answer"
+    if done.returncode != 0:
+        return f"no {engine} daemon answers" if engine == "docker" else f"{engine} cannot run containers here"
+    return None

@@ -5,7 +5,9 @@ The copy leaves out what the file tools never look at (`engine.tools.SKIPPED_DIR
 .git, virtual environments, caches; and, as `list_files` does, every hidden folder:
 .ssh, .config, .local with huddle's own data), every file that looks like a secret
 (keys, credentials, .env), links (they could lead out), the scratch folders themselves
-(huddle started above them), and anything past its bounds: at most
+(huddle started above them), a SQLite database's write-ahead log and lock files (`-wal`,
+`-shm`, `-journal`: a database being written, huddle's own included, is copied as its
+last checkpoint left it), and anything past its bounds: at most
 `MAX_FILES` files and `MAX_BYTES` in all, no file over `MAX_FILE`. What it left out is
 counted, and the first run's result says so.
 """
@@ -21,6 +23,8 @@ from pathlib import Path
 
 from engine.tools import SKIPPED_DIRS, looks_secret
 
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+"""What SQLite keeps beside a database while it is written: never copied."""
 MAX_FILES = 2000
 """Files the copy holds at most."""
 MAX_BYTES = 50 * 1024 * 1024
@@ -84,7 +88,7 @@ def _copy(root: Path, target: Path) -> Seeded:
                 info = source.lstat()
             except OSError:
                 continue
-            if not stat.S_ISREG(info.st_mode) or looks_secret(source, root):
+            if not stat.S_ISREG(info.st_mode) or name.endswith(SQLITE_SIDE_FILES) or looks_secret(source, root):
                 continue
             if copied >= MAX_FILES or info.st_size > MAX_FILE or total + info.st_size > MAX_BYTES:
                 left_out += 1

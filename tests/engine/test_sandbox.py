@@ -138,6 +138,8 @@ async def test_the_copy_leaves_out_secrets_and_tool_folders_and_files_past_its_b
 
     (project / ".config").mkdir()
     (project / ".config" / "token.json").write_text("{}")
+    for side in ("huddle.db-wal", "huddle.db-shm", "data.db-journal"):  # a database being written: never
+        (project / side).write_bytes(b"\0")
     monkeypatch.setattr(folder, "MAX_FILES", 3)
     for number in range(5):
         (project / f"more{number}.txt").write_text("x")

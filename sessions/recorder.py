@@ -5,9 +5,10 @@ and search documents brought up to date. A batch is written `interval`
 (0.05 s) after its first event arrived, or at once when it holds a session's
 end, a question for a person or a person's decision (`urgent`), and committed
 a moment later: with the 0.03 s a streamed piece may wait to be sent with the
-next (`engine.run.coalescing`), a crash loses at most the last 0.1 s. The next batch is prepared while the previous one
-commits. The subscription is bounded: when the writer falls behind, the
-engine waits (`EventBus.wait_for_room`); no event is ever dropped.
+next (`engine.run.coalescing`), a crash loses at most the last 0.1 s. The next
+batch is prepared while the previous one commits. The subscription is bounded:
+when the writer falls behind, the engine waits (`EventBus.wait_for_room`); no
+event is ever dropped.
 
 A database server that goes away (`StoreUnreachable`) does not stop recording:
 the batches go to a `Spool`, in memory and in a JSON-lines file on local disk,

@@ -54,8 +54,9 @@ RULES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ),
         ("PuTTY private key", r"PuTTY-User-Key-File-\d+:.*?(?:Private-MAC: *[0-9a-fA-F]+|\Z)", re.DOTALL,
          "detect-secrets PrivateKeyDetector"),
-        ("Anthropic key", r"sk-ant-[A-Za-z0-9_-]{8,}", 0, "Anthropic key format"),
-        ("OpenAI-style key", r"\bsk-[A-Za-z0-9_-]{20,}", 0, "detect-secrets OpenAIDetector, loosened"),
+        # Either case: a model that echoes a key at the start of a sentence writes "Sk-ant-…".
+        ("Anthropic key", r"sk-ant-[A-Za-z0-9_-]{8,}", re.IGNORECASE, "Anthropic key format"),
+        ("OpenAI-style key", r"\bsk-[A-Za-z0-9_-]{20,}", re.IGNORECASE, "detect-secrets OpenAIDetector, loosened"),
         ("Stripe key", r"\b[rs]k_(?:live|test|prod)_[A-Za-z0-9]{10,}", 0, "gitleaks stripe-access-token"),
         ("AWS access key id", r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b", 0, "detect-secrets AWSKeyDetector"),
         (

@@ -40,6 +40,8 @@ SECRETS = [
     ("password in a URL", "DATABASE_URL is postgres://admin:s3cr3tP4ss@db.example.com:5432/app", "s3cr3tP4ss"),
     ("password in a redis URL", "redis://:Zq8!x2Lm@cache:6379/0", "Zq8!x2Lm"),
     ("Anthropic key", "key = sk-ant-api03-AbCdEfGhIjKlMnOp", "sk-ant-api03-AbCdEfGhIjKlMnOp"),
+    ("Anthropic key, capitalised", "Sk-ant-api03-AbCdEfGhIjKlMnOp is the key.", "ant-api03-AbCdEfGhIjKlMnOp"),
+    ("OpenAI-style key, upper case", "KEY: SK-PROJ-ABCDEFGHIJKLMNOPQRSTUV", "PROJ-ABCDEFGHIJKLMNOPQRSTUV"),
     ("Slack token", "xoxb-123456789012-abcdefABCDEF", "xoxb-123456789012-abcdefABCDEF"),
     ("npm token", "//registry.npmjs.org/:_authToken=npm_abcdefghijklmnopqrstuvwxyz0123456789",
      "npm_abcdefghijklmnopqrstuvwxyz0123456789"),

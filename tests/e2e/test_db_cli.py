@@ -14,7 +14,7 @@ from sessions.pg_schema import SCHEMA_VERSION as PG_SCHEMA_VERSION
 from sessions.store import SessionStore
 from tests.e2e.test_postgresql_cli import RUN
 from tests.e2e.test_sessions_cli import assert_one_line_error, huddle
-from tests.sessions.helpers import connect, record, snapshot
+from tests.sessions.helpers import connect, downgrade, record, snapshot
 from tests.sessions.pg_server import SECRET_PASSWORD, PgServer
 
 
@@ -51,16 +51,7 @@ async def test_migrate_brings_an_old_file_up_to_date(tmp_path: Path) -> None:
     old = tmp_path / "old.db"
     async with await SessionStore.open(old) as store:
         await record(store)
-    with connect(old) as raw:  # as huddle left it at version 4 (see test_unpriced)
-        raw.execute("DROP INDEX sessions_by_parent")
-        raw.execute("DROP TABLE decisions")
-        for index in ("events_asked", "events_decided", "events_resumed"):
-            raw.execute(f"DROP INDEX {index}")
-        raw.execute("DROP INDEX sessions_unindexed")
-        raw.execute("DROP TRIGGER search_documents")
-        for column in ("parent_id", "forked_at", "resumes", "heartbeat", "indexed_seq"):
-            raw.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
-        raw.execute("PRAGMA user_version = 4")
+    downgrade(old, 4)  # as huddle left it at version 4
 
     done = huddle("db", "migrate", "--db", str(old))
     assert (done.returncode, done.stdout) == (0, f"huddle: {old}: schema 4 → {SCHEMA_VERSION}\n"), done.stderr

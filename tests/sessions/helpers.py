@@ -131,6 +131,26 @@ async def every_kind(session_id: str = "allkinds0001") -> list[EventBase]:
     ]
 
 
+UNDO_STEPS: dict[int, tuple[str, ...]] = {
+    4: ("ALTER TABLE sessions DROP COLUMN unpriced",),
+    5: ("DROP INDEX sessions_by_parent", *(f"ALTER TABLE sessions DROP COLUMN {c}" for c in ("parent_id", "forked_at", "resumes"))),
+    6: ("DROP TABLE decisions", *(f"DROP INDEX {i}" for i in ("events_asked", "events_decided", "events_resumed"))),
+    7: ("ALTER TABLE sessions DROP COLUMN heartbeat",),
+    8: ("DROP INDEX sessions_unindexed", "DROP TRIGGER search_documents", "ALTER TABLE sessions DROP COLUMN indexed_seq"),
+}
+"""What each schema step since 3 added (`sessions.migrations`), undone newest first."""
+
+
+def downgrade(path: Path, version: int) -> None:
+    """Leave the SQLite file at `path` as a huddle of schema `version` (3 or later) left it."""
+    with connect(path) as raw:
+        for step in sorted(UNDO_STEPS, reverse=True):
+            if step > version:
+                for statement in UNDO_STEPS[step]:
+                    raw.execute(statement)
+        raw.execute(f"PRAGMA user_version = {version}")
+
+
 def nearly_full(monkeypatch: Any, spare_pages: int) -> None:
     """Let the recorder's connection to a SQLite file (made at its first batch) grow the file
     by only `spare_pages` more pages: a later big write gets SQLITE_FULL, as on a full disk."""

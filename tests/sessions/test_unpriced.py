@@ -11,7 +11,7 @@ from sessions.export import write_markdown
 from sessions.migrations import SCHEMA_VERSION
 from sessions.store import SessionStore
 from tests.helpers import team_on
-from tests.sessions.helpers import connect, record
+from tests.sessions.helpers import connect, downgrade, record
 from tui.safe import safe
 from tui.screens.browser import row_cells
 from tui.sessions_cli import table
@@ -69,16 +69,7 @@ async def test_a_mixed_team_reads_as_what_the_priced_calls_cost_plus_unknown(sto
 async def test_a_database_from_before_the_unpriced_count_upgrades(db_path: Path) -> None:
     async with await SessionStore.open(db_path) as store:
         ran = await record(store, team=team_on("llama3.2"))
-    with connect(db_path) as raw:  # as huddle left it at version 3
-        raw.execute("DROP INDEX sessions_by_parent")
-        raw.execute("DROP TABLE decisions")
-        for index in ("events_asked", "events_decided", "events_resumed"):
-            raw.execute(f"DROP INDEX {index}")
-        raw.execute("DROP INDEX sessions_unindexed")
-        raw.execute("DROP TRIGGER search_documents")
-        for column in ("unpriced", "parent_id", "forked_at", "resumes", "heartbeat", "indexed_seq"):
-            raw.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
-        raw.execute("PRAGMA user_version = 3")
+    downgrade(db_path, 3)  # as huddle left it at version 3
 
     async with await SessionStore.open(db_path) as store:
         [row] = await store.list_sessions()

@@ -17,7 +17,8 @@ FIELDS = (("tokens", "tokens", "integer"), ("cost", "cost in $", "number"), ("tu
 
 
 class BudgetFields(Horizontal):
-    """Empty means `empty` (the placeholder: "no limit", "as recorded")."""
+    """A field left empty means `empty` ("no limit", "as recorded"), which it shows greyed
+    as its hint until something is typed."""
 
     DEFAULT_CSS = """
     BudgetFields {

@@ -28,8 +28,11 @@ from engine.agents import TeamSpec as Team
 from engine.approvals import DecisionError
 from engine.budgets import Limits
 from engine.policy import ApprovalPolicy
+from engine.sandbox.settings import SandboxSettings as Sandbox
 from huddle import events
 from huddle._session import Session, run
 from sessions.errors import StoreError
 
-__all__ = ["Agent", "ApprovalPolicy", "DecisionError", "Limits", "Session", "StoreError", "Team", "events", "run"]
+__all__ = [
+    "Agent", "ApprovalPolicy", "DecisionError", "Limits", "Sandbox", "Session", "StoreError", "Team", "events", "run",
+]

@@ -20,7 +20,7 @@ from engine.approvals import Decision
 from engine.budgets import Limits
 from engine.events import EscalationRequested, Event, SessionFinished
 from engine.session import new_session_id
-from huddle._setup import Database, PolicyChoice, approval_policy, asks, setup
+from huddle._setup import Database, PolicyChoice, SandboxChoice, approval_policy, asks, setup
 
 if TYPE_CHECKING:
     from engine.bus import Subscription
@@ -61,6 +61,7 @@ class Session:
         seed: int = 0,
         speed: float = 0.0,
         record: Database = False,
+        sandbox: SandboxChoice = "auto",
     ) -> None:
         """Check and prepare a session; `ValueError` (one line) says what is wrong.
 
@@ -72,10 +73,11 @@ class Session:
         options. `seed`: the simulated provider's (the same seed and task, the same
         session). `speed`: its pace, 0 at once, 1 about 50 tokens a second per agent.
         `record`: the database to record it in (True: the one `huddle sessions` shows).
+        `sandbox`: where agents given `run_python` or `run_shell` run code.
         """
         self._setup = setup(
             task, team=team, pattern=pattern, provider=provider, policy=policy, limits=limits, options=options,
-            seed=seed, speed=speed, record=record,
+            seed=seed, speed=speed, record=record, sandbox=sandbox,
         )
         self._id = new_session_id()
         self._live: LiveSession | None = None
@@ -185,6 +187,7 @@ async def run(
     seed: int = 0,
     speed: float = 0.0,
     record: Database = False,
+    sandbox: SandboxChoice = "auto",
 ) -> SessionFinished:
     """Run a session to its end and return its `session.finished` (`status`, `result`,
     `usage`, `cost`, `session_id`...). The arguments are `Session`'s; nobody is there to
@@ -197,6 +200,6 @@ async def run(
         )
     async with Session(
         task, team=team, pattern=pattern, provider=provider, policy=policy, limits=limits, options=options,
-        seed=seed, speed=speed, record=record,
+        seed=seed, speed=speed, record=record, sandbox=sandbox,
     ) as session:
         return await session.wait()

@@ -19,11 +19,18 @@ from engine.patterns import get_pattern
 from engine.policy import ApprovalPolicy, Mode
 from engine.providers import SIMULATED, assign, team_provider
 from engine.providers.base import Provider
+from engine.sandbox.choice import SandboxUnavailable, refuse_without_sandbox
+from engine.sandbox.settings import BackendName, SandboxSettings
 from engine.session import EngineConfig, SessionSpec
 
 PolicyChoice = Mode | ApprovalPolicy
 """Who decides escalations: "ask" (you, through the session), "approve" or "reject"
 (every one, by rule), or a whole `ApprovalPolicy` (per trigger, per tool, with a timeout)."""
+
+SandboxChoice = BackendName | SandboxSettings
+"""Where agents given `run_python` or `run_shell` run code: "auto" (the first of
+bubblewrap, Docker, Podman that works here), one of them by name, "none" (directly,
+unconfined), or `SandboxSettings` with limits and an image."""
 
 Database = bool | str | os.PathLike[str]
 """Where a session is recorded: False, nowhere; True, the database `huddle sessions`
@@ -45,9 +52,11 @@ class Setup:
 def setup(
     task: str, *, team: TeamSpec | None, pattern: str, provider: str | None, policy: PolicyChoice,
     limits: Limits | None, options: Mapping[str, Any] | None, seed: int, speed: float, record: Database,
+    sandbox: SandboxChoice,
 ) -> Setup:
     """The session the arguments describe; `ValueError` (one line) for any mistake: an
-    unknown pattern or provider, a missing API key, options the pattern does not take.
+    unknown pattern or provider, a missing API key, options the pattern does not take, a
+    team whose agents run code where no sandbox works.
     The user's config is read as the command line reads it (`tui.userfiles`: config.toml,
     with the providers' keys and addresses from the environment over it), so providers
     and prices are the same here as there."""
@@ -59,11 +68,14 @@ def setup(
         placed = assign(members, SIMULATED, provider, user)
         spec = SessionSpec(
             task=task, pattern=pattern, team=placed, limits=limits or Limits(), policy=approval_policy(policy),
-            seed=seed, options=dict(options or {}),
+            seed=seed, options=dict(options or {}), sandbox=SandboxSettings.model_validate(sandbox),
         )
         chosen = team_provider(placed, user, seed=seed, speed=speed, config_file=config_file)
+        refuse_without_sandbox(spec.team, spec.sandbox)
     except ValidationError as error:
         raise ValueError(one_line(error)) from None
+    except SandboxUnavailable as error:
+        raise ValueError(str(error)) from None
     return Setup(spec, chosen, EngineConfig(prices=user.price_table()), _database(record))
 
 

@@ -20,7 +20,7 @@ from engine.config import ConfigError, UserConfig
 from engine.formats import one_line
 from engine.otel.target import trace_target
 from engine.patterns import UnknownPattern
-from engine.sandbox.choice import SandboxUnavailable, choose
+from engine.sandbox.choice import SandboxUnavailable, refuse_without_sandbox
 from engine.providers import assign, team_provider
 from engine.providers.base import Provider
 from engine.policy import ApprovalPolicy
@@ -141,11 +141,10 @@ def assemble(
         raise SetupError(one_line(error)) from None
     except ValueError as error:  # an unknown pattern or provider, a missing key, among others
         raise SetupError(str(error)) from None
-    if spec.team.runs_code():  # refused here, not at its first run: what to install, in one line
-        try:
-            choose(spec.sandbox)
-        except SandboxUnavailable as error:
-            raise SetupError(str(error)) from None
+    try:
+        refuse_without_sandbox(spec.team, spec.sandbox)
+    except SandboxUnavailable as error:
+        raise SetupError(str(error)) from None
     try:
         traces = trace_target(choices.otlp, choices.otlp_content, os.environ)
     except ValueError as error:

@@ -7,6 +7,7 @@ import contextlib
 import functools
 from typing import Protocol
 
+from engine.agents import TeamSpec
 from engine.sandbox import bubblewrap, containers
 from engine.sandbox.bubblewrap import Bubblewrap
 from engine.sandbox.containers import Container
@@ -63,3 +64,11 @@ def choose(settings: SandboxSettings) -> Backend:
     if settings.backend == "auto":
         raise SandboxUnavailable(f"agents that run code need a sandbox, and none works here: {INSTALL}")
     raise SandboxUnavailable(f"the team's sandbox is {settings.backend}, which does not work here ({reasons[0]}): {INSTALL}")
+
+
+def refuse_without_sandbox(team: TeamSpec, settings: SandboxSettings) -> None:
+    """SandboxUnavailable (one line: what to install) when `team` runs code and no backend
+    `settings` allow works here. Every front end calls it before a session starts, so a
+    team is refused at load rather than at its first code run."""
+    if team.runs_code():
+        choose(settings)

@@ -60,7 +60,7 @@ def test_import_huddle_loads_neither_the_ui_nor_a_provider_sdk():
 
 def test_the_public_names_are_all_and_only_those_of_all():
     assert sorted(huddle.__all__) == [
-        "Agent", "ApprovalPolicy", "DecisionError", "Limits", "Session", "StoreError", "Team", "events", "run",
+        "Agent", "ApprovalPolicy", "DecisionError", "Limits", "Sandbox", "Session", "StoreError", "Team", "events", "run",
     ]
     public = {name for name in vars(huddle) if not name.startswith("_")} - {"annotations"}
     assert public == set(huddle.__all__)

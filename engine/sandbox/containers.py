@@ -1,7 +1,9 @@
 """The Docker and Podman backends: code runs in a throwaway container of the team's image
 (`SandboxSettings.image`, pulled when first needed) with no network, a read-only root,
 /tmp a small tmpfs, the scratch folder mounted at /scratch, every capability dropped, and
-the daemon's own limits on memory, processes (`--pids-limit`) and CPU time.
+the daemon's own limits on memory, processes (`--pids-limit`) and CPU time. A small init
+is its first process (`--init`): the code is not the namespace's init, which the kernel
+would spare the CPU limit's SIGXCPU, and what it leaves behind is reaped.
 
 The container is named for the run; at the end, or at the wall time, it is killed by
 name (`docker kill`), so nothing it started outlives the call even when the client dies.
@@ -23,37 +25,58 @@ from engine.sandbox.settings import SandboxSettings
 from engine.tools import ToolError
 
 Engine = Literal["docker", "podman"]
+OPEN_FILES = 1024
+"""Files a process of the code may hold open (the engines' own default is far above what a
+host without CAP_SYS_RESOURCE lets them set)."""
 PULL_TIMEOUT = 600.0
 """Seconds an image may take to download, before the first run (not counted in its wall time)."""
 
 
-def arguments(engine: Engine, job: Job, user: tuple[int, int] | None) -> list[str]:
-    """The client's command line for `job`: `docker run ...` (or `podman run ...`)."""
+def arguments(engine: Engine, job: Job, user: tuple[int, int] | None, *, cgroups: bool = True) -> list[str]:
+    """The client's command line for `job`: `docker run ...` (or `podman run ...`).
+    `cgroups`: whether the engine can set limits through cgroups here (rootless Podman on
+    cgroups v1 cannot: it ignores them, and says so on the code's stderr)."""
     settings = job.settings
     scratch = str(job.scratch)
     if "," in scratch or "\n" in scratch:
         raise ToolError(f"the scratch folder's path cannot be mounted by {engine}: {scratch!r}")
     memory = f"{settings.memory_mb}m"
     cpu = max(1, round(settings.cpu_s))
-    env = safe_env(INSIDE)
-    if engine == "podman":  # rootless: the user's own id inside maps to the user
+    data = settings.memory_mb * 1024 * 1024  # what a process may allocate: past it, Python's MemoryError, as under bubblewrap
+    limits = [
+        "--ulimit", f"cpu={cpu}:{cpu + 1}", "--ulimit", f"data={data}:{data}", "--ulimit", "core=0",
+        "--ulimit", f"nofile={OPEN_FILES}:{OPEN_FILES}",
+    ]
+    if cgroups:
+        limits += ["--memory", memory, "--memory-swap", memory, "--pids-limit", str(settings.processes)]
+    if engine == "podman" and user is None:  # rootless: the user's own id inside maps to the user
         identity = ["--userns", "keep-id"]
     else:
         uid, gid = user if user is not None else (os.getuid(), os.getgid())
         identity = ["--user", f"{uid}:{gid}"]
+    if user is not None or engine == "podman":
+        # A count of processes as bubblewrap's, where it counts only the code's: as nobody, or in
+        # rootless Podman's user namespace. Not for Docker run as the user: the user's own
+        # processes outside would count.
+        limits += ["--ulimit", f"nproc={settings.processes}:{settings.processes}"]
     return [
-        engine, "run", "--rm", "--interactive", "--name", job.name,
+        engine, "run", "--rm", "--interactive", "--init", "--name", job.name,
         "--network", "none",
         "--read-only", "--tmpfs", f"/tmp:rw,nosuid,nodev,size={memory}",
         "--mount", f"type=bind,source={scratch},target={INSIDE}", "--workdir", INSIDE,
-        "--memory", memory, "--memory-swap", memory,
-        "--pids-limit", str(settings.processes),
-        "--ulimit", f"cpu={cpu}:{cpu + 1}", "--ulimit", "core=0",
+        *limits,
         "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
         *identity,
-        *[arg for name, value in env.items() for arg in ("--env", f"{name}={value}")],
+        *[arg for name, value in safe_env(INSIDE).items() for arg in ("--env", f"{name}={value}")],
         "--", settings.image, *job.command,
     ]
+
+
+def cgroup_limits(engine: Engine, user: tuple[int, int] | None) -> bool:
+    """Whether `engine` can limit memory and processes through cgroups here: not rootless
+    Podman on a machine with cgroups v1 (the rlimits `arguments` sets hold there too)."""
+    rootless = engine == "podman" and user is None and os.geteuid() != 0
+    return not rootless or os.path.exists("/sys/fs/cgroup/cgroup.controllers")
 
 
 class Container:
@@ -68,12 +91,14 @@ class Container:
 
     @contextlib.contextmanager
     def launch(self, job: Job) -> Iterator[Launch]:
+        user = unprivileged()
+
         async def stop() -> None:
             await _quietly([self.engine, "kill", job.name])
             await _quietly([self.engine, "rm", "--force", job.name])
 
         yield Launch(
-            arguments(self.engine, job, unprivileged()), env=None, stdin=job.stdin, stop=stop,
+            arguments(self.engine, job, user, cgroups=cgroup_limits(self.engine, user)), env=None, stdin=job.stdin, stop=stop,
             exit_offset=True,
         )
 

@@ -10,17 +10,26 @@ import pytest
 
 from engine.sandbox.choice import why_not
 from engine.sandbox.runner import CodeRunner
-from engine.sandbox.settings import SandboxSettings
+from engine.sandbox.settings import DEFAULT_IMAGE, SandboxSettings
 
 KEY = "sk-ant-api03-sandboxSECRETabcdefghijklmnop0123456789"
 
 
+BACKEND = os.environ.get("HUDDLE_TEST_SANDBOX", "bubblewrap")
+"""The backend `runner` runs code in: bubblewrap (CI installs it), or, on a machine with a
+container engine, docker or podman, in the image HUDDLE_TEST_IMAGE names (one with
+python3, sh and sleep)."""
+IMAGE = os.environ.get("HUDDLE_TEST_IMAGE", DEFAULT_IMAGE)
+
+
 @pytest.fixture(scope="session")
 def bwrap() -> None:
-    """The tests that run code need bubblewrap: CI installs it (`make bubblewrap`)."""
-    why = why_not("bubblewrap")
+    """The tests that run code need bubblewrap (CI installs it: `make bubblewrap`), or the
+    backend HUDDLE_TEST_SANDBOX names."""
+    why = why_not(BACKEND)
     if why is not None:
-        pytest.fail(f"this test runs code under bubblewrap, which does not work here ({why}): run `make bubblewrap`")
+        pytest.fail(f"this test runs code under {BACKEND}, which does not work here ({why})"
+                    + (": run `make bubblewrap`" if BACKEND == "bubblewrap" else ""))
 
 
 @pytest.fixture
@@ -45,7 +54,7 @@ def files_of(folder: Path) -> dict[str, bytes]:
 
 
 def runner(tmp_path: Path, project: Path, **limits: object) -> CodeRunner:
-    settings = SandboxSettings(**{"wall_s": 10, **limits})
+    settings = SandboxSettings(**{"backend": BACKEND, "image": IMAGE, "wall_s": 10, **limits})
     return CodeRunner(settings, tmp_path / "scratch" / "s1", lambda: project, lambda: (KEY,))
 
 

@@ -1,4 +1,4 @@
-"""Agents' code under bubblewrap: no network, the project untouched, no keys, every limit
+"""Agents' code under bubblewrap (or the backend HUDDLE_TEST_SANDBOX names): no network, the project untouched, no keys, every limit
 holding, nothing left running. These tests run code for real (bubblewrap is needed)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from engine.tools import ToolError
-from tests.engine.sandboxing import KEY, files_of, processes_with, runner
+from tests.engine.sandboxing import BACKEND, KEY, files_of, processes_with, runner
 
 pytestmark = pytest.mark.usefixtures("bwrap")
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("bwrap")
 async def test_print_six_times_seven_comes_back_as_42(tmp_path, project):
     code = runner(tmp_path, project)
     shown = await code.shown()
-    assert (shown.backend, shown.isolated) == ("bubblewrap", True)
+    assert (shown.backend, shown.isolated) == (BACKEND, True)
     assert shown.limits == {"wall_s": 10.0, "cpu_s": 30.0, "memory_mb": 512.0, "processes": 64.0, "output_kb": 64.0}
     result = await code.run("run_python", {"code": "print(6*7)"})
     first, _, rest = result.partition("\n")
@@ -78,7 +78,7 @@ async def test_a_key_in_huddles_environment_is_not_visible_to_the_code(tmp_path,
     )
     names = [line.split(" = ")[0] for line in result.split("[stdout]\n")[1].split("\n[stderr")[0].splitlines()[:-1]]
     assert set(names) <= {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "TERM", "PYTHONUNBUFFERED",
-                          "PYTHONDONTWRITEBYTECODE", "PWD", ""}
+                          "PYTHONDONTWRITEBYTECODE", "PWD", "", "HOSTNAME", "container"}  # the last two: Docker's, Podman's
     assert KEY not in result and "HUDDLE_TEST_TOKEN" not in result and "ANTHROPIC" not in result
     assert "API = '[redacted]'" in result  # a key the code reads from the copy is redacted on the way out
 

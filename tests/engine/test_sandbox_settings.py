@@ -81,17 +81,20 @@ def test_a_containers_command_line_has_no_network_and_the_daemons_limits(tmp_pat
     settings = SandboxSettings(backend=engine, image="python:3.12-slim", memory_mb=300, cpu_s=5, processes=20)
     job = Job(("python3", "-"), b"print(1)", tmp_path, settings, "huddle-abc-1-1")
     argv = containers.arguments(engine, job, None)
-    assert argv[:6] == [engine, "run", "--rm", "--interactive", "--name", "huddle-abc-1-1"]
+    assert argv[:7] == [engine, "run", "--rm", "--interactive", "--init", "--name", "huddle-abc-1-1"]
     pairs = {(argv[i], argv[i + 1]) for i in range(len(argv) - 1)}
     assert {("--network", "none"), ("--memory", "300m"), ("--memory-swap", "300m"), ("--pids-limit", "20"),
-            ("--ulimit", "cpu=5:6"), ("--cap-drop", "ALL"), ("--security-opt", "no-new-privileges"),
+            ("--ulimit", "cpu=5:6"), ("--ulimit", f"data={300 * 1024 * 1024}:{300 * 1024 * 1024}"), ("--ulimit", "nofile=1024:1024"), ("--cap-drop", "ALL"), ("--security-opt", "no-new-privileges"),
             ("--workdir", "/scratch"), ("--mount", f"type=bind,source={tmp_path},target=/scratch")} <= pairs
     assert "--read-only" in argv and argv[-4:] == ["--", "python:3.12-slim", "python3", "-"]
-    as_root = containers.arguments(engine, job, (65534, 65534))
-    if engine == "podman":  # rootless: the user's own id
-        assert ("--userns", "keep-id") in pairs and "--user" not in as_root
-    else:
-        assert as_root[as_root.index("--user") + 1] == "65534:65534"
+    as_root = containers.arguments(engine, job, (65534, 65534))  # huddle run by root: code runs as nobody
+    assert as_root[as_root.index("--user") + 1] == "65534:65534" and "keep-id" not in as_root
+    assert "nproc=20:20" in as_root
+    assert ("nproc=20:20" in argv) == (engine == "podman")  # Docker as the user: the user's processes would count
+    if engine == "podman":  # rootless: the user's own id inside is the user's outside
+        assert ("--userns", "keep-id") in pairs and "--user" not in argv
+    no_cgroups = containers.arguments(engine, job, None, cgroups=False)  # rootless Podman on cgroups v1
+    assert not {"--memory", "--pids-limit"} & set(no_cgroups) and f"data={300 * 1024 * 1024}:{300 * 1024 * 1024}" in no_cgroups
     envs = [argv[i + 1] for i in range(len(argv) - 1) if argv[i] == "--env"]
     assert "HOME=/scratch" in envs and not any("KEY" in env or "TOKEN" in env for env in envs)
 

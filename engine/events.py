@@ -46,6 +46,7 @@ ErrorType = Literal[
     "breaker",
     "internal",
     "tool",
+    "cancelled",
 ]
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.budgets import Resource, Streaming
-from engine.events import PROGRESS_EVERY, CallProgress, ErrorType, Usage
+from engine.events import PROGRESS_EVERY, CallFailed, CallProgress, ErrorType, Usage
 from engine.pricing import rounded
 from engine.providers.base import ProviderError, ProviderRequest, ToolUse
 from engine.run.coalescing import DeltaSender
@@ -154,6 +154,10 @@ async def stream(ctx: RunContext, request: ProviderRequest, agent: str, key: str
         failed = AttemptFailed(error.error_type, run.outside_text(error.message), error.retryable, error.retry_after)
         failed.used(run, agent, request.model, error.usage if error.usage.total else usage or Usage())
         raise failed from None
+    except asyncio.CancelledError:  # the session ended (cancelled, or stopped by another call) mid-reply
+        deltas.flush()
+        _cut_off(ctx, agent, key, attempt, request.model, so_far() if first is not None or usage else Usage())
+        raise
     except TimeoutError:
         deltas.flush()
         if budget_end is not None and timer.when() == budget_end:
@@ -165,6 +169,16 @@ async def stream(ctx: RunContext, request: ProviderRequest, agent: str, key: str
         deltas.flush()  # what came is sent before whatever the attempt's end brings
         del run.streaming[key]
     return Streamed("".join(texts), "".join(answers), tuple(uses), usage or Usage(), stop)
+
+
+def _cut_off(ctx: RunContext, agent: str, key: str, attempt: int, model: str, used: Usage) -> None:
+    """An attempt the session's end cut off: what it had used is billed, so it is counted,
+    and its end recorded (a `call.failed`, published at once: the task is being cancelled)."""
+    cost = ctx.run.account(agent, model, used) if used.total else 0.0
+    ctx.publish(
+        CallFailed, agent=agent, call_key=key, attempt=attempt, error_type="cancelled",
+        error="stopped mid-reply: the session ended", final=True, usage=used, cost=rounded(cost),
+    )
 
 
 async def _progress(

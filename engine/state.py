@@ -482,8 +482,8 @@ class SessionState:
     def _call_failed(self, e: CallFailed) -> None:
         """A failed attempt counts what it used before it failed (a provider bills it)."""
         agent = self._account(e)
-        if agent is not None:
-            agent.status = "failed" if e.final else "retrying"
+        if agent is not None:  # one the session's end cut off did not fail: it was stopped
+            agent.status = "idle" if e.error_type == "cancelled" else "failed" if e.final else "retrying"
 
     def _retry(self, e: Retry) -> None:
         self._busy(e.agent, "retrying")

@@ -189,7 +189,7 @@ class Transcript:
         self._flush(e)
         self._say(e, line)
         if e.usage.total:  # a provider bills what an attempt used before it failed
-            self._used(e, e.usage, e.cost, " (failed attempt)")
+            self._used(e, e.usage, e.cost, " (cut off)" if e.error_type == "cancelled" else " (failed attempt)")
 
     def _escalation_requested(self, e: EscalationRequested, line: Line | None) -> None:
         self._say(e, line)

@@ -19,10 +19,15 @@ from tests.engine.test_coalescing import Coder
 from tests.helpers import orchestrated, plan_of, run
 
 
-def totals(events: list[EventBase]) -> tuple[int, int]:
+def folded(events: list[EventBase]) -> SessionState:
     state = SessionState()
     for event in events:
         state.apply(event)
+    return state
+
+
+def totals(events: list[EventBase]) -> tuple[int, int]:
+    state = folded(events)
     return state.totals.tokens_in, state.totals.tokens_out
 
 
@@ -41,6 +46,7 @@ async def test_a_cancelled_sessions_call_is_counted_for_what_it_streamed():
     assert finished.kind == "session.finished" and finished.status == "cancelled"
     assert (finished.usage.tokens_in, finished.usage.output_tokens) == (1_100, 48)  # the lead's plan, and the cut call
     assert totals(events) == (1_100, 48)  # the record counts as the session did
+    assert folded(events).agents["coder"].status == "idle"  # stopped, not failed
 
 
 @dataclass
@@ -80,3 +86,4 @@ async def test_a_call_cut_off_by_a_budget_stop_is_counted_and_a_resume_counts_it
     assert totals(ran.events) == (usage.tokens_in, usage.output_tokens)
     carried = Record.from_events(ran.events).spent  # what a resume starts counting from
     assert sum(spend.usage.total for spend in carried) == usage.total
+

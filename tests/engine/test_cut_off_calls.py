@@ -15,7 +15,7 @@ from engine.policy import ApprovalPolicy
 from engine.providers.base import ProviderEvent, ProviderRequest, Stop, TextDelta, ToolInputDelta, UsageReport
 from engine.run.record import Record
 from engine.state import SessionState
-from tests.engine.test_coalescing import Coder
+from tests.engine.coder_stream import cancelled_mid_reply
 from tests.helpers import orchestrated, plan_of, run
 
 
@@ -32,13 +32,7 @@ def totals(events: list[EventBase]) -> tuple[int, int]:
 
 
 async def test_a_cancelled_sessions_call_is_counted_for_what_it_streamed():
-    events: list[EventBase] = []
-    coder = Coder(pieces=40)
-    session = coder.victim = asyncio.create_task(run(coder, on_event=events.append))
-    try:
-        await session
-    except asyncio.CancelledError:
-        pass
+    events = await cancelled_mid_reply(40)
     cut = [e for e in events if isinstance(e, CallFailed) and e.agent == "coder"]
     assert len(cut) == 1 and cut[0].error_type == "cancelled" and cut[0].final
     assert cut[0].usage.input_tokens == 1_000 and cut[0].usage.output_tokens == 38  # 150 characters streamed

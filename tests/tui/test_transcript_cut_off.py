@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from engine.events import EventBase
-from tests.engine.test_coalescing import Coder
-from tests.helpers import run
+from tests.engine.coder_stream import cancelled_mid_reply
 from tui.transcript import Transcript
 
 
 async def test_the_transcript_says_a_cut_off_call_was_cut_off_with_what_it_used():
-    events: list[EventBase] = []
-    coder = Coder(pieces=40)
-    session = coder.victim = asyncio.create_task(run(coder, on_event=events.append))
-    try:
-        await session
-    except asyncio.CancelledError:
-        pass
+    events = await cancelled_mid_reply(40)
     printed: list[str] = []
     transcript = Transcript(printed.append)
     for event in events:

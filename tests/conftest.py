@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.sandboxing import bwrap, project  # noqa: F401 - fixtures: bubblewrap checked, a project folder
+from tests.engine.sandboxing import code_sandbox, project  # noqa: F401 - fixtures: a working sandbox checked, a project folder
 from tests.sessions.pg_server import pg_dsn, pg_server  # noqa: F401 - fixtures: one PostgreSQL server per run
 
 

@@ -41,7 +41,7 @@ def script(seen):
     return Reply(events=tool_events({"code": CODE}, name="run_python", lead="Let me check."))
 
 
-@pytest.mark.usefixtures("bwrap")
+@pytest.mark.usefixtures("code_sandbox")
 def test_a_headless_run_runs_the_models_code_in_the_sandbox(tmp_path):
     team = tmp_path / "coders.toml"
     team.write_text(TEAM)
@@ -62,7 +62,7 @@ def test_a_headless_run_runs_the_models_code_in_the_sandbox(tmp_path):
     assert not (tmp_path / "answer.txt").exists()  # the folder huddle ran in is untouched
 
 
-@pytest.mark.usefixtures("bwrap")
+@pytest.mark.usefixtures("code_sandbox")
 def test_in_the_app_the_dialog_shows_the_code_and_approving_runs_it(tmp_path):
     """The installed app in a pseudo-terminal: the model asks to run code; the dialog shows
     the code and the sandbox; Enter runs it, and its result reaches the model."""

@@ -23,7 +23,7 @@ IMAGE = os.environ.get("HUDDLE_TEST_IMAGE", DEFAULT_IMAGE)
 
 
 @pytest.fixture(scope="session")
-def bwrap() -> None:
+def code_sandbox() -> None:
     """The tests that run code need bubblewrap (CI installs it: `make bubblewrap`), or the
     backend HUDDLE_TEST_SANDBOX names."""
     why = why_not(BACKEND)

@@ -11,7 +11,7 @@ import pytest
 from engine.tools import ToolError
 from tests.engine.sandboxing import BACKEND, KEY, files_of, processes_with, runner
 
-pytestmark = pytest.mark.usefixtures("bwrap")
+pytestmark = pytest.mark.usefixtures("code_sandbox")
 
 
 async def test_print_six_times_seven_comes_back_as_42(tmp_path, project):

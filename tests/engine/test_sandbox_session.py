@@ -22,7 +22,7 @@ from engine.session import EngineConfig, SessionSpec, run_session
 from engine.state import SessionState
 from tests.helpers import FAST_RETRY, ScriptedProvider, pattern_info, run
 
-pytestmark = pytest.mark.usefixtures("bwrap")
+pytestmark = pytest.mark.usefixtures("code_sandbox")
 
 TEAM = TeamSpec(agents=(AgentSpec(name="coder", role="python developer", tools=("run_python", "run_shell")),))
 COUNTING = "import pathlib\nruns = pathlib.Path('runs.txt')\nruns.write_text(runs.read_text() + 'ran\\n' if runs.exists() else 'ran\\n')\nprint(6*7)"

@@ -63,9 +63,15 @@ class BudgetGuard:
 
     async def report(self, ctx: RunContext, reason: str = "usage", unpriced_models: list[str] | None = None) -> None:
         """Emit `budget.updated`: the limits and what the session has used."""
+        self.tell(ctx, reason, unpriced_models)
+        await ctx.run.bus.wait_for_room()
+
+    def tell(self, ctx: RunContext, reason: str = "usage", unpriced_models: list[str] | None = None) -> None:
+        """Publish `budget.updated` at once, without waiting for a reader that is behind
+        (`report` waits: use it wherever the caller can)."""
         run = self._run
         run.spent.seconds = run.elapsed()
-        await ctx.emit(
+        ctx.publish(
             BudgetUpdated,
             limits=run.limits,
             tokens=run.spent.tokens,

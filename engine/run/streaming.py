@@ -179,6 +179,8 @@ def _cut_off(ctx: RunContext, agent: str, key: str, attempt: int, model: str, us
         CallFailed, agent=agent, call_key=key, attempt=attempt, error_type="cancelled",
         error="stopped mid-reply: the session ended", final=True, usage=used, cost=rounded(cost),
     )
+    if used.total:
+        ctx.run.budget.tell(ctx)  # the budgets' bar counts it too
 
 
 async def _progress(

@@ -41,6 +41,8 @@ async def test_a_cancelled_sessions_call_is_counted_for_what_it_streamed():
     assert (finished.usage.tokens_in, finished.usage.output_tokens) == (1_100, 48)  # the lead's plan, and the cut call
     assert totals(events) == (1_100, 48)  # the record counts as the session did
     assert folded(events).agents["coder"].status == "idle"  # stopped, not failed
+    budget = [e for e in events if e.kind == "budget.updated"][-1]  # what the budgets' bar shows
+    assert (budget.tokens, budget.cost) == (finished.usage.total, finished.cost)
 
 
 @dataclass
@@ -78,6 +80,8 @@ async def test_a_call_cut_off_by_a_budget_stop_is_counted_and_a_resume_counts_it
     usage = ran.finished.usage
     assert usage.tokens_in >= 100 + 200 + 300
     assert totals(ran.events) == (usage.tokens_in, usage.output_tokens)
+    budget = [e for e in ran.events if e.kind == "budget.updated"][-1]
+    assert (budget.tokens, budget.cost) == (usage.total, ran.finished.cost)
     carried = Record.from_events(ran.events).spent  # what a resume starts counting from
     assert sum(spend.usage.total for spend in carried) == usage.total
 

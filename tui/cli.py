@@ -125,31 +125,24 @@ def _task_text(words: Sequence[str]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sessions.paths import db_path
     from tui.headless import HeadlessRun, run_headless
     from tui.setup import Choices, SetupError, build, parse_option
+    from tui.userfiles import database
 
     task = _task_text(args.task) or DEMO_TASK
-    ask = resume_cli.asks(args)
     try:
         setup = build(Choices(
-            task=task,
-            team=args.team,
-            pattern=args.pattern,
-            provider=args.provider,
-            approve="ask" if ask else (args.approve or "reject"),
-            tokens=args.max_tokens, cost=args.max_cost, turns=args.max_turns, seconds=args.timeout,
-            options=dict(parse_option(text) for text in args.option),
-            seed=args.seed, speed=args.speed, faults=args.faults,
-            call_timeout=args.call_timeout, decision_timeout=args.decision_timeout,
-            otlp=args.otlp, otlp_content=args.otlp_content,
+            task=task, team=args.team, pattern=args.pattern, options=dict(parse_option(text) for text in args.option),
+            seed=args.seed, faults=args.faults, **resume_cli.run_choices(args),
         ))
     except SetupError as error:
         raise UsageError(str(error)) from None
     if args.headless:
         import asyncio
 
-        job = HeadlessRun(setup.spec, setup.provider, setup.config, ask=ask, db=db_path(args.db), lines=args.json)
+        job = HeadlessRun(
+            setup.spec, setup.provider, setup.config, ask=resume_cli.asks(args), db=database(args.db), lines=args.json,
+        )
         return asyncio.run(run_headless(job))
     return _run_app(args, setup)
 
@@ -158,13 +151,13 @@ def _run_app(args: argparse.Namespace, setup: Setup | None = None, start: str = 
     """The app: on a live session (`setup`), or at the launch screen or the browser."""
     import asyncio
 
-    from sessions.paths import db_path
     from sessions.opening import open_store
     from tui.app import make_app
     from tui.recording import LiveSession
+    from tui.userfiles import database
 
     async def main() -> int:
-        async with await open_store(db_path(args.db)) as store:
+        async with await open_store(database(args.db)) as store:
             live = LiveSession(setup.spec, setup.provider, setup.config, store=store) if setup is not None else None
             app = make_app(live, store=store, start=start)  # type: ignore[arg-type]
             await app.run_async()

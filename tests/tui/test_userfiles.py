@@ -144,3 +144,16 @@ def test_a_config_toml_that_cannot_be_read_is_one_line_when_it_names_the_databas
     monkeypatch.delenv("HUDDLE_DB")
     with pytest.raises(StoreError, match=r"^huddle: .*config.toml: not valid TOML"):
         database()
+
+
+def test_a_headless_run_records_where_config_toml_says_as_sessions_list_reads(user_config, monkeypatch, tmp_path, capsys):
+    from tui.userfiles import config_path
+
+    configured = tmp_path / "configured.db"
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text(f'db = "{configured}"\n')
+    monkeypatch.delenv("HUDDLE_DB")
+    assert main(["run", "--headless", "--approve", "approve", "--speed", "0", "--seed", "1", "A word counter"]) == 0
+    assert f"in {configured}" in capsys.readouterr().err and configured.exists()
+    assert main(["sessions", "list"]) == 0
+    assert "A word counter" in capsys.readouterr().out

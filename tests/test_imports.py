@@ -35,3 +35,10 @@ def test_sessions_load_without_the_ui():
     assert "sessions" in loaded and "engine" in loaded
     for forbidden in ("textual", "rich", "tui", "anthropic", "openai", "mcp"):
         assert forbidden not in loaded, forbidden
+
+
+def test_a_headless_run_loads_no_textual():
+    loaded = _loaded_after("import tui.headless, tui.console, tui.transcript")
+    assert "tui" in loaded
+    for heavy in ("textual", "rich"):  # the code a prompt shows is highlighted only when it is shown
+        assert heavy not in loaded, heavy

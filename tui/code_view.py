@@ -10,13 +10,13 @@ highlighted into `Content` (styles laid over the text, never markup read from it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from textual.content import Content
-from textual.highlight import highlight
+from typing import TYPE_CHECKING, Any
 
 from engine.events import SandboxShown, ToolAsked
 from tui.safe import clean
+
+if TYPE_CHECKING:
+    from textual.content import Content
 
 CODE_INPUTS: dict[str, tuple[str, str, str]] = {
     "run_python": ("code", "python", "Code"),
@@ -94,6 +94,8 @@ def may_always_allow(tool: ToolAsked | None) -> bool:
 
 def sandbox_content(sandbox: SandboxShown) -> Content:
     """The sandbox line: "Sandbox: " and the sandbox, all in red when nothing confines it."""
+    from textual.content import Content  # here: a headless run's prompt loads no Textual
+
     if not sandbox.isolated:
         return Content.styled(f"Sandbox: {sandbox_text(sandbox)}", "bold $text-error")
     return Content.assemble(("Sandbox: ", "bold"), sandbox_text(sandbox))
@@ -101,4 +103,6 @@ def sandbox_content(sandbox: SandboxShown) -> Content:
 
 def code_content(shown: CodeShown) -> Content:
     """The code, highlighted in its language: every line of it, as written."""
+    from textual.highlight import highlight
+
     return highlight(shown.code, language=shown.language)

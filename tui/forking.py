@@ -16,9 +16,11 @@ A fork that cannot be made says why in one line (`CannotFork`); nothing is chang
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from engine.approvals import FORK_RULE, DecisionError, answer
@@ -109,8 +111,9 @@ async def load_forkable(store: SessionStore, wanted: str, choices: ForkChoices, 
     changes += _setting_changes(started, choices, team)
     origin = ForkOrigin(session_id=parent.id, at_seq=choices.at, changes=changes)
     try:
-        setup = resumed_setup(
-            started, choices, user, task=choices.task, team=team, options=choices.options, forked_from=origin,
+        setup = await asyncio.to_thread(  # may probe for a sandbox: off the loop
+            partial(resumed_setup, started, choices, user, task=choices.task, team=team, options=choices.options,
+                    forked_from=origin),
         )
     except SetupError as error:
         raise CannotFork(f"huddle: cannot fork session {parent.id}: {error}") from None

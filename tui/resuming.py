@@ -9,6 +9,7 @@ cannot be carried on says why in one line (`CannotResume`), and nothing is chang
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +59,7 @@ async def load_resumable(store: SessionStore, wanted: str, choices: ResumeChoice
     if isinstance(events[-1], SessionFinished) and events[-1].status == "completed":
         raise CannotResume(f"huddle: session {row.id} completed: there is nothing to resume")
     try:
-        setup = resumed_setup(started, choices, user)
+        setup = await asyncio.to_thread(resumed_setup, started, choices, user)  # may probe for a sandbox
     except SetupError as error:
         raise CannotResume(f"huddle: session {row.id} cannot be resumed: {error}") from None
     return Resumable(row, events, setup)

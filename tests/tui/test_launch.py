@@ -56,7 +56,7 @@ async def test_an_empty_task_is_refused_and_nothing_starts():
         await pilot.press("backspace")  # the example task, selected, goes
         assert screen.query_one("#task", TextArea).text == ""
         await pilot.press("ctrl+s")
-        assert "Write a task" in text_of(screen, "#error")
+        await until(pilot, lambda: "Write a task" in text_of(screen, "#error"), what="the error")
         assert app.screen is screen
         assert screen.query_one("#task", TextArea).has_focus
 
@@ -118,7 +118,7 @@ async def test_a_bad_budget_is_explained():
         screen.query_one("#task", TextArea).text = "x"
         screen.query_one("#turns", Input).value = "0"
         await pilot.press("ctrl+s")
-        assert "turns must be more than zero" in text_of(screen, "#error")
+        await until(pilot, lambda: "turns must be more than zero" in text_of(screen, "#error"), what="the error")
         assert app.screen is screen
 
 
@@ -426,3 +426,52 @@ async def test_a_teams_mcp_servers_are_listed_with_their_tools(user_config):
         shown = text_of(screen, "#team-agents")
         assert "fake.fail" in shown and "gone · no-such-mcp-server-here" in shown
         assert "did not start: cannot run 'no-such-mcp-server-here'" in shown
+
+
+CODERS = """
+name = "coders"
+pattern = "orchestrator"
+lead = "lead"
+
+[[agents]]
+name = "lead"
+role = "planner"
+
+[[agents]]
+name = "coder"
+role = "python developer"
+tools = ["run_python"]
+"""
+
+
+async def test_a_team_that_runs_code_is_checked_for_a_sandbox_off_the_loop(user_config, monkeypatch):
+    """Finding a sandbox may start one or ask a daemon (seconds, the first time): the
+    screen goes on answering meanwhile, and a second ctrl+s starts nothing more."""
+    import threading
+
+    from engine.sandbox import choice
+    from tui.userfiles import teams_dir
+
+    probing, answer = threading.Event(), threading.Event()
+
+    def slow_probe(name: str) -> None:
+        probing.set()
+        answer.wait(10)
+
+    monkeypatch.setattr(choice, "why_not", slow_probe)
+    teams_dir().mkdir(parents=True, exist_ok=True)
+    (teams_dir() / "coders.toml").write_text(CODERS)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await launch(pilot)
+        team = screen.query_one("#team", Select)
+        team.value = next(value for _, value in team._options if str(value).endswith("coders.toml"))
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await until(pilot, probing.is_set, what="the sandbox probe")
+        await pilot.press("ctrl+s")
+        await pilot.press("ctrl+s")
+        assert app.screen is screen and not answer.is_set()  # the loop ran these keys while the probe waited
+        answer.set()
+        await until(pilot, lambda: isinstance(app.screen, SessionScreen), what="session screen")
+        assert [type(s) for s in app.screen_stack].count(SessionScreen) == 1  # one session started, not three

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from rich.text import Text
@@ -109,6 +110,8 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
         """Each team choice read so far, or why it could not be read."""
         self._shown_team: str | None = None
         self._team_file: TeamFile | None = None
+        self._starting = False
+        """True while a press of Start is being set up (off the loop)."""
         self._recent: list[str] = []
         self._unready: dict[str, str] = {}
         """The providers that cannot be chosen yet, and what each needs."""
@@ -373,16 +376,34 @@ class LaunchScreen(CancelWorkersFirst, Screen[None]):
 
     @on(Button.Pressed, "#start")
     def action_start(self) -> None:
-        error = self.query_one("#error", Static)
-        try:
-            setup = build(self.choices())
-        except SetupError as problem:
-            error.update(Content.styled(f"✗ {clean_line(str(problem))}", "bold $text-error"))
-            if "task" in str(problem):
-                self.query_one("#task", TextArea).focus()
+        if self._starting:  # pressed again while the first press is being set up
             return
-        error.update("")
+        try:
+            choices = self.choices()
+        except SetupError as problem:
+            self._refused(problem)
+            return
+        self._starting = True
+        self._set_up(choices)
+
+    @work(group="start")
+    async def _set_up(self, choices: Choices) -> None:
+        """The session `choices` make, set up off the loop (the first team that runs code
+        probes for a sandbox: it may start one or ask a daemon), the screen answering meanwhile."""
+        try:
+            setup = await asyncio.to_thread(build, choices)
+        except SetupError as problem:
+            self._refused(problem)
+            return
+        finally:
+            self._starting = False
+        self.query_one("#error", Static).update("")
         self.app.start_session(setup)  # type: ignore[attr-defined]
+
+    def _refused(self, problem: SetupError) -> None:
+        self.query_one("#error", Static).update(Content.styled(f"✗ {clean_line(str(problem))}", "bold $text-error"))
+        if "task" in str(problem):
+            self.query_one("#task", TextArea).focus()
 
     def action_back(self) -> None:
         self.app.back(exit=False)  # type: ignore[attr-defined]  # escape while writing a task must not quit

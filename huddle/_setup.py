@@ -10,16 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
-from pydantic import ValidationError
-
 from engine.agents import TeamSpec
 from engine.budgets import Limits
-from engine.formats import one_line
 from engine.patterns import get_pattern
 from engine.policy import ApprovalPolicy, Mode
-from engine.providers import SIMULATED, assign, team_provider
+from engine.providers import SIMULATED, assign
 from engine.providers.base import Provider
-from engine.sandbox.choice import SandboxUnavailable, refuse_without_sandbox
 from engine.sandbox.settings import BackendName, SandboxSettings
 from engine.session import EngineConfig, SessionSpec
 
@@ -56,27 +52,25 @@ def setup(
 ) -> Setup:
     """The session the arguments describe; `ValueError` (one line) for any mistake: an
     unknown pattern or provider, a missing API key, options the pattern does not take, a
-    team whose agents run code where no sandbox works.
-    The user's config is read as the command line reads it (`tui.userfiles`: config.toml,
-    with the providers' keys and addresses from the environment over it), so providers
-    and prices are the same here as there."""
-    from tui.userfiles import config_path, load_config  # here: `import huddle` loads nothing of the app
+    team whose agents run code where no sandbox works. It is set up as the command line
+    sets one up (`tui.setup.assemble`): the user's config (config.toml, with the providers'
+    keys and addresses from the environment over it), prices, the sandbox check, and a
+    trace where OTEL_EXPORTER_OTLP_ENDPOINT says."""
+    from tui.setup import RunChoices, assemble  # here: `import huddle` loads nothing of the app
+    from tui.userfiles import load_config
 
-    try:
+    user = load_config()
+
+    def spec() -> SessionSpec:
         members = team if team is not None else get_pattern(pattern).team()
-        user, config_file = load_config(), str(config_path())
-        placed = assign(members, SIMULATED, provider, user)
-        spec = SessionSpec(
-            task=task, pattern=pattern, team=placed, limits=limits or Limits(), policy=approval_policy(policy),
-            seed=seed, options=dict(options or {}), sandbox=SandboxSettings.model_validate(sandbox),
+        return SessionSpec(
+            task=task, pattern=pattern, team=assign(members, SIMULATED, provider, user), limits=limits or Limits(),
+            policy=approval_policy(policy), seed=seed, options=dict(options or {}),
+            sandbox=SandboxSettings.model_validate(sandbox),
         )
-        chosen = team_provider(placed, user, seed=seed, speed=speed, config_file=config_file)
-        refuse_without_sandbox(spec.team, spec.sandbox)
-    except ValidationError as error:
-        raise ValueError(one_line(error)) from None
-    except SandboxUnavailable as error:
-        raise ValueError(str(error)) from None
-    return Setup(spec, chosen, EngineConfig(prices=user.price_table()), _database(record))
+
+    made = assemble(spec, RunChoices(speed=speed), user)  # as the command line sets a session up (a one-line ValueError)
+    return Setup(made.spec, made.provider, made.config, _database(record))
 
 
 def approval_policy(policy: PolicyChoice) -> ApprovalPolicy:
@@ -97,15 +91,12 @@ def asks(policy: ApprovalPolicy) -> bool:
 
 
 def _database(record: Database) -> Path | str | None:
-    """The database `record` names; None when the session is not recorded."""
+    """The database `record` names (True: the one `huddle sessions` shows); None when the
+    session is not recorded."""
+    from tui.userfiles import database
+
     if record is False:
         return None
-    if record is True:
-        from tui.userfiles import database
-
-        return database()
-    from sessions.paths import db_path
-
-    if not str(record).strip():
+    if record is not True and not str(record).strip():
         raise ValueError("record: give True, a database file's path or a PostgreSQL address")
-    return db_path(record)
+    return database(None if record is True else str(record))

@@ -68,7 +68,8 @@ def choose(settings: SandboxSettings) -> Backend:
 
 def refuse_without_sandbox(team: TeamSpec, settings: SandboxSettings) -> None:
     """SandboxUnavailable (one line: what to install) when `team` runs code and no backend
-    `settings` allow works here. Every front end calls it before a session starts, so a
-    team is refused at load rather than at its first code run."""
+    `settings` allow works here. Called as a session is set up (`tui.setup.assemble`, which
+    the command line, the app and the Python API all go through), so a team is refused at
+    load rather than at its first code run."""
     if team.runs_code():
         choose(settings)

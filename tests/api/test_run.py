@@ -128,3 +128,14 @@ async def test_the_users_config_is_read_as_the_command_line_reads_it(user_config
     with pytest.raises(ValueError, match=r"config\.toml: not valid TOML") as raised:
         await huddle.run(TASK, team=team())
     assert "\n" not in str(raised.value)
+
+
+async def test_a_session_from_python_sends_its_trace_where_the_environment_says(monkeypatch):
+    from tests.fakes.otlp_receiver import OtlpReceiver
+
+    with OtlpReceiver() as receiver:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+        result = await huddle.run(TASK, team=team())
+        names = {span.name for span in receiver.spans}
+    assert result.status == "completed"
+    assert any(name.startswith("invoke_agent") for name in names) and any(name.startswith("chat") for name in names)

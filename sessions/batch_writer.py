@@ -150,8 +150,7 @@ class BatchWriter:
         for session_id, seq, *_ in batch.events:
             first, _ = spans.get(session_id, (seq, seq))
             spans[session_id] = (first, seq)
-        if self._connection is None:
-            return
+        assert self._connection is not None  # `_write` opened it
         try:
             self._connection.executemany(
                 "UPDATE sessions SET indexed_seq = ? WHERE id = ? AND indexed_seq = ?",

@@ -262,7 +262,7 @@ class Recorder:
             batch, count = spool.first()
             sent = False
             try:
-                if spool.in_doubt and await self._stored(batch):  # committed after all
+                if spool.in_doubt and await stored(self._store, batch):  # committed after all
                     spool.drop_first()
                     self._committed(count)
                     self._kept += count
@@ -285,10 +285,6 @@ class Recorder:
         self.unreachable = None
         if self.on_buffering is not None:
             self.on_buffering(None)
-
-    async def _stored(self, batch: Batch) -> bool:
-        """Whether a batch whose commit was cut off was committed after all (its first event is stored)."""
-        return await stored(self._store, batch)
 
     async def _collect(self) -> list[EventBase] | None:
         """The next batch: the first event to arrive and whatever follows within

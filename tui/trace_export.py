@@ -26,7 +26,7 @@ async def export_trace(args: argparse.Namespace, open_store: Callable[[argparse.
         report("huddle: error: --format otlp sends the trace to a receiver; it writes no file (leave out -o)")
         return EXIT_USAGE
     try:
-        target = trace_target(args.endpoint, args.otlp_content, os.environ)
+        target = trace_target(args.endpoint, args.otlp_content, os.environ, where="--endpoint")
     except ValueError as error:
         report(f"huddle: error: {error}")
         return EXIT_USAGE

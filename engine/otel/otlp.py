@@ -169,27 +169,22 @@ def _exporter(target: TraceTarget) -> tuple[OTLPSpanExporter, _Remembering]:
 
 
 class _Watched(SpanExporter):
-    """The OTLP exporter, counting what it sent and lost: the first failure is told (once),
-    and batches that come within QUIET_S of a failure are dropped unsent."""
+    """The OTLP exporter: its first failure is told (once), and batches that come within
+    QUIET_S of a failure are dropped unsent."""
 
     def __init__(self, target: TraceTarget, tell: Callable[[str], None]) -> None:
         self.inner, self.why = _exporter(target)
         self.target = target
         self.tell = tell
-        self.sent = 0
-        self.lost = 0
         self.failure: str | None = None
         self._quiet_until = 0.0
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if time.monotonic() < self._quiet_until:
-            self.lost += len(spans)
             return SpanExportResult.FAILURE
         result = self.inner.export(spans)
         if result is SpanExportResult.SUCCESS:
-            self.sent += len(spans)
             return result
-        self.lost += len(spans)
         self._quiet_until = time.monotonic() + QUIET_S
         if self.failure is None:
             self.failure = line = (
@@ -221,7 +216,6 @@ class LiveTraces:
         self, target: TraceTarget, *, secrets: Iterable[str] = (), tell: Callable[[str], None] = log.warning,
         before: Iterable[EventBase] = (),
     ) -> None:
-        self.target = target
         self.builder = TraceBuilder(content=target.content, secrets=secrets)
         for event in before:
             self.builder.feed(event)
@@ -248,11 +242,6 @@ class LiveTraces:
                     self.sender.send(record)
         finally:
             self.sender.shutdown()
-
-    @property
-    def failure(self) -> str | None:
-        """The line told when spans could not be sent, if they could not."""
-        return self.exporter.failure
 
 
 # -- after the fact ----------------------------------------------------------------------------

@@ -59,13 +59,16 @@ def content_wanted(environ: Mapping[str, str]) -> bool:
     return environ.get(CONTENT_VARIABLE, "").strip().lower() in CONTENT_ON
 
 
-def trace_target(endpoint: str | None, content: bool, environ: Mapping[str, str]) -> TraceTarget | None:
+def trace_target(
+    endpoint: str | None, content: bool, environ: Mapping[str, str], *, where: str = "--otlp",
+) -> TraceTarget | None:
     """Where to send traces: `endpoint` (`--otlp`) if given, else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
     (whole) or OTEL_EXPORTER_OTLP_ENDPOINT (a base), else nowhere (None; also when
     OTEL_SDK_DISABLED is true and no endpoint was given). Content goes along with `content`
-    (`--otlp-content`) or when the environment opts in."""
+    (`--otlp-content`) or when the environment opts in. `where`: the option `endpoint`
+    came from, as a mistake in it names it."""
     if endpoint is not None:
-        url = traces_url(endpoint)
+        url = traces_url(endpoint, where)
     elif environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return None
     elif environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip():

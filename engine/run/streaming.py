@@ -146,20 +146,17 @@ async def stream(ctx: RunContext, request: ProviderRequest, agent: str, key: str
                 elif event.type == "stop":
                     stop = event.reason
     except BudgetReached as reached:
-        deltas.flush()
         reached.used(run, agent, request.model, so_far())
         raise
     except ProviderError as error:
-        deltas.flush()
         failed = AttemptFailed(error.error_type, run.outside_text(error.message), error.retryable, error.retry_after)
         failed.used(run, agent, request.model, error.usage if error.usage.total else usage or Usage())
         raise failed from None
     except asyncio.CancelledError:  # the session ended (cancelled, or stopped by another call) mid-reply
-        deltas.flush()
+        deltas.flush()  # before the call.failed it publishes at once
         _cut_off(ctx, agent, key, attempt, request.model, so_far() if first is not None or usage else Usage())
         raise
     except TimeoutError:
-        deltas.flush()
         if budget_end is not None and timer.when() == budget_end:
             raise BudgetReached("seconds").used(run, agent, request.model, so_far()) from None
         silence = "no reply" if first is None else "the reply stalled: nothing more"

@@ -129,3 +129,10 @@ def test_a_resumed_session_goes_on_in_the_same_trace_and_a_fork_links_to_it():
     assert run.parent_span_id == root.span_id and run.attributes["huddle.resumed"] is True
     (fork,) = [span for span in receiver.spans if not span.parent_span_id and span.trace_id != root.trace_id]
     assert fork.links == [(root.trace_id, root.span_id)]
+
+
+def test_a_bad_export_endpoint_names_the_option_it_came_from():
+    done = huddle("run", "--headless", "--speed", "0", "--approve", "approve", TASK)
+    export = huddle("sessions", "export", session_id(done), "--format", "otlp", "--endpoint", "localhost:4318")
+    assert export.returncode == 2
+    assert export.stderr.startswith("huddle: error: --endpoint: 'localhost:4318' is not an http:// or https:// address")

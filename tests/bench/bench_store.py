@@ -122,6 +122,7 @@ def many_sessions(path: Path, count: int) -> None:
             finished_rows(count),
         )
         connection.execute("INSERT INTO search (rowid, body) SELECT (key << 32) | 1, task FROM sessions")
+        connection.execute("UPDATE sessions SET indexed_seq = last_seq")  # their documents are written
         connection.execute("COMMIT")
     connection.close()
 

@@ -176,7 +176,7 @@ class ApprovalGate:
             return await self._stands(ctx, standing, trigger, reason, payload, options, every, agent, tool)
         escalation_id = self._next_id()
         mode, rule = (
-            self.route_tool(tool.name, payload, unconfined=tool.sandbox is not None and not tool.sandbox.isolated)
+            self.route_tool(tool.name, payload, unconfined=tool.unconfined)
             if tool is not None else self.route(trigger)
         )
         if mode == "approve" and "approve" not in options:
@@ -330,7 +330,7 @@ class ApprovalGate:
         """Approve this trigger for the rest of the session, including what is pending now."""
         self._allowed.add(trigger)
         for escalation in list(self.pending.values()):
-            unconfined = escalation.tool is not None and escalation.tool.sandbox is not None and not escalation.tool.sandbox.isolated
+            unconfined = escalation.tool is not None and escalation.tool.unconfined
             if escalation.trigger == trigger and "approve" in escalation.options and not escalation.future.done() and not unconfined:
                 escalation.future.set_result(
                     Decision("approve", by="human", rule=f"human: always allow {trigger}")
@@ -346,7 +346,7 @@ class ApprovalGate:
             raise DecisionError(f"escalation {escalation_id} is not waiting for a decision")
         if escalation.tool is None:
             raise DecisionError(f"escalation {escalation_id} is not a tool use")
-        if escalation.tool.sandbox is not None and not escalation.tool.sandbox.isolated:
+        if escalation.tool.unconfined:
             raise DecisionError(f"{escalation.tool.name} runs code unconfined (sandbox \"none\"): it is asked about every time")
         name, payload = escalation.tool.name, _canonical(escalation.payload)
         if exact:

@@ -430,6 +430,12 @@ class ToolAsked(BaseModel):
     """Where a tool that runs code (`run_python`, `run_shell`) would run it; None for the others."""
 
     @property
+    def unconfined(self) -> bool:
+        """Whether it would run code with nothing between the code and the machine (sandbox
+        "none"): each such use is decided on its own, never "always allowed"."""
+        return self.sandbox is not None and not self.sandbox.isolated
+
+    @property
     def server(self) -> str | None:
         """The MCP server it belongs to ("git"); None for a built-in tool."""
         server, dot, _ = self.name.partition(".")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.events import SandboxShown, ToolAsked
+from engine.sandbox.settings import LIMIT_NAMES
 from tui.safe import clean
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ UNCONFINED = "runs directly on this machine: nothing confines it"
 
 UNITS: dict[str, str] = {"wall_s": "s", "cpu_s": "s CPU", "memory_mb": "MB", "output_kb": "KB output"}
 """What follows each limit's value; `processes` counts processes."""
-ORDER = ("wall_s", "cpu_s", "memory_mb", "processes", "output_kb")
-"""The order the limits are shown in; others (a newer engine's) follow, by name."""
 
 
 @dataclass(frozen=True)
@@ -82,14 +81,14 @@ def sandbox_text(sandbox: SandboxShown) -> str:
     limits = dict(sandbox.limits)
     if limits.get("cpu_s") == limits.get("wall_s"):  # said once: "30 s" bounds both
         limits.pop("cpu_s", None)
-    names = [name for name in ORDER if name in limits] + sorted(set(limits) - set(ORDER))
+    names = [name for name in LIMIT_NAMES if name in limits] + sorted(set(limits) - set(LIMIT_NAMES))  # a newer engine's last
     return " · ".join([backend, "no network", *(limit_text(name, limits[name]) for name in names)])
 
 
 def may_always_allow(tool: ToolAsked | None) -> bool:
     """Whether "always allow" is offered for a tool use: never for code that would run
     unconfined (each use is decided on its own)."""
-    return tool is None or tool.sandbox is None or tool.sandbox.isolated
+    return tool is None or not tool.unconfined
 
 
 def sandbox_content(sandbox: SandboxShown) -> Content:

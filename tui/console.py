@@ -195,7 +195,7 @@ class ConsolePrompter:
             if allowing and event.tool is None:
                 self._gate.allow_always(event.trigger)
                 return
-            choice = None if allowing or typed == "A" else keys.get(typed.lower() or "a")
+            choice = None if typed == "A" else keys.get(typed.lower() or "a")
             if choice is None and not allowing:
                 self._out.say(f"  please answer one of: {', '.join(keys)}{', or A' if always else ''}\n")
                 continue

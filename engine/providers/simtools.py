@@ -91,8 +91,8 @@ PYTHON_CHECKS = (
         "# Notes for the team, kept in the scratch folder.\n"
         "notes = {phrases}\n"
         "with open('notes.txt', 'w', encoding='utf-8') as file:\n"
-        "    file.write('\\n'.join(f'- {{note}}' for note in notes) + '\\n')\n"
-        "print(f'wrote {{len(notes)}} notes to notes.txt')\n",
+        "    file.write('\\n'.join(f'- {note}' for note in notes) + '\\n')\n"
+        "print(f'wrote {len(notes)} notes to notes.txt')\n",
     ),
 )
 SHELL_CHECK = "ls -la | head -n 20 && python3 --version"
@@ -109,7 +109,7 @@ def _run_code(request: ProviderRequest) -> tuple[str, ToolUse] | None:
     lead, code = PYTHON_CHECKS[digest[0] % len(PYTHON_CHECKS)]
     phrases = (simtext.merged_phrases(request.task, "") or ["the task"])[:5]
     if "{phrases}" in code:  # the task's own words, as a Python literal: data, never code
-        code = code.replace("{{", "{").replace("}}", "}").replace("{phrases}", repr(phrases))
+        code = code.replace("{phrases}", repr(phrases))
     return lead, _use(request, "run_python", {"code": code})
 
 

@@ -41,7 +41,7 @@ def arguments(engine: Engine, job: Job, user: tuple[int, int] | None, *, cgroups
     if "," in scratch or "\n" in scratch:
         raise ToolError(f"the scratch folder's path cannot be mounted by {engine}: {scratch!r}")
     memory = f"{settings.memory_mb}m"
-    cpu = max(1, round(settings.cpu_s))
+    cpu = settings.cpu_rlimit
     data = settings.memory_mb * 1024 * 1024  # what a process may allocate: past it, Python's MemoryError, as under bubblewrap
     limits = [
         "--ulimit", f"cpu={cpu}:{cpu + 1}", "--ulimit", f"data={data}:{data}", "--ulimit", "core=0",

@@ -55,7 +55,7 @@ def unprivileged() -> tuple[int, int] | None:
 def limit_args(settings: SandboxSettings, *, processes: bool = True) -> list[str]:
     """`prlimit` arguments setting a run's limits on the code's own processes: address space,
     CPU seconds (a SIGXCPU first, a kill a second later), processes, no core files."""
-    cpu = max(1, round(settings.cpu_s))
+    cpu = settings.cpu_rlimit
     args = [f"--as={settings.memory_mb * 1024 * 1024}", f"--cpu={cpu}:{cpu + 1}", "--core=0"]
     if processes:
         args.append(f"--nproc={settings.processes}")

@@ -64,6 +64,11 @@ class SandboxSettings(BaseModel):
         return value
 
     @property
+    def cpu_rlimit(self) -> int:
+        """The CPU time as an rlimit takes it: whole seconds, at least one."""
+        return max(1, round(self.cpu_s))
+
+    @property
     def limits(self) -> dict[str, float]:
         """Each limit by name ("wall_s": 30.0, ...), as the approval dialog shows them."""
         return {name: float(getattr(self, name)) for name in LIMIT_NAMES}

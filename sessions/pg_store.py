@@ -41,6 +41,7 @@ from sessions.pg_schema import SCHEMA, SCHEMA_VERSION, SEARCH_CONFIG
 from sessions.pg_search import document, fold
 from sessions.rows import COLUMNS, LIVE_STATES, SessionRow
 from sessions.liveness import HOST, process_gone, why_ended
+from sessions.listing import LIVE_ROWS, SELECT_ROW as _SELECT_ROW, short_ids as short_prefixes
 from sessions.search import SEARCHED
 from sessions.store import DEFAULT_BUSY_TIMEOUT, Batch, EventRow
 
@@ -58,7 +59,6 @@ _NOTIFY = f"SELECT pg_notify('{CHANNEL}', id) FROM unnest($1::text[]) AS id"
 _T = TypeVar("_T")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _ROW_COLUMNS = ", ".join(COLUMNS)
-_SELECT_ROW = f"SELECT {_ROW_COLUMNS} FROM sessions"
 _STARTED = ("id", "created_at", "updated_at", "task", "title", "pattern", "team", "agents", "provider",
             "models", "seed", "status", "pid", "host", "last_seq", "parent_id", "forked_at", "heartbeat")
 _INSERT_SESSION = (
@@ -536,7 +536,7 @@ class PgSessionStore(EventReading):
         """Mark live sessions whose recording process has ended as `interrupted`: one on
         this machine that is gone, or one on any machine not heard from for `STALE_S`
         (its heartbeat). Run by `open`."""
-        live = await self._fetch("SELECT id, pid, host, heartbeat FROM sessions WHERE status IN ('running', 'waiting')")
+        live = await self._fetch(LIVE_ROWS)
         now = time.time()
         gone = [(why, session_id) for session_id, pid, host, heartbeat in live
                 if (why := why_ended(pid, host, heartbeat, now)) is not None]
@@ -762,11 +762,7 @@ class PgSessionStore(EventReading):
             "FROM sessions AS s WHERE s.id = ANY($1::text[])",
             list(session_ids),
         )
-        short: dict[str, str] = {}
-        for session_id, before, after in found:
-            shared = max(len(os.path.commonprefix([session_id, other])) for other in (before or "", after or ""))
-            short[session_id] = session_id[: max(min_length, shared + 1)]
-        return short
+        return short_prefixes(found, min_length)
 
     # -- reading events -----------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from engine.providers.base import (
     UsageReport,
 )
 from engine.session import EngineConfig, SessionSpec, run_session
+from engine.state import SessionState
 
 E = TypeVar("E", bound=EventBase)
 
@@ -88,6 +89,14 @@ def orchestrated(plan: dict[str, Any], *, answer: Callable[[ProviderRequest], Re
         return f"{request.agent} did it"
 
     return script
+
+
+def fold(events: Iterable[EventBase]) -> SessionState:
+    """The session state `events` fold into (what the screens, the row and the exports read)."""
+    state = SessionState()
+    for event in events:
+        state.apply(event)
+    return state
 
 
 @dataclass

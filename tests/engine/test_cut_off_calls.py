@@ -14,20 +14,12 @@ from engine.events import CallFailed, EventBase, Usage
 from engine.policy import ApprovalPolicy
 from engine.providers.base import ProviderEvent, ProviderRequest, Stop, TextDelta, ToolInputDelta, UsageReport
 from engine.run.record import Record
-from engine.state import SessionState
 from tests.engine.coder_stream import cancelled_mid_reply
-from tests.helpers import orchestrated, plan_of, run
-
-
-def folded(events: list[EventBase]) -> SessionState:
-    state = SessionState()
-    for event in events:
-        state.apply(event)
-    return state
+from tests.helpers import fold, orchestrated, plan_of, run
 
 
 def totals(events: list[EventBase]) -> tuple[int, int]:
-    state = folded(events)
+    state = fold(events)
     return state.totals.tokens_in, state.totals.tokens_out
 
 
@@ -40,7 +32,7 @@ async def test_a_cancelled_sessions_call_is_counted_for_what_it_streamed():
     assert finished.kind == "session.finished" and finished.status == "cancelled"
     assert (finished.usage.tokens_in, finished.usage.output_tokens) == (1_100, 48)  # the lead's plan, and the cut call
     assert totals(events) == (1_100, 48)  # the record counts as the session did
-    assert folded(events).agents["coder"].status == "idle"  # stopped, not failed
+    assert fold(events).agents["coder"].status == "idle"  # stopped, not failed
     budget = [e for e in events if e.kind == "budget.updated"][-1]  # what the budgets' bar shows
     assert (budget.tokens, budget.cost) == (finished.usage.total, finished.cost)
 

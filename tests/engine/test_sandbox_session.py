@@ -67,7 +67,8 @@ async def test_the_dialog_is_told_the_sandbox_and_code_run_unconfined_cannot_be_
             provider := ScriptedProvider(running("print(6*7)")), pattern="one-call", gate=gate, policy=gate.policy,
             config=config(project, tmp_path / backend), sandbox=SandboxSettings(backend=backend, wall_s=9),
         ))
-        while not gate.pending:
+        while not gate.pending:  # the session asks, or its end says why it did not
+            assert not session.done(), session.result()
             await asyncio.sleep(0.01)
         ((escalation_id, escalation),) = gate.pending.items()
         shown = escalation.tool.sandbox

@@ -11,7 +11,7 @@ from engine.policy import ApprovalPolicy
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
 from engine.state import REDUCERS, SessionState, event_classes
-from tests.helpers import run
+from tests.helpers import fold, run
 
 
 @pytest.mark.parametrize("kind", event_classes(), ids=lambda cls: cls.model_fields["kind"].default)
@@ -25,11 +25,6 @@ def test_the_union_holds_every_kind_of_event_once() -> None:
     assert any(issubclass(cls, PatternNote) for cls in event_classes())
 
 
-def fold(events: list[EventBase]) -> SessionState:
-    state = SessionState()
-    for event in events:
-        state.apply(event)
-    return state
 
 
 async def test_folded_numbers_agree_with_the_engines_own_account() -> None:

@@ -4,21 +4,15 @@ them apart, a cost limit counts only priced calls and says so as the session sta
 from __future__ import annotations
 
 from engine.budgets import Limits
-from engine.events import BudgetUpdated, CallFailed, CallFinished, CallProgress, EventBase
+from engine.events import BudgetUpdated, CallFailed, CallFinished, CallProgress
 from engine.formats import cost_text
 from engine.narration import narrate
 from engine.policy import ApprovalPolicy
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
-from engine.state import SessionState
-from tests.helpers import run, team_on
+from tests.helpers import fold, run, team_on
 
 
-def fold(events: list[EventBase]) -> SessionState:
-    state = SessionState()
-    for event in events:
-        state.apply(event)
-    return state
 
 
 async def test_a_session_on_a_model_with_no_price_shows_its_cost_as_unknown() -> None:

@@ -49,7 +49,7 @@ async def test_the_preview_says_how_many_files_and_where(store):
         await until(pilot, lambda: line in preview(screen), what="the files line")
         await pilot.press("down")  # the older session has no folder: no line
         await until(pilot, lambda: "task: Plan the data" in preview(screen), what="the older session")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: screen.scratch is not None and screen.scratch[0] != session_id, what="its folder read")
         assert "scratch:" not in preview(screen)
         await pilot.press("up")
         await until(pilot, lambda: line in preview(screen), what="the files line again")

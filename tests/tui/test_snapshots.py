@@ -21,6 +21,12 @@ from tests.tui.scenes import mid_run, recorded_session
 from tui.app import make_app
 
 
+async def wait_for_dialog(pilot):
+    """Until the escalation dialog is up, and a moment for it to settle."""
+    await until(pilot, lambda: getattr(pilot.app.screen, "current", None) is not None, what="dialog")
+    await pilot.pause(0.1)
+
+
 def test_mid_run_screen(snap_compare):
     """You should see four agent panels in a 2x2 grid, each call's text under one
     rule line naming it ("── s3 · Implement rate limiter"), pinned on a panel's top
@@ -38,10 +44,6 @@ def test_approval_dialog(snap_compare):
     Approve / Reject / Edit / Always allow buttons."""
     session = live(seed=3, clock=lambda: 1_800_000_000.0, session_id="a99a0001dd0e",
                    provider=SimulatedProvider(seed=3, speed=0))
-
-    async def wait_for_dialog(pilot):
-        await until(pilot, lambda: getattr(pilot.app.screen, "current", None) is not None, what="dialog")
-        await pilot.pause(0.1)
 
     assert snap_compare(make_app(session), terminal_size=(200, 50), run_before=wait_for_dialog)
 
@@ -66,10 +68,6 @@ def test_code_approval_dialog(snap_compare, monkeypatch):
 
     runs_code(monkeypatch, "run_python", BUBBLEWRAP, {"code": SANDBOXED_CODE})
     session = live(pattern="runs-code", clock=lambda: 1_800_000_000.0, session_id="c0de0001aa0e")
-
-    async def wait_for_dialog(pilot):
-        await until(pilot, lambda: getattr(pilot.app.screen, "current", None) is not None, what="dialog")
-        await pilot.pause(0.1)
 
     assert snap_compare(make_app(session), terminal_size=(120, 40), run_before=wait_for_dialog)
 

@@ -116,6 +116,7 @@ async def stream(ctx: RunContext, request: ProviderRequest, agent: str, key: str
     guard = run.budget
     limited = guard.limits_calls()
     deltas = DeltaSender(ctx, agent, key, attempt)
+    waited = None  # the latest delta the stream waited for room after
     try:
         async with timer:
             async for event in run.provider.stream(request):
@@ -125,10 +126,11 @@ async def stream(ctx: RunContext, request: ProviderRequest, agent: str, key: str
                     piece = well_formed(event.text if event.type == "text" else event.partial_json)
                     (texts if event.type == "text" else answers).append(piece)
                     received += len(piece)
-                    if deltas.add(piece) is not None:
-                        await run.bus.wait_for_room()
+                    deltas.add(piece)
                     latest = deltas.last  # sent now, or by the sender's timer
-                    if latest is not None:
+                    if latest is not None and latest is not waited:  # a reader that is behind holds the reply
+                        waited = latest
+                        await run.bus.wait_for_room()
                         first = latest.ts if first is None else first
                         if latest.ts - (shown or first) >= PROGRESS_EVERY:
                             shown = latest.ts

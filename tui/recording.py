@@ -183,8 +183,9 @@ class LiveSession:
         try:
             from engine.otel.otlp import LiveTraces
         except ImportError:
-            self._traces_line("huddle: sending traces needs OpenTelemetry: pip install 'huddle[otel]'; "
-                              "the session goes on without them")
+            from engine.otel.target import NEEDS_SDK
+
+            self._traces_line(f"{NEEDS_SDK}; the session goes on without them")
             return None
         loop = asyncio.get_running_loop()
         try:

@@ -258,12 +258,12 @@ async def _show_json(args: argparse.Namespace) -> int:
     """`show --json`: the JSON export on standard output. One document, as `list --json`
     and the export are: a recorded session is whole, its row beside its events; each event
     is the line `huddle run --json` printed for it."""
-    from sessions.export import write_json
+    from tui.exporting import write_export
 
     async with await _open(args) as store:
         row = await store.get_session(args.id)
         note_damaged([row], store.path)
-        await write_json(row, store.iter_event_json(row.id), sys.stdout.write)
+        await write_export(store, row, "json", sys.stdout.write)
     return EXIT_OK
 
 

@@ -20,7 +20,7 @@ async def export_trace(args: argparse.Namespace, open_store: Callable[[argparse.
     """Send the session `args.id` to `args.endpoint` (else OTEL_EXPORTER_OTLP_ENDPOINT); one
     line says how many spans went where, or why none did (exit status 1, or 2 for a
     command line that cannot run)."""
-    from engine.otel.target import trace_target
+    from engine.otel.target import NEEDS_SDK, trace_target
 
     if args.output is not None:
         report("huddle: error: --format otlp sends the trace to a receiver; it writes no file (leave out -o)")
@@ -36,7 +36,7 @@ async def export_trace(args: argparse.Namespace, open_store: Callable[[argparse.
     try:
         from engine.otel.otlp import TraceError, send_session
     except ImportError:
-        report("huddle: sending traces needs OpenTelemetry: pip install 'huddle[otel]'")
+        report(NEEDS_SDK)
         return EXIT_FAILED
     async with await open_store(args) as store:
         row = await store.get_session(args.id)

@@ -125,16 +125,14 @@ def url_host(host: str) -> str:
 
 class HuddleServer(Server):
     """textual-serve's server for one command, its routes under `/TOKEN/` (`token_guard`),
-    logging to huddle's log instead of the terminal, and printing nothing of its own."""
+    printing nothing of its own (its records go to huddle's log, which the serve command
+    configures)."""
 
     def __init__(self, command: str, *, token: str, title: str) -> None:
         super().__init__(command, title=title)
         self.token = token
         self._tabs: dict[asyncio.Task[Any], asyncio.Event] = {}
         """Each open tab's connection (the task serving it) and the event set once it is closed."""
-
-    def initialize_logging(self) -> None:
-        """Nothing to set up: `tui.logs.configure` (the serve command's) takes the records."""
 
     async def on_startup(self, app: web.Application) -> None:
         """Nothing printed: the serve command prints the address, once."""

@@ -349,8 +349,7 @@ class TraceBuilder:
                     attributes, agent=e.agent, step_id=e.step_id)
 
     def _step_finished(self, e: StepFinished, ended: list[SpanRecord]) -> None:
-        key = next((k for k in reversed(list(self._open)) if self._open[k].role == "step"
-                    and self._open[k].step_id == e.step_id), None)
+        key = self._step_of(e.step_id)
         if key is None:
             return
         record = self._open[key].record

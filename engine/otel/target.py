@@ -79,3 +79,7 @@ def trace_target(
     else:
         return None
     return TraceTarget(url, content or content_wanted(environ))
+
+
+NEEDS_SDK = "huddle: sending traces needs OpenTelemetry: pip install 'huddle[otel]'"
+"""What a trace that cannot be sent without the optional SDK says."""

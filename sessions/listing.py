@@ -119,10 +119,9 @@ def quick_listing(
     try:
         return _read(connection, path, search, status, pattern, limit)
     except sqlite3.Error as error:
-        code = getattr(error, "sqlite_errorcode", None)
-        if isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-            # The store would wait as long again, to say the same.
-            raise errors.from_sqlite_error(error, path, busy_timeout=busy_timeout) from error
+        translated = errors.from_sqlite_error(error, path, busy_timeout=busy_timeout)
+        if isinstance(translated, errors.DatabaseLocked):  # the store would wait as long again, to say the same
+            raise translated from error
         return None
     finally:
         connection.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 ENV_VAR = "HUDDLE_SCRATCH"
@@ -32,33 +31,6 @@ def scratch_folder(session_id: str, root: Path | None = None) -> Path:
     if not session_id or "/" in session_id or session_id in (".", ".."):
         raise ValueError(f"not a session id: {session_id!r}")
     return (scratch_root() if root is None else root) / session_id
-
-
-@dataclass(frozen=True)
-class ScratchFile:
-    """One file in a scratch folder."""
-
-    path: str
-    """Relative to the folder, with "/" between parts."""
-    size: int
-
-
-def scratch_files(folder: Path) -> list[ScratchFile]:
-    """Every file in `folder` and below, sorted by path; empty when there is no folder.
-    Links are listed, never followed."""
-    found: list[ScratchFile] = []
-    if not folder.is_dir():
-        return found
-    for directory, folders, files in os.walk(folder):
-        folders.sort()
-        for name in files:
-            path = Path(directory) / name
-            try:
-                size = path.lstat().st_size
-            except OSError:  # gone meanwhile
-                continue
-            found.append(ScratchFile(path.relative_to(folder).as_posix(), size))
-    return sorted(found, key=lambda one: one.path)
 
 
 def remove_scratch(session_id: str, root: Path | None = None) -> bool:

@@ -11,10 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.formats import count, plural
-from sessions.scratch import ScratchFile, scratch_files, scratch_folder
+from engine.sandbox.folder import snapshot
+from sessions.scratch import scratch_folder
 from tui.safe import clean
 
 UNITS = ("KB", "MB", "GB", "TB")
+
+
+@dataclass(frozen=True)
+class ScratchFile:
+    """One file in a scratch folder."""
+
+    path: str
+    """Relative to the folder, with "/" between parts."""
+    size: int
 
 
 def size_text(size: int) -> str:
@@ -79,4 +89,7 @@ def read_scratch(session_id: str) -> Scratch:
     """Session `session_id`'s scratch folder, read now (it blocks: run it in a thread
     where a loop must not wait)."""
     folder = scratch_folder(session_id)
-    return Scratch(folder, folder.is_dir(), scratch_files(folder))
+    if not folder.is_dir():
+        return Scratch(folder, False, [])
+    files = [ScratchFile(path, size) for path, (size, _) in sorted(snapshot(folder).items())]  # links listed, not followed
+    return Scratch(folder, True, files)

@@ -105,3 +105,17 @@ def code_content(shown: CodeShown) -> Content:
     from textual.highlight import highlight
 
     return highlight(shown.code, language=shown.language)
+
+
+def input_content(tool: ToolAsked, payload: Any) -> Content:
+    """A tool use's input as the person deciding reads it: the code under its label,
+    highlighted, then the rest of the input; or, for a tool that runs no code, the input."""
+    from textual.content import Content
+
+    from tui.render import pretty
+
+    code = code_of(tool, payload)
+    if code is None:
+        return Content.assemble(("Input:\n", "bold"), pretty(payload))
+    rest = (("\n\nThe rest of the input:\n", "bold"), pretty(code.rest)) if code.rest else ()
+    return Content.assemble((f"{code.label}:\n", "bold"), code_content(code), *rest)

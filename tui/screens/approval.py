@@ -31,7 +31,7 @@ from textual.widgets import Button, Input, OptionList, Static, TextArea
 
 from engine.approvals import Decision, DecisionError, answer
 from engine.events import Choice, EscalationRequested
-from tui.code_view import code_content, code_of, may_always_allow, sandbox_content
+from tui.code_view import input_content, may_always_allow, sandbox_content
 from tui.render import pretty, proposed_plan
 from tui.safe import clean_line
 from tui.view import SessionView
@@ -146,12 +146,8 @@ class ApprovalScreen(ModalScreen[None]):
         )
         self._show_tool(e)
         payload = self.query_one("#payload", Static)
-        code = code_of(e.tool, e.payload)
-        if code is not None:
-            rest = ("\n\nThe rest of the input:\n", "bold"), pretty(code.rest)
-            payload.update(Content.assemble((f"{code.label}:\n", "bold"), code_content(code), *(rest if code.rest else ())))
-        elif e.tool is not None:
-            payload.update(Content.assemble(("Input:\n", "bold"), pretty(e.payload)))
+        if e.tool is not None:
+            payload.update(input_content(e.tool, e.payload))
         elif isinstance(e.payload, dict) and "steps" in e.payload:
             payload.update(proposed_plan(e.payload))  # the plan being approved, not the one shown elsewhere
         elif e.payload is None:

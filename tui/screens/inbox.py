@@ -27,7 +27,7 @@ from engine.events import EscalationRequested
 from engine.formats import plural, preview
 from sessions.errors import StoreError
 from sessions.store import SessionStore
-from tui.code_view import code_content, code_of, sandbox_content
+from tui.code_view import input_content, sandbox_content
 from tui.posting import Outcome, post_decision
 from tui.remote_approvals import RemoteApprovals
 from tui.render import pretty, proposed_plan
@@ -71,12 +71,7 @@ def stake(item: Waiting, now: float) -> Content:
         parts += [(e.tool.description or "(no description)", "dim"), "\n"]
         if e.tool.sandbox is not None:
             parts += [sandbox_content(e.tool.sandbox), "\n"]
-        code = code_of(e.tool, e.payload)
-        if code is None:
-            parts += [("Input:\n", "bold"), pretty(e.payload)]
-        else:
-            parts += [(f"{code.label}:\n", "bold"), code_content(code)]
-            parts += [("\n\nThe rest of the input:\n", "bold"), pretty(code.rest)] if code.rest else []
+        parts.append(input_content(e.tool, e.payload))
     elif isinstance(e.payload, dict) and "steps" in e.payload:
         parts.append(proposed_plan(e.payload))
     elif e.payload is None:

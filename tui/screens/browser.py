@@ -38,6 +38,8 @@ from tui.widgets.scroll_box import ScrollBox
 
 PAGE = 100
 SEARCH_DELAY = 0.15
+FILES_DELAY = 0.1
+"""Seconds the cursor rests on a row before its scratch folder is read."""
 
 COLUMNS = (("Started", 16), ("Title", 0), ("Pattern", 12), ("Status", 24), ("Agents", 6), ("Tokens", 9), ("Cost", 9), ("Duration", 8))
 """Every column, from 130 cells wide; the title takes what is left."""
@@ -275,7 +277,9 @@ class BrowserScreen(CancelWorkersFirst, Screen[None]):
 
     @work(group="browser-files", exclusive=True)
     async def _read_scratch(self, session_id: str) -> None:
-        """Read the session's scratch folder off the loop, then show what is in it."""
+        """Read the session's scratch folder off the loop, then show what is in it: once the
+        cursor rests on the row (a key held down walks no folder per row it passes)."""
+        await asyncio.sleep(FILES_DELAY)  # a clock: the next row's read cancels this one meanwhile
         scratch = await asyncio.to_thread(read_scratch, session_id)
         row = self.current()
         if row is not None and row.id == session_id:

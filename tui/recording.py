@@ -111,7 +111,7 @@ class LiveSession:
         self.running = True
         recorder: Recorder | None = None
         taker: DecisionTaker | None = None
-        traces = self._start_traces()
+        traces = await self._start_traces()
         try:
             if self.store is not None:
                 await self.store.check_writable()
@@ -174,31 +174,36 @@ class LiveSession:
         await asyncio.wait({session})
         raise recorder.failure.result()
 
-    def _start_traces(self) -> LiveTraces | None:
+    async def _start_traces(self) -> LiveTraces | None:
         """The session's trace, sent as it runs when `config.traces` says where; None when
-        it goes nowhere, or the otel extra is missing (one line says so)."""
-        target = self.config.traces
-        if target is None:
+        it goes nowhere, or the otel extra is missing (one line says so). Set up off the
+        loop: the SDK's import, and a resumed record folded, take a moment."""
+        if self.config.traces is None:
             return None
+        traces = await asyncio.to_thread(self._make_traces, asyncio.get_running_loop())
+        if traces is not None:
+            self.bus.listen(traces.feed)
+        return traces
+
+    def _make_traces(self, loop: asyncio.AbstractEventLoop) -> LiveTraces | None:
+        def tell(line: str) -> None:  # from the SDK's thread, or this one
+            loop.call_soon_threadsafe(self._traces_line, line)
+
         try:
             from engine.otel.otlp import LiveTraces
         except ImportError:
             from engine.otel.target import NEEDS_SDK
 
-            self._traces_line(f"{NEEDS_SDK}; the session goes on without them")
+            tell(f"{NEEDS_SDK}; the session goes on without them")
             return None
-        loop = asyncio.get_running_loop()
         try:
-            traces = LiveTraces(
-                target, secrets=getattr(self.provider, "secrets", ()), before=self.resume or (),
-                tell=lambda line: loop.call_soon_threadsafe(self._traces_line, line),
+            return LiveTraces(
+                self.config.traces, secrets=getattr(self.provider, "secrets", ()), before=self.resume or (), tell=tell,
             )
         except Exception as error:  # noqa: BLE001 - the SDK refused its settings: the session runs untraced
-            self._traces_line(f"huddle: the session's trace could not be set up ({logs.internal_error(error, 'traces')}); "
-                              "the session goes on without it")
+            tell(f"huddle: the session's trace could not be set up ({logs.internal_error(error, 'traces')}); "
+                 "the session goes on without it")
             return None
-        self.bus.listen(traces.feed)
-        return traces
 
     def _traces_line(self, line: str) -> None:
         log.warning("%s", line)

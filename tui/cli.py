@@ -84,23 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
         "run", parents=[db_option], help="run a session on a task", description="Run a team of agents on TASK."
     )
     run.add_argument("task", nargs="*", metavar="TASK", help="what the team should do ('-' reads it from standard input)")
-    run.add_argument("--headless", action="store_true", help="print the session as it happens instead of opening the app")
-    resume_cli.add_json_option(run)
     run.add_argument("--team", metavar="FILE|NAME", help="a team file, one of yours by name, or a preset (see 'huddle teams'; default: the pattern's preset)")
     run.add_argument("--pattern", help="collaboration pattern (see 'huddle patterns'; default: the team's, else orchestrator)")
-    run.add_argument("--provider", metavar="NAME", help="run every agent on this provider: simulated (offline), anthropic, openai, or one of yours (see 'huddle providers'; default: as the team file says, else simulated)")
     run.add_argument("--option", action="append", type=text_argument, default=[], metavar="KEY=VALUE", help="a pattern option, e.g. --option concurrency=2 (repeatable)")
     run.add_argument("--seed", type=number(int, "any"), help="seed for the simulated provider (default: random, printed)")
-    run.add_argument("--speed", type=number(float, "zero"), default=1.0, help="simulated streaming pace: 1 is about 50 tokens/s, 0 is instant")
     run.add_argument("--faults", metavar="SPEC", help="inject faults: kind[:probability][@agent],... (kinds: rate_limit, overload, timeout, mid_stream, malformed, low_confidence, reject)")
-    run.add_argument("--approve", choices=resume_cli.APPROVE_MODES, help=resume_cli.APPROVE_HELP)
-    run.add_argument("--max-tokens", type=number(int), metavar="N", help="token budget")
-    run.add_argument("--max-cost", type=number(float), metavar="USD", help="cost budget in US dollars")
-    run.add_argument("--max-turns", type=number(int), metavar="N", help="budget of delegations to agents")
-    run.add_argument("--timeout", type=number(float), metavar="S", help="wall-time budget for the session, in seconds")
-    run.add_argument("--call-timeout", type=number(float), default=120.0, metavar="S", help="how long a model call may go quiet (for its reply to start, or for the next part of it) before it is retried (default 120)")
-    run.add_argument("--decision-timeout", type=number(float), metavar="S", help="an unanswered escalation takes its safe default after S seconds")
-    resume_cli.add_trace_options(run)
+    resume_cli.add_run_options(
+        run, number(int), number(float), number(float, "zero"),
+        provider="run every agent on this provider: simulated (offline), anthropic, openai, or one of yours "
+        "(see 'huddle providers'; default: as the team file says, else simulated)",
+    )
 
     commands.add_parser("patterns", help="list the collaboration patterns", description="List the collaboration patterns.")
     resume_cli.add_command(commands, db_option, number(int), number(float), number(float, "zero"))

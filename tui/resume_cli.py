@@ -70,20 +70,26 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 
 def add_run_options(
     parser: argparse.ArgumentParser, count: Callable[[str], Any], amount: Callable[[str], Any],
-    pace: Callable[[str], Any], *, over: str,
+    pace: Callable[[str], Any], *, over: str | None = None,
+    provider: str = "run every agent on this provider (default: each on the one it was on)",
 ) -> None:
-    """The options of a session run again from its record (`resume`, `fork`): where it runs,
-    who decides, and budgets over `over` (what was used counts)."""
+    """The options of a command that runs a session (`run`, and `resume` and `fork`, which
+    run one again from its record): where it runs, who decides, budgets (over `over`,
+    what was used counting, for a session run again), pace, timeouts, and its trace."""
+    used = f", over {over} (what was used counts)" if over else ""
     parser.add_argument("--headless", action="store_true", help="print the session as it goes on instead of opening the app")
     add_json_option(parser)
-    parser.add_argument("--provider", metavar="NAME", help="run every agent on this provider (default: each on the one it was on)")
+    parser.add_argument("--provider", metavar="NAME", help=provider)
     parser.add_argument("--approve", choices=APPROVE_MODES, help=APPROVE_HELP)
-    parser.add_argument("--max-tokens", type=count, metavar="N", help=f"token budget, over {over} (what was used counts)")
-    parser.add_argument("--max-cost", type=amount, metavar="USD", help=f"cost budget in US dollars, over {over}")
-    parser.add_argument("--max-turns", type=count, metavar="N", help=f"budget of delegations to agents, over {over}")
-    parser.add_argument("--timeout", type=amount, metavar="S", help=f"wall-time budget in seconds, over {over} (time worked counts)")
+    parser.add_argument("--max-tokens", type=count, metavar="N", help=f"token budget{used}")
+    parser.add_argument("--max-cost", type=amount, metavar="USD", help=f"cost budget in US dollars{used}")
+    parser.add_argument("--max-turns", type=count, metavar="N", help=f"budget of delegations to agents{used}")
+    parser.add_argument("--timeout", type=amount, metavar="S", help=f"wall-time budget in seconds{used}")
     parser.add_argument("--speed", type=pace, default=1.0, help="simulated streaming pace: 1 is about 50 tokens/s, 0 is instant")
-    parser.add_argument("--call-timeout", type=amount, default=120.0, metavar="S", help="how long a model call may go quiet before it is retried (default 120)")
+    parser.add_argument(
+        "--call-timeout", type=amount, default=120.0, metavar="S",
+        help="how long a model call may go quiet (for its reply to start, or for the next part of it) before it is retried (default 120)",
+    )
     parser.add_argument("--decision-timeout", type=amount, metavar="S", help="an unanswered escalation takes its safe default after S seconds")
     add_trace_options(parser)
 

@@ -118,7 +118,6 @@ def _task_text(words: Sequence[str]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tui.headless import HeadlessRun, run_headless
     from tui.setup import Choices, SetupError, build, parse_option
     from tui.userfiles import database
 
@@ -133,10 +132,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.headless:
         import asyncio
 
-        job = HeadlessRun(
-            setup.spec, setup.provider, setup.config, ask=resume_cli.asks(args), db=database(args.db), lines=args.json,
-        )
-        return asyncio.run(run_headless(job))
+        return asyncio.run(resume_cli.headless(setup, args, database(args.db)))
     return _run_app(args, setup)
 
 

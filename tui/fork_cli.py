@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui.exits import EXIT_FAILED
-from tui.resume_cli import add_run_options, asks, in_app, run_choices
+from tui.resume_cli import add_run_options, headless, in_app, run_choices
 from tui.safe import report
 
 if TYPE_CHECKING:
@@ -105,16 +105,13 @@ async def _fork(args: argparse.Namespace, choices: ForkChoices) -> int:
     from tui.userfiles import database
     from sessions.opening import open_store
     from tui.forking import load_forkable
-    from tui.headless import HeadlessRun, run_headless
     from tui.recording import LiveSession
 
     path = database(args.db)
     if args.headless:
         async with await open_store(path, create=False) as store:
             found = await load_forkable(store, args.id, choices)
-        setup = found.setup
-        job = HeadlessRun(setup.spec, setup.provider, setup.config, ask=asks(args), db=path, record=found.record, lines=args.json)
-        return await run_headless(job)
+        return await headless(found.setup, args, path, record=found.record)
 
     async def live(store: SessionStore) -> tuple[LiveSession, list[EventBase] | None]:
         found = await load_forkable(store, args.id, choices)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from engine.events import EventBase
     from sessions.store import SessionStore
     from tui.recording import LiveSession
+    from tui.setup import Setup
 
 
 APPROVE_MODES = ("ask", "approve", "reject", "inbox")
@@ -145,7 +146,6 @@ def run(args: argparse.Namespace) -> int:
 async def _resume(args: argparse.Namespace) -> int:
     from tui.userfiles import database
     from sessions.opening import open_store
-    from tui.headless import HeadlessRun, run_headless
     from tui.recording import LiveSession
     from tui.resuming import ResumeChoices, load_resumable
 
@@ -154,10 +154,7 @@ async def _resume(args: argparse.Namespace) -> int:
     if args.headless:
         async with await open_store(path, create=False) as store:
             found = await load_resumable(store, args.id, choices)
-        setup = found.setup
-        job = HeadlessRun(setup.spec, setup.provider, setup.config, ask=asks(args), db=path, session_id=found.row.id,
-                          resume=found.events, lines=args.json)
-        return await run_headless(job)
+        return await headless(found.setup, args, path, session_id=found.row.id, resume=found.events)
 
     async def live(store: SessionStore) -> tuple[LiveSession, list[EventBase]]:
         found = await load_resumable(store, args.id, choices)
@@ -165,6 +162,16 @@ async def _resume(args: argparse.Namespace) -> int:
         return LiveSession(setup.spec, setup.provider, setup.config, store=store, resume=found.events), found.events
 
     return await in_app(path, live)
+
+
+async def headless(setup: Setup, args: argparse.Namespace, db: Path | str, **record: Any) -> int:
+    """`setup` run headless, as `args` ask (who decides, JSON lines), recorded in `db`;
+    `record`: a resumed session's id and events, or a fork's record."""
+    from tui.headless import HeadlessRun, run_headless
+
+    return await run_headless(
+        HeadlessRun(setup.spec, setup.provider, setup.config, ask=asks(args), db=db, lines=args.json, **record)
+    )
 
 
 async def in_app(path: Path | str, start: Callable[[SessionStore], Awaitable[tuple[LiveSession, list[EventBase] | None]]]) -> int:

@@ -14,13 +14,11 @@ first process: every process the code started is gone when it ends or is killed
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from engine.sandbox.job import INSIDE, SAFE_PATH, Job, limit_args, safe_env, unprivileged
@@ -81,9 +79,8 @@ class Bubblewrap:
     name = NAME
     isolated = True
 
-    @contextlib.contextmanager
-    def launch(self, job: Job) -> Iterator[Launch]:
-        yield Launch(
+    def launch(self, job: Job) -> Launch:
+        return Launch(
             arguments(job.command, job.settings, job.scratch, unprivileged()), env={"PATH": SAFE_PATH},
             stdin=job.stdin, exit_offset=True,
         )

@@ -3,7 +3,6 @@ bubblewrap, Docker and Podman that works on this machine. Each is tried once per
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from typing import Protocol
 
@@ -30,7 +29,9 @@ class Backend(Protocol):
     name: str
     isolated: bool
 
-    def launch(self, job: Job) -> contextlib.AbstractContextManager[Launch]: ...
+    def launch(self, job: Job) -> Launch:
+        """How to start `job`: the command line, its environment, and what else ends it."""
+        ...
 
     async def prepare(self, settings: SandboxSettings) -> None:
         """Whatever must be there before the first run (an image); ToolError when it cannot be."""

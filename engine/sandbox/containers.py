@@ -12,11 +12,9 @@ name (`docker kill`), so nothing it started outlives the call even when the clie
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from typing import Literal
 
 from engine.sandbox.job import INSIDE, Job, safe_env, unprivileged
@@ -89,15 +87,14 @@ class Container:
         self.engine: Engine = engine
         self._pulled: set[str] = set()
 
-    @contextlib.contextmanager
-    def launch(self, job: Job) -> Iterator[Launch]:
+    def launch(self, job: Job) -> Launch:
         user = unprivileged()
 
         async def stop() -> None:
             await _quietly([self.engine, "kill", job.name])
             await _quietly([self.engine, "rm", "--force", job.name])
 
-        yield Launch(
+        return Launch(
             arguments(self.engine, job, user, cgroups=cgroup_limits(self.engine, user)), env=None, stdin=job.stdin, stop=stop,
             exit_offset=True,
         )

@@ -9,9 +9,7 @@ so it is not set; for root none would hold).
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-from collections.abc import Iterator
 
 from engine.sandbox.job import Job, limit_args, safe_env
 from engine.sandbox.process import Launch
@@ -26,11 +24,10 @@ class Direct:
     name = NAME
     isolated = False
 
-    @contextlib.contextmanager
-    def launch(self, job: Job) -> Iterator[Launch]:
+    def launch(self, job: Job) -> Launch:
         prlimit = shutil.which("prlimit")
         limits = [prlimit, *limit_args(job.settings, processes=False), "--"] if prlimit else []
-        yield Launch([*limits, *job.command], env=safe_env(str(job.scratch)), cwd=job.scratch, stdin=job.stdin)
+        return Launch([*limits, *job.command], env=safe_env(str(job.scratch)), cwd=job.scratch, stdin=job.stdin)
 
     async def prepare(self, settings: SandboxSettings) -> None:
         """Nothing to fetch."""

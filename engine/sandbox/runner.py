@@ -79,8 +79,7 @@ class CodeRunner:
             self._runs += 1
             job = Job(*command(tool, source), self.scratch, self.settings, f"huddle-{self._name()}-{os.getpid()}-{self._runs}")
             try:
-                with backend.launch(job) as launch:
-                    ran = await run_launch(launch, self.settings.wall_s, self.settings.output_kb * 1024)
+                ran = await run_launch(backend.launch(job), self.settings.wall_s, self.settings.output_kb * 1024)
             except OSError as error:
                 raise ToolError(f"{tool} could not start under {backend.name}: {error.strerror or error}") from None
             after = await asyncio.to_thread(snapshot, self.scratch)

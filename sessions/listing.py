@@ -98,13 +98,15 @@ def quick_listing(
     status: str | None = None,
     pattern: str | None = None,
     limit: int,
+    tabled: bool = True,
     busy_timeout: float | None = None,
 ) -> Listing | None:
     """The newest `limit` sessions of the SQLite file at `path` (absolute) matching the
     filters, read without opening a store; None when the store must answer instead (see
     the module's docstring, and any other error of SQLite's: the store says it as it
     always has). A missing file is `errors.NoDatabase`; a file that is not huddle's, or
-    that a newer huddle wrote, the `StoreError` that opening the store raises."""
+    that a newer huddle wrote, the `StoreError` that opening the store raises. `tabled`:
+    the short ids and the count a table shows are wanted too (JSON needs neither)."""
     busy_timeout = DEFAULT_BUSY_TIMEOUT if busy_timeout is None else busy_timeout
     try:
         if not check_file(path, create=False):
@@ -117,7 +119,7 @@ def quick_listing(
     except sqlite3.Error:
         return None
     try:
-        return _read(connection, path, search, status, pattern, limit)
+        return _read(connection, path, search, status, pattern, limit, tabled)
     except sqlite3.Error as error:
         translated = errors.from_sqlite_error(error, path, busy_timeout=busy_timeout)
         if isinstance(translated, errors.DatabaseLocked):  # the store would wait as long again, to say the same
@@ -128,7 +130,8 @@ def quick_listing(
 
 
 def _read(
-    connection: sqlite3.Connection, path: Path, search: str | None, status: str | None, pattern: str | None, limit: int
+    connection: sqlite3.Connection, path: Path, search: str | None, status: str | None, pattern: str | None, limit: int,
+    tabled: bool,
 ) -> Listing | None:
     """The listing, from one snapshot of the file; None when the store must answer."""
     connection.execute("BEGIN")  # one snapshot for every query
@@ -148,8 +151,8 @@ def _read(
         return None  # opening writes their search documents
     clause, parameters = where(search, status, pattern)
     rows = [SessionRow.from_db(tuple(values)) for values in connection.execute(page_query(clause), [*parameters, limit, 0])]
-    if not rows:
-        return Listing(rows, {}, 0)
+    if not rows or not tabled:
+        return Listing(rows, {}, len(rows))
     ids = [row.id for row in rows]
     short = short_ids(connection.execute(neighbours_query(len(ids)), ids).fetchall())
     # Only a full page can have more behind it: count (a second search) only then.

@@ -156,7 +156,7 @@ def _list_quickly(args: argparse.Namespace) -> int | None:
     if isinstance(path, str):  # a PostgreSQL address
         return None
     try:
-        listing = quick_listing(path, **_filters(args), limit=args.limit)
+        listing = quick_listing(path, **_filters(args), limit=args.limit, tabled=not args.json)
     except NoDatabase as missing:
         return _no_database(args, missing.path)
     if listing is None:

@@ -164,6 +164,9 @@ class SessionStore(EventReading):
                     "pass a file on a local disk with --db",
                     path=self._path,
                 )
+            # FULL here, NORMAL on the recorder's writer (`batch_writer`): this connection
+            # commits rarely (a person's decision, a mark, a heartbeat), and a decision is
+            # worth a sync of its own; the recorder's many commits are flushed by its checkpoints.
             await self._db.execute("PRAGMA synchronous = FULL")
         if pending(version):
             await self._migrate()

@@ -42,3 +42,10 @@ def test_a_headless_run_loads_no_textual():
     assert "tui" in loaded
     for heavy in ("textual", "rich"):  # the code a prompt shows is highlighted only when it is shown
         assert heavy not in loaded, heavy
+
+
+def test_import_huddle_loads_neither_the_ui_nor_a_provider_sdk():
+    loaded = _loaded_after("import huddle")
+    assert "huddle" in loaded and "engine" in loaded
+    for forbidden in ("textual", "rich", "tui", "anthropic", "openai", "mcp", "aiosqlite", "asyncpg"):
+        assert forbidden not in loaded, forbidden

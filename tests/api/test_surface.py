@@ -49,15 +49,6 @@ def test_the_readme_answers_an_escalation_from_code_as_printed():
     assert re.fullmatch(r"completed \d+ calls", lines[-1]) and not ran.stderr
 
 
-def test_import_huddle_loads_neither_the_ui_nor_a_provider_sdk():
-    ran = _python("import sys, huddle; print(' '.join(sorted(sys.modules)))")
-    assert ran.returncode == 0, ran.stderr
-    loaded = {name.split(".")[0] for name in ran.stdout.split()}
-    assert "huddle" in loaded and "engine" in loaded
-    for forbidden in ("textual", "rich", "tui", "anthropic", "openai", "mcp", "aiosqlite", "asyncpg"):
-        assert forbidden not in loaded, forbidden
-
-
 def test_the_public_names_are_all_and_only_those_of_all():
     assert sorted(huddle.__all__) == [
         "Agent", "ApprovalPolicy", "DecisionError", "Limits", "Sandbox", "Session", "StoreError", "Team", "events", "run",

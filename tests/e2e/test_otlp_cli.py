@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.terminal import huddle_command
-from tests.fakes.otlp_receiver import OtlpReceiver, Received
+from tests.fakes.otlp_receiver import OtlpReceiver, Received, dead_endpoint
 
 TASK = "Design a rate limiter for our public REST API"
 
@@ -29,11 +29,6 @@ def session_id(done: subprocess.CompletedProcess[str]) -> str:
 
 def tree(spans: list[Received]) -> set[tuple[str, str, str, int, int]]:
     return {(s.span_id, s.parent_span_id, s.name, s.start_ns, s.end_ns) for s in spans}
-
-
-def dead_endpoint() -> str:
-    with OtlpReceiver() as receiver:
-        return receiver.endpoint
 
 
 def test_run_headless_otlp_sends_the_session_and_export_sends_the_same_trace():

@@ -14,7 +14,7 @@ from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
 from engine.session import EngineConfig
 from tests.engine.test_otel_mapping import KEY, TASK, with_tools
-from tests.fakes.otlp_receiver import OtlpReceiver, Received
+from tests.fakes.otlp_receiver import OtlpReceiver, Received, dead_endpoint
 from tests.helpers import FAST_RETRY, Ran, run
 
 
@@ -38,12 +38,6 @@ async def traced(target: TraceTarget, told: list[str], faults: str = "") -> Ran:
 
 def operation(spans: list[Received], name: str) -> list[Received]:
     return [span for span in spans if span.attributes.get("gen_ai.operation.name") == name]
-
-
-def dead_endpoint() -> str:
-    """An address on loopback nothing listens on any more."""
-    with OtlpReceiver() as receiver:
-        return receiver.endpoint
 
 
 async def test_a_live_session_arrives_as_one_tree_with_genai_attributes():

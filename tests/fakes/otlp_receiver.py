@@ -117,3 +117,9 @@ class OtlpReceiver:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def dead_endpoint() -> str:
+    """An address on loopback nothing listens on any more."""
+    with OtlpReceiver() as receiver:
+        return receiver.endpoint

@@ -28,7 +28,7 @@ from sessions.recorder import Recorder
 from sessions.spool import Spool, SpoolHeader, spool_dir
 from sessions.store import Batch, SessionStore
 from tests.helpers import FAST_RETRY, run
-from tests.sessions.helpers import APPROVE, TASK, raw
+from tests.sessions.helpers import APPROVE, TASK, raw, until
 from tests.sessions.pg_server import SECRET_PASSWORD, PgServer
 from tui.recording import LiveSession
 
@@ -85,11 +85,6 @@ class Away:
             raise self._gone()
         await self._store.beat(*args)
 
-
-async def until(check: Any, timeout: float = 30.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.01)
 
 
 async def leave(store: Any, events: list[EventBase], path: Path, *, pid: int, written: int = 0) -> None:

@@ -23,7 +23,7 @@ from sessions.recorder import Recorder
 from sessions.spool import Spool
 from sessions.store import Batch, SessionStore
 from tests.helpers import FAST_RETRY, ScriptedProvider, orchestrated, plan_of, run
-from tests.sessions.helpers import APPROVE, TASK, raw
+from tests.sessions.helpers import APPROVE, TASK, raw, until
 from tests.sessions.pg_server import PgServer, prepare, start_server, stop_server
 from tui.recording import LiveSession
 
@@ -84,12 +84,6 @@ def spool_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(recorder_module, "RETRY_S", 0.05)
     return tmp_path / "cache" / "huddle" / "spool"
 
-
-async def until(check: Any, timeout: float = 30.0) -> None:
-    """Wait, looking every 10 ms, until `check()` is true."""
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.01)
 
 
 class Held:

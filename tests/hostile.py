@@ -39,6 +39,8 @@ PIECES: dict[str, str] = {
 }
 
 HOSTILE = " ".join(PIECES.values())
+WELL_FORMED = " ".join(text for name, text in PIECES.items() if name != "surrogate")
+"""The corpus without its lone surrogate: what UTF-8 (SQLite, a program's source) can hold."""
 
 VISIBLE = (
     "[@click=app.quit]quit-app[/]", "HIDDEN rm -rf ~", "UNTERMINATED still shown", "pwned-title",

@@ -10,7 +10,7 @@ from textual.content import Content
 from engine import patterns
 from engine.events import Choice, SandboxShown, ToolAsked
 from tests.helpers import pattern_info
-from tests.hostile import PIECES, VISIBLE, unsafe
+from tests.hostile import VISIBLE, WELL_FORMED, unsafe
 from tests.tui.helpers import app_for, live, screen_of, until
 from tui.screens.approval import ApprovalScreen
 
@@ -26,7 +26,7 @@ CHOICES = (
     Choice(id="run", label="Run", action="approve"),
     Choice(id="refuse", label="Refuse", action="reject", input="reason", prompt="Why?"),
 )
-HOSTILE_CODE = " ".join(text for name, text in PIECES.items() if name != "surrogate")
+HOSTILE_CODE = WELL_FORMED
 """Hostile text as code (a lone surrogate cannot be written to the record)."""
 
 

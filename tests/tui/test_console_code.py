@@ -13,7 +13,7 @@ from engine.approvals import ApprovalGate
 from engine.events import Choice, SandboxShown, ToolAsked
 from engine.policy import ApprovalPolicy
 from tests.engine.test_approvals import _context
-from tests.hostile import PIECES, VISIBLE, unsafe
+from tests.hostile import VISIBLE, unsafe, WELL_FORMED
 from tui.console import ConsolePrompter, LineReader, Output
 
 BUBBLEWRAP = SandboxShown(
@@ -82,7 +82,6 @@ async def test_unconfined_code_offers_no_always_allow():
 
 
 async def test_hostile_code_shows_literally():
-    code = " ".join(text for name, text in PIECES.items() if name != "surrogate")
-    _, shown = await ask("\n", "run_python", BUBBLEWRAP, {"code": code})
+    _, shown = await ask("\n", "run_python", BUBBLEWRAP, {"code": WELL_FORMED})
     assert all(visible in shown for visible in VISIBLE), [v for v in VISIBLE if v not in shown]
     assert unsafe(shown) == []

@@ -11,7 +11,7 @@ import pytest
 from engine.event_schema import DOCS, SCHEMA_FILE
 from engine.events import EVENT_TYPES, event_to_json
 from sessions.export import ascii_json
-from tests.hostile import HOSTILE, PIECES, hostile
+from tests.hostile import WELL_FORMED, hostile
 from tui.event_lines import EventLines
 
 
@@ -29,7 +29,7 @@ class Recording:
 
 
 VALIDATOR = jsonschema.Draft202012Validator(json.loads((DOCS / SCHEMA_FILE).read_text(encoding="utf-8")))
-READABLE = HOSTILE.replace(PIECES["surrogate"], "")
+READABLE = WELL_FORMED
 """The hostile corpus but its lone surrogate, which the engine's gates turn into U+FFFD
 before any event holds it."""
 

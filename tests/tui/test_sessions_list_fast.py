@@ -24,11 +24,11 @@ from sessions.liveness import HOST
 from sessions.migrations import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from sessions.rows import COLUMNS
 from sessions.store import SessionStore
-from tests.hostile import PIECES, SHORT, unsafe
+from tests.hostile import SHORT, unsafe, WELL_FORMED
 from tests.sessions.helpers import connect, snapshot
 from tui.cli import main
 
-TEXT = " ".join(text for name, text in PIECES.items() if name != "surrogate")
+TEXT = WELL_FORMED
 """The hostile corpus as SQLite can hold it (a lone surrogate is not text it can store)."""
 
 Listed = tuple[int, str, str]

@@ -13,7 +13,7 @@ from engine.approvals import ApprovalGate
 from engine.events import Choice, SandboxShown, ToolAsked
 from engine.policy import ApprovalPolicy
 from tests.engine.test_approvals import _context
-from tests.hostile import VISIBLE, unsafe, WELL_FORMED
+from tests.hostile import VISIBLE, WELL_FORMED, unsafe
 from tui.console import ConsolePrompter, LineReader, Output
 
 BUBBLEWRAP = SandboxShown(

@@ -24,7 +24,7 @@ from sessions.liveness import HOST
 from sessions.migrations import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from sessions.rows import COLUMNS
 from sessions.store import SessionStore
-from tests.hostile import SHORT, unsafe, WELL_FORMED
+from tests.hostile import SHORT, WELL_FORMED, unsafe
 from tests.sessions.helpers import connect, snapshot
 from tui.cli import main
 

@@ -6,8 +6,9 @@ The copy leaves out what the file tools never look at (`engine.tools.SKIPPED_DIR
 .ssh, .config, .local with huddle's own data), every file that looks like a secret
 (keys, credentials, .env), links (they could lead out), the scratch folders themselves
 (huddle started above them), a SQLite database's write-ahead log and lock files (`-wal`,
-`-shm`, `-journal`: a database being written, huddle's own included, is copied as its
-last checkpoint left it), and anything past its bounds: at most
+`-shm`, `-journal`: a database being written is copied as its last checkpoint left it),
+huddle's own session databases (other sessions' work is not this code's to read, nor
+to hand back to a model), and anything past its bounds: at most
 `MAX_FILES` files and `MAX_BYTES` in all, no file over `MAX_FILE`. What it left out is
 counted, and the first run's result says so.
 """
@@ -25,6 +26,9 @@ from engine.tools import SKIPPED_DIRS, looks_secret
 
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 """What SQLite keeps beside a database while it is written: never copied."""
+HUDDLE_DATABASE = b"SQLite format 3\x00", 68, (0x48554444).to_bytes(4, "big")
+"""How a huddle session database starts: SQLite's header, and at byte 68 its application
+id (`sessions.migrations.APPLICATION_ID`, "HUDD")."""
 MAX_FILES = 2000
 """Files the copy holds at most."""
 MAX_BYTES = 50 * 1024 * 1024
@@ -90,6 +94,8 @@ def _copy(root: Path, target: Path) -> Seeded:
                 continue
             if not stat.S_ISREG(info.st_mode) or name.endswith(SQLITE_SIDE_FILES) or looks_secret(source, root):
                 continue
+            if _huddles_database(source):
+                continue
             if copied >= MAX_FILES or info.st_size > MAX_FILE or total + info.st_size > MAX_BYTES:
                 left_out += 1
                 continue
@@ -142,3 +148,14 @@ def give_to(folder: Path, uid: int, gid: int) -> None:
         for name in [*folders, *files]:
             os.chown(Path(directory, name), uid, gid, follow_symlinks=False)
     os.chown(folder, uid, gid)
+
+
+def _huddles_database(path: Path) -> bool:
+    """Whether `path` is a huddle session database (read from its header)."""
+    header, at, application = HUDDLE_DATABASE
+    try:
+        with path.open("rb") as file:
+            start = file.read(at + len(application))
+    except OSError:
+        return False
+    return start.startswith(header) and start[at:] == application

@@ -142,3 +142,22 @@ def test_each_session_run_by_the_front_end_has_its_own_scratch_folder_and_a_resu
                              pattern="orchestrator", team=spec.team, provider="simulated", seed=0, limits=spec.limits,
                              policy=spec.policy)
     assert LiveSession(spec, provider, resume=[started]).config.scratch == first.config.scratch
+
+
+def test_the_scratch_copy_leaves_out_huddles_own_databases_but_not_the_projects(tmp_path):
+    import sqlite3
+
+    from engine.sandbox import folder
+    from sessions.migrations import APPLICATION_ID
+
+    project = tmp_path / "project"
+    project.mkdir()
+    for name, application in (("sessions.db", APPLICATION_ID), ("app.db", 0)):
+        with sqlite3.connect(project / name) as connection:
+            connection.execute(f"PRAGMA application_id = {application}")
+            connection.execute("CREATE TABLE t (x)")
+        connection.close()
+    (project / "main.py").write_text("print(1)\n")
+    seeded = folder.seed(tmp_path / "scratch", project)
+    assert seeded is not None and seeded.copied == 2
+    assert sorted(p.name for p in (tmp_path / "scratch").iterdir()) == ["app.db", "main.py"]

@@ -9,6 +9,7 @@ it, so that a file whose process is gone is written by the next huddle (`session
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from collections import deque
@@ -32,6 +33,14 @@ SPOOL_BYTES = 100_000_000
 
 def spool_dir() -> Path:
     """Where spool files go: a `spool` folder in the user's cache folder (`~/.cache/huddle` on Linux)."""
+    return _spool_dir(os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME"))
+
+
+@functools.lru_cache(maxsize=4)
+def _spool_dir(_cache_home: str | None, _home: str | None) -> Path:
+    """`spool_dir()` for the environment it depends on (its key): worked out once, not for
+    each recorder (platformdirs takes a tenth of a millisecond, as long as a short session
+    takes to record)."""
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("huddle", appauthor=False)) / "spool"

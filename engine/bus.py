@@ -64,7 +64,8 @@ class Subscription:
         if self._queue or self._closed:
             return True
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
+            async with asyncio.timeout(timeout):  # no task of its own, as `wait_for` makes
+                await self._ready.wait()
         except TimeoutError:
             return False
         return True

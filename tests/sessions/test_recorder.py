@@ -189,7 +189,7 @@ async def test_a_slow_writer_slows_the_engine_and_loses_nothing(
     bus = EventBus()
     recorder = Recorder.attach(store, bus, limit=limit)
     recorder.start()
-    behind: list[int] = []
+    behind: list[int] = []  # what the recorder had not taken yet as each event came (before it was queued)
     bus.listen(lambda _: behind.append(recorder._subscription.pending))
     finished = await run_session(
         SessionSpec(task=TASK, policy=APPROVE), SimulatedProvider(seed=1, speed=0), bus=bus,
@@ -197,7 +197,7 @@ async def test_a_slow_writer_slows_the_engine_and_loses_nothing(
     )
     await recorder.finish()
 
-    assert max(behind) >= limit  # the bound was reached...
+    assert max(behind) >= limit - 1  # the bound was reached (this event made it `limit`)...
     assert max(behind) <= limit + 8  # ...and held (one event per concurrent agent may land past it)
     assert await store.event_count(finished.session_id) == len(behind)
     loaded = await store.load_events(finished.session_id, limit=10_000)

@@ -1,88 +1,85 @@
-"""The recorder's transactions on a SQLite file, each written and committed whole by one
-call on a thread of its own.
+"""The recorder's transactions on a SQLite file, each written and committed whole by a
+process of its own (`writer_process`), while the event loop goes on.
 
-A batch is a handful of statements (sessions started, events, search documents,
-rows brought up to date). Sent one by one through aiosqlite, each is a trip to
-its thread and back, and the event loop and that thread trade the GIL for every
-one; a session's last batch, which the recorder waits for, then costs several
-trips in a row. Here the whole transaction is one trip: a thread that owns a
-plain `sqlite3` connection to the same file takes the batch, writes it and
-commits it, while the loop goes on. The connection is opened on the first
-batch, so a store that records nothing (the browser, a command) never has one.
-
-The search documents are written just after the events are committed and said to
-be, from the stored events, by the trigger that moving `sessions.indexed_seq` on
-fires (migration 8): a session's last documents are written while the next session
-runs, not while the recorder waits, and the batch's `documents` are not needed here.
-Those of a process that ended in between are written from its events when the
-database is next opened (`search.INDEX_AGAIN`).
+A batch is a handful of statements (sessions started, events, rows brought up to
+date). Written on the loop's own interpreter, by aiosqlite or a thread of ours, each
+statement would trade the GIL with the loop, and in a busy session a thread gets the
+GIL back only every switch interval (5 ms): its work then waits for the loop to be
+idle, which is when the loop waits for its commit. The writer process shares nothing
+with the loop: it takes a whole batch down a pipe, commits it, and says so, while the
+loop goes on; then writes the batch's search documents while the next session runs.
+It is started with the first batch, so a store that records nothing (the browser, a
+command) never has one, and it ends when the store is closed or huddle's process ends
+(it writes what it was sent first).
 
 Its commits do not wait for the disk (`synchronous = NORMAL`): the operating system
 has them as soon as they are made, so a crash or `kill -9` of huddle loses none of
 them. Flushing them to the disk, and copying the log into the file, is the work of a
-checkpoint, which the thread makes between commits, at most every `CHECKPOINT_EVERY`
-seconds, and mostly while the session runs rather than while it waits: a power cut or
-a crash of the system loses at most the commits since the last one.
+checkpoint, which the writer makes between commits, at most every `CHECKPOINT_EVERY`
+seconds: a power cut or a crash of the system loses at most the commits since the last one.
+Search documents it could not write (or a process that ended before writing them) are
+written from the events when the database is next opened (`search.INDEX_AGAIN`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import marshal
+import os
 import sqlite3
-import time
+import subprocess
+import sys
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sessions.errors import SessionBusy, StoreError
+from sessions.writer_process import _LENGTH, CHECKPOINT_EVERY, INSERT_EVENT, RESUME_SESSION
 
 if TYPE_CHECKING:
-    from sessions.store import Batch
+    from sessions.store import Batch, EventRow
+
+__all__ = ["BatchWriter", "CHECKPOINT_EVERY", "INSERT_EVENT", "RESUME_SESSION"]
 
 log = logging.getLogger(__name__)
 
-INSERT_SESSION = """
-    INSERT INTO sessions (id, created_at, updated_at, task, title, pattern, team, agents, provider,
-                          models, seed, status, pid, host, last_seq, parent_id, forked_at, heartbeat)
-    VALUES (:id, :created_at, :updated_at, :task, :title, :pattern, :team, :agents, :provider,
-            :models, :seed, :status, :pid, :host, :last_seq, :parent_id, :forked_at, :heartbeat)
-"""
-UPDATE_SESSION = """
-    UPDATE sessions SET updated_at = :updated_at, status = :status, tokens_in = :tokens_in,
-        tokens_out = :tokens_out, cost = :cost, calls = :calls, turns = :turns,
-        duration_s = :duration_s, result = :result, reason = :reason, partial = :partial,
-        last_seq = :last_seq, failed_steps = :failed_steps, skipped_steps = :skipped_steps,
-        unpriced = :unpriced, resumes = :resumes
-    WHERE id = :id
-"""
-RESUME_SESSION = """
-    UPDATE sessions SET status = 'running', pid = :pid, host = :host, heartbeat = :heartbeat
-    WHERE id = :id AND last_seq = :after_seq AND status NOT IN ('running', 'waiting', 'completed')
-"""
-"""A resumed session's row taken over by the process carrying it on: only while it is as
-the resume found it (ended, its last event the one the resume follows)."""
-CHECKPOINT_EVERY = 0.5
-"""Seconds between two checkpoints of the write-ahead log (at most: one is made after a
-commit once this long has passed since the last), which also flush it to the disk."""
-INSERT_EVENT = "INSERT INTO events (session_id, seq, ts, kind, agent, data) VALUES (?, ?, ?, ?, ?, ?)"
+_ROOT = Path(__file__).resolve().parent.parent
+"""The folder `sessions` is in: where the writer process finds `sessions.writer_process`."""
+_PROGRAM = f"import sys; sys.path.insert(0, {str(_ROOT)!r}); from sessions.writer_process import main; main()"
 
 
 class BatchWriter:
     """Writes recorder batches into the SQLite file at `path`, one transaction each, in the
-    order they are sent, on a thread of its own. `translate` turns a `sqlite3.Error` into
+    order they are sent, in a process of its own. `translate` turns a `sqlite3.Error` into
     the `StoreError` to raise."""
 
     def __init__(self, path: Path, busy_timeout: float, translate: Callable[[sqlite3.Error], StoreError]) -> None:
         self._path = path
         self._busy_timeout = busy_timeout
         self._translate = translate
-        self._thread: ThreadPoolExecutor | None = None
-        self._connection: sqlite3.Connection | None = None
-        self._checkpointed_at = float("-inf")
-        """When the last checkpoint was asked for, by the monotonic clock."""
+        self.setup: list[str] = []
+        """Statements the writer runs on its connection as it opens it (tests limit the
+        file's size, or fail its search documents, with them)."""
+        self._process: subprocess.Popen[bytes] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: deque[tuple[asyncio.Future[None], asyncio.Future[None]]] = deque()
+        """Each batch sent and not fully answered: its commit, then its search documents."""
+        self._unsent = bytearray()
+        """What the pipe to the writer could not take yet."""
+        self._received = bytearray()
+        self._ended: asyncio.Future[None] | None = None
+        """Done once the writer has closed its end: it has answered everything, and exits."""
+        self._closing = False
+        """True once `close` ends the writer's input, after what it was sent."""
+        self._waiting_for_room = False
+        """True while the loop watches the pipe for room for `_unsent`."""
+        self._staged = False
+        """True while events sent ahead of the next batch wait for it (`stage`)."""
+        self._lost: StoreError | None = None
+        """Why the next batch cannot be written: the writer its first events went to ended."""
 
     def send(self, batch: Batch) -> tuple[asyncio.Future[None], asyncio.Future[None]]:
         """Start writing `batch`. Two futures: the first completes once its events and rows
@@ -90,126 +87,217 @@ class BatchWriter:
         is then stored); the second once its search documents are written too, just after
         (it never raises: documents not written now are written from the events when the
         database is next opened, `search.INDEX_AGAIN`)."""
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="huddle-writer")
+        if self._lost is not None:  # its first events went to a writer that ended since
+            lost, self._lost = self._lost, None
+            raise lost
         loop = asyncio.get_running_loop()
+        if self._process is None or self._loop is not loop:
+            self._start(loop)
         committed, indexed = loop.create_future(), loop.create_future()
-        self._thread.submit(self._record, batch, loop, committed, indexed)
-        now = time.monotonic()
-        if now - self._checkpointed_at >= CHECKPOINT_EVERY:  # after this batch, before the next
-            self._checkpointed_at = now
-            self._thread.submit(self._checkpoint)
+        self._waiting.append((committed, indexed))
+        self._put(("batch", batch.started, batch.resumed, batch.events, batch.updates))
+        self._staged = False
         return committed, indexed
 
+    def stage(self, rows: list[EventRow]) -> None:
+        """Send events of the next batch ahead of it: the writer writes them in its
+        transaction while the rest are prepared, and commits them with it (`send`), or
+        not at all (`drop`)."""
+        loop = asyncio.get_running_loop()
+        if self._process is None or self._loop is not loop:
+            self._start(loop)
+        self._put(("rows", rows))
+        self._staged = True
+
+    def drop(self) -> None:
+        """Undo the events sent ahead of a batch that will not be sent."""
+        if self._process is not None and self._staged:
+            self._put(("drop",))
+        self._staged, self._lost = False, None
+
     async def close(self) -> None:
-        """Let the batches sent so far finish, then close the connection and the thread."""
-        if self._thread is not None:
-            thread, self._thread = self._thread, None
-            await asyncio.wrap_future(thread.submit(self._disconnect))
-            thread.shutdown(wait=False)
+        """Let the batches sent so far be written, then end the writer."""
+        process, ended = self._process, self._ended
+        if process is None or ended is None:
+            return
+        if self._loop is not asyncio.get_running_loop():
+            self._abandon()
+            return
+        self._closing = True
+        if not self._unsent:  # else once the pipe took the rest (`_flush`): what it was sent, whole
+            _close(process.stdin)
+        await ended
+        process.wait()
 
-    # -- on the writer's thread ----------------------------------------------------
+    # -- the process -----------------------------------------------------------------
 
-    def _record(
-        self, batch: Batch, loop: asyncio.AbstractEventLoop, committed: asyncio.Future[None], indexed: asyncio.Future[None]
-    ) -> None:
-        """The events, committed and said so; then their search documents, off the path that
-        waits for the commit (a session's last documents are written while the next runs)."""
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._process is not None:  # made on another event loop, gone since
+            self._abandon()
         try:
-            try:
-                self._write(batch)
-            except BaseException as error:
-                _tell(loop, committed, error)
-                return
-            _tell(loop, committed, None)
-            self._index(batch)
-        finally:
-            _tell(loop, indexed, None)
-
-    def _write(self, batch: Batch) -> None:
-        try:
-            connection = self._connection or self._connect()
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                _insert(connection, batch, self._path)
-                connection.execute("COMMIT")
-            except BaseException:
-                with suppress(sqlite3.Error):  # gone already if SQLite rolled it back itself (a full disk)
-                    connection.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as error:
-            raise self._translate(error) from error
-
-    def _index(self, batch: Batch) -> None:
-        """Write the search documents of the batch's events: moving each session's
-        `indexed_seq` on writes them (migration 8's trigger), one statement each, in the
-        rare moments the thread needs the GIL. Only for a session whose documents are
-        written up to this batch: one whose earlier ones were not is left behind, and
-        written from its events when it is no longer recorded (`search.INDEX_AGAIN`)."""
-        spans: dict[str, tuple[int, int]] = {}
-        for session_id, seq, *_ in batch.events:
-            first, _ = spans.get(session_id, (seq, seq))
-            spans[session_id] = (first, seq)
-        assert self._connection is not None  # `_write` opened it
-        try:
-            self._connection.executemany(
-                "UPDATE sessions SET indexed_seq = ? WHERE id = ? AND indexed_seq = ?",
-                [(last, session_id, first - 1) for session_id, (first, last) in spans.items()],
+            process = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _PROGRAM],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                start_new_session=True,  # a Ctrl-C in the terminal is for huddle, which then ends it
             )
-        except sqlite3.Error as error:
-            log.warning("search documents not written now (they are when %s is next opened): %s", self._path, error)
+        except OSError as error:
+            raise StoreError(
+                f"huddle: cannot start the process that writes {self._path} ({error.strerror or error})",
+                path=self._path,
+            ) from None
+        assert process.stdin is not None and process.stdout is not None
+        os.set_blocking(process.stdin.fileno(), False)
+        os.set_blocking(process.stdout.fileno(), False)
+        self._process, self._loop, self._ended = process, loop, loop.create_future()
+        self._closing = self._waiting_for_room = False
+        self._unsent.clear()
+        self._received.clear()
+        loop.add_reader(process.stdout.fileno(), self._readable)
+        self._put(("open", str(self._path), self._busy_timeout, list(self.setup)))
 
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self._path, isolation_level=None, timeout=self._busy_timeout)
-        connection.execute("PRAGMA synchronous = NORMAL")
-        connection.execute("PRAGMA wal_autocheckpoint = 0")  # `_checkpoint` does it, between commits
-        self._connection = connection
-        return connection
+    def _abandon(self) -> None:
+        """Let a writer go that was made on an event loop no longer running: it writes what
+        it was sent, and ends."""
+        process, self._process = self._process, None
+        if process is not None:
+            with suppress(Exception):  # that loop may be closed already
+                assert self._loop is not None and process.stdout is not None
+                self._loop.remove_reader(process.stdout.fileno())
+                self._loop.remove_writer(process.stdin.fileno())  # type: ignore[union-attr]
+            _close(process.stdin)
+        self._fail(StoreError(f"huddle: the writer of {self._path} was let go with batches unwritten", path=self._path))
 
-    def _checkpoint(self) -> None:
-        """Copy what the log holds into the file, flushing both to the disk, as far as the
-        readers of the moment let it (a checkpoint that waits for nobody). One that fails
-        (the database is busy, or gone) is left to the next."""
-        if self._connection is not None:
-            try:
-                self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error as error:
-                log.debug("checkpoint of %s not made now: %s", self._path, error)
+    def _put(self, message: tuple[Any, ...]) -> None:
+        body = marshal.dumps(message)
+        self._unsent += _LENGTH.pack(len(body))
+        self._unsent += body
+        self._flush()
 
-    def _disconnect(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+    def _flush(self) -> None:
+        """Hand the pipe what it takes now; the rest when it has room."""
+        process, loop = self._process, self._loop
+        if process is None or loop is None or process.stdin is None:
+            return
+        fd = process.stdin.fileno()
+        try:
+            written = os.write(fd, self._unsent)
+        except BlockingIOError:
+            written = 0
+        except OSError:  # the writer is gone: said when its output ends (`_readable`)
+            written = len(self._unsent)
+        del self._unsent[:written]
+        if self._unsent:
+            if not self._waiting_for_room:
+                loop.add_writer(fd, self._flush)
+                self._waiting_for_room = True
+            return
+        if self._waiting_for_room:
+            loop.remove_writer(fd)
+            self._waiting_for_room = False
+        if self._closing:
+            _close(process.stdin)
 
+    def _readable(self) -> None:
+        process = self._process
+        assert process is not None and process.stdout is not None
+        try:
+            data = os.read(process.stdout.fileno(), 1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._gone(process)
+            return
+        received = self._received
+        received += data
+        start = 0
+        while len(received) - start >= _LENGTH.size:
+            (length,) = _LENGTH.unpack_from(received, start)
+            end = start + _LENGTH.size + length
+            if len(received) < end:
+                break
+            self._answer(marshal.loads(received[start + _LENGTH.size:end]))
+            start = end
+        del received[:start]
 
-def _insert(connection: sqlite3.Connection, batch: Batch, path: Path) -> None:
-    """The statements of one batch but its search documents, inside its transaction (in the
-    database at `path`)."""
-    if batch.started:
-        connection.executemany(INSERT_SESSION, batch.started)
-    for resumed in batch.resumed:
-        if connection.execute(RESUME_SESSION, resumed).rowcount != 1:
-            raise SessionBusy(
-                f"huddle: session {resumed['id']} changed in {path} while it was being resumed "
+    def _answer(self, message: tuple[Any, ...]) -> None:
+        committed, indexed = self._waiting[0]
+        kind = message[0]
+        if kind == "indexed":
+            self._waiting.popleft()
+            if message[1] is not None:
+                log.warning("search documents not written now (they are when %s is next opened): %s", self._path, message[1])
+            _settle(indexed, None)
+        elif kind == "committed":
+            _settle(committed, None)
+        else:
+            _settle(committed, self._failure(message))
+
+    def _failure(self, message: tuple[Any, ...]) -> StoreError:
+        if message[0] == "busy":
+            return SessionBusy(
+                f"huddle: session {message[1]} changed in {self._path} while it was being resumed "
                 "(another huddle resumed or deleted it); nothing was added to it here",
-                path=path,
+                path=self._path,
             )
-    if batch.events:
-        connection.executemany(INSERT_EVENT, batch.events)
-    if batch.updates:
-        connection.executemany(UPDATE_SESSION, batch.updates)
+        _, name, text, code, code_name = message
+        kind = getattr(sqlite3, name, sqlite3.Error)
+        error = (kind if isinstance(kind, type) and issubclass(kind, sqlite3.Error) else sqlite3.Error)(text)
+        error.sqlite_errorcode, error.sqlite_errorname = code, code_name  # type: ignore[attr-defined]
+        return self._translate(error)
+
+    def _gone(self, process: subprocess.Popen[bytes]) -> None:
+        """The writer closed its output: it ended, after a `close` or not."""
+        assert self._loop is not None and process.stdout is not None
+        self._loop.remove_reader(process.stdout.fileno())
+        if process.stdin is not None and not process.stdin.closed:
+            self._loop.remove_writer(process.stdin.fileno())
+        if self._waiting or self._staged:
+            said = _last_line(process)
+            error = StoreError(
+                f"huddle: the process writing {self._path} ended unexpectedly"
+                f"{f' ({said})' if said else ''}; what was committed before is kept",
+                path=self._path,
+            )
+            self._fail(error)
+            if self._staged:
+                self._staged, self._lost = False, error
+        _close(process.stdin)
+        self._process = None
+        if self._ended is not None:
+            _settle(self._ended, None)
+
+    def _fail(self, error: StoreError) -> None:
+        while self._waiting:
+            committed, indexed = self._waiting.popleft()
+            _settle(committed, error)
+            _settle(indexed, None)
 
 
-def _tell(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None], error: BaseException | None) -> None:
-    """Settle `future` on its loop, from the writer's thread (unless the loop is gone)."""
-    with suppress(RuntimeError):  # the loop closed: nobody waits any more
-        loop.call_soon_threadsafe(_settle, future, error)
+def _close(stream: Any) -> None:
+    with suppress(OSError):
+        if stream is not None:
+            stream.close()
+
+
+def _last_line(process: subprocess.Popen[bytes]) -> str:
+    """The last line the writer said on its stderr, if it said anything (a traceback's)."""
+    assert process.stderr is not None
+    os.set_blocking(process.stderr.fileno(), False)
+    try:
+        said = process.stderr.read() or b""
+    except OSError:
+        said = b""
+    lines = said.decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else f"exit code {process.poll()}"
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
     if future.done():
         return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+    with suppress(RuntimeError):  # its event loop is closed: nobody waits for it any more
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)

@@ -441,6 +441,17 @@ class PgSessionStore(EventReading):
         async with self._writing() as db:
             await db.execute("LOCK TABLE sessions, events, search IN ROW EXCLUSIVE MODE")
 
+    async def begin_batch(self) -> bool:
+        """False: a batch's events go to the server with it, in `write_batch` (nothing is
+        staged ahead of it, as `SessionStore.begin_batch` lets a file's writer have them)."""
+        return False
+
+    def stage(self, rows: list[EventRow]) -> None:
+        raise NotImplementedError("a batch's events go to the server with it")
+
+    def unstage(self) -> None:
+        """Nothing was begun (`begin_batch`)."""
+
     async def write_batch(self, batch: Batch) -> asyncio.Future[None]:
         """Write one recorder batch as one transaction, and start committing it.
 

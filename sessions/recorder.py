@@ -54,6 +54,8 @@ MAX_BATCH = 10_000
 """Most events in one transaction."""
 RETRY_S = 2.0
 """Seconds between two tries of a database that is unreachable."""
+STAGE_EVERY = 16
+"""Events of a batch being prepared that go to the store ahead of it, at a time (`_prepare`)."""
 _names = itertools.count()
 
 
@@ -85,7 +87,9 @@ class Recorder:
         self._resuming: dict[str, Sequence[EventBase]] = {}
         """The stored events of sessions to be carried on, by id, until their `session.resumed` comes."""
         self._task: asyncio.Task[None] | None = None
+        self._next_beat: asyncio.TimerHandle | None = None
         self._beating: asyncio.Task[None] | None = None
+        """The heartbeat being written, if one is."""
         self._error: Exception | None = None
         self.failure: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
         """Set, with the error, if recording stops before `finish()`; never set otherwise."""
@@ -100,6 +104,8 @@ class Recorder:
         self._retry_at = 0.0
         self._committing: tuple[asyncio.Future[None], Batch, int] | None = None
         """The batch being committed, its commit, and its count of events."""
+        self._staging = False
+        """True from a batch begun (`SessionStore.begin_batch`) until it is sent."""
         self.unreachable: StoreUnreachable | None = None
         """Why the database cannot be reached, while the recorder keeps its events (`buffering`)."""
         self.on_buffering: Callable[[StoreUnreachable | None], None] | None = None
@@ -147,20 +153,25 @@ class Recorder:
         if self._task is not None:
             raise RuntimeError("this recorder has already been started")
         self._task = asyncio.create_task(self._run(), name="huddle-recorder")
-        self._beating = asyncio.create_task(self._beat(), name="huddle-heartbeat")
+        self._next_beat = asyncio.get_running_loop().call_later(BEAT_S, self._beat)
 
-    async def _beat(self) -> None:
+    def _beat(self) -> None:
         """Every `BEAT_S`, say the live sessions recorded here are: a huddle on any host then
         tells them from sessions whose process is gone (`SessionStore.mark_interrupted`). A
         beat the store cannot take now (locked) is said again at the next."""
-        while True:
-            await asyncio.sleep(BEAT_S)  # a clock, not a wait for something to happen
-            live = [session_id for session_id, tally in self._tallies.items() if not tally.state.finished]
-            if live and not self.buffering:  # a database that is away is tried by the spool's clock
-                try:
-                    await self._store.beat(live)
-                except StoreError as error:
-                    log.warning("heartbeat not written: %s", error)
+        live = [session_id for session_id, tally in self._tallies.items() if not tally.finished]
+        if live and not self.buffering:  # a database that is away is tried by the spool's clock
+            self._beating = asyncio.create_task(self._store.beat(live), name="huddle-heartbeat")
+            self._beating.add_done_callback(self._beaten)
+        else:
+            self._beaten(None)
+
+    def _beaten(self, beating: asyncio.Task[None] | None) -> None:
+        """The next beat in `BEAT_S`, while the recorder listens."""
+        if beating is not None and not beating.cancelled() and (error := beating.exception()) is not None:
+            log.warning("heartbeat not written: %s", error)
+        if self._listening:
+            self._next_beat = asyncio.get_running_loop().call_later(BEAT_S, self._beat)
 
     async def finish(self) -> None:
         """Write everything published so far, stop, and raise the error that stopped
@@ -168,7 +179,9 @@ class Recorder:
         if self._task is None:
             raise RuntimeError("finish() on a recorder that was never started")
         self._stop_listening()
-        if self._beating is not None:
+        if self._next_beat is not None:
+            self._next_beat.cancel()
+        if self._beating is not None and not self._beating.done():
             self._beating.cancel()
             await asyncio.wait({self._beating})
         await self._task
@@ -184,6 +197,7 @@ class Recorder:
         try:
             await self._drain()
         except Exception as error:  # kept, and raised again by finish()
+            self._unstage()
             self._stop_listening()
             self._error = error
             await self._mark_failed(error)
@@ -197,7 +211,8 @@ class Recorder:
         try:
             while (events := await self._collect()) is not None:
                 if events:
-                    await self._write(self._prepare(events), len(events))
+                    staging = self._staging = not self.spool and await self._store.begin_batch()
+                    await self._write(self._prepare(events, staging), len(events))
                 else:  # the commit in flight ended, or it is time to try the database again
                     await self._settle()
                 if self.spool and asyncio.get_running_loop().time() >= self._retry_at:
@@ -221,14 +236,22 @@ class Recorder:
     async def _write(self, batch: Batch, count: int) -> None:
         """Send a batch to the store once the one before it committed, or to the spool."""
         await self._settle()
-        if self.spool:
-            self.spool.add(batch, count)
-            return
-        try:
-            self._committing = (await self._store.write_batch(batch), batch, count)
-        except StoreUnreachable as error:
-            self._buffer(error)
-            self.spool.add(batch, count)
+        if not self.spool:
+            try:
+                self._committing = (await self._store.write_batch(batch), batch, count)
+                self._staging = False
+                return
+            except StoreUnreachable as error:
+                self._buffer(error)
+        self._unstage()
+        self.spool.add(batch, count)
+
+    def _unstage(self) -> None:
+        """Undo the batch begun, if it was not sent (its events are then in the spool, or
+        nowhere: recording failed)."""
+        if self._staging:
+            self._staging = False
+            self._store.unstage()
 
     async def _settle(self) -> None:
         """Wait for the commit in flight; one cut off by a lost server goes first in the spool."""
@@ -333,21 +356,29 @@ class Recorder:
             waiting.cancel()
         return waiting.done() and not waiting.cancelled()
 
-    def _prepare(self, events: list[EventBase]) -> Batch:
-        """The rows a batch of events writes; folds them into their sessions' tallies."""
+    def _prepare(self, events: list[EventBase], staging: bool) -> Batch:
+        """The rows a batch of events writes; folds them into their sessions' tallies.
+        `staging` (the batch is begun, `SessionStore.begin_batch`): the first event, then
+        every `STAGE_EVERY`, go to the store's writer ahead of the batch, which wakes and
+        writes them while the rest are prepared."""
         batch = Batch()
         rows, documents, tallies = batch.events, batch.documents, self._tallies
         touched: dict[str, SessionTally] = {}
+        ends = {event.session_id: event.seq for event in events if event.kind == "session.finished"}
+        staged, ahead = 0, 1
         for event in events:  # the hot loop: a few attribute reads per event
             session_id = event.session_id
             tally = tallies.get(session_id)
             if tally is None:
                 tally = tallies[session_id] = self._tally_for(event, batch)
-            text = tally.feed(event)
+            text = tally.feed(event, ending=event.seq <= ends.get(session_id, 0))
             if text:
                 documents.append((session_id, event.seq, text))
             touched[session_id] = tally
             rows.append((session_id, event.seq, event.ts, event.kind, event.agent, event_to_json(event)))
+            if staging and len(rows) == ahead:
+                self._store.stage(rows[staged:])
+                staged, ahead = ahead, ahead + STAGE_EVERY
         batch.updates = [tally.values() for tally in touched.values()]
         return batch
 
@@ -402,3 +433,4 @@ def urgent(event: EventBase) -> bool:
 
 def _has_urgent(events: list[EventBase]) -> bool:
     return any(urgent(event) for event in events)
+

@@ -114,11 +114,15 @@ class SessionStore(EventReading):
         self._path = path
         self._busy_timeout = busy_timeout
         self._write_lock = asyncio.Lock()
+        self._begun = False
+        """True while the write lock is held for a recorder batch being prepared (`begin_batch`)."""
+        self._staged = 0
+        """How many of its first events were sent to the writer ahead of it (`stage`)."""
         self._closed = False
         self._writer = BatchWriter(
             path, busy_timeout, lambda error: errors.from_sqlite_error(error, path, busy_timeout=busy_timeout)
         )
-        """The recorder's transactions, on a connection and a thread of their own."""
+        """The recorder's transactions, on a connection and in a process of their own."""
         self.schema_found = 0
         """The schema version the database had when this store opened it (0: new); `open`
         brings it to `SCHEMA_VERSION`."""
@@ -284,16 +288,48 @@ class SessionStore(EventReading):
         async with self._writing():
             pass
 
+    async def begin_batch(self) -> bool:
+        """Take the write turn for the recorder's next batch now, so that its events can go
+        to the writer ahead of it, as they are prepared (`stage`): the writer writes them
+        in the batch's transaction meanwhile (their writing overlaps the preparing, which a
+        session's end waits for), and commits them with it (`write_batch`), or not at all
+        (`unstage`). Taken now, nothing else in this process writes in between (a write
+        that waited for the writer's transaction, while it waited for the batch, would stall
+        both). True: events may be staged."""
+        await self._write_lock.acquire()
+        self._begun, self._staged = True, 0
+        return True
+
+    def stage(self, rows: list[EventRow]) -> None:
+        """Send the next events of the batch begun (`begin_batch`) to the writer ahead of
+        it: the batch's first events, in order (it holds them too: they are not sent again)."""
+        self._writer.stage(rows)
+        self._staged += len(rows)
+
+    def unstage(self) -> None:
+        """Undo the batch begun (`begin_batch`) and the events staged for it: it will not
+        be written."""
+        if self._begun:
+            self._begun = False
+            self._writer.drop()
+            self._write_lock.release()
+
     async def write_batch(self, batch: Batch) -> asyncio.Future[None]:
         """Start writing one recorder batch as one transaction (`batch_writer`): a future
         that completes when it is committed (or raises the `StoreError` that stopped it; the
         batch is then not stored at all). The write lock is held until then, so the next
         write (and a search) waits its turn, until the batch's search documents are written
-        too, while the caller prepares the next batch."""
-        await self._write_lock.acquire()
+        too, while the caller prepares the next batch; it was taken already if the batch
+        was begun (`begin_batch`)."""
+        if self._begun:
+            self._begun = False
+            batch = replace(batch, events=batch.events[self._staged:])  # the rest
+        else:
+            await self._write_lock.acquire()
         try:
             commit, indexed = self._writer.send(batch)
         except BaseException:
+            self._writer.drop()  # what was staged for it
             self._write_lock.release()
             raise
         indexed.add_done_callback(lambda _: self._write_lock.release())  # its search documents too

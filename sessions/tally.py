@@ -21,8 +21,13 @@ class SessionTally:
         self.session_id = session_id
         self.created_at = created_at
         self.state = SessionState()
+        """The session's events folded, but those `held`."""
         self.resumes = 0
         """How many times the session was resumed."""
+        self._held: list[EventBase] = []
+        """Events not folded yet: the last batch's of a session that ended in it (`feed`)."""
+        self._end: SessionState | None = None
+        """Its `session.finished` alone, folded: what its row says once it ended."""
 
     @classmethod
     def of_record(cls, events: Sequence[EventBase]) -> SessionTally:
@@ -33,19 +38,43 @@ class SessionTally:
             tally.feed(event)
         return tally
 
-    def feed(self, event: EventBase) -> str | None:
+    def feed(self, event: EventBase, *, ending: bool = False) -> str | None:
         """Fold one event in (events come in `seq` order); return the text it adds to
-        the search index, if any. Cheap for the common kinds: deltas are most of a session."""
-        self.state.apply(event)
+        the search index, if any. Cheap for the common kinds: deltas are most of a session.
+
+        `ending`: the session's `session.finished` is this event or comes later in the same
+        batch. The row of an ended session is what that event says, so the events before
+        it are held rather than folded (most of a short session's work, a batch that is
+        all of it); should anything follow them, they are folded first, in order."""
+        if ending:
+            self._held.append(event)
+            if event.kind == "session.finished":
+                self._end = SessionState()
+                self._end.apply(event)
+        else:
+            if self._held:
+                self._fold_held()
+            self.state.apply(event)
         if isinstance(event, SessionResumed):
             self.resumes += 1
         searched = _SEARCHED.get(event.kind)
         return searched(event) if searched is not None else None
 
+    @property
+    def finished(self) -> bool:
+        return self._end is not None or self.state.finished
+
+    def _fold_held(self) -> None:
+        for event in self._held:
+            self.state.apply(event)
+        self._held.clear()
+        self._end = None
+
     def values(self) -> dict[str, Any]:
         """The columns an update writes. While the session is live, its status says
         whether it waits for a person, and its duration runs to its latest event."""
-        state, totals = self.state, self.state.totals
+        state = self._end if self._end is not None else self.state
+        totals = state.totals
         updated_at = state.last_ts if state.last_ts is not None else self.created_at
         if state.finished:
             status, duration_s = state.status, state.duration_s

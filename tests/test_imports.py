@@ -49,3 +49,9 @@ def test_import_huddle_loads_neither_the_ui_nor_a_provider_sdk():
     assert "huddle" in loaded and "engine" in loaded
     for forbidden in ("textual", "rich", "tui", "anthropic", "openai", "mcp", "aiosqlite", "asyncpg"):
         assert forbidden not in loaded, forbidden
+
+
+def test_the_session_writer_process_loads_only_the_standard_library():
+    loaded = _loaded_after("import sessions.writer_process")  # it starts as a session's first batch goes
+    for ours_or_heavy in ("engine", "tui", "huddle", "pydantic", "aiosqlite", "asyncio", "platformdirs"):
+        assert ours_or_heavy not in loaded, ours_or_heavy

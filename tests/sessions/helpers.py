@@ -152,18 +152,28 @@ def downgrade(path: Path, version: int) -> None:
         raw.execute(f"PRAGMA user_version = {version}")
 
 
+def writer_setup(monkeypatch: Any, setup: Callable[[Path], list[str]]) -> None:
+    """Make the recorder's writer process (started at its first batch) run `setup(path)`'s
+    statements on its connection to the SQLite file at `path` as it opens it."""
+    start = BatchWriter._start
+
+    def started(writer: BatchWriter, loop: Any) -> None:
+        writer.setup = setup(writer._path)
+        start(writer, loop)
+
+    monkeypatch.setattr(BatchWriter, "_start", started)
+
+
 def nearly_full(monkeypatch: Any, spare_pages: int) -> None:
     """Let the recorder's connection to a SQLite file (made at its first batch) grow the file
     by only `spare_pages` more pages: a later big write gets SQLITE_FULL, as on a full disk."""
-    connect = BatchWriter._connect
 
-    def connected(writer: BatchWriter) -> sqlite3.Connection:
-        connection = connect(writer)
-        pages = connection.execute("PRAGMA page_count").fetchone()[0]
-        connection.execute(f"PRAGMA max_page_count = {pages + spare_pages}")
-        return connection
+    def limited(path: Path) -> list[str]:
+        with connect(path) as raw:
+            pages = raw.execute("PRAGMA page_count").fetchone()[0]
+        return [f"PRAGMA max_page_count = {pages + spare_pages}"]
 
-    monkeypatch.setattr(BatchWriter, "_connect", connected)
+    writer_setup(monkeypatch, limited)
 
 
 async def fill_disk(store: SessionStore, monkeypatch: Any, spare_pages: int) -> None:

@@ -10,14 +10,18 @@ from pathlib import Path
 import pytest
 
 from engine.providers.simulated import SimulatedProvider
-from sessions.batch_writer import BatchWriter
 from sessions.listing import quick_listing
 from sessions.store import SessionStore
-from tests.sessions.helpers import connect, record
+from tests.sessions.helpers import connect, record, writer_setup
 
 pytestmark = pytest.mark.sqlite_only  # PostgreSQL writes a batch's documents with its events
 
 TASK = "Plan the quarterly fjord survey"
+NO_DOCUMENTS = """
+    CREATE TEMP TRIGGER no_documents BEFORE UPDATE OF indexed_seq ON main.sessions WHEN {when}
+    BEGIN SELECT RAISE(ABORT, 'documents not written'); END
+"""
+"""Run by the writer process as it connects: its search documents fail `when` that holds."""
 
 
 def documents(path: Path) -> int:
@@ -46,7 +50,7 @@ async def test_documents_a_process_did_not_write_are_written_when_the_database_i
     async with await SessionStore.open(db_path) as store:
         earlier = await record(store, task="An earlier session about glaciers")
     with monkeypatch.context() as ended:  # as if the process ended after each commit of events
-        ended.setattr(BatchWriter, "_index", lambda self, batch: None)
+        writer_setup(ended, lambda _: [NO_DOCUMENTS.format(when="1")])
         async with await SessionStore.open(db_path) as store:
             ran = await record(store, task=TASK)
     [(behind, last)] = [row for row in indexed(db_path) if row[0] != row[1]]
@@ -68,17 +72,12 @@ async def test_documents_a_process_did_not_write_are_written_when_the_database_i
 async def test_a_batch_whose_documents_failed_leaves_the_later_ones_to_the_next_open(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index, calls = BatchWriter._index, []
-
-    def first_fails(writer: BatchWriter, batch: object) -> None:
-        calls.append(batch)
-        if len(calls) > 1:  # the first batch's documents are lost; the later ones wait behind them
-            index(writer, batch)
-
-    monkeypatch.setattr(BatchWriter, "_index", first_fails)
+    # The first batch's documents are lost; the later ones wait behind them.
+    writer_setup(monkeypatch, lambda _: [NO_DOCUMENTS.format(when="old.indexed_seq = 0")])
     async with await SessionStore.open(db_path) as store:
         ran = await record(store, SimulatedProvider(seed=1, speed=20), task=TASK, recorder_options={"interval": 0.01})
-    assert len(calls) > 1 and indexed(db_path) == [(0, len(ran.events))]
+        assert ran.recorder.batches > 1
+    assert indexed(db_path) == [(0, len(ran.events))]
     monkeypatch.undo()
 
     async with await SessionStore.open(db_path) as store:  # every document once: none was written twice

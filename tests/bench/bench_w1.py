@@ -9,21 +9,23 @@ Two cases, taking turns session by session in the same process (a machine whose
 speed drifts, as a shared one does, drifts for both): the engine alone (nothing
 listens to its events) and the engine with the real `Recorder` writing every
 event into a SQLite store, as `huddle run --headless` records. The figures are
-medians over the rounds: sessions per second, CPU per session (the whole process,
-the writer's thread included), the ratio of the two cases in each round; and the
-bytes stored per session (the database file, checkpointed, over the `STORED`
-sessions in it).
+medians over the rounds: sessions per second, CPU per session (every thread of the
+process, and for the recorded case the store's writer process too), the ratio of the
+two cases in each round; and the bytes stored per session (the database file,
+checkpointed, over the `STORED` sessions in it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sqlite3
 import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable
+from contextlib import suppress
 from pathlib import Path
 
 from engine.agents import AgentSpec, TeamSpec
@@ -97,6 +99,17 @@ async def timed(case: Awaitable[None], spent: list[float]) -> None:
     spent[1] += time.process_time() - cpu
 
 
+def children_cpu() -> float:
+    """CPU seconds the processes this one started (the store's writer) have used so far."""
+    me = os.getpid()
+    spent = 0
+    for pid in Path(f"/proc/{me}/task/{me}/children").read_text().split():
+        with suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            spent += int(fields[11]) + int(fields[12])  # utime, stime
+    return spent / os.sysconf("SC_CLK_TCK")
+
+
 async def rounds(folder: Path) -> list[tuple[list[float], list[float]]]:
     """`ROUNDS` rounds of `SESSIONS` sessions each way, the two cases taking turns
     session by session (a machine whose speed drifts, drifts for both): for each round,
@@ -105,6 +118,7 @@ async def rounds(folder: Path) -> list[tuple[list[float], list[float]]]:
     found = []
     for _ in range(ROUNDS):
         alone, kept = [0.0, 0.0], [0.0, 0.0]
+        writer = children_cpu()  # the writer's CPU, the recorded case's too
         for index in range(SESSIONS):
             if index % 2:
                 await timed(one_alone(), alone)
@@ -112,6 +126,7 @@ async def rounds(folder: Path) -> list[tuple[list[float], list[float]]]:
             else:
                 await timed(one_recorded(store), kept)
                 await timed(one_alone(), alone)
+        kept[1] += children_cpu() - writer
         found.append((alone, kept))
     rows = await store.list_sessions(limit=1, status="completed")
     assert rows and await store.count_sessions() == ROUNDS * SESSIONS

@@ -96,10 +96,7 @@ class Recorder:
         self.batches = 0
         """Transactions committed so far."""
         self.events_written = 0
-        self.spool = spool if spool is not None else Spool(
-            spool_dir() / f"{os.getpid()}-{int(time.time())}-{next(_names)}.jsonl", database=store.path
-        )
-        """Where batches wait while the database is unreachable."""
+        self._spool = spool
         self._retry = RETRY_S if retry is None else retry
         self._retry_at = 0.0
         self._committing: tuple[asyncio.Future[None], Batch, int] | None = None
@@ -129,6 +126,15 @@ class Recorder:
     ) -> Recorder:
         """A recorder of everything `bus` publishes from now on, `limit` events behind at most."""
         return cls(store, bus.subscribe(limit=limit), interval=interval, max_batch=max_batch, spool=spool, retry=retry)
+
+    @property
+    def spool(self) -> Spool:
+        """Where batches wait while the database is unreachable: a file of its own in
+        `spool_dir()` unless one was given, made when first needed."""
+        if self._spool is None:
+            name = f"{os.getpid()}-{int(time.time())}-{next(_names)}.jsonl"
+            self._spool = Spool(spool_dir() / name, database=self._store.path)
+        return self._spool
 
     @property
     def buffering(self) -> bool:
@@ -211,14 +217,14 @@ class Recorder:
         try:
             while (events := await self._collect()) is not None:
                 if events:
-                    staging = self._staging = not self.spool and await self._store.begin_batch()
+                    staging = self._staging = not self._spool and await self._store.begin_batch()
                     await self._write(self._prepare(events, staging), len(events))
                 else:  # the commit in flight ended, or it is time to try the database again
                     await self._settle()
-                if self.spool and asyncio.get_running_loop().time() >= self._retry_at:
+                if self._spool and asyncio.get_running_loop().time() >= self._retry_at:
                     await self._catch_up()
             await self._settle()
-            while self.spool:  # the session ended; what waits is written once the database is back
+            while self._spool:  # the session ended; what waits is written once the database is back
                 with suppress(TimeoutError):  # a clock, cut short by `stop_waiting`
                     await asyncio.wait_for(self._no_more_waiting.wait(),
                                            max(0.0, self._retry_at - asyncio.get_running_loop().time()))
@@ -236,7 +242,7 @@ class Recorder:
     async def _write(self, batch: Batch, count: int) -> None:
         """Send a batch to the store once the one before it committed, or to the spool."""
         await self._settle()
-        if not self.spool:
+        if not self._spool:
             try:
                 self._committing = (await self._store.write_batch(batch), batch, count)
                 self._staging = False
@@ -342,7 +348,7 @@ class Recorder:
         subscription = self._subscription
         if subscription.pending or subscription.closed:
             return True
-        if self.spool:
+        if self._spool:
             return await subscription.wait(max(0.0, self._retry_at - asyncio.get_running_loop().time()))
         if self._committing is None:
             return await subscription.wait()

@@ -175,7 +175,6 @@ class PgSessionStore(EventReading):
         self._busy_timeout = busy_timeout
         self._lock = asyncio.Lock()
         """Held by every operation on the connection, and by a write transaction until it ends."""
-        self._transaction: Any = None
         self._closed = False
         self._lost = False
         """True once the connection was lost (`StoreUnreachable`): the next operation makes a new one."""
@@ -378,15 +377,16 @@ class PgSessionStore(EventReading):
         return await self._use(lambda db: db.fetch(sql, *parameters))
 
     async def _begin(self) -> None:
-        """Take the lock and open a write transaction."""
+        """Take the lock and open a write transaction. (Plain BEGIN, COMMIT and ROLLBACK,
+        not asyncpg's `transaction()`: one whose start is cancelled, a heartbeat cut short by
+        a recorder's end, stays the connection's in asyncpg's books, and makes the next a
+        savepoint that the server refuses.)"""
         await self._lock.acquire()
         try:
             await self._reconnect()
             with self._translated():
-                self._transaction = self._db.transaction()
-                await self._transaction.start()
+                await self._db.execute("BEGIN")
         except BaseException:
-            self._transaction = None
             try:
                 await self._rollback()  # cancelled while the BEGIN ran: end it before the next writer begins
             finally:
@@ -395,26 +395,23 @@ class PgSessionStore(EventReading):
 
     async def _end(self, *, commit: bool) -> None:
         """Commit (or roll back) the open transaction, and let the lock go."""
-        transaction, self._transaction = self._transaction, None
         try:
             if commit:
                 with self._translated():
                     try:
-                        await transaction.commit()
+                        await self._db.execute("COMMIT")
                     except BaseException:
                         await self._rollback()
                         raise
             else:
-                await self._rollback(transaction)
+                await self._rollback()
         finally:
             self._lock.release()
 
-    async def _rollback(self, transaction: Any = None) -> None:
+    async def _rollback(self) -> None:
         """End the open transaction, if there is one; a connection that is gone has none."""
         with suppress(Exception):  # the error that got us here is the one to tell
-            if transaction is not None:
-                await transaction.rollback()
-            elif not self._db.is_closed() and self._db.is_in_transaction():
+            if not self._db.is_closed() and self._db.is_in_transaction():
                 await self._db.execute("ROLLBACK")
 
     @asynccontextmanager

@@ -11,6 +11,7 @@ import time
 from contextlib import suppress
 from typing import Any
 
+import asyncpg
 import pytest
 
 from sessions import pg_schema
@@ -257,6 +258,35 @@ async def test_a_beat_is_written_for_the_sessions_this_process_records(pg_dsn: s
 
         assert (await store.get_session(mine)).heartbeat > time.time() - 60
         assert (await store.get_session(theirs)).heartbeat == 1.0  # another process's session: not ours to say
+
+
+async def test_a_write_cancelled_as_its_transaction_begins_leaves_the_store_writable(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A heartbeat cancelled while its BEGIN is on the way (as `Recorder.finish` may) is
+    the end of that write only: the next one begins a transaction of its own."""
+    began, never = asyncio.Event(), asyncio.Event()
+    execute = asyncpg.Connection.execute
+
+    async def held_at_begin(self: asyncpg.Connection, query: str, *args: Any, **options: Any) -> Any:
+        if query.startswith("BEGIN") and not began.is_set():
+            began.set()
+            await never.wait()  # cancelled here
+        return await execute(self, query, *args, **options)
+
+    async with await PgSessionStore.open(pg_dsn) as store:
+        session_id = (await record(store)).finished.session_id
+        await raw(store, "UPDATE sessions SET status = 'running', heartbeat = 1.0")
+        monkeypatch.setattr(asyncpg.Connection, "execute", held_at_begin)
+        beat = asyncio.create_task(store.beat([session_id]))
+        await began.wait()
+        beat.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await beat
+
+        await store.beat([session_id])
+        assert (await store.get_session(session_id)).heartbeat > time.time() - 60
+        assert (await record(store)).finished.status == "completed"
 
 
 async def test_text_postgresql_cannot_hold_is_stored_as_a_replacement_character(pg_dsn: str) -> None:

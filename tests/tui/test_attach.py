@@ -238,14 +238,18 @@ async def test_the_follower_reads_new_events_as_they_are_committed(database):
             await wait_recorded(store, live)
             follower = Follower(store, live.session_id)
             pages: list[list[EventBase]] = []
+            wait_for_change = store.wait_for_change
+
+            async def waiting(session_id: str, timeout: float) -> bool:
+                if follower.was_live:  # it caught up, and found the session held mid-way, live
+                    provider.go.set()  # the rest comes while it follows
+                return await wait_for_change(session_id, timeout)
 
             async def follow() -> None:
                 async for page in follower.pages():
                     pages.append(page)
-                    if follower.caught_up and not provider.go.is_set() and page[-1].seq >= 2:
-                        await asyncio.sleep(0.2)
-                        provider.go.set()  # the rest comes while it follows
 
+            store.wait_for_change = waiting  # type: ignore[method-assign]
             await asyncio.wait_for(asyncio.gather(follow(), running), 30)
         finally:
             provider.go.set()

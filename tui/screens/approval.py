@@ -73,6 +73,10 @@ class ApprovalScreen(ModalScreen[None]):
         Binding("a", "allow", "Always allow", id="approval.allow", tooltip="Approve this kind of escalation (a tool use: this tool, or this tool with this input) for the rest of the session"),
         Binding("ctrl+s", "save", "Save edit", id="approval.save", show=False),
         Binding("escape", "back", "Back", id="approval.back", tooltip="Back to the choices, or hide this dialog (it stays pending)", priority=True),
+        Binding("down", "read('down')", "Scroll down", id="approval.down", key_display="↓", show=False, tooltip="Scroll what is at stake (the plan, the input) a line, whatever has the focus"),
+        Binding("up", "read('up')", "Scroll up", id="approval.up", key_display="↑", show=False, tooltip="Scroll what is at stake a line back"),
+        Binding("pagedown", "read('page_down')", "Page down", id="approval.page_down", key_display="PgDn", show=False, tooltip="Scroll what is at stake a page"),
+        Binding("pageup", "read('page_up')", "Page up", id="approval.page_up", key_display="PgUp", show=False, tooltip="Scroll what is at stake a page back"),
     ]
 
     def __init__(self, host: ApprovalHost) -> None:
@@ -158,7 +162,7 @@ class ApprovalScreen(ModalScreen[None]):
             choice = e.choice(action)
             button = self.query_one(f"#{action}", Button)
             button.label = Content(f"{choice.label} {key}" if key == "⏎" else f"{choice.label} ({key})") if choice else Content("")
-        self.query_one("#error", Static).update("")
+        self._error(None)
         self._set_mode("choose")
         self._countdown()
 
@@ -187,6 +191,12 @@ class ApprovalScreen(ModalScreen[None]):
         left = max(0, int(e.ts + e.timeout_s - self.host.now()))
         label.display = True
         label.update(Content.styled(f"Decides {e.default} by itself in {left}s", "bold $text-warning"))
+
+    def _error(self, message: str | None) -> None:
+        """Say why the last answer was not taken, or nothing: the line then takes no room."""
+        error = self.query_one("#error", Static)
+        error.display = message is not None
+        error.update(Content.styled(f"✗ {clean_line(message)}", "bold $text-error") if message is not None else "")
 
     # -- modes ------------------------------------------------------------------
 
@@ -220,11 +230,18 @@ class ApprovalScreen(ModalScreen[None]):
         would run unconfined)."""
         return self.current is None or may_always_allow(self.current.tool)
 
+    def action_read(self, how: str) -> None:
+        """Scroll what is at stake, whatever has the focus (a button, mostly): a plan or
+        an input longer than the dialog is read to its end before it is approved."""
+        stake = self.query_one("#stake", VerticalScroll)
+        if stake.display:
+            getattr(stake, f"scroll_{how}")(animate=False)
+
     def action_back(self) -> None:
         if self.mode == "json" and self.current is not None:
             self._drafts[self.current.escalation_id] = self.query_one("#editor", TextArea).text
         if self.mode != "choose":
-            self.query_one("#error", Static).update("")
+            self._error(None)
             self._set_mode("choose")
         else:
             self.dismiss(None)
@@ -236,7 +253,7 @@ class ApprovalScreen(ModalScreen[None]):
         try:
             self.host.decide(self.current.escalation_id, decision)
         except DecisionError as error:
-            self.query_one("#error", Static).update(Content.styled(f"✗ {clean_line(str(error))}", "bold $text-error"))
+            self._error(str(error))
             return False
         self._decided.add(self.current.escalation_id)
         self._drafts.pop(self.current.escalation_id, None)
@@ -267,7 +284,7 @@ class ApprovalScreen(ModalScreen[None]):
         choice = self.current.choice(action) if self.current is not None else None
         if choice is None:
             return
-        self.query_one("#error", Static).update("")
+        self._error(None)
         mode = MODES.get(choice.input)
         if mode is None:
             self._decide(answer(choice))
@@ -297,7 +314,7 @@ class ApprovalScreen(ModalScreen[None]):
         try:
             decision = answer(self.choice, text)
         except DecisionError as error:
-            self.query_one("#error", Static).update(Content.styled(f"✗ {clean_line(str(error))}", "bold $text-error"))
+            self._error(str(error))
             return False
         return self._decide(decision)
 
@@ -341,7 +358,7 @@ class ApprovalScreen(ModalScreen[None]):
         picks.add_options([Option(Content(f"{e.tool.name} with {scope}")) for scope in SCOPES])
         picks.highlighted = 0
         picks.border_title = Content(f"Always allow {e.tool.name} for this session")
-        self.query_one("#error", Static).update("")
+        self._error(None)
         self._set_mode("scope")
 
     def _allow_tool(self, *, exact: bool) -> None:
@@ -351,7 +368,7 @@ class ApprovalScreen(ModalScreen[None]):
         try:
             self.host.allow_tool(e.escalation_id, exact=exact)
         except DecisionError as error:
-            self.query_one("#error", Static).update(Content.styled(f"✗ {clean_line(str(error))}", "bold $text-error"))
+            self._error(str(error))
             return
         name = e.tool.name
         self._decided |= {

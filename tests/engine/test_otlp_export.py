@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.otel.otlp import LiveTraces, TraceError, send_session
+from engine.otel.otlp import TIMEOUT_S, LiveTraces, TraceError, export_timeout, send_session
 from engine.otel.spans import trace_id
 from engine.otel.target import TraceTarget, trace_target
 from engine.providers.faults import parse_faults
@@ -120,6 +120,17 @@ async def test_a_receiver_that_is_down_is_one_line_and_the_session_completes(mon
     with pytest.raises(TraceError) as raised:
         send_session(ran.events, down)
     assert str(raised.value) == f"huddle: the trace could not be sent to {down.url} (connection refused)"
+
+
+@pytest.mark.parametrize(("environ", "expected"), [
+    ({}, TIMEOUT_S),
+    ({"OTEL_EXPORTER_OTLP_TIMEOUT": " "}, TIMEOUT_S),
+    ({"OTEL_EXPORTER_OTLP_TIMEOUT": "20"}, None),
+    ({"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "1"}, None),
+])
+def test_a_batch_takes_a_few_seconds_at_most_unless_the_environment_says(environ, expected):
+    """None: the exporter reads the environment's timeout itself."""
+    assert export_timeout(environ) == expected
 
 
 async def test_a_receiver_that_refuses_says_how():

@@ -13,7 +13,6 @@ person is told once, in one line, and the spans it could not take are dropped.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -52,12 +51,6 @@ BATCH = 512
 QUIET_S = 30.0
 """Live, after a batch failed: seconds its successors are dropped unsent, so a receiver
 that is down costs the session's end one timeout, not one per batch."""
-TIMEOUT_S = 3.0
-"""Seconds a batch may take, its retries included, unless the environment says
-(`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `OTEL_EXPORTER_OTLP_TIMEOUT`): a receiver that is
-down delays a session's end, and quitting, by this much at most. (The exporter's own
-default, 10 s, spends 7 s retrying a receiver that refuses every connection.)"""
-TIMEOUT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
 SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 KINDS = {"internal": SpanKind.INTERNAL, "client": SpanKind.CLIENT}
 
@@ -170,15 +163,9 @@ def _reason(error: BaseException) -> str:
     return " ".join(redact(text).split())[:200] or type(error).__name__
 
 
-def export_timeout(environ: Any = os.environ) -> float | None:
-    """The exporter's timeout: `TIMEOUT_S`, or None where the environment sets one (the
-    exporter reads it then)."""
-    return None if any(environ.get(name, "").strip() for name in TIMEOUT_VARIABLES) else TIMEOUT_S
-
-
 def _exporter(target: TraceTarget) -> tuple[OTLPSpanExporter, _Remembering]:
     session = _Remembering()
-    return OTLPSpanExporter(endpoint=target.url, session=session, timeout=export_timeout()), session
+    return OTLPSpanExporter(endpoint=target.url, session=session, timeout=target.timeout), session
 
 
 class _Watched(SpanExporter):

@@ -4,6 +4,7 @@ gave and the standard `OTEL_*` environment. Nothing here imports OpenTelemetry.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -14,6 +15,12 @@ TRACES_PATH = "/v1/traces"
 CONTENT_VARIABLE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 """The GenAI instrumentations' opt-in for content: "true" (or "span_only", "span_and_event")."""
 CONTENT_ON = frozenset({"true", "1", "yes", "span_only", "span_and_event"})
+TIMEOUT_S = 3.0
+"""Seconds a batch of spans may take, its retries included, unless the environment says
+(`TIMEOUT_VARIABLES`): a receiver that is down delays a session's end, and quitting, by
+this much at most. (The exporter's own default, 10 s, spends 7 s retrying a receiver that
+refuses every connection.)"""
+TIMEOUT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,8 @@ class TraceTarget:
     content: bool = False
     """True when prompts, replies, tool input and output and decisions' reasons go along
     (redacted of secrets); False: names, models, tokens, times and outcomes only."""
+    timeout: float = TIMEOUT_S
+    """Seconds a batch may take to be sent, its retries included."""
 
     @property
     def shown(self) -> str:
@@ -59,6 +68,20 @@ def content_wanted(environ: Mapping[str, str]) -> bool:
     return environ.get(CONTENT_VARIABLE, "").strip().lower() in CONTENT_ON
 
 
+def export_timeout(environ: Mapping[str, str]) -> float:
+    """Seconds a batch may take: the first of `TIMEOUT_VARIABLES` the environment sets (in
+    seconds, as OpenTelemetry's Python exporter reads them), else `TIMEOUT_S`, which is
+    also what a value that is not a positive number of seconds gives."""
+    for name in TIMEOUT_VARIABLES:
+        if text := environ.get(name, "").strip():
+            try:
+                seconds = float(text)
+            except ValueError:
+                return TIMEOUT_S
+            return seconds if 0 < seconds < math.inf else TIMEOUT_S
+    return TIMEOUT_S
+
+
 def trace_target(
     endpoint: str | None, content: bool, environ: Mapping[str, str], *, where: str = "--otlp",
 ) -> TraceTarget | None:
@@ -78,7 +101,7 @@ def trace_target(
         url = traces_url(environ["OTEL_EXPORTER_OTLP_ENDPOINT"], "OTEL_EXPORTER_OTLP_ENDPOINT")
     else:
         return None
-    return TraceTarget(url, content or content_wanted(environ))
+    return TraceTarget(url, content or content_wanted(environ), export_timeout(environ))
 
 
 NEEDS_SDK = "huddle: sending traces needs OpenTelemetry: pip install 'huddle[otel]'"

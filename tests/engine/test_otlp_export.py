@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.otel.otlp import TIMEOUT_S, LiveTraces, TraceError, export_timeout, send_session
+from engine.otel.otlp import LiveTraces, TraceError, send_session
 from engine.otel.spans import trace_id
-from engine.otel.target import TraceTarget, trace_target
+from engine.otel.target import TIMEOUT_S, TraceTarget, export_timeout, trace_target
 from engine.providers.faults import parse_faults
 from engine.providers.simulated import SimulatedProvider
 from engine.session import EngineConfig
@@ -108,9 +108,8 @@ async def test_a_recorded_session_sent_later_is_the_same_trace():
     assert count == len(live) == len(later) and later == live
 
 
-async def test_a_receiver_that_is_down_is_one_line_and_the_session_completes(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
-    down = trace_target(dead_endpoint(), False, {})
+async def test_a_receiver_that_is_down_is_one_line_and_the_session_completes():
+    down = trace_target(dead_endpoint(), False, {"OTEL_EXPORTER_OTLP_TIMEOUT": "1"})
     assert down is not None
     told: list[str] = []
     ran = await traced(down, told)
@@ -124,13 +123,16 @@ async def test_a_receiver_that_is_down_is_one_line_and_the_session_completes(mon
 
 @pytest.mark.parametrize(("environ", "expected"), [
     ({}, TIMEOUT_S),
+    ({"OTEL_EXPORTER_OTLP_TIMEOUT": "20"}, 20.0),
+    ({"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "1.5", "OTEL_EXPORTER_OTLP_TIMEOUT": "20"}, 1.5),
     ({"OTEL_EXPORTER_OTLP_TIMEOUT": " "}, TIMEOUT_S),
-    ({"OTEL_EXPORTER_OTLP_TIMEOUT": "20"}, None),
-    ({"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "1"}, None),
+    ({"OTEL_EXPORTER_OTLP_TIMEOUT": "soon"}, TIMEOUT_S),
+    ({"OTEL_EXPORTER_OTLP_TIMEOUT": "0"}, TIMEOUT_S),
+    ({"OTEL_EXPORTER_OTLP_TIMEOUT": "inf"}, TIMEOUT_S),
 ])
 def test_a_batch_takes_a_few_seconds_at_most_unless_the_environment_says(environ, expected):
-    """None: the exporter reads the environment's timeout itself."""
     assert export_timeout(environ) == expected
+    assert trace_target("http://h", False, environ).timeout == expected  # type: ignore[union-attr]
 
 
 async def test_a_receiver_that_refuses_says_how():

@@ -187,11 +187,22 @@ class SessionStore(EventReading):
             await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     async def close(self) -> None:
-        """Close the connection (SQLite checkpoints the write-ahead log into the file)."""
+        """Close the connection (SQLite checkpoints the write-ahead log into the file). A
+        write in its turn ends first, a recorder's batch begun included (the app may close
+        its store while a session it cancelled writes its end); one that does not end
+        within the busy timeout is not waited for longer."""
         if not self._closed:
             self._closed = True
-            await self._writer.close()
-            await self._db.close()
+            held = False
+            with suppress(TimeoutError):
+                async with asyncio.timeout(self._busy_timeout):
+                    held = await self._write_lock.acquire()
+            try:
+                await self._writer.close()
+                await self._db.close()
+            finally:
+                if held:
+                    self._write_lock.release()
 
     async def __aenter__(self) -> SessionStore:
         return self

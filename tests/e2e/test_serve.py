@@ -53,6 +53,14 @@ def sessions(db: Path) -> list[tuple[str, str]]:
         return connection.execute("SELECT task, status FROM sessions").fetchall()
 
 
+def ended(db: Path) -> list[tuple[str, str | None]]:
+    """Each session's status and reason, and its last events' kinds: what a failure shows."""
+    with closing(sqlite3.connect(db)) as connection:
+        rows = connection.execute("SELECT status, reason FROM sessions").fetchall()
+        kinds = [kind for (kind,) in connection.execute("SELECT kind FROM events ORDER BY rowid DESC LIMIT 5")]
+    return [*rows, ("last events", ", ".join(reversed(kinds)))]
+
+
 async def test_the_launch_screen_starts_a_session_in_a_browser(tmp_path):
     db = tmp_path / "served.db"  # not the test's $HUDDLE_DB: --db reaches the tab's huddle
     async with Chromium() as browser:
@@ -67,7 +75,7 @@ async def test_the_launch_screen_starts_a_session_in_a_browser(tmp_path):
             assert "huddle · session " in shown and f"task: {TASK}" in shown
             assert [task for task, _ in sessions(db)] == [TASK]
         # Stopping the server ended the tab's huddle first, which recorded its session as cancelled.
-        assert sessions(db) == [(TASK, "cancelled")]
+        assert sessions(db) == [(TASK, "cancelled")], ended(db)
 
 
 async def test_serve_sessions_opens_the_browser_and_replays_by_keys(tmp_path):

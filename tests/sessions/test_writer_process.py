@@ -116,6 +116,28 @@ async def test_a_batch_begun_is_committed_whole_and_the_stores_own_writes_wait_t
     assert stored(db_path, "ahead0000002") == len(rows)
 
 
+async def test_closing_the_store_lets_a_batch_begun_be_written_first(db_path: Path) -> None:
+    """The app closes its store as soon as it has exited, while a session it cancelled may
+    still be writing its end: the batch begun goes to the writer, and is committed, before
+    the writer is let go."""
+    store = await SessionStore.open(db_path)
+    try:
+        ran = await record(store)
+        rows = rows_of(ran.events, "ahead0000003")
+        batch = Batch(started=[started_values(ran.events[0].model_copy(update={"session_id": "ahead0000003"}),
+                                              pid=os.getpid(), host="here")], events=rows)
+        assert await store.begin_batch()
+        store.stage(rows[:3])
+        closing = asyncio.ensure_future(store.close())
+        await asyncio.sleep(0)  # its turn to start: it waits for the batch's write turn
+        assert not closing.done()
+        await (await store.write_batch(batch))
+        await asyncio.wait_for(closing, 10)
+    finally:
+        await store.close()
+    assert stored(db_path, "ahead0000003") == len(rows)
+
+
 def test_what_huddle_handed_the_writer_is_written_when_huddle_is_killed(tmp_path: Path) -> None:
     """huddle dies (kill -9) just after handing a session's last batch over: the writer
     writes it, then ends, seeing its input end."""

@@ -31,6 +31,15 @@ def rows_of(events: list[EventBase], session_id: str) -> list[EventRow]:
     return [(e.session_id, e.seq, e.ts, e.kind, e.agent, event_to_json(e)) for e in moved]
 
 
+def begun(store: SessionStore, events: list[EventBase], session_id: str) -> tuple[list[EventRow], Batch]:
+    """A batch of `events` for a new session of another id, in the store's batch begun
+    (`begin_batch`), its first 3 rows sent ahead: its rows, and the batch still to send."""
+    rows = rows_of(events, session_id)
+    started = started_values(events[0].model_copy(update={"session_id": session_id}), pid=os.getpid(), host="here")
+    store.stage(rows[:3])
+    return rows, Batch(started=[started], events=rows)
+
+
 def stored(path: Path, session_id: str) -> int:
     with connect(path) as raw:
         return raw.execute("SELECT count(*) FROM events WHERE session_id = ?", (session_id,)).fetchone()[0]
@@ -103,11 +112,8 @@ async def test_events_sent_ahead_of_a_batch_that_does_not_come_are_not_stored(db
 async def test_a_batch_begun_is_committed_whole_and_the_stores_own_writes_wait_their_turn(db_path: Path) -> None:
     async with await SessionStore.open(db_path) as store:
         ran = await record(store)
-        rows = rows_of(ran.events, "ahead0000002")
-        batch = Batch(started=[started_values(ran.events[0].model_copy(update={"session_id": "ahead0000002"}),
-                                              pid=os.getpid(), host="here")], events=rows)
         assert await store.begin_batch()
-        store.stage(rows[:3])
+        rows, batch = begun(store, ran.events, "ahead0000002")
         await until(lambda: locked(db_path))  # the writer holds the batch's transaction open
         beat = asyncio.ensure_future(store.beat(["ahead0000002"]))  # a write of the store's own, meanwhile
         await asyncio.sleep(0)  # its turn to start: it waits for the write lock, which the batch holds
@@ -123,11 +129,8 @@ async def test_closing_the_store_lets_a_batch_begun_be_written_first(db_path: Pa
     store = await SessionStore.open(db_path)
     try:
         ran = await record(store)
-        rows = rows_of(ran.events, "ahead0000003")
-        batch = Batch(started=[started_values(ran.events[0].model_copy(update={"session_id": "ahead0000003"}),
-                                              pid=os.getpid(), host="here")], events=rows)
         assert await store.begin_batch()
-        store.stage(rows[:3])
+        rows, batch = begun(store, ran.events, "ahead0000003")
         closing = asyncio.ensure_future(store.close())
         await asyncio.sleep(0)  # its turn to start: it waits for the batch's write turn
         assert not closing.done()

@@ -136,6 +136,17 @@ PG_MIGRATIONS: tuple[PgMigration, ...] = (
         ("DELETE FROM search",),
         reindex=True,
     ),
+    PgMigration(
+        3,
+        "how far a session's search documents are written (its events are committed first, its documents "
+        "just after, on a connection of their own), so those a process that ended in between did not write "
+        "are written from its events",
+        (
+            "ALTER TABLE sessions ADD COLUMN indexed_seq bigint NOT NULL DEFAULT 0",
+            "UPDATE sessions SET indexed_seq = last_seq",
+            "CREATE INDEX sessions_unindexed ON sessions (key) WHERE indexed_seq < last_seq",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = PG_MIGRATIONS[-1].version

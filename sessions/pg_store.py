@@ -37,12 +37,13 @@ from sessions.errors import (
     AmbiguousId, NoDatabase, SchemaTooNew, SessionBusy, SessionNotFound, StoreUnreachable,
 )
 from sessions.pg_errors import Dsn, cannot_connect, from_pg_error
+from sessions.pg_indexer import PgIndexer
 from sessions.pg_schema import SCHEMA, SCHEMA_VERSION, SEARCH_CONFIG
 from sessions.pg_search import document, fold
 from sessions.rows import COLUMNS, LIVE_STATES, SessionRow
 from sessions.liveness import HOST, process_gone, why_ended
 from sessions.listing import LIVE_ROWS, SELECT_ROW as _SELECT_ROW, short_ids as short_prefixes
-from sessions.search import SEARCHED
+from sessions.search import SEARCHED, UNINDEXED
 from sessions.store import DEFAULT_BUSY_TIMEOUT, Batch, EventRow
 
 if TYPE_CHECKING:
@@ -184,6 +185,8 @@ class PgSessionStore(EventReading):
         """A connection of its own that LISTENs, opened by the first `wait_for_change`."""
         self._listening = asyncio.Lock()
         self._waiting: dict[str, set[asyncio.Future[None]]] = {}
+        self._indexer = PgIndexer(self._connect, fold=lambda text: document(storable(text)), describe=self._describe)
+        """The search documents of the recorder's batches, written just after each commits."""
         self.schema_found = 0
         """The schema version the database had when this store opened it (0: new); `open`
         brings it to `SCHEMA_VERSION`."""
@@ -241,6 +244,7 @@ class PgSessionStore(EventReading):
         if pg_schema.pending(version):
             await self._migrate()
         await self.mark_interrupted()
+        await self._index_again()
 
     async def _version(self, db: asyncpg.Connection) -> int:
         """The schema version of the database: 0 when huddle's tables are not there yet."""
@@ -295,6 +299,7 @@ class PgSessionStore(EventReading):
         """Close the connections (a transaction still open is rolled back by the server)."""
         if not self._closed:
             self._closed = True
+            await self._indexer.close(self._busy_timeout)
             listener, self._listener = self._listener, None
             for db in (self._db, listener):
                 if db is not None:
@@ -352,18 +357,29 @@ class PgSessionStore(EventReading):
                 db.terminate()
         self._listener = None
 
+    async def _connect(self) -> asyncpg.Connection:
+        """A new connection to the database, as the store's first was made."""
+        import asyncpg
+
+        try:
+            return await asyncpg.connect(self._dsn.text, timeout=self._connect_timeout, server_settings=self._settings)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise cannot_connect(error, self._dsn, timeout=self._connect_timeout) from None
+
+    def _describe(self, error: BaseException) -> str:
+        """The one line that says what went wrong with the database."""
+        import asyncpg
+
+        if isinstance(error, (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+            error = from_pg_error(error, self._dsn, busy_timeout=self._busy_timeout)
+        return one_line(str(error).removeprefix("huddle: "))
+
     async def _reconnect(self) -> None:
         """Connect again if the connection was lost; a server still away raises `StoreUnreachable`.
         Called with the lock held."""
         if not self._lost or self._closed:
             return
-        import asyncpg
-
-        try:
-            self._db = await asyncpg.connect(self._dsn.text, timeout=self._connect_timeout,
-                                             server_settings=self._settings)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            raise cannot_connect(error, self._dsn, timeout=self._connect_timeout) from None
+        self._db = await self._connect()
         self._lost = False
 
     async def _use(self, work: Callable[[asyncpg.Connection], Awaitable[_T]]) -> _T:
@@ -455,7 +471,8 @@ class PgSessionStore(EventReading):
         Returns once the rows are written, with a future that completes when the
         commit has (or raises the `StoreError` that stopped it; the batch is then
         not stored at all). The transaction holds the lock until then, so the next
-        write waits its turn while the caller prepares the next batch.
+        write waits its turn while the caller prepares the next batch. Its search
+        documents are written just after, on a connection of their own (`pg_indexer`).
         """
         await self._begin()
         try:
@@ -464,7 +481,11 @@ class PgSessionStore(EventReading):
         except BaseException:
             await self._end(commit=False)
             raise
-        return asyncio.ensure_future(self._end(commit=True))
+        return asyncio.ensure_future(self._commit(batch))
+
+    async def _commit(self, batch: Batch) -> None:
+        await self._end(commit=True)
+        self._indexer.add(batch.events, batch.documents)
 
     async def _insert(self, batch: Batch) -> None:
         db = self._db
@@ -483,8 +504,6 @@ class PgSessionStore(EventReading):
             await db.copy_records_to_table(
                 "events", schema_name=SCHEMA, columns=_EVENT_COLUMNS, records=_storable_rows(batch.events),
             )
-        if batch.documents:
-            await db.execute(_INSERT_DOCUMENTS, *_document_columns(batch.documents))
         if batch.updates:
             await db.executemany(_UPDATE_SESSION, _storable_rows([row[c] for c in _UPDATED] for row in batch.updates))
         if batch.events:
@@ -511,6 +530,7 @@ class PgSessionStore(EventReading):
                     await db.execute(_INSERT_EVENTS, *(list(column) for column in zip(*_storable_rows(events), strict=True)))
                 if documents:
                     await db.execute(_INSERT_DOCUMENTS, *_document_columns(documents))
+            await db.execute("UPDATE sessions SET indexed_seq = last_seq WHERE id = $1", storable(values[0]))
             if posted:
                 await db.executemany(
                     f"INSERT INTO decisions ({decisions.COLUMNS}) VALUES ({', '.join(f'${n}' for n in range(1, 12))})",
@@ -555,6 +575,29 @@ class PgSessionStore(EventReading):
                     "WHERE id = $2 AND status IN ('running', 'waiting')",
                     gone,
                 )
+
+    async def _index_again(self) -> None:
+        """Write the search documents of sessions no longer recorded whose process ended
+        after it committed their last events and before their documents (`pg_indexer`),
+        from their events. Run by `open`; two huddles opening at once take turns, and a
+        session whose documents are being written as it opens is left to that."""
+        behind = f"SELECT EXISTS (SELECT 1 FROM sessions AS s WHERE {UNINDEXED})"
+        if not await self._use(lambda db: db.fetchval(behind)):
+            return
+        async with self._writing() as db:
+            behind = await db.fetch(
+                f"SELECT id, indexed_seq, last_seq FROM sessions AS s WHERE {UNINDEXED} FOR UPDATE SKIP LOCKED"
+            )
+            for session_id, after, last in behind:
+                rows = await db.fetch(
+                    "SELECT seq, kind, data FROM events WHERE session_id = $1 AND seq > $2 AND seq <= $3 "
+                    "AND kind = ANY($4::text[])", session_id, after, last, list(SEARCHED),
+                )
+                documents = [(session_id, seq, text) for seq, kind, data in rows
+                             if (text := _searched_text(kind, data)) is not None]
+                if documents:
+                    await db.execute(_INSERT_DOCUMENTS, *_document_columns(documents))
+                await db.execute("UPDATE sessions SET indexed_seq = last_seq WHERE id = $1", session_id)
 
     async def delete_session(self, session_id: str) -> SessionRow:
         """Delete a session with its events, search documents and decisions; return its row.
@@ -693,8 +736,13 @@ class PgSessionStore(EventReading):
 
     # -- reading sessions ---------------------------------------------------------------
 
-    @staticmethod
-    def _where(search: str | None, status: str | None, pattern: str | None) -> tuple[str, list[Any]]:
+    async def _documents_written(self) -> None:
+        """Wait for the search documents this store is writing (a batch's come just after its
+        events, `pg_indexer`): a search here finds what was recorded here."""
+        await self._indexer.written()
+
+    async def _where(self, search: str | None, status: str | None, pattern: str | None) -> tuple[str, list[Any]]:
+        """The filters as SQL (a search waits for the documents this store is writing)."""
         clauses: list[str] = []
         parameters: list[Any] = []
         if status is not None:
@@ -705,6 +753,7 @@ class PgSessionStore(EventReading):
             clauses.append(f"pattern = ${len(parameters)}")
         query = search_query(search) if search is not None else None
         if query is not None:
+            await self._documents_written()
             parameters.append(query)
             clauses.append(_SEARCH_MATCHING.format(n=len(parameters)))
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), parameters
@@ -727,7 +776,7 @@ class PgSessionStore(EventReading):
         except KeyError:
             raise ValueError(f"cannot list sessions by {order_by!r}; choose from {', '.join(SORT_KEYS)}") from None
         direction = "DESC" if descending else "ASC"
-        where, parameters = self._where(search, status, pattern)
+        where, parameters = await self._where(search, status, pattern)
         n = len(parameters)
         return await self._rows(
             f"{_SELECT_ROW}{where} ORDER BY {order} {direction}, key {direction} LIMIT ${n + 1} OFFSET ${n + 2}",
@@ -738,7 +787,7 @@ class PgSessionStore(EventReading):
         self, *, search: str | None = None, status: str | None = None, pattern: str | None = None
     ) -> int:
         """How many sessions `list_sessions` with these filters would page through."""
-        where, parameters = self._where(search, status, pattern)
+        where, parameters = await self._where(search, status, pattern)
         return int(await self._use(lambda db: db.fetchval(f"SELECT count(*) FROM sessions{where}", *parameters)))
 
     def _not_found(self, wanted: str) -> SessionNotFound:

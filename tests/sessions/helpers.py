@@ -209,7 +209,9 @@ async def raw(store: Any, sql: str, *rows: Sequence[Any]) -> list[tuple[Any, ...
 
 
 async def search_documents(store: Any, session_id: str | None = None) -> int:
-    """How many search documents the store holds (of one session, or of all)."""
+    """How many search documents the store holds (of one session, or of all), once those
+    it is writing are written."""
+    await store._documents_written()
     if session_id is None:
         return (await raw(store, "SELECT count(*) FROM search"))[0][0]
     of_session = (  # SQLite's documents are a rowid range per session (`search.document_range`)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sessions import pg_schema, pg_store
+from sessions import pg_indexer, pg_schema, pg_store
 from sessions.pg_search import DOCUMENT_BYTES, WORD_CHARS, document, fold
 from sessions.pg_store import PgSessionStore
 from tests.sessions.helpers import raw, record, search_documents
@@ -66,6 +66,10 @@ async def test_the_worst_documents_fit_a_tsvector(pg_dsn: str) -> None:
             assert 0 < size < 1_048_575, name
 
 
+async def _nothing(*_: object) -> None:
+    pass
+
+
 async def test_an_older_database_is_upgraded_and_its_documents_made_again(pg_server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
     name = await pg_server.new_database(empty=True)
     dsn = pg_server.dsn(name)
@@ -74,6 +78,11 @@ async def test_an_older_database_is_upgraded_and_its_documents_made_again(pg_ser
             version_1.setattr(pg_schema, "PG_MIGRATIONS", pg_schema.PG_MIGRATIONS[:1])
             version_1.setattr(pg_store, "SCHEMA_VERSION", 1)
             version_1.setattr(pg_store, "document", lambda text: text)
+            # ... and no `indexed_seq` yet: its documents were written, whatever went before
+            version_1.setattr(pg_indexer, "INSERT_DOCUMENTS",
+                              pg_indexer.INSERT_DOCUMENTS.replace("indexed_seq = $2", "$2::bigint IS NOT NULL"))
+            version_1.setattr(pg_indexer, "MOVE_ON", "UPDATE sessions SET id = id WHERE id = $1 AND $2::bigint < $3::bigint")
+            version_1.setattr(PgSessionStore, "_index_again", _nothing)
             async with await PgSessionStore.open(dsn) as old:
                 cv = await record(old, replying("Attached: my RÉSUMÉ"), task="Review a CV")
                 plain = await record(old, task="Design a rate limiter")

@@ -7,9 +7,11 @@ and replays.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 from typing import TYPE_CHECKING, Literal
 
 from rich.text import Text
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 
 WAITING_EVERY_S = 1.0
 """How often the app counts the escalations waiting in the store (`HuddleApp.waiting`)."""
+STOP_WAIT_S = 10.0
+"""How long an app that has exited waits for the sessions it ran to record their ends (`wind_down`)."""
 
 Start = Literal["launch", "browser", "inbox", "session"] | None
 """The first screen; None for none (a caller pushes its own)."""
@@ -256,6 +260,17 @@ class HuddleApp(App[None]):
         following = self.run_worker(follow(), name="quit question", group="quit-question", exclusive=True)
         self.push_screen(dialog, callback=answered)
 
+    async def wind_down(self) -> None:
+        """Once the app has exited: stop the sessions it still runs (Textual cancelled the
+        workers running them) and wait until each has recorded its end, `STOP_WAIT_S` at
+        most; the store is closed next."""
+        for live in self.sessions:
+            live.cancel()
+        with suppress(TimeoutError):
+            async with asyncio.timeout(STOP_WAIT_S):
+                for live in self.sessions:
+                    await live.stopped()
+
     def action_leave(self) -> None:
         running = [live for live in self.sessions if live.running]
         if not running:
@@ -272,6 +287,14 @@ def quit_question(running: list[LiveSession]) -> Question:
         "Stopped sessions are recorded as cancelled; finished work is kept.",
         "Stop and quit",
     )
+
+
+async def run_app(app: HuddleApp) -> None:
+    """Run the app until it exits, then let the sessions it ran record their ends (`wind_down`)."""
+    try:
+        await app.run_async()
+    finally:
+        await app.wind_down()
 
 
 def make_app(

@@ -38,7 +38,7 @@ async def _attach(args: argparse.Namespace) -> int:
     from tui.userfiles import database
     from sessions.rows import LIVE_STATES
     from sessions.opening import open_store
-    from tui.app import make_app
+    from tui.app import make_app, run_app
     from tui.following import ended_line
 
     async with await open_store(database(args.db), create=False) as store:
@@ -50,7 +50,7 @@ async def _attach(args: argparse.Namespace) -> int:
             )
             return EXIT_FAILED
         app = make_app(store=store, start=None, attach=row)
-        await app.run_async()
+        await run_app(app)
         if app.return_code:  # the app itself failed
             return app.return_code
         now = await store.get_session(row.id)

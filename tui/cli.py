@@ -141,7 +141,7 @@ def _run_app(args: argparse.Namespace, setup: Setup | None = None, start: str = 
     import asyncio
 
     from sessions.opening import open_store
-    from tui.app import make_app
+    from tui.app import make_app, run_app
     from tui.recording import LiveSession
     from tui.userfiles import database
 
@@ -149,7 +149,7 @@ def _run_app(args: argparse.Namespace, setup: Setup | None = None, start: str = 
         async with await open_store(database(args.db)) as store:
             live = LiveSession(setup.spec, setup.provider, setup.config, store=store) if setup is not None else None
             app = make_app(live, store=store, start=start)  # type: ignore[arg-type]
-            await app.run_async()
+            await run_app(app)  # the sessions it ran record their ends before the store closes
         if app.return_code:  # the app itself failed
             return app.return_code
         if live is None:

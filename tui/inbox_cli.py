@@ -74,11 +74,11 @@ def _path(args: argparse.Namespace) -> Path:
 async def _app(path: Path) -> int:
     """The app at the inbox."""
     from sessions.opening import open_store
-    from tui.app import make_app
+    from tui.app import make_app, run_app
 
     async with await open_store(path) as store:
         app = make_app(store=store, start="inbox")
-        await app.run_async()
+        await run_app(app)
     return app.return_code or EXIT_OK
 
 

@@ -111,8 +111,9 @@ class LiveSession:
         self.running = True
         recorder: Recorder | None = None
         taker: DecisionTaker | None = None
-        traces = await self._start_traces()
+        traces: LiveTraces | None = None
         try:
+            traces = await self._start_traces()
             if self.store is not None:
                 await self.store.check_writable()
                 await self._write_leftovers(self.store)
@@ -141,23 +142,31 @@ class LiveSession:
         except StoreError as error:
             self.error = error
         finally:
+            # In a task of its own: cancelled again (an app that exits cancels its workers,
+            # more than once), the session still records its end, and `stopped()` says when.
+            winding_up = asyncio.ensure_future(self._wind_up(recorder, taker, traces))
+            await asyncio.shield(winding_up)
+        return self.finished
+
+    async def _wind_up(self, recorder: Recorder | None, taker: DecisionTaker | None, traces: LiveTraces | None) -> None:
+        """After the session (ended, cancelled or failed): its engine task ended, its
+        decisions no longer taken, its recording committed, its trace sent."""
+        try:
             await self._end_engine()
             if taker is not None:
                 await taker.stop()
             self.bus.close()
-            try:
-                if recorder is not None:
-                    await recorder.finish()
-            except StoreError as error:
-                self.error = self.error or error
-            finally:
-                if traces is not None:  # its last spans sent (or given up) once the record is safe
-                    await asyncio.to_thread(traces.close)
-                # Running until its record is committed: quitting before then would
-                # cancel the last commit, and the session would stay "running".
-                self.running = False
-                self._done.set()
-        return self.finished
+            if recorder is not None:
+                await recorder.finish()
+        except StoreError as error:
+            self.error = self.error or error
+        finally:
+            if traces is not None:  # its last spans sent (or given up) once the record is safe
+                await asyncio.to_thread(traces.close)
+            # Running until its record is committed: quitting before then would
+            # cancel the last commit, and the session would stay "running".
+            self.running = False
+            self._done.set()
 
     @staticmethod
     async def _watch(session: asyncio.Future[SessionFinished], recorder: Recorder | None) -> None:

@@ -178,12 +178,12 @@ async def in_app(path: Path | str, start: Callable[[SessionStore], Awaitable[tup
     """The app on the session `start` sets up in the store at `path` (with the events it
     recorded before, shown first); the exit status."""
     from sessions.opening import open_store
-    from tui.app import make_app
+    from tui.app import make_app, run_app
 
     async with await open_store(path, create=False) as store:
         live, before = await start(store)
         app = make_app(live, store=store, events=before)
-        await app.run_async()
+        await run_app(app)
     if app.return_code:
         return app.return_code
     if live.error is not None:

@@ -40,6 +40,7 @@ def live(
     clock: Callable[[], float] | None = None,
     session_id: str | None = None,
     tool_root: Path | None = None,
+    store: Any = None,
     **spec: Any,
 ) -> LiveSession:
     spec.setdefault("task", TASK)
@@ -50,6 +51,7 @@ def live(
             retry=FAST_RETRY, call_timeout=5, **({"clock": clock} if clock else {}),
             **({"tool_root": tool_root} if tool_root else {}),
         ),
+        store=store,
     )
     if session_id:
         session.session_id = session_id

@@ -66,3 +66,27 @@ async def test_cancelling_the_session_itself_ends_the_runner_normally(tmp_path: 
 
     assert finished is not None and finished.status == "cancelled"
     assert engine_tasks() == [] and live.exit_status() == 130
+
+
+async def test_a_runner_cancelled_again_as_it_winds_up_still_records_the_end(tmp_path: Path) -> None:
+    """An app that exits cancels its workers, and may do so twice: the session's end is
+    recorded all the same, and `stopped()` says when (it waited forever before)."""
+    async with await SessionStore.open(tmp_path / "h.db") as store:
+        live = LiveSession(
+            SessionSpec(task=TASK, policy=ApprovalPolicy(default="approve")), SimulatedProvider(seed=1, speed=1), store=store,
+        )
+        streaming = asyncio.Event()
+        live.bus.listen(lambda event: streaming.set() if isinstance(event, CallDelta) else None)
+        runner = asyncio.create_task(live.run())
+        await asyncio.wait_for(streaming.wait(), 20)
+
+        runner.cancel()
+        await asyncio.sleep(0)  # it is winding up: the engine cancelled, and awaited
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+        await asyncio.wait_for(live.stopped(), 20)
+
+        assert engine_tasks() == [] and not live.running
+        row = await store.get_session(live.session_id)
+        assert row.status == "cancelled" and live.finished is not None and row.last_seq == live.finished.seq

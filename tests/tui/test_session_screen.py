@@ -543,3 +543,23 @@ async def test_events_shown_as_the_app_quits_end_quietly(monkeypatch, held):
         await mounting.wait()
         closing = asyncio.ensure_future(release_when_closing())
     await closing
+
+
+async def test_an_app_that_exits_lets_its_sessions_record_their_ends_before_the_store_closes(tmp_path):
+    """The app's runner (`run_app`) winds down what the app left running: each session the
+    exiting app cancelled has its end committed before the command closes its store."""
+    from engine.providers.simulated import SimulatedProvider
+    from sessions.store import SessionStore
+
+    async with await SessionStore.open(tmp_path / "h.db") as store:
+        provider = SimulatedProvider(seed=1, speed=5)
+        session = live(policy=ApprovalPolicy(default="approve"), provider=provider, store=store)
+        app = make_app(session, store=store)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = screen_of(app)
+            await until(pilot, lambda: any(s.status == "done" for s in screen.view.steps.values()), what="a finished step")
+            app.exit()  # not by the quit question, which waits for the sessions itself
+        await app.wind_down()
+        assert not session.running
+        row = await store.get_session(session.session_id)
+    assert row.status == "cancelled" and row.last_seq == session.finished.seq

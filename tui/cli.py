@@ -4,14 +4,14 @@ so `huddle --help` answers at once."""
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NoReturn
 
 from sessions.errors import StoreError
 from tui import attach_cli, db_cli, fork_cli, inbox_cli, providers_cli, resume_cli, serve_cli, sessions_cli, teams_cli
+from tui.arguments import number, text_argument
 from tui.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.safe import report
 
@@ -32,40 +32,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         report(f"{self.prog}: error: {message} (see '{self.prog} --help')")
         sys.exit(EXIT_USAGE)
-
-
-LARGEST = 2**63 - 1
-"""The largest whole number huddle records (a 64-bit integer in the database)."""
-
-
-def number(kind: type[int] | type[float], least: str = "positive") -> Callable[[str], Any]:
-    """An argparse type for every numeric option: a finite number of `kind`, within what
-    huddle can record, and `least` "positive" (more than zero), "zero" (zero or more)
-    or "any". Anything else is one line: argparse names the option."""
-    what = "whole number" if kind is int else "number"
-
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {what}") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-        if least == "positive" and value <= 0:
-            raise argparse.ArgumentTypeError("must be more than zero")
-        if least == "zero" and value < 0:
-            raise argparse.ArgumentTypeError("must be zero or more")
-        if abs(value) > LARGEST:
-            raise argparse.ArgumentTypeError(f"{text!r} is too large (at most {LARGEST})")
-        return value
-
-    return parse
-
-
-def text_argument(text: str) -> str:
-    """An argument as text: bytes that are not UTF-8 (which Python keeps as lone
-    surrogates) become U+FFFD, so they can be recorded and printed."""
-    return os.fsencode(text).decode("utf-8", "replace") if any("\udc80" <= c <= "\udcff" for c in text) else text
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 
+from tui.arguments import number
 from tui.exits import EXIT_FAILED, EXIT_OK
 from tui.safe import report
 
@@ -42,10 +43,7 @@ def has_a_screen() -> bool:
 
 def port_number(text: str) -> int:
     """An argparse type: a TCP port, 0 to 65535 (0: any free one)."""
-    try:
-        port = int(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    port = int(number(int, "any")(text))
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port (0 to 65535)")
     return port

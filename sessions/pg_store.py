@@ -87,6 +87,9 @@ _INSERT_DOCUMENTS = f"""
     INSERT INTO search (session_id, seq, document)
     SELECT id, seq, to_tsvector('{SEARCH_CONFIG}', body) FROM unnest($1::text[], $2::bigint[], $3::text[]) AS d (id, seq, body)
 """
+_ANY_UNINDEXED = f"SELECT EXISTS (SELECT 1 FROM sessions AS s WHERE {UNINDEXED})"
+_INDEXED = "UPDATE sessions SET indexed_seq = last_seq WHERE id = $1"
+"""A session's search documents are all written (`pg_indexer`)."""
 SORT_KEYS: dict[str, str] = {
     "created_at": "created_at",
     "title": 'lower(title) COLLATE "C"',
@@ -279,11 +282,12 @@ class PgSessionStore(EventReading):
             await db.execute(f"INSERT INTO {SCHEMA}.schema_version (version) VALUES ($1)", SCHEMA_VERSION)
 
     @staticmethod
-    async def _reindex(db: asyncpg.Connection) -> None:
-        """Make the search document of every event that has one, from the events as stored
-        (in the upgrade's transaction, so the index is never half made)."""
-        rows = db.cursor("SELECT session_id, seq, kind, data FROM events WHERE kind = ANY($1::text[])",
-                         list(SEARCHED), prefetch=REINDEX_PAGE)
+    async def _reindex(db: asyncpg.Connection, among: str = "TRUE", *parameters: Any) -> None:
+        """Make the search document of every event that has one, from the events as stored,
+        a page at a time: every event's (an upgrade's, in its transaction, so the index is
+        never half made), or those `among` picks (SQL on `events`, its parameters from $2)."""
+        rows = db.cursor(f"SELECT session_id, seq, kind, data FROM events WHERE kind = ANY($1::text[]) AND {among}",
+                         list(SEARCHED), *parameters, prefetch=REINDEX_PAGE)
         page: list[tuple[str, int, str]] = []
         async for session_id, seq, kind, data in rows:
             text = _searched_text(kind, data)
@@ -530,7 +534,7 @@ class PgSessionStore(EventReading):
                     await db.execute(_INSERT_EVENTS, *(list(column) for column in zip(*_storable_rows(events), strict=True)))
                 if documents:
                     await db.execute(_INSERT_DOCUMENTS, *_document_columns(documents))
-            await db.execute("UPDATE sessions SET indexed_seq = last_seq WHERE id = $1", storable(values[0]))
+            await db.execute(_INDEXED, storable(values[0]))
             if posted:
                 await db.executemany(
                     f"INSERT INTO decisions ({decisions.COLUMNS}) VALUES ({', '.join(f'${n}' for n in range(1, 12))})",
@@ -581,23 +585,15 @@ class PgSessionStore(EventReading):
         after it committed their last events and before their documents (`pg_indexer`),
         from their events. Run by `open`; two huddles opening at once take turns, and a
         session whose documents are being written as it opens is left to that."""
-        behind = f"SELECT EXISTS (SELECT 1 FROM sessions AS s WHERE {UNINDEXED})"
-        if not await self._use(lambda db: db.fetchval(behind)):
+        if not await self._use(lambda db: db.fetchval(_ANY_UNINDEXED)):
             return
         async with self._writing() as db:
             behind = await db.fetch(
                 f"SELECT id, indexed_seq, last_seq FROM sessions AS s WHERE {UNINDEXED} FOR UPDATE SKIP LOCKED"
             )
             for session_id, after, last in behind:
-                rows = await db.fetch(
-                    "SELECT seq, kind, data FROM events WHERE session_id = $1 AND seq > $2 AND seq <= $3 "
-                    "AND kind = ANY($4::text[])", session_id, after, last, list(SEARCHED),
-                )
-                documents = [(session_id, seq, text) for seq, kind, data in rows
-                             if (text := _searched_text(kind, data)) is not None]
-                if documents:
-                    await db.execute(_INSERT_DOCUMENTS, *_document_columns(documents))
-                await db.execute("UPDATE sessions SET indexed_seq = last_seq WHERE id = $1", session_id)
+                await self._reindex(db, "session_id = $2 AND seq > $3 AND seq <= $4", session_id, after, last)
+                await db.execute(_INDEXED, session_id)
 
     async def delete_session(self, session_id: str) -> SessionRow:
         """Delete a session with its events, search documents and decisions; return its row.

@@ -188,9 +188,9 @@ class SessionStore(EventReading):
 
     async def close(self) -> None:
         """Close the connection (SQLite checkpoints the write-ahead log into the file). A
-        write in its turn ends first, a recorder's batch begun included (the app may close
-        its store while a session it cancelled writes its end); one that does not end
-        within the busy timeout is not waited for longer."""
+        write in its turn ends first, a recorder's batch begun included, so closing never
+        cuts a batch between its first rows and the rest; one that does not end within the
+        busy timeout is not waited for longer."""
         if not self._closed:
             self._closed = True
             held = False

@@ -123,9 +123,8 @@ async def test_a_batch_begun_is_committed_whole_and_the_stores_own_writes_wait_t
 
 
 async def test_closing_the_store_lets_a_batch_begun_be_written_first(db_path: Path) -> None:
-    """The app closes its store as soon as it has exited, while a session it cancelled may
-    still be writing its end: the batch begun goes to the writer, and is committed, before
-    the writer is let go."""
+    """A store closed while a recorder's batch is begun (its first rows sent ahead) lets
+    the batch go to the writer, and be committed, before the writer is let go."""
     store = await SessionStore.open(db_path)
     try:
         ran = await record(store)

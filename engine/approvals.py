@@ -296,8 +296,8 @@ class ApprovalGate:
     def resolve(self, escalation_id: str, decision: Decision) -> None:
         """Answer a pending escalation. Raises `DecisionError` (and changes nothing)
         for an unknown id, an option it does not offer, or an edit that does not validate."""
-        escalation = self.pending.get(escalation_id)
-        if escalation is None or escalation.future.done():
+        escalation = self._still_waiting(escalation_id)
+        if escalation is None:
             raise DecisionError(f"escalation {escalation_id} is not waiting for a decision")
         if decision.action not in escalation.options:
             raise DecisionError(
@@ -314,12 +314,20 @@ class ApprovalGate:
             decision = Decision("edit", decision.reason, edited, decision.by, decision.rule)
         escalation.future.set_result(replace(decision, option=chosen.id))
 
+    def waiting(self, escalation_id: str) -> bool:
+        """Whether an escalation still waits for a decision (one just resolved has no event yet)."""
+        return self._still_waiting(escalation_id) is not None
+
+    def _still_waiting(self, escalation_id: str) -> Escalation | None:
+        escalation = self.pending.get(escalation_id)
+        return escalation if escalation is not None and not escalation.future.done() else None
+
     def give_up(self, escalation_id: str, why: str) -> DecisionAction | None:
         """Answer a pending escalation as if nobody had in time (the policy's safe default),
         because whoever was to decide cannot (their prompt failed): `why` says so. The
         action taken; None if it was no longer waiting."""
-        escalation = self.pending.get(escalation_id)
-        if escalation is None or escalation.future.done():
+        escalation = self._still_waiting(escalation_id)
+        if escalation is None:
             return None
         action = self._timeout_action(escalation.options)
         rule = f"policy: timeout_default={self.policy.timeout_default}"
@@ -341,8 +349,8 @@ class ApprovalGate:
         with any input, or (`exact`) with exactly the input it has; this one and what is
         pending now included. Tool rules that reject still reject. The rule recorded with
         the decisions it makes. Raises `DecisionError` unless it is a pending tool use."""
-        escalation = self.pending.get(escalation_id)
-        if escalation is None or escalation.future.done():
+        escalation = self._still_waiting(escalation_id)
+        if escalation is None:
             raise DecisionError(f"escalation {escalation_id} is not waiting for a decision")
         if escalation.tool is None:
             raise DecisionError(f"escalation {escalation_id} is not a tool use")

@@ -160,6 +160,40 @@ async def test_several_pending_escalations_queue_with_a_count(monkeypatch):
         assert not approval_open(app)
 
 
+async def test_an_escalation_asked_as_the_dialog_closes_opens_it_again(monkeypatch):
+    """The dialog closes when its last escalation is answered; one asked before it has
+    closed (the agent asks again at once) is not lost with it: the dialog opens on it."""
+    from engine import patterns
+    from tui.screens.session import SessionScreen
+
+    async def one_then_another(ctx, task):
+        first = await ctx.span("q1").escalate("tool_use", "first question", {"n": 1}, agent="coder")
+        second = await ctx.span("q2").escalate("tool_use", "second question", {"n": 2}, agent="coder")
+        return f"{first.action}, {second.action}"
+
+    closed = SessionScreen._approvals_closed
+
+    def closed_late(self, hidden):  # the dialog's end heard only once the second question is in view
+        if "e2" not in self.view.pending and not self.view.finished:
+            self.set_timer(0.01, lambda: closed_late(self, hidden))
+            return
+        closed(self, hidden)
+
+    monkeypatch.setattr(SessionScreen, "_approvals_closed", closed_late)
+    monkeypatch.setitem(patterns.PATTERNS, "twice", pattern_info("twice", one_then_another))
+    session = live(pattern="twice")
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: approval_open(app) and app.screen.current.escalation_id == "e1", what="the first")
+        await pilot.press("enter")
+        await until(pilot, lambda: approval_open(app) and app.screen.current.escalation_id == "e2", what="the second")
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.view.finished, what="session end")
+        assert screen.view.result == "approve, approve"
+        assert not approval_open(app) and app.is_running
+
+
 async def test_pending_escalation_times_out_to_its_default_with_a_countdown():
     session = live(policy=ApprovalPolicy(default="ask", timeout_s=1.0, timeout_default="reject"))
     app = app_for(session)

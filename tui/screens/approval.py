@@ -59,8 +59,9 @@ class ApprovalHost(Protocol):
     def now(self) -> float: ...
 
 
-class ApprovalScreen(ModalScreen[None]):
-    """The oldest pending escalation, with a count of the rest."""
+class ApprovalScreen(ModalScreen[bool]):
+    """The oldest pending escalation, with a count of the rest. Its result: whether it was
+    hidden (Escape) with escalations still waiting, rather than closed as none were left."""
 
     CSS_PATH = "approval.tcss"
     VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
@@ -83,7 +84,7 @@ class ApprovalScreen(ModalScreen[None]):
         super().__init__()
         self.host = host
         self._ready = False
-        """True once mounted: what it shows exists."""
+        """True from mounting to closing: what it shows exists."""
         self.current: EscalationRequested | None = None
         self.mode = "choose"
         """"choose", what the choice being answered shows ("line", "pick" or "json"), or
@@ -128,7 +129,7 @@ class ApprovalScreen(ModalScreen[None]):
             return
         waiting = [e for e in self.host.pending_escalations() if e.escalation_id not in self._decided]
         if not waiting:
-            self.dismiss(None)
+            self._close(hidden=False)
             return
         first = waiting[0]
         if self.current is None or first.escalation_id != self.current.escalation_id:
@@ -244,7 +245,12 @@ class ApprovalScreen(ModalScreen[None]):
             self._error(None)
             self._set_mode("choose")
         else:
-            self.dismiss(None)
+            self._close(hidden=True)
+
+    def _close(self, *, hidden: bool) -> None:
+        """Close, showing nothing more: what comes while it is taken down is for whoever opened it."""
+        self._ready = False
+        self.dismiss(hidden)
 
     # -- decisions ----------------------------------------------------------------
 

@@ -258,7 +258,7 @@ class InboxScreen(CancelWorkersFirst, Screen[None]):
         self._dialog = ApprovalScreen(host)
         self.app.push_screen(self._dialog, callback=self._dialog_closed)
 
-    def _dialog_closed(self, _result: None) -> None:
+    def _dialog_closed(self, _hidden: bool | None) -> None:
         self._dialog = None
 
     # -- several at once: mark, then A ---------------------------------------------------

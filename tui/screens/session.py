@@ -201,7 +201,9 @@ class SessionScreen(Screen[None]):
     # -- approvals --------------------------------------------------------------
 
     def pending_escalations(self) -> list[EscalationRequested]:
-        return list(self.view.pending.values())
+        """What waits for a decision: not one just answered, whose decision is not yet an event."""
+        pending = self.view.pending.values()
+        return [e for e in pending if self.live.gate.waiting(e.escalation_id)] if self.live is not None else list(pending)
 
     def decide(self, escalation_id: str, decision: Decision) -> None:
         """Answer an escalation; raises `DecisionError` if the gate refuses it."""
@@ -245,15 +247,18 @@ class SessionScreen(Screen[None]):
                 self.action_approvals()
 
     def action_approvals(self) -> None:
-        if self._approvals is not None or not self.view.pending or not self.answering:
-            if not self.view.pending:
+        if self._approvals is not None or not self.pending_escalations() or not self.answering:
+            if not self.pending_escalations():
                 self.notify("Nothing is waiting for a decision.", timeout=2)
             return
         self._approvals = ApprovalScreen(self)
         self.app.push_screen(self._approvals, callback=self._approvals_closed)
 
-    def _approvals_closed(self, _result: None) -> None:
+    def _approvals_closed(self, hidden: bool | None) -> None:
+        """Hidden, it stays hidden; closed as none were left, it shows what came as it closed."""
         self._approvals = None
+        if not hidden:
+            self._pending_changed()
 
     # -- panels, zoom, reading ---------------------------------------------------
 

@@ -86,7 +86,11 @@ _INSERT_EVENTS = """
 _INSERT_DOCUMENTS = f"""
     INSERT INTO search (session_id, seq, document)
     SELECT id, seq, to_tsvector('{SEARCH_CONFIG}', body) FROM unnest($1::text[], $2::bigint[], $3::text[]) AS d (id, seq, body)
+    ON CONFLICT DO NOTHING
 """
+"""Search documents (`_document_columns`); one there already is left as it is: the documents
+made again at open (`_index_again`) may meet those a process wrote just before it stopped,
+its `indexed_seq` not yet moved on (`pg_indexer`)."""
 _ANY_UNINDEXED = f"SELECT EXISTS (SELECT 1 FROM sessions AS s WHERE {UNINDEXED})"
 _INDEXED = "UPDATE sessions SET indexed_seq = last_seq WHERE id = $1"
 """A session's search documents are all written (`pg_indexer`)."""

@@ -91,3 +91,20 @@ async def test_a_live_session_is_left_to_the_process_recording_it(pg_dsn: str, m
         async with await PgSessionStore.open(pg_dsn) as other:
             assert await written_now(other, session_id) == before
             assert (await indexed(other, session_id))[0] == 3
+
+
+async def test_documents_made_again_at_open_keep_those_written_before_their_seq_moved_on(pg_dsn: str) -> None:
+    """A process stopped between writing a session's documents and moving its `indexed_seq`
+    on: the next open makes them again from the events, and those already there are kept
+    (not a failure to open)."""
+    async with await PgSessionStore.open(pg_dsn) as store:
+        ran = await record(store, task="Design a rate limiter")
+        session_id = ran.finished.session_id
+        await store.list_sessions(search="limiter")  # every document written
+        before = await written_now(store, session_id)
+        await raw(store, "UPDATE sessions SET indexed_seq = 0 WHERE id = ?", (session_id,))
+
+    async with await PgSessionStore.open(pg_dsn) as store:
+        assert await written_now(store, session_id) == before > 0
+        assert await indexed(store, session_id) == (len(ran.events), len(ran.events))
+        assert [row.id for row in await store.list_sessions(search="limiter")] == [session_id]

@@ -248,9 +248,11 @@ class ApprovalScreen(ModalScreen[bool]):
             self._close(hidden=True)
 
     def _close(self, *, hidden: bool) -> None:
-        """Close, showing nothing more: what comes while it is taken down is for whoever opened it."""
-        self._ready = False
-        self.dismiss(hidden)
+        """Close, showing nothing more: what comes while it is taken down is for whoever opened
+        it. Once only: a second dismissal would take down the screen below."""
+        if self._ready:
+            self._ready = False
+            self.dismiss(hidden)
 
     # -- decisions ----------------------------------------------------------------
 

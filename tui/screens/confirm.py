@@ -49,6 +49,8 @@ class ConfirmScreen(ModalScreen[bool]):
         self._question, self._detail = question, detail
         self._labels = (confirm, cancel)
         self._danger = danger
+        self._answered = False
+        """True once answered: it is being taken down, and takes neither another answer nor question."""
 
     @classmethod
     def asking(cls, question: Question) -> ConfirmScreen:
@@ -72,7 +74,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self._question, self._detail = question.text, question.detail
         self._labels = (question.confirm, self._labels[1])
         self._danger = question.danger
-        if not self.is_mounted:
+        if not self.is_mounted or self._answered:
             return
         self.query_one("#question", Static).update(Content(question.text))
         detail = self.query_one("#detail", Static)
@@ -84,8 +86,14 @@ class ConfirmScreen(ModalScreen[bool]):
 
     @on(Button.Pressed, "#confirm")
     def action_confirm(self) -> None:
-        self.dismiss(True)
+        self._answer(True)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        self.dismiss(False)
+        self._answer(False)
+
+    def _answer(self, confirmed: bool) -> None:
+        """The first answer only: a second (a button clicked twice) would dismiss the screen below."""
+        if not self._answered:
+            self._answered = True
+            self.dismiss(confirmed)

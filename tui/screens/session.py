@@ -247,8 +247,9 @@ class SessionScreen(Screen[None]):
                 self.action_approvals()
 
     def action_approvals(self) -> None:
-        if self._approvals is not None or not self.pending_escalations() or not self.answering:
-            if not self.pending_escalations():
+        waiting = self.pending_escalations()
+        if self._approvals is not None or not waiting or not self.answering:
+            if not waiting:
                 self.notify("Nothing is waiting for a decision.", timeout=2)
             return
         self._approvals = ApprovalScreen(self)

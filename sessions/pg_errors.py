@@ -7,10 +7,15 @@ whatever the server or the driver put in their own text.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from sessions.errors import DatabaseLocked, DiskFull, NotWritable, StoreError, StoreUnreachable
+
+if TYPE_CHECKING:
+    import asyncpg
 
 SCHEMES = ("postgresql", "postgres")
 """The URL schemes that name a PostgreSQL database (`postgresql://user@host/db`)."""
@@ -133,3 +138,12 @@ def from_pg_error(error: BaseException, dsn: Dsn, *, busy_timeout: float) -> Sto
             "check that the server runs, then try again"
         )
     return StoreError(f"huddle: database error in {where} ({detail}); {_ANOTHER}")
+
+
+async def close_connection(db: asyncpg.Connection) -> None:
+    """Close a connection politely, or cut it if it is gone already or will not say
+    goodbye within 5 seconds (a transaction still open is rolled back by the server)."""
+    try:
+        await asyncio.wait_for(db.close(), timeout=5)
+    except Exception:  # noqa: BLE001 - gone already, or will not say goodbye
+        db.terminate()

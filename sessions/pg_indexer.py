@@ -22,6 +22,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sessions.pg_errors import close_connection
 from sessions.pg_schema import SEARCH_CONFIG
 
 if TYPE_CHECKING:
@@ -106,10 +107,7 @@ class PgIndexer:
             await asyncio.wait({self._task})
         db, self._db = self._db, None
         if db is not None:
-            try:
-                await asyncio.wait_for(db.close(), timeout=5)
-            except Exception:  # noqa: BLE001 - gone already, or will not say goodbye
-                db.terminate()
+            await close_connection(db)
 
     async def _run(self) -> None:
         try:

@@ -36,7 +36,7 @@ from sessions.reading import EventReading
 from sessions.errors import (
     AmbiguousId, NoDatabase, SchemaTooNew, SessionBusy, SessionNotFound, StoreUnreachable,
 )
-from sessions.pg_errors import Dsn, cannot_connect, from_pg_error
+from sessions.pg_errors import Dsn, cannot_connect, close_connection, from_pg_error
 from sessions.pg_indexer import PgIndexer
 from sessions.pg_schema import SCHEMA, SCHEMA_VERSION, SEARCH_CONFIG
 from sessions.pg_search import document, fold
@@ -311,10 +311,7 @@ class PgSessionStore(EventReading):
             listener, self._listener = self._listener, None
             for db in (self._db, listener):
                 if db is not None:
-                    try:
-                        await asyncio.wait_for(db.close(), timeout=5)
-                    except Exception:  # noqa: BLE001 - the connection is gone already, or will not say goodbye
-                        db.terminate()
+                    await close_connection(db)
             for waiters in self._waiting.values():
                 for waiter in waiters:
                     if not waiter.done():
@@ -741,8 +738,8 @@ class PgSessionStore(EventReading):
         events, `pg_indexer`): a search here finds what was recorded here."""
         await self._indexer.written()
 
-    async def _where(self, search: str | None, status: str | None, pattern: str | None) -> tuple[str, list[Any]]:
-        """The filters as SQL (a search waits for the documents this store is writing)."""
+    @staticmethod
+    def _where(search: str | None, status: str | None, pattern: str | None) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         parameters: list[Any] = []
         if status is not None:
@@ -753,7 +750,6 @@ class PgSessionStore(EventReading):
             clauses.append(f"pattern = ${len(parameters)}")
         query = search_query(search) if search is not None else None
         if query is not None:
-            await self._documents_written()
             parameters.append(query)
             clauses.append(_SEARCH_MATCHING.format(n=len(parameters)))
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), parameters
@@ -776,7 +772,9 @@ class PgSessionStore(EventReading):
         except KeyError:
             raise ValueError(f"cannot list sessions by {order_by!r}; choose from {', '.join(SORT_KEYS)}") from None
         direction = "DESC" if descending else "ASC"
-        where, parameters = await self._where(search, status, pattern)
+        where, parameters = self._where(search, status, pattern)
+        if search is not None:
+            await self._documents_written()
         n = len(parameters)
         return await self._rows(
             f"{_SELECT_ROW}{where} ORDER BY {order} {direction}, key {direction} LIMIT ${n + 1} OFFSET ${n + 2}",
@@ -787,7 +785,9 @@ class PgSessionStore(EventReading):
         self, *, search: str | None = None, status: str | None = None, pattern: str | None = None
     ) -> int:
         """How many sessions `list_sessions` with these filters would page through."""
-        where, parameters = await self._where(search, status, pattern)
+        where, parameters = self._where(search, status, pattern)
+        if search is not None:
+            await self._documents_written()
         return int(await self._use(lambda db: db.fetchval(f"SELECT count(*) FROM sessions{where}", *parameters)))
 
     def _not_found(self, wanted: str) -> SessionNotFound:

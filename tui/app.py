@@ -246,10 +246,7 @@ class HuddleApp(App[None]):
                 dialog.ask(question([live for live in sessions if live.running]))
 
         async def stop() -> None:
-            for live in sessions:
-                live.cancel()
-            for live in sessions:
-                await live.stopped()
+            await stop_all(sessions)
             then()
 
         def answered(confirmed: bool | None) -> None:
@@ -264,12 +261,9 @@ class HuddleApp(App[None]):
         """Once the app has exited: stop the sessions it still runs (Textual cancelled the
         workers running them) and wait until each has recorded its end, `STOP_WAIT_S` at
         most; the store is closed next."""
-        for live in self.sessions:
-            live.cancel()
         with suppress(TimeoutError):
             async with asyncio.timeout(STOP_WAIT_S):
-                for live in self.sessions:
-                    await live.stopped()
+                await stop_all(self.sessions)
 
     def action_leave(self) -> None:
         running = [live for live in self.sessions if live.running]
@@ -287,6 +281,14 @@ def quit_question(running: list[LiveSession]) -> Question:
         "Stopped sessions are recorded as cancelled; finished work is kept.",
         "Stop and quit",
     )
+
+
+async def stop_all(sessions: list[LiveSession]) -> None:
+    """Cancel the sessions, then wait until each has stopped and its recording is committed."""
+    for live in sessions:
+        live.cancel()
+    for live in sessions:
+        await live.stopped()
 
 
 async def run_app(app: HuddleApp) -> None:

@@ -12,6 +12,13 @@ It is started with the first batch, so a store that records nothing (the browser
 command) never has one, and it ends when the store is closed or huddle's process ends
 (it writes what it was sent first).
 
+A batch the loop has nothing to do but wait for (one that ends a session) is the
+exception: handed over, its commit would wait for the writer to wake, and the loop for
+its answer, each a wake-up on another CPU (a good part of a millisecond each on a
+virtual machine). The loop commits it itself, on a connection of its own that waits
+for no lock (`write_now`), when nothing is in flight and no other program writes; the
+writer process writes its search documents after, as for any batch.
+
 Its commits do not wait for the disk (`synchronous = NORMAL`): the operating system
 has them as soon as they are made, so a crash or `kill -9` of huddle loses none of
 them. Flushing them to the disk, and copying the log into the file, is the work of a
@@ -30,14 +37,15 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sessions.errors import SessionBusy, StoreError
-from sessions.writer_process import _LENGTH, CHECKPOINT_EVERY, INSERT_EVENT, RESUME_SESSION
+from sessions.errors import DatabaseLocked, SessionBusy, StoreError
+from sessions.writer_process import _LENGTH, CHECKPOINT_EVERY, INSERT_EVENT, RESUME_SESSION, Writer, answer
 
 if TYPE_CHECKING:
     from sessions.store import Batch, EventRow
@@ -80,6 +88,8 @@ class BatchWriter:
         """True while events sent ahead of the next batch wait for it (`stage`)."""
         self._lost: StoreError | None = None
         """Why the next batch cannot be written: the writer its first events went to ended."""
+        self._here: tuple[Writer, int] | None = None
+        """The connection `write_now` writes on, and the thread it belongs to."""
 
     def send(self, batch: Batch) -> tuple[asyncio.Future[None], asyncio.Future[None]]:
         """Start writing `batch`. Two futures: the first completes once its events and rows
@@ -90,22 +100,46 @@ class BatchWriter:
         if self._lost is not None:  # its first events went to a writer that ended since
             lost, self._lost = self._lost, None
             raise lost
-        loop = asyncio.get_running_loop()
-        if self._process is None or self._loop is not loop:
-            self._start(loop)
+        loop = self._running()
         committed, indexed = loop.create_future(), loop.create_future()
         self._waiting.append((committed, indexed))
         self._put(("batch", batch.started, batch.resumed, batch.events, batch.updates))
         self._staged = False
         return committed, indexed
 
+    def write_now(self, batch: Batch) -> tuple[asyncio.Future[None], asyncio.Future[None]] | None:
+        """Write `batch` at once, on a connection of this thread's own, if nothing is in
+        flight and no other connection holds the database's write lock; None if one does
+        (then `send` it). For a batch the event loop has nothing to do but wait for (a
+        session's end): committed here, it is spared the writer process's waking and the
+        loop's at the answer, each a scheduler's wake-up on another CPU. The two futures of
+        `send`, the first done already; the batch's search documents are written by the
+        writer process just after, as a sent batch's are. Its connection waits for no lock."""
+        if self._waiting or self._staged or self._unsent:
+            return None  # what was sent before is committed first
+        loop = self._running()  # it writes the batch's search documents
+        if self._here is None or self._here[1] != threading.get_ident():
+            self._here = (Writer(str(self._path), 0.0, list(self.setup)), threading.get_ident())
+        committed, indexed = loop.create_future(), loop.create_future()
+        try:
+            written = self._here[0].write(batch.started, batch.resumed, batch.events, batch.updates)
+        except Exception as failure:
+            error = self._failure(answer(failure))
+            if isinstance(error, DatabaseLocked):
+                return None
+            committed.set_exception(error)
+            indexed.set_result(None)
+            return committed, indexed
+        committed.set_result(None)
+        self._waiting.append((committed, indexed))
+        self._put(("index", written))
+        return committed, indexed
+
     def stage(self, rows: list[EventRow]) -> None:
         """Send events of the next batch ahead of it: the writer writes them in its
         transaction while the rest are prepared, and commits them with it (`send`), or
         not at all (`drop`)."""
-        loop = asyncio.get_running_loop()
-        if self._process is None or self._loop is not loop:
-            self._start(loop)
+        self._running()
         self._put(("rows", rows))
         self._staged = True
 
@@ -117,6 +151,9 @@ class BatchWriter:
 
     async def close(self) -> None:
         """Let the batches sent so far be written, then end the writer."""
+        here, self._here = self._here, None
+        if here is not None and here[1] == threading.get_ident():
+            here[0].close()  # one of another thread is closed when it is collected
         process, ended = self._process, self._ended
         if process is None or ended is None:
             return
@@ -130,6 +167,13 @@ class BatchWriter:
         process.wait()
 
     # -- the process -----------------------------------------------------------------
+
+    def _running(self) -> asyncio.AbstractEventLoop:
+        """The running event loop, the writer process started for it if it was not."""
+        loop = asyncio.get_running_loop()
+        if self._process is None or self._loop is not loop:
+            self._start(loop)
+        return loop
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._process is not None:  # made on another event loop, gone since

@@ -470,7 +470,7 @@ class PgSessionStore(EventReading):
     def unstage(self) -> None:
         """Nothing was begun (`begin_batch`)."""
 
-    async def write_batch(self, batch: Batch) -> asyncio.Future[None]:
+    async def write_batch(self, batch: Batch, *, now: bool = False) -> asyncio.Future[None]:
         """Write one recorder batch as one transaction, and start committing it.
 
         Returns once the rows are written, with a future that completes when the
@@ -478,6 +478,7 @@ class PgSessionStore(EventReading):
         not stored at all). The transaction holds the lock until then, so the next
         write waits its turn while the caller prepares the next batch. Its search
         documents are written just after, on a connection of their own (`pg_indexer`).
+        `now` changes nothing here: the server's commit is a round trip whatever the batch.
         """
         await self._begin()
         try:

@@ -4,8 +4,10 @@ Each batch is one transaction: the events, whole, with their sessions' rows
 and search documents brought up to date. A batch is written `interval`
 (0.05 s) after its first event arrived, or at once when it holds a session's
 end, a question for a person or a person's decision (`urgent`), and committed
-a moment later: with the 0.03 s a streamed piece may wait to be sent with the
-next (`engine.run.coalescing`), a crash loses at most the last 0.1 s. The next
+a moment later (a session's last batch, which `finish()` waits for, by the
+event loop itself: `SessionStore.write_batch`, `now`): with the 0.03 s a
+streamed piece may wait to be sent with the next (`engine.run.coalescing`), a
+crash loses at most the last 0.1 s. The next
 batch is prepared while the previous one commits. The subscription is bounded:
 when the writer falls behind, the engine waits (`EventBus.wait_for_room`); no
 event is ever dropped.
@@ -54,6 +56,9 @@ MAX_BATCH = 10_000
 """Most events in one transaction."""
 RETRY_S = 2.0
 """Seconds between two tries of a database that is unreachable."""
+NOW_AT_MOST = 500
+"""Most events of a batch that ends a session committed by the event loop's own thread,
+which waits for it (`SessionStore.write_batch`, `now`): a few milliseconds of its time."""
 STAGE_EVERY = 16
 """Events of a batch being prepared that go to the store ahead of it, at a time (`_prepare`)."""
 _names = itertools.count()
@@ -217,8 +222,9 @@ class Recorder:
         try:
             while (events := await self._collect()) is not None:
                 if events:
-                    staging = self._staging = not self._spool and await self._store.begin_batch()
-                    await self._write(self._prepare(events, staging), len(events))
+                    now = len(events) <= NOW_AT_MOST and any(event.kind == "session.finished" for event in events)
+                    staging = self._staging = not (now or self._spool) and await self._store.begin_batch()
+                    await self._write(self._prepare(events, staging), len(events), now=now)
                 else:  # the commit in flight ended, or it is time to try the database again
                     await self._settle()
                 if self._spool and asyncio.get_running_loop().time() >= self._retry_at:
@@ -239,12 +245,13 @@ class Recorder:
                 with suppress(Exception):
                     await self._committing[0]  # never leave a transaction behind, whatever happened
 
-    async def _write(self, batch: Batch, count: int) -> None:
-        """Send a batch to the store once the one before it committed, or to the spool."""
+    async def _write(self, batch: Batch, count: int, *, now: bool = False) -> None:
+        """Send a batch to the store once the one before it committed, or to the spool;
+        `now`: it ends a session (`SessionStore.write_batch`)."""
         await self._settle()
         if not self._spool:
             try:
-                self._committing = (await self._store.write_batch(batch), batch, count)
+                self._committing = (await self._store.write_batch(batch, now=now), batch, count)
                 self._staging = False
                 return
             except StoreUnreachable as error:

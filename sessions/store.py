@@ -325,20 +325,23 @@ class SessionStore(EventReading):
             self._writer.drop()
             self._write_lock.release()
 
-    async def write_batch(self, batch: Batch) -> asyncio.Future[None]:
+    async def write_batch(self, batch: Batch, *, now: bool = False) -> asyncio.Future[None]:
         """Start writing one recorder batch as one transaction (`batch_writer`): a future
         that completes when it is committed (or raises the `StoreError` that stopped it; the
         batch is then not stored at all). The write lock is held until then, so the next
         write (and a search) waits its turn, until the batch's search documents are written
         too, while the caller prepares the next batch; it was taken already if the batch
-        was begun (`begin_batch`)."""
+        was begun (`begin_batch`). `now`: the caller has nothing to do but wait for the
+        commit (the batch ends a session), so it is committed on this thread at once if no
+        other program is writing (`BatchWriter.write_now`)."""
         if self._begun:
             self._begun = False
             batch = replace(batch, events=batch.events[self._staged:])  # the rest
+            now = False
         else:
             await self._write_lock.acquire()
         try:
-            commit, indexed = self._writer.send(batch)
+            commit, indexed = (now and self._writer.write_now(batch)) or self._writer.send(batch)
         except BaseException:
             self._writer.drop()  # what was staged for it
             self._write_lock.release()

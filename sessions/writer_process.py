@@ -11,6 +11,7 @@ little-endian length and a `marshal` of a tuple:
     ("batch", started, resumed, events, updates)
         -> ("committed",) or a failure, then ("indexed", warning or None)
     ("drop",)                                 -> nothing
+    ("index", events)                         -> ("indexed", warning or None)
 
 "rows" are events of the batch being prepared, sent ahead of it: they are written in its
 transaction, so the writing overlaps the preparing, and are committed with it, or not at
@@ -18,7 +19,9 @@ all ("drop": the batch will not come). A failure is ("failed", sqlite3 error cla
 message, error code, error name), or ("busy", session id) for a resumed session that
 changed meanwhile; the batch is then not stored at all. Each batch is one transaction;
 its search documents are written just after its commit is said (migration 8's trigger,
-by moving `sessions.indexed_seq`).
+by moving `sessions.indexed_seq`). "index" names the events (session and seq) of a batch
+huddle committed itself (`BatchWriter.write_now`): their search documents are written
+here just the same.
 
 It ends at the end of its stdin, once what it was sent is written: when huddle closes
 the store, and when huddle's process ends however it ends (a frame cut short is not
@@ -143,9 +146,8 @@ class Writer:
         for session_id, seq in events:
             first, _ = spans.get(session_id, (seq, seq))
             spans[session_id] = (first, seq)
-        assert self._connection is not None
         try:
-            self._connection.executemany(INDEX, [(last, id_, first - 1) for id_, (first, last) in spans.items()])
+            (self._connection or self._connect()).executemany(INDEX, [(last, id_, first - 1) for id_, (first, last) in spans.items()])
         except sqlite3.Error as error:
             return str(error)
         return None
@@ -219,6 +221,10 @@ def main() -> None:
             continue
         if message[0] == "drop":
             writer.drop()
+            continue
+        if message[0] == "index":
+            send(("indexed", writer.index(message[1])))
+            writer.checkpoint()
             continue
         _, started, resumed, events, updates = message
         try:

@@ -57,8 +57,8 @@ async def measure(folder: Path) -> list[float]:
     committed: dict[int, float] = {}
     write_batch = store.write_batch
 
-    async def timed_write(batch: Any) -> Any:
-        commit = await write_batch(batch)
+    async def timed_write(batch: Any, *, now: bool = False) -> Any:
+        commit = await write_batch(batch, now=now)
         seqs = [row[1] for row in batch.events]
         commit.add_done_callback(lambda _: committed.update(dict.fromkeys(seqs, loop.time())))
         return commit

@@ -259,8 +259,8 @@ class CommitTimedStore(PgSessionStore):
         self.committed: dict[int, float] = {}
         """When the commit holding each event (by seq) returned, `time.time()`."""
 
-    async def write_batch(self, batch: Batch) -> asyncio.Future[None]:
-        done = await super().write_batch(batch)
+    async def write_batch(self, batch: Batch, *, now: bool = False) -> asyncio.Future[None]:
+        done = await super().write_batch(batch, now=now)
         seqs = [row[1] for row in batch.events]
 
         def note(future: asyncio.Future[None]) -> None:

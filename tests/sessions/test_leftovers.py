@@ -65,10 +65,10 @@ class Away:
     def _gone(self) -> StoreUnreachable:
         return StoreUnreachable(f"huddle: lost the connection to the server at {self._store.path} (test)")
 
-    async def write_batch(self, batch: Batch) -> asyncio.Future[None]:
+    async def write_batch(self, batch: Batch, *, now: bool = False) -> asyncio.Future[None]:
         if self.down:
             raise self._gone()
-        return await self._store.write_batch(batch)
+        return await self._store.write_batch(batch, now=now)
 
     async def event_rows(self, *args: Any, **kwargs: Any) -> Any:
         if self.down:

@@ -16,6 +16,7 @@ from engine.events import CallDelta, EscalationRequested, EscalationResolved, Ev
 from engine.policy import ApprovalPolicy
 from engine.providers.simulated import SimulatedProvider
 from engine.session import EngineConfig, SessionSpec, run_session
+from sessions import recorder
 from sessions.errors import DatabaseLocked, DiskFull, StoreError
 from sessions.recorder import Recorder
 from sessions.tally import SessionTally
@@ -180,9 +181,9 @@ async def test_a_slow_writer_slows_the_engine_and_loses_nothing(
 ) -> None:
     write_batch = store.write_batch
 
-    async def slow(batch: Any) -> Any:
+    async def slow(batch: Any, *, now: bool = False) -> Any:
         await asyncio.sleep(0.02)
-        return await write_batch(batch)
+        return await write_batch(batch, now=now)
 
     monkeypatch.setattr(store, "write_batch", slow)
     limit = 10
@@ -202,6 +203,27 @@ async def test_a_slow_writer_slows_the_engine_and_loses_nothing(
     assert await store.event_count(finished.session_id) == len(behind)
     loaded = await store.load_events(finished.session_id, limit=10_000)
     assert [e.seq for e in loaded] == list(range(1, len(behind) + 1))
+
+
+async def test_the_batch_that_ends_a_session_is_the_one_committed_now(store: SessionStore, monkeypatch) -> None:
+    """The loop waits for a session's last batch and nothing else (`SessionStore.write_batch`,
+    `now`); the batches before it are written while the session goes on, and a last batch
+    of more than `NOW_AT_MOST` events too."""
+    written: list[tuple[bool, bool]] = []
+    write_batch = store.write_batch
+
+    async def noting(batch: Any, *, now: bool = False) -> Any:
+        written.append((now, any(row[3] == "session.finished" for row in batch.events)))
+        return await write_batch(batch, now=now)
+
+    monkeypatch.setattr(store, "write_batch", noting)
+    await record(store, SimulatedProvider(seed=1, speed=40), recorder_options={"interval": 0.01})
+    assert len(written) > 1 and written[-1] == (True, True) and all(not now for now, _ in written[:-1])
+
+    written.clear()
+    monkeypatch.setattr(recorder, "NOW_AT_MOST", 1)
+    await record(store, task="A session whose end comes with more events")
+    assert written == [(False, True)]
 
 
 @pytest.mark.sqlite_only  # a full disk is made by SQLite's max_page_count

@@ -165,11 +165,11 @@ class Flaky:
     def _gone(self) -> StoreUnreachable:
         return StoreUnreachable(f"huddle: lost the connection to the PostgreSQL server at {self._store.path} (test)")
 
-    async def write_batch(self, batch: Batch) -> asyncio.Future[None]:
+    async def write_batch(self, batch: Batch, *, now: bool = False) -> asyncio.Future[None]:
         self.tries += 1
         if self.down:
             raise self._gone()
-        commit = await self._store.write_batch(batch)
+        commit = await self._store.write_batch(batch, now=now)
         if not self.cut_commits:
             return commit
         self.cut_commits -= 1

@@ -161,7 +161,7 @@ class SessionStore(EventReading):
             version = self.schema_found = await self._scalar("PRAGMA user_version")
             if version > SCHEMA_VERSION:  # upgraded by a newer huddle in the last moment
                 raise errors.schema_too_new(self._path, version, SCHEMA_VERSION)
-            mode = await self._scalar("PRAGMA journal_mode = WAL")
+            mode = await self._write_ahead()
             if mode != "wal":
                 raise StoreError(
                     f"huddle: {self._path} cannot use write-ahead logging (its journal mode stays {mode}); "
@@ -176,6 +176,22 @@ class SessionStore(EventReading):
             await self._migrate()
         await self.mark_interrupted()
         await self._index_again()
+
+    async def _write_ahead(self) -> str:
+        """Put the file in write-ahead-log mode (nothing to do once it is); the journal mode
+        it is in after. Switching needs the file to itself for a moment: when two connections
+        switch a new file at the same moment, each holds what the other needs, and SQLite
+        refuses one at once rather than wait its busy timeout (two huddles started together
+        on a new file: one said the file was locked). Tried again here, for as long."""
+        deadline, pause = time.monotonic() + self._busy_timeout, 0.005
+        while True:
+            try:
+                return str(await self._scalar("PRAGMA journal_mode = WAL"))
+            except sqlite3.OperationalError as error:
+                if getattr(error, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, 0.1)
 
     async def _migrate(self) -> None:
         async with self._writing() as db:

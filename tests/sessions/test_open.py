@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -292,6 +294,84 @@ async def test_a_database_locked_by_another_writer_gives_up_after_the_timeout(db
     async with await SessionStore.open(db_path) as store:
         assert (await store.get_session(earlier.finished.session_id)).status == "completed"
         assert await store.event_count(earlier.finished.session_id) == len(earlier.events)
+
+
+def busy_at_first(monkeypatch: pytest.MonkeyPatch, times: float) -> None:
+    """Make the first `times` tries to put a file in write-ahead-log mode refused as SQLite
+    refuses them, without waiting, while another connection does the same."""
+    scalar, left = SessionStore._scalar, [times]
+
+    async def refusing(store: SessionStore, sql: str, parameters: Any = ()) -> Any:
+        if "journal_mode" in sql and left[0] > 0:
+            left[0] -= 1
+            error = sqlite3.OperationalError("database is locked")
+            error.sqlite_errorcode, error.sqlite_errorname = sqlite3.SQLITE_BUSY, "SQLITE_BUSY"  # type: ignore[attr-defined]
+            raise error
+        return await scalar(store, sql, parameters)
+
+    monkeypatch.setattr(SessionStore, "_scalar", refusing)
+
+
+async def test_a_new_file_is_made_a_database_though_another_huddle_was_making_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    busy_at_first(monkeypatch, 3)
+    path = tmp_path / "new.db"
+    async with await SessionStore.open(path) as store:
+        ran = await record(store)
+    with connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("SELECT count(*) FROM events").fetchone()[0] == len(ran.events)
+
+
+async def test_a_file_that_cannot_be_made_a_database_within_the_timeout_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    busy_at_first(monkeypatch, float("inf"))
+    path = tmp_path / "new.db"
+    started = time.monotonic()
+    with pytest.raises(DatabaseLocked) as error:
+        await SessionStore.open(path, busy_timeout=0.3)
+    assert 0.25 <= time.monotonic() - started < 3
+    assert "locked" in one_line(error.value, path)
+
+
+_AT_ONCE = """
+import asyncio, multiprocessing, sys
+from sessions.store import SessionStore
+
+def open_it(path, barrier, said):
+    async def go():
+        barrier.wait()
+        try:
+            await (await SessionStore.open(path)).close()
+            return "opened"
+        except Exception as error:
+            return str(error)
+    said.put(asyncio.run(go()))
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context("fork")
+    for round in range(int(sys.argv[2])):
+        barrier, said = context.Barrier(2), context.Queue()
+        both = [context.Process(target=open_it, args=(f"{sys.argv[1]}/{round}.db", barrier, said)) for _ in range(2)]
+        for process in both:
+            process.start()
+        for process in both:
+            process.join()
+        print(said.get())
+        print(said.get())
+"""
+
+
+def test_two_huddles_started_at_once_on_a_new_file_both_open_it(tmp_path: Path) -> None:
+    """For real: two processes open one new file at the same moment, ten times over (one
+    of the two was refused about one time in four before huddle tried again)."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", _AT_ONCE, str(tmp_path), "10"], cwd=root, capture_output=True,
+                          text=True, timeout=50)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:-1] == ["opened"] * 20, done.stdout
 
 
 async def test_a_directory_without_write_permission_is_refused(lockable_directory: Path) -> None:

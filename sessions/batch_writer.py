@@ -114,7 +114,7 @@ class BatchWriter:
         session's end): committed here, it is spared the writer process's waking and the
         loop's at the answer, each a scheduler's wake-up on another CPU. The two futures of
         `send`, the first done already; the batch's search documents are written by the
-        writer process just after, as a sent batch's are. Its connection waits for no lock."""
+        writer process just after, as a sent batch's are."""
         if self._waiting or self._staged or self._unsent:
             return None  # what was sent before is committed first
         loop = self._running()  # it writes the batch's search documents

@@ -7,8 +7,8 @@ end, a question for a person or a person's decision (`urgent`), and committed
 a moment later (a session's last batch, which `finish()` waits for, by the
 event loop itself: `SessionStore.write_batch`, `now`): with the 0.03 s a
 streamed piece may wait to be sent with the next (`engine.run.coalescing`), a
-crash loses at most the last 0.1 s. The next
-batch is prepared while the previous one commits. The subscription is bounded:
+crash loses at most the last 0.1 s. The next batch is prepared while the
+previous one commits. The subscription is bounded:
 when the writer falls behind, the engine waits (`EventBus.wait_for_room`); no
 event is ever dropped.
 

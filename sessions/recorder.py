@@ -222,9 +222,10 @@ class Recorder:
         try:
             while (events := await self._collect()) is not None:
                 if events:
-                    now = len(events) <= NOW_AT_MOST and any(event.kind == "session.finished" for event in events)
+                    ends = {event.session_id: event.seq for event in events if event.kind == "session.finished"}
+                    now = bool(ends) and len(events) <= NOW_AT_MOST
                     staging = self._staging = not (now or self._spool) and await self._store.begin_batch()
-                    await self._write(self._prepare(events, staging), len(events), now=now)
+                    await self._write(self._prepare(events, ends, staging), len(events), now=now)
                 else:  # the commit in flight ended, or it is time to try the database again
                     await self._settle()
                 if self._spool and asyncio.get_running_loop().time() >= self._retry_at:
@@ -369,15 +370,15 @@ class Recorder:
             waiting.cancel()
         return waiting.done() and not waiting.cancelled()
 
-    def _prepare(self, events: list[EventBase], staging: bool) -> Batch:
+    def _prepare(self, events: list[EventBase], ends: dict[str, int], staging: bool) -> Batch:
         """The rows a batch of events writes; folds them into their sessions' tallies.
-        `staging` (the batch is begun, `SessionStore.begin_batch`): the first event, then
-        every `STAGE_EVERY`, go to the store's writer ahead of the batch, which wakes and
-        writes them while the rest are prepared."""
+        `ends`: the seq of each session's `session.finished` among them. `staging` (the
+        batch is begun, `SessionStore.begin_batch`): the first event, then every
+        `STAGE_EVERY`, go to the store's writer ahead of the batch, which wakes and writes
+        them while the rest are prepared."""
         batch = Batch()
         rows, documents, tallies = batch.events, batch.documents, self._tallies
         touched: dict[str, SessionTally] = {}
-        ends = {event.session_id: event.seq for event in events if event.kind == "session.finished"}
         staged, ahead = 0, 1
         for event in events:  # the hot loop: a few attribute reads per event
             session_id = event.session_id

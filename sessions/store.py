@@ -353,7 +353,6 @@ class SessionStore(EventReading):
         if self._begun:
             self._begun = False
             batch = replace(batch, events=batch.events[self._staged:])  # the rest
-            now = False
         else:
             await self._write_lock.acquire()
         try:

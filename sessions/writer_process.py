@@ -147,7 +147,8 @@ class Writer:
             first, _ = spans.get(session_id, (seq, seq))
             spans[session_id] = (first, seq)
         try:
-            (self._connection or self._connect()).executemany(INDEX, [(last, id_, first - 1) for id_, (first, last) in spans.items()])
+            connection = self._connection or self._connect()  # a batch huddle committed may be its first
+            connection.executemany(INDEX, [(last, id_, first - 1) for id_, (first, last) in spans.items()])
         except sqlite3.Error as error:
             return str(error)
         return None

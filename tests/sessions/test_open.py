@@ -299,11 +299,12 @@ async def test_a_database_locked_by_another_writer_gives_up_after_the_timeout(db
 def busy_at_first(monkeypatch: pytest.MonkeyPatch, times: float) -> None:
     """Make the first `times` tries to put a file in write-ahead-log mode refused as SQLite
     refuses them, without waiting, while another connection does the same."""
-    scalar, left = SessionStore._scalar, [times]
+    scalar = SessionStore._scalar
 
     async def refusing(store: SessionStore, sql: str, parameters: Any = ()) -> Any:
-        if "journal_mode" in sql and left[0] > 0:
-            left[0] -= 1
+        nonlocal times
+        if "journal_mode" in sql and times > 0:
+            times -= 1
             error = sqlite3.OperationalError("database is locked")
             error.sqlite_errorcode, error.sqlite_errorname = sqlite3.SQLITE_BUSY, "SQLITE_BUSY"  # type: ignore[attr-defined]
             raise error

@@ -98,6 +98,21 @@ async def test_keys_typed_just_before_ctrl_s_reach_the_task_first():
         assert app.screen.live.spec.task == task
 
 
+async def test_the_app_closing_as_a_session_screen_goes_up_is_no_internal_error():
+    """The app closes (a test's end, a quit) in the moment after ctrl+s, before the session
+    screen's widgets are all up: it closes cleanly, not on "No nodes match '#state'"."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await launch(pilot)
+        screen.query_one("#task", TextArea).text = "Design a rate limiter"
+        app.post_message(events.Key("ctrl+s", None))
+        for _ in range(10_000):  # no pause: leave the moment the screen is pushed
+            if isinstance(app.screen, SessionScreen):
+                break
+            await asyncio.sleep(0)
+        assert isinstance(app.screen, SessionScreen)  # and leaving raises nothing
+
+
 @pytest.mark.parametrize("field", ["#patterns", "#team", "#task", "#provider", "#tokens", "#approve", "#start"])
 async def test_ctrl_s_starts_from_every_field(field):
     app = make_app()

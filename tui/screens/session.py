@@ -98,6 +98,8 @@ class SessionScreen(Screen[None]):
         yield KeyHints(self.BINDINGS)
 
     def on_mount(self) -> None:
+        if self._pruning:  # taken down as it was put up (the app quit at once): its widgets never came
+            return
         if self.live is not None:
             self.live.on_buffering = self._database_away
             self.live.on_traces = self._traces_lost

@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(BIN)/huddle $(ARGS)
 
 test: $(STAMP) system-packages
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # What the tests need from the system's packages, installed in one go when missing: the
 # store's tests start a throwaway PostgreSQL server of their own (on a Unix socket, in a

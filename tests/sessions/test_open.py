@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import sqlite3
 import stat
@@ -201,7 +202,8 @@ async def test_a_newer_schema_still_in_the_write_ahead_log_is_refused_too(db_pat
 # -- bad files --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("content", [b"hello, this is a text file\n", b"\x00" * 10, os.urandom(8192)])
+@pytest.mark.parametrize("content", [b"hello, this is a text file\n", b"\x00" * 10, random.Random(204).randbytes(8192)],
+                         ids=["text", "zeros", "noise"])
 async def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "notes.txt"
     path.write_bytes(content)

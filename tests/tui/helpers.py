@@ -25,6 +25,20 @@ from tui.screens.session import SessionScreen
 TASK = "Design a rate limiter for our public REST API"
 
 
+def kept_notices(app: Any) -> list[str]:
+    """The message of every notification `app` shows from now on, kept after it times out:
+    on a busy machine a 4-second one can be gone before the next one comes."""
+    kept: list[str] = []
+    notify = app.notify
+
+    def keeping(message: str, **options: Any) -> None:
+        kept.append(str(message))
+        notify(message, **options)
+
+    app.notify = keeping
+    return kept
+
+
 def fake_clock(start: float = 1_800_000_000.0, step: float = 0.25) -> Callable[[], float]:
     """A clock that moves only when read: stable times on screen."""
     ticks = itertools.count()

@@ -21,7 +21,7 @@ from engine.session import EngineConfig, SessionSpec
 from sessions.decisions import Posted, decider
 from sessions.store import SessionStore
 from tests.helpers import FAST_RETRY
-from tests.tui.helpers import until
+from tests.tui.helpers import kept_notices, until
 from tests.tui.scenes import recorded_session
 from tui.app import HuddleApp, make_app
 from tui.recording import LiveSession
@@ -115,6 +115,7 @@ async def test_the_inbox_lists_every_session_and_decides_by_keys(running: Runnin
     rate = await running.start(session(store, "Design a rate limiter", seed=3))
     book = await running.start(session(store, "Write the on-call runbook", seed=4, max_plan_revisions=0))
     app = make_app(store=store, start="inbox")
+    notices = kept_notices(app)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         inbox = await listing(pilot, 2)
         assert [item.session_id for item in inbox.items] == [rate.session_id, book.session_id]  # oldest first
@@ -143,8 +144,7 @@ async def test_the_inbox_lists_every_session_and_decides_by_keys(running: Runnin
         await until(pilot, lambda: app.waiting == 0, what="the app's count")
         assert str(inbox.query_one("#empty", Static).render()) == "Nothing waits for you."
         assert inbox.query_one("#empty").display and not inbox.query_one(DataTable).display
-        await until(pilot, lambda: len(app._notifications) >= 2, what="the outcomes")
-        notices = [str(n.message) for n in app._notifications]
+        await until(pilot, lambda: len(notices) >= 2, what="the outcomes")
         assert f"session {rate.session_id[:8]}, e1: taken by the session." in notices
         assert f"session {book.session_id[:8]}, e1: taken by the session." in notices
 

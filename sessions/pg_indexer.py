@@ -35,11 +35,15 @@ log = logging.getLogger(__name__)
 INSERT_DOCUMENTS = f"""
     INSERT INTO search (session_id, seq, document)
     SELECT $1, d.seq, to_tsvector('{SEARCH_CONFIG}', d.body) FROM unnest($3::bigint[], $4::text[]) AS d (seq, body)
-    WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND indexed_seq = $2)
+    WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND indexed_seq = $2 FOR KEY SHARE)
     ON CONFLICT DO NOTHING
 """
 """A session's documents, if those before them were written (its `indexed_seq` is where
-they start); written again, a document is left as it is."""
+they start); written again, a document is left as it is. Its row is locked (FOR KEY
+SHARE): a delete of the session being committed is waited for, and then there is no
+session to write for; without the lock, the documents went in after the delete had
+removed the session's, and stayed. A batch's update of the row neither waits for it nor
+is waited for."""
 MOVE_ON = "UPDATE sessions SET indexed_seq = $3 WHERE id = $1 AND indexed_seq = $2"
 """Then its `indexed_seq`, moved on to the last of them."""
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from sessions.pg_indexer import PgIndexer
+from sessions.pg_indexer import INSERT_DOCUMENTS, PgIndexer
+from sessions.pg_schema import SCHEMA
 from sessions.pg_store import PgSessionStore
 from tests.sessions.helpers import raw, record
 
@@ -108,3 +109,38 @@ async def test_documents_made_again_at_open_keep_those_written_before_their_seq_
         assert await written_now(store, session_id) == before > 0
         assert await indexed(store, session_id) == (len(ran.events), len(ran.events))
         assert [row.id for row in await store.list_sessions(search="limiter")] == [session_id]
+
+
+async def test_documents_written_while_their_session_is_deleted_are_not_left_behind(pg_dsn: str) -> None:
+    """The indexer writes a session's documents while `delete_session` deletes it (its
+    transaction not yet committed): the insert waits for the delete, then finds no session
+    and writes nothing. It wrote them unseen by the delete, and they outlived the session."""
+    import asyncpg
+
+    async with await PgSessionStore.open(pg_dsn) as store:
+        ran = await record(store, task="Forget the zeppelin notes")
+        session_id = ran.finished.session_id
+        await store.list_sessions(search="zeppelin")  # every document written
+        (indexed_seq, last_seq) = await indexed(store, session_id)
+    deleting, indexing, watching = [await asyncpg.connect(pg_dsn, server_settings={"search_path": SCHEMA})
+                                    for _ in range(3)]
+    try:
+        async with deleting.transaction():  # as delete_session does
+            await deleting.execute("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE", session_id)
+            await deleting.execute("DELETE FROM search WHERE session_id = $1", session_id)
+            await deleting.execute("DELETE FROM sessions WHERE id = $1", session_id)
+            inserting = asyncio.ensure_future(indexing.execute(
+                INSERT_DOCUMENTS, session_id, indexed_seq, [last_seq + 1, last_seq + 2], ["zeppelin notes", "more notes"],
+            ))
+            waiting = "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1"
+            for _ in range(1000):  # until it has written, or waits for the delete
+                if inserting.done() or await watching.fetchval(waiting, indexing.get_server_pid()):
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("the insert neither ended nor waited")
+        await inserting
+        assert await watching.fetchval("SELECT count(*) FROM search WHERE session_id = $1", session_id) == 0
+    finally:
+        for connection in (deleting, indexing, watching):
+            await connection.close()

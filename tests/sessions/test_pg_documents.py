@@ -121,7 +121,7 @@ async def test_documents_written_while_their_session_is_deleted_are_not_left_beh
         ran = await record(store, task="Forget the zeppelin notes")
         session_id = ran.finished.session_id
         await store.list_sessions(search="zeppelin")  # every document written
-        (indexed_seq, last_seq) = await indexed(store, session_id)
+        indexed_seq, last_seq = await indexed(store, session_id)
     deleting, indexing, watching = [await asyncpg.connect(pg_dsn, server_settings={"search_path": SCHEMA})
                                     for _ in range(3)]
     try:

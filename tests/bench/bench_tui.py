@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from textual import events
 from textual.app import App, ComposeResult
@@ -43,6 +43,7 @@ STALL_SHARE = 0.8
 """huddle's worst stall while streaming, at most this share of the naive app's."""
 KEY_TIMES = 2.0
 """A key while the agents stream takes at most this many times what it takes once they have stopped."""
+KEYS = ("z", "tab", "z", "tab")
 WORDS = "the rate limiter keeps a token bucket per client and refills it on a timer".split()
 
 
@@ -134,13 +135,15 @@ async def measure_baseline() -> tuple[float, float]:
     return cpu / wall, stalls.worst(streaming[0])
 
 
-async def key_to_screen(app: App[None], key: str, state: Callable[[], object]) -> float:
-    """Seconds from a key press to the first frame drawn after it changed `state()`, while streaming."""
-    before = state()
+async def key_to_screen(app: App[None], key: str) -> float:
+    """Seconds from a key press to the first frame drawn after its effect (a panel zoomed
+    or left, the focus moved)."""
+    screen = app.screen
+    before = (screen.query_one(AgentGrid).zoomed, screen.focused)
     shown: list[float] = []
 
     def on_display() -> None:
-        if state() != before:
+        if (screen.query_one(AgentGrid).zoomed, screen.focused) != before:
             shown.append(time.perf_counter())
 
     app.post_display_hook = on_display  # type: ignore[method-assign]
@@ -167,14 +170,12 @@ async def measure_huddle() -> tuple[float, float, float, float, float]:
         streaming = time.perf_counter()
         await asyncio.sleep(SECONDS / 2)
         keys = time.perf_counter()
-        screen = app.screen
-        zoom_and_focus = lambda: (screen.query_one(AgentGrid).zoomed, screen.focused)  # noqa: E731
-        latencies = [await key_to_screen(app, key, zoom_and_focus) for key in ("z", "tab", "z", "tab")]
+        latencies = [await key_to_screen(app, key) for key in KEYS]
         while live.running:
             await asyncio.sleep(0.05)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         stalls.stop()
-        idle = [await key_to_screen(app, key, zoom_and_focus) for key in ("z", "tab", "z", "tab")]
+        idle = [await key_to_screen(app, key) for key in KEYS]
     return cpu / wall, stalls.worst(streaming, keys), stalls.worst(keys), max(latencies), max(idle)
 
 

@@ -102,10 +102,20 @@ def from_os_error(error: OSError, path: Path) -> StoreError:
     return StoreError(f"huddle: cannot use {path} ({detail}); {_ANOTHER}", path=path)
 
 
+def primary_code(error: sqlite3.Error) -> int | None:
+    """SQLite's primary result code for `error` (the low byte of its extended one), if it has one."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def is_busy(error: sqlite3.Error) -> bool:
+    """SQLite refused because another connection holds what it needs (SQLITE_BUSY, any kind)."""
+    return primary_code(error) == _BUSY
+
+
 def from_sqlite_error(error: sqlite3.Error, path: Path, *, busy_timeout: float) -> StoreError:
     """The StoreError for an error SQLite raised while working on `path`."""
-    code = getattr(error, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
+    primary = primary_code(error)
     message = " ".join(str(error).split())
     if primary == _NOTADB:
         return not_a_database(path)

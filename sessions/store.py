@@ -188,7 +188,7 @@ class SessionStore(EventReading):
             try:
                 return str(await self._scalar("PRAGMA journal_mode = WAL"))
             except sqlite3.OperationalError as error:
-                if getattr(error, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                if not errors.is_busy(error) or time.monotonic() >= deadline:
                     raise
             await asyncio.sleep(pause)
             pause = min(2 * pause, 0.1)

@@ -183,6 +183,16 @@ async def fill_disk(store: SessionStore, monkeypatch: Any, spare_pages: int) -> 
     nearly_full(monkeypatch, spare_pages)
 
 
+async def pg_connect(dsn: str) -> Any:
+    """A plain asyncpg connection to the PostgreSQL database `dsn`, as another program's,
+    with huddle's tables (the `huddle` schema) in reach; close it after use."""
+    import asyncpg
+
+    from sessions.pg_schema import SCHEMA
+
+    return await asyncpg.connect(dsn, server_settings={"search_path": SCHEMA})
+
+
 async def raw(store: Any, sql: str, *rows: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Run `sql` (`?` marks its parameters) outside `store`, as another program would,
     once per row of parameters (once without any when none are given), each run its own
@@ -195,11 +205,9 @@ async def raw(store: Any, sql: str, *rows: Sequence[Any]) -> list[tuple[Any, ...
             for parameters in runs:
                 found = db.execute(sql, tuple(parameters)).fetchall()
             return [tuple(row) for row in found]
-    import asyncpg
-
     marks = itertools.count(1)
     sql = re.sub(r"\?", lambda _: f"${next(marks)}", sql)
-    db = await asyncpg.connect(store.path, server_settings={"search_path": "huddle"})
+    db = await pg_connect(store.path)
     try:
         for parameters in runs:
             found = await db.fetch(sql, *parameters)

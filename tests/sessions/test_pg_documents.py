@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 
 from sessions.pg_indexer import INSERT_DOCUMENTS, PgIndexer
-from sessions.pg_schema import SCHEMA
 from sessions.pg_store import PgSessionStore
-from tests.sessions.helpers import raw, record
+from tests.sessions.helpers import pg_connect, raw, record
 
 
 async def indexed(store: PgSessionStore, session_id: str) -> tuple[int, int]:
@@ -115,15 +114,12 @@ async def test_documents_written_while_their_session_is_deleted_are_not_left_beh
     """The indexer writes a session's documents while `delete_session` deletes it (its
     transaction not yet committed): the insert waits for the delete, then finds no session
     and writes nothing. It wrote them unseen by the delete, and they outlived the session."""
-    import asyncpg
-
     async with await PgSessionStore.open(pg_dsn) as store:
         ran = await record(store, task="Forget the zeppelin notes")
         session_id = ran.finished.session_id
         await store.list_sessions(search="zeppelin")  # every document written
         indexed_seq, last_seq = await indexed(store, session_id)
-    deleting, indexing, watching = [await asyncpg.connect(pg_dsn, server_settings={"search_path": SCHEMA})
-                                    for _ in range(3)]
+    deleting, indexing, watching = [await pg_connect(pg_dsn) for _ in range(3)]
     try:
         async with deleting.transaction():  # as delete_session does
             await deleting.execute("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE", session_id)
